@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs every build and test dependency of plexus from Debian's apt. Idempotent; quiet
+# when everything is present. Needs root (or sudo) only when something is missing.
+set -eu
+
+PACKAGES=(
+	# build
+	make gcc clang pkg-config git
+	libnl-3-dev libnl-route-3-dev libcjson-dev libcurl4-openssl-dev libcmocka-dev libpci-dev
+	libyaml-dev
+	# fuzzing and sanitizers (clang's runtimes)
+	libclang-rt-dev
+	# tests, demo and bench
+	iproute2 iputils-ping jq procps util-linux
+	containernetworking-plugins hyperfine tcpdump
+	clang-format
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "plexus setup: installing ${missing[*]}" >&2
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
