@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Links: look-up, up, delete, and creation in another netns under a temporary name. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "lib/cni/err.h"
+#include "lib/cni/netns.h"
+#include "lib/net/internal.h"
+#include "lib/net/net.h"
+#include "lib/util/cleanup.h"
+
+/* What the kernel's dev_valid_name() accepts. */
+static bool ifname_valid(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n >= IFNAMSIZ || !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (name[i] == '/' || name[i] == ':' || name[i] == ' ' || name[i] == '\t' ||
+		    name[i] == '\n' || name[i] == '\r' || name[i] == '\v' || name[i] == '\f')
+			return false;
+	return true;
+}
+
+int net_link_get(struct nl_sock *sk, const char *name, struct rtnl_link **ret, struct cni_err *err)
+{
+	/* A name the kernel cannot hold cannot exist either. */
+	if (strlen(name) >= IFNAMSIZ)
+		return cni_err_set(err, CNI_ERR_DEVICE, ENODEV, "link '%s' not found", name);
+	struct rtnl_link *link = NULL;
+	int r = rtnl_link_get_kernel(sk, 0, name, &link);
+	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
+		return cni_err_set(err, CNI_ERR_DEVICE, ENODEV, "link '%s' not found", name);
+	if (r < 0)
+		return net_err(err, r, "look up link '%s'", name);
+	*ret = link;
+	return 0;
+}
+
+int net_link_get_by_index(struct nl_sock *sk, int ifindex, struct rtnl_link **ret,
+			  struct cni_err *err)
+{
+	if (ifindex <= 0)
+		return cni_err_set(err, CNI_ERR_DEVICE, ENODEV, "link with index %d not found",
+				   ifindex);
+	struct rtnl_link *link = NULL;
+	int r = rtnl_link_get_kernel(sk, ifindex, NULL, &link);
+	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
+		return cni_err_set(err, CNI_ERR_DEVICE, ENODEV, "link with index %d not found",
+				   ifindex);
+	if (r < 0)
+		return net_err(err, r, "look up link with index %d", ifindex);
+	*ret = link;
+	return 0;
+}
+
+/* 1 if name exists, 0 if not, < 0 on error. */
+static int link_exists(struct nl_sock *sk, const char *name, struct cni_err *err)
+{
+	_cleanup_link_ struct rtnl_link *link = NULL;
+	int r = rtnl_link_get_kernel(sk, 0, name, &link);
+	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
+		return 0;
+	if (r < 0)
+		return net_err(err, r, "look up link '%s'", name);
+	return 1;
+}
+
+int net_link_set_up_index(struct nl_sock *sk, int ifindex, struct cni_err *err)
+{
+	_cleanup_link_ struct rtnl_link *orig = rtnl_link_alloc();
+	_cleanup_link_ struct rtnl_link *change = rtnl_link_alloc();
+	if (!orig || !change)
+		return cni_err_set(err, CNI_ERR_NETLINK, ENOMEM, "allocate link");
+	rtnl_link_set_ifindex(orig, ifindex);
+	rtnl_link_set_flags(change, IFF_UP);
+	int r = rtnl_link_change(sk, orig, change, 0);
+	if (r < 0)
+		return net_err(err, r, "set link with index %d up", ifindex);
+	return 0;
+}
+
+int net_link_set_up(struct nl_sock *sk, const char *name, struct cni_err *err)
+{
+	_cleanup_link_ struct rtnl_link *link = NULL;
+	int r = net_link_get(sk, name, &link, err);
+	if (r < 0)
+		return r;
+	r = net_link_set_up_index(sk, rtnl_link_get_ifindex(link), err);
+	if (r < 0)
+		return cni_err_wrap(err, "set '%s' up", name);
+	return 0;
+}
+
+int net_link_del(struct nl_sock *sk, const char *name, struct cni_err *err)
+{
+	if (strlen(name) >= IFNAMSIZ)
+		return 0;
+	_cleanup_link_ struct rtnl_link *link = rtnl_link_alloc();
+	if (!link)
+		return cni_err_set(err, CNI_ERR_NETLINK, ENOMEM, "allocate link");
+	rtnl_link_set_name(link, name);
+	int r = rtnl_link_delete(sk, link);
+	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
+		return 0;
+	if (r < 0)
+		return net_err(err, r, "delete link '%s'", name);
+	return 0;
+}
+
+static int eexist(struct cni_err *err, const char *ifname)
+{
+	return cni_err_set(err, CNI_ERR_DEVICE, EEXIST,
+			   "interface '%s' already exists in the container netns", ifname);
+}
+
+struct create_args {
+	struct nl_sock *host_sk; /* opened in the caller's netns: IFLA_LINK resolves there */
+	struct rtnl_link *link;	 /* template clone: temporary name + IFLA_NET_NS_FD */
+	const char *tmpname;
+	const char *ifname;
+	int ifindex;
+};
+
+/* Runs inside the target netns. host_sk still talks to the netns it was opened in, so the
+ * create request is made there while the look-ups and rename use a socket opened here. */
+static int create_in_netns(void *arg, struct cni_err *err)
+{
+	struct create_args *a = arg;
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	int r = net_sock_open(&sk, err);
+	if (r < 0)
+		return r;
+
+	/* Cheap pre-check so a collision leaves nothing behind; the rename below still
+	 * catches the race with someone creating ifname meanwhile. */
+	r = link_exists(sk, a->ifname, err);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return eexist(err, a->ifname);
+
+	r = rtnl_link_add(a->host_sk, a->link, NLM_F_CREATE | NLM_F_EXCL);
+	if (r < 0)
+		return net_err(err, r, "create link '%s' (temporary name '%s')", a->ifname,
+			       a->tmpname);
+
+	/* From here on the temporary link exists and must go on failure. */
+	_cleanup_link_ struct rtnl_link *tmp = NULL;
+	_cleanup_link_ struct rtnl_link *change = NULL;
+	r = rtnl_link_get_kernel(sk, 0, a->tmpname, &tmp);
+	if (r < 0) {
+		r = net_err(err, r, "look up new link '%s'", a->tmpname);
+		goto fail;
+	}
+	change = rtnl_link_alloc();
+	if (!change) {
+		r = cni_err_set(err, CNI_ERR_NETLINK, ENOMEM, "allocate link");
+		goto fail;
+	}
+	/* Renaming needs the link down, which a freshly created link is. */
+	rtnl_link_set_name(change, a->ifname);
+	r = rtnl_link_change(sk, tmp, change, 0);
+	if (r == -NLE_EXIST) {
+		r = eexist(err, a->ifname);
+		goto fail;
+	}
+	if (r < 0) {
+		r = net_err(err, r, "rename '%s' to '%s'", a->tmpname, a->ifname);
+		goto fail;
+	}
+	a->ifindex = rtnl_link_get_ifindex(tmp);
+	return 0;
+
+fail:
+	(void)net_link_del(sk, a->tmpname, NULL);
+	return r;
+}
+
+int net_link_create_in_netns(struct nl_sock *sk, struct rtnl_link *tmpl, int netns_fd,
+			     const char *ifname, int *ret_ifindex, struct cni_err *err)
+{
+	if (!ifname_valid(ifname))
+		return cni_err_set(err, CNI_ERR_DEVICE, EINVAL, "invalid interface name '%s'",
+				   ifname);
+
+	/* PLG-01: never create under the final name. With IFLA_NET_NS_FD the kernel checks
+	 * the name in the netns the request comes from too, so a host link called ifname
+	 * would make creation fail (the reference works around the same kernel bug). */
+	uint32_t rnd;
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+		int e = errno;
+		return cni_err_set(err, CNI_ERR_IO, e, "getrandom: %s", strerror(e));
+	}
+	char tmpname[IFNAMSIZ];
+	(void)snprintf(tmpname, sizeof(tmpname), "plx%08x", rnd);
+
+	_cleanup_link_ struct rtnl_link *link =
+		(struct rtnl_link *)nl_object_clone((struct nl_object *)tmpl);
+	if (!link)
+		return cni_err_set(err, CNI_ERR_NETLINK, ENOMEM, "clone link template");
+	rtnl_link_set_name(link, tmpname);
+	rtnl_link_set_ns_fd(link, netns_fd);
+
+	struct create_args a = {
+		.host_sk = sk,
+		.link = link,
+		.tmpname = tmpname,
+		.ifname = ifname,
+	};
+	int r = cni_netns_run(netns_fd, create_in_netns, &a, err);
+	if (r < 0)
+		return r;
+	*ret_ifindex = a.ifindex;
+	return 0;
+}

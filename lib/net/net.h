@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* libnl-route-3 wrappers: links, addresses, routes, sysctls. libnl errors are translated to
+ * struct cni_err here and nowhere else. Sockets belong to the netns they were opened in:
+ * open them after entering the target netns. */
+#pragma once
+
+#include <net/if.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/cni/result.h"
+
+struct cni_err;
+
+static inline void net_sock_freep(struct nl_sock **p)
+{
+	if (*p)
+		nl_socket_free(*p);
+}
+static inline void net_link_putp(struct rtnl_link **p)
+{
+	if (*p)
+		rtnl_link_put(*p);
+}
+#define _cleanup_nl_sock_ __attribute__((cleanup(net_sock_freep)))
+#define _cleanup_link_ __attribute__((cleanup(net_link_putp)))
+
+/* Translate a negative libnl error into err (code 100) with "what: <nl_geterror text>"; the
+ * -NLE_* is mapped back to the closest errno (NLE_EXIST -> EEXIST, NLE_OBJ_NOTFOUND -> ENOENT).
+ * Returns a negative errno-like value. */
+int net_err(struct cni_err *err, int nlerr, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* A connected NETLINK_ROUTE socket in the current netns (SOCK_CLOEXEC). The caller owns *ret
+ * (free with nl_socket_free or _cleanup_nl_sock_). */
+int net_sock_open(struct nl_sock **ret, struct cni_err *err);
+
+/* Look up a link by name. Missing -> -ENODEV, code 104, "link 'x' not found". The caller
+ * owns *ret (rtnl_link_put or _cleanup_link_). By index: same, "link with index N ...". */
+int net_link_get(struct nl_sock *sk, const char *name, struct rtnl_link **ret,
+		 struct cni_err *err);
+int net_link_get_by_index(struct nl_sock *sk, int ifindex, struct rtnl_link **ret,
+			  struct cni_err *err);
+/* Name of the interface carrying the first default route (0/0, IPv4 then IPv6) in the
+ * current netns. None -> -ENOENT, code 104. Retries dumps interrupted by NLM_F_DUMP_INTR. */
+int net_default_route_iface(struct nl_sock *sk, char ret[IFNAMSIZ], struct cni_err *err);
+
+/* Create the link described by tmpl (kind, link/master ifindex, mode, mtu, address...) with a
+ * random temporary name directly in the netns netns_fd (IFLA_NET_NS_FD), then, inside that
+ * netns, rename it to ifname. sk is a socket in the netns where tmpl's master lives.
+ * If ifname already exists in the target netns: -EEXIST, code 104, nothing left behind.
+ * On any failure the temporary link is deleted. ret_ifindex is the index in the target netns.
+ * tmpl is not modified (a clone is sent); it must not carry IFF_UP (renaming needs the link
+ * down). Invalid ifname -> -EINVAL, code 104; netlink failures -> code 100. */
+int net_link_create_in_netns(struct nl_sock *sk, struct rtnl_link *tmpl, int netns_fd,
+			     const char *ifname, int *ret_ifindex, struct cni_err *err);
+/* Delete a link by name in the socket's netns. Missing is success (returns 0). */
+int net_link_del(struct nl_sock *sk, const char *name, struct cni_err *err);
+/* Set IFF_UP on the named link; missing -> -ENODEV, code 104. */
+int net_link_set_up(struct nl_sock *sk, const char *name, struct cni_err *err);
+
+/* Write value to /proc/sys/<key> (key uses '/' separators, e.g. "net/ipv4/conf/eth0/arp_notify").
+ * Returns 0 or -errno (code 5); keys with "." or ".." components are refused (-EINVAL).
+ * _get reads into buf (NUL-terminated, trailing newline removed); too long -> -ERANGE. */
+int net_sysctl_set(const char *key, const char *value, struct cni_err *err);
+int net_sysctl_get(const char *key, char *buf, size_t size, struct cni_err *err);
+
+/* Add one address to ifindex (with a broadcast for IPv4 below /31 like the reference).
+ * Existing address -> -EEXIST, code 100. */
+int net_addr_add(struct nl_sock *sk, int ifindex, const struct ip_net *addr, struct cni_err *err);
+/* Add one route via ifindex. gw family 0 = on-link/direct. All 1.1 fields are honoured
+ * (mtu/advmss as metrics, priority, table, scope). EEXIST is an error. Defaults: table main,
+ * scope universe with a gw and link without, proto boot (as netlink.RouteAdd). dst host bits
+ * are cleared. gw of another family than dst -> -EINVAL, code 7. */
+int net_route_add(struct nl_sock *sk, int ifindex, const struct cni_route *route,
+		  struct cni_err *err);
+
+/* Configure interface ifname (already in the current netns) from result, like the
+ * reference ConfigureIface: only ips with interface == iface_index; IPv6 sysctls before the
+ * first v6 address; link up; wait for DAD when an IPv6 gateway exists; routes with gw
+ * defaulting to the first gateway of the family. Must run inside the target netns.
+ * ips with interface -1 or another valid index are skipped; an index outside interfaces[] (or
+ * iface_index itself out of range) -> -EINVAL, code 103. A DAD timeout (5 s) is not an error. */
+int net_iface_configure(const char *ifname, int iface_index, const struct cni_result *result,
+			struct cni_err *err);
+
+/* Verification helpers for CHECK, in the current netns. */
+/* All of result's ips for iface_index are on ifname (address and prefix length). Missing ->
+ * -ENOENT, code 104, "interface 'eth0' lacks address '10.1.2.3/24'"; netlink failure -> 100. */
+int net_check_addrs(struct nl_sock *sk, const char *ifname, int iface_index,
+		    const struct cni_result *result, struct cni_err *err);
+/* Every result route exists: dst, table (main if unset) and, when given, gw among the
+ * nexthops. Missing -> -ENOENT, code 104, "route 'dst' via 'gw' not found". */
+int net_check_routes(struct nl_sock *sk, const struct cni_result *result, struct cni_err *err);
