@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Exec of external CNI plugins (SPEC §4, CNI-64..66): lookup, env, pipes, timeout, errors. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/cni/args.h"
+#include "lib/cni/exec.h"
+#include "lib/json/json.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/log.h"
+
+#define EXEC_MAX_OUTPUT (4u << 20)
+
+extern char **environ;
+
+int cni_exec_find(const char *type, const char *path, char **ret, struct cni_err *err)
+{
+	if (!type || !*type || strchr(type, '/'))
+		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+				   "type: invalid plugin type '%s'", type ? type : "");
+	const char *p = path ? path : "";
+	while (*p) {
+		const char *end = strchrnul(p, ':');
+		if (end > p) {
+			_cleanup_free_ char *cand =
+				xasprintf("%.*s/%s", (int)(end - p), p, type);
+			struct stat st;
+			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
+			    access(cand, X_OK) == 0) {
+				*ret = TAKE_PTR(cand);
+				return 0;
+			}
+		}
+		p = *end ? end + 1 : end;
+	}
+	return cni_err_set(err, CNI_ERR_INVALID_CONFIG, ENOENT,
+			   "failed to find plugin '%s' in path [%s]", type, path ? path : "");
+}
+
+/* Our environment minus CNI_*, plus the request's CNI_* (libcni DelegateArgs semantics). */
+static char **build_env(const struct cni_exec_req *req)
+{
+	size_t n = 0;
+	for (char **e = environ; *e; e++)
+		n++;
+	char **env = xcalloc(n + 8, sizeof(char *));
+	size_t i = 0;
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, "CNI_", 4) != 0)
+			env[i++] = xstrdup(*e);
+	env[i++] = xasprintf("CNI_COMMAND=%s", cni_cmd_str(req->cmd));
+	if (req->container_id)
+		env[i++] = xasprintf("CNI_CONTAINERID=%s", req->container_id);
+	if (req->netns)
+		env[i++] = xasprintf("CNI_NETNS=%s", req->netns);
+	if (req->ifname)
+		env[i++] = xasprintf("CNI_IFNAME=%s", req->ifname);
+	if (req->args)
+		env[i++] = xasprintf("CNI_ARGS=%s", req->args);
+	if (req->path)
+		env[i++] = xasprintf("CNI_PATH=%s", req->path);
+	env[i] = NULL;
+	return env;
+}
+
+static void strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Feed stdin and collect stdout until EOF or the deadline. */
+static int pump(int in_fd, int out_fd, const char *data, size_t len, int timeout_ms,
+		char **ret, size_t *ret_len)
+{
+	long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+	size_t off = 0, cap = 4096, got = 0;
+	_cleanup_free_ char *buf = xmalloc(cap + 1);
+	if (len == 0) {
+		(void)close(in_fd);
+		in_fd = -1;
+	}
+	while (out_fd >= 0) {
+		struct pollfd fds[2] = { { .fd = out_fd, .events = POLLIN },
+					 { .fd = in_fd, .events = POLLOUT } };
+		int wait = -1;
+		if (deadline) {
+			long long left = deadline - now_ms();
+			if (left <= 0) {
+				if (in_fd >= 0)
+					(void)close(in_fd);
+				return -ETIMEDOUT;
+			}
+			wait = (int)left;
+		}
+		int r = poll(fds, in_fd >= 0 ? 2 : 1, wait);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			if (in_fd >= 0)
+				(void)close(in_fd);
+			return r;
+		}
+		if (in_fd >= 0 && (fds[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			ssize_t n = write(in_fd, data + off, len - off);
+			if (n < 0 && errno != EINTR && errno != EAGAIN)
+				off = len; /* the plugin closed stdin: stop feeding it */
+			else if (n > 0)
+				off += (size_t)n;
+			if (off == len) {
+				(void)close(in_fd);
+				in_fd = -1;
+			}
+		}
+		if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (got == cap) {
+				if (cap >= EXEC_MAX_OUTPUT) {
+					if (in_fd >= 0)
+						(void)close(in_fd);
+					return -EFBIG;
+				}
+				cap *= 2;
+				buf = xrealloc(buf, cap + 1);
+			}
+			ssize_t n = read(out_fd, buf + got, cap - got);
+			if (n < 0 && errno != EINTR && errno != EAGAIN) {
+				r = -errno;
+				if (in_fd >= 0)
+					(void)close(in_fd);
+				return r;
+			}
+			if (n == 0)
+				break;
+			if (n > 0)
+				got += (size_t)n;
+		}
+	}
+	if (in_fd >= 0)
+		(void)close(in_fd);
+	buf[got] = '\0';
+	*ret = TAKE_PTR(buf);
+	*ret_len = got;
+	return 0;
+}
+
+/* A failed plugin's stdout should hold error JSON (CNI-15); use its code/msg/details. */
+static int plugin_error(const char *type, int status, const char *out, size_t len,
+			struct cni_err *err)
+{
+	_cleanup_json_ cJSON *json = NULL;
+	if (len > 0 && json_parse(out, len, "plugin output", &json, NULL) == 0 &&
+	    cJSON_IsObject(json)) {
+		const cJSON *code = json_get(json, "code");
+		const cJSON *msg = json_get(json, "msg");
+		const cJSON *details = json_get(json, "details");
+		if (cJSON_IsNumber(code)) {
+			cni_err_set(err, (int)code->valuedouble, 0, "%s",
+				    cJSON_IsString(msg) ? msg->valuestring : "");
+			if (cJSON_IsString(details))
+				cni_err_details(err, "%s", details->valuestring);
+			return cni_err_ret(err);
+		}
+	}
+	if (WIFSIGNALED(status))
+		return cni_err_set(err, CNI_ERR_DELEGATE, 0, "plugin '%s' killed by signal %d",
+				   type, WTERMSIG(status));
+	return cni_err_set(err, CNI_ERR_DELEGATE, 0, "plugin '%s' failed with exit status %d%s%.*s",
+			   type, WEXITSTATUS(status), len ? ": " : "", len > 200 ? 200 : (int)len,
+			   out);
+}
+
+int cni_exec_run(const struct cni_exec_req *req, char **ret_stdout, size_t *ret_len,
+		 struct cni_err *err)
+{
+	_cleanup_free_ char *bin = NULL;
+	int r = cni_exec_find(req->type, req->path, &bin, err);
+	if (r < 0)
+		return r;
+
+	int in_pipe[2], out_pipe[2];
+	if (pipe2(in_pipe, O_CLOEXEC) < 0)
+		return cni_err_set(err, CNI_ERR_IO, errno, "pipe: %m");
+	if (pipe2(out_pipe, O_CLOEXEC) < 0) {
+		r = cni_err_set(err, CNI_ERR_IO, errno, "pipe: %m");
+		(void)close(in_pipe[0]);
+		(void)close(in_pipe[1]);
+		return r;
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in_pipe[0], STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], STDOUT_FILENO);
+	char **env = build_env(req);
+	char *argv[] = { bin, NULL };
+	pid_t pid = -1;
+	/* libcni retries "text file busy": a plugin binary being replaced right now. */
+	for (int attempt = 0; attempt < 5; attempt++) {
+		r = posix_spawn(&pid, bin, &fa, NULL, argv, env);
+		if (r != ETXTBSY)
+			break;
+		(void)usleep(100000 * (attempt + 1));
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	strv_free(env);
+	(void)close(in_pipe[0]);
+	(void)close(out_pipe[1]);
+	if (r != 0) {
+		(void)close(in_pipe[1]);
+		(void)close(out_pipe[0]);
+		return cni_err_set(err, CNI_ERR_DELEGATE, r, "exec '%s': %s", bin, strerror(r));
+	}
+	/* A plugin that exits without reading stdin must not kill us with SIGPIPE. */
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	(void)sigaction(SIGPIPE, &ign, &old);
+	_cleanup_free_ char *out = NULL;
+	size_t len = 0;
+	r = pump(in_pipe[1], out_pipe[0], req->stdin_data, req->stdin_len, req->timeout_ms, &out,
+		 &len);
+	(void)sigaction(SIGPIPE, &old, NULL);
+	(void)close(out_pipe[0]);
+	if (r == -ETIMEDOUT)
+		(void)kill(pid, SIGKILL);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (r == -ETIMEDOUT)
+		return cni_err_set(err, CNI_ERR_TRY_AGAIN, ETIMEDOUT,
+				   "plugin '%s' %s timed out after %d ms", req->type,
+				   cni_cmd_str(req->cmd), req->timeout_ms);
+	if (r < 0)
+		return cni_err_set(err, CNI_ERR_IO, -r, "reading output of plugin '%s': %s",
+				   req->type, strerror(-r));
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return plugin_error(req->type, status, out, len, err);
+	log_debug("plugin '%s' %s ok", req->type, cni_cmd_str(req->cmd));
+	*ret_stdout = TAKE_PTR(out);
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}

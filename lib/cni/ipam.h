@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* IPAM invocation for the current request (SPEC §4, CNI-64..68). */
+#pragma once
+
+#include "lib/cni/cni.h"
+
+/* Run ctx->ipam_type with ADD and the complete netconf on stdin; decode the result (any
+ * version, up-converted) into *ret. No IPs in the result -> code 103. */
+int cni_ipam_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err *err);
+/* DEL/CHECK/STATUS/GC forwarded as the same verb. A missing ipam type is a no-op success.
+ * STATUS/GC: an IPAM that does not know the verb (code 4, or code 1 for the version) counts as
+ * success (CNI-38). */
+int cni_ipam_del(const struct cni_ctx *ctx, struct cni_err *err);
+int cni_ipam_check(const struct cni_ctx *ctx, struct cni_err *err);
+int cni_ipam_status(const struct cni_ctx *ctx, struct cni_err *err);
+int cni_ipam_gc(const struct cni_ctx *ctx, struct cni_err *err);

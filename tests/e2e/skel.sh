@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Black-box tests of the CNI protocol layer (lib/cni/skel.c) through plexus-macvlan: env
+# validation, version negotiation, verb gating, error JSON on stdout, STATUS/GC forwarding.
+# None of these touch the kernel, so they run without root.
+source "$(dirname "$0")/../lib.sh"
+P=${MACVLAN_BIN:-$BIN/plexus-macvlan}
+FIX=$TOP/tests/fixtures/bin
+TMP=$(t_tmpdir)
+
+# run ENV... -- STDIN: runs the plugin; sets OUT, ERR, RC.
+run() {
+	local envs=() in
+	while [ "$1" != -- ]; do envs+=("$1"); shift; done
+	in=$2
+	OUT=$(env -i PATH="$PATH" "${envs[@]}" "$P" <<<"$in" 2>"$TMP/stderr")
+	RC=$?
+	ERR=$(cat "$TMP/stderr")
+}
+# expect_error NAME CODE MSG-SUBSTRING
+expect_error() {
+	local code msg
+	code=$(jq -r .code <<<"$OUT" 2>/dev/null) msg=$(jq -r .msg <<<"$OUT" 2>/dev/null)
+	if [ "$RC" -ne 0 ] && [ "$code" = "$2" ] && [[ $msg == *"$3"* ]]; then pass "$1"
+	else fail "$1: rc=$RC out=$OUT (want code $2, msg with '$3')"; fi
+}
+expect_ok_empty() {
+	if [ "$RC" -eq 0 ] && [ -z "$OUT" ]; then pass "$1"; else fail "$1: rc=$RC out=$OUT err=$ERR"; fi
+}
+V10='{"cniVersion":"1.0.0","name":"n","type":"macvlan","master":"nonexistent0"}'
+V11='{"cniVersion":"1.1.0","name":"n","type":"macvlan"}'
+ADD=(CNI_COMMAND=ADD CNI_CONTAINERID=c1 CNI_NETNS=/var/run/netns/none CNI_IFNAME=net1 CNI_PATH=$FIX)
+
+run CNI_COMMAND=VERSION -- '{"cniVersion":"0.4.0"}'
+check "VERSION echoes a supported request version" test "$(jq -r .cniVersion <<<"$OUT")" = 0.4.0
+check "VERSION lists 0.1.0 to 1.1.0" test "$(jq -c .supportedVersions <<<"$OUT")" = \
+	'["0.1.0","0.2.0","0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]'
+run CNI_COMMAND=VERSION CNI_NETNS=dummy CNI_IFNAME=dummy -- ''
+check "VERSION with empty stdin answers the latest version" test "$(jq -r .cniVersion <<<"$OUT")" = 1.1.0
+
+run -- ''
+check "no CNI_COMMAND prints versions to stderr and exits 0" \
+	bash -c "[ $RC -eq 0 ] && [ -z '$OUT' ] && grep -q 'CNI protocol versions supported' '$TMP/stderr'"
+
+run CNI_COMMAND=ADD -- "$V10"
+expect_error "missing env names every variable" 4 "[CNI_CONTAINERID,CNI_NETNS,CNI_IFNAME,CNI_PATH]"
+run CNI_COMMAND=FROB -- "$V10"
+expect_error "unknown CNI_COMMAND" 4 "unknown CNI_COMMAND: FROB"
+run "${ADD[@]}" CNI_IFNAME=this-name-is-too-long -- "$V10"
+expect_error "ifname longer than 15" 4 "CNI_IFNAME"
+run "${ADD[@]}" CNI_CONTAINERID='bad id!' -- "$V10"
+expect_error "bad container id" 4 "CNI_CONTAINERID"
+run "${ADD[@]}" CNI_ARGS='IgnoreUnknown=1;BROKEN' -- "$V10"
+expect_error "CNI_ARGS pair without =" 4 "CNI_ARGS"
+run "${ADD[@]}" -- '{"cniVersion":"1.0.0",'
+expect_error "malformed JSON is code 6" 6 "network configuration"
+run "${ADD[@]}" -- '{"cniVersion":"0.5.0","name":"n"}'
+expect_error "unknown version is code 1" 1 "0.5.0"
+run "${ADD[@]}" -- '{"cniVersion":"one","name":"n"}'
+expect_error "malformed version is code 6" 6 "one"
+run "${ADD[@]}" -- '{"cniVersion":"1.0.0","name":"bad/name"}'
+expect_error "network name with / is code 7" 7 "name"
+run "${ADD[@]}" -- '{"cniVersion":"1.0.0"}'
+expect_error "missing network name is code 7" 7 "name"
+check "error JSON echoes the request cniVersion" test "$(jq -r .cniVersion <<<"$OUT")" = 1.0.0
+run "${ADD[@]}" CNI_COMMAND=CHECK -- '{"cniVersion":"0.3.1","name":"n"}'
+expect_error "CHECK below 0.4.0 is code 1" 1 "CHECK"
+run CNI_COMMAND=STATUS CNI_PATH=$FIX -- "$V10"
+expect_error "STATUS below 1.1.0 is code 1" 1 "STATUS"
+run CNI_COMMAND=GC CNI_PATH=$FIX -- "$V10"
+expect_error "GC below 1.1.0 is code 1" 1 "GC"
+run "${ADD[@]}" -- "$V10"
+expect_error "ADD with a missing netns path" 105 "/var/run/netns/none"
+run "${ADD[@]}" CNI_NETNS=/proc/self/ns/net -- "$V10"
+expect_error "ADD into the plugin's own netns is code 8" 8 "should not be the same"
+run "${ADD[@]}" CNI_NETNS=/etc/hostname -- "$V10"
+expect_error "ADD with a netns path that is not a netns is code 8" 8 "/etc/hostname"
+
+run CNI_COMMAND=STATUS CNI_PATH=$FIX -- "$V11"
+expect_ok_empty "STATUS without IPAM is ready"
+run CNI_COMMAND=GC CNI_PATH=$FIX -- "$V11"
+expect_ok_empty "GC without IPAM succeeds"
+IPAM11='{"cniVersion":"1.1.0","name":"n","type":"macvlan","ipam":{"type":"fake-plugin"}}'
+run CNI_COMMAND=STATUS CNI_PATH=$FIX FAKE_MODE=error FAKE_CODE=50 -- "$IPAM11"
+expect_error "STATUS forwards IPAM's not-ready (50)" 50 "fake failure"
+run CNI_COMMAND=STATUS CNI_PATH=$FIX FAKE_MODE=error FAKE_CODE=4 FAKE_VERSIONS='["0.4.0","1.0.0"]' -- "$IPAM11"
+expect_ok_empty "STATUS: IPAM older than 1.1.0 is not asked and counts as ready"
+run CNI_COMMAND=GC CNI_PATH=$FIX FAKE_MODE=error FAKE_CODE=3 FAKE_VERSIONS='["0.4.0","1.0.0"]' -- "$IPAM11"
+expect_ok_empty "GC: IPAM older than 1.1.0 is not asked"
+run CNI_COMMAND=STATUS CNI_PATH=$FIX FAKE_MODE=ok FAKE_RECORD=$TMP/status -- "$IPAM11"
+expect_ok_empty "STATUS forwards to a 1.1.0 IPAM"
+check "STATUS reached the IPAM" grep -qx CNI_COMMAND=STATUS "$TMP/status.env"
+run CNI_COMMAND=GC CNI_PATH=$FIX FAKE_MODE=ok FAKE_RECORD=$TMP/gc -- \
+	'{"cniVersion":"1.1.0","name":"n","ipam":{"type":"fake-plugin"},"cni.dev/valid-attachments":[{"containerID":"c1","ifname":"net1"}]}'
+expect_ok_empty "GC forwards to IPAM"
+check "GC gives IPAM the whole config with valid-attachments" \
+	test "$(jq -c '."cni.dev/valid-attachments"' "$TMP/gc.stdin")" = '[{"containerID":"c1","ifname":"net1"}]'
+check "GC gives IPAM only CNI_COMMAND and CNI_PATH" \
+	test "$(cut -d= -f1 "$TMP/gc.env" | tr '\n' ' ')" = "CNI_COMMAND CNI_PATH "
+run CNI_COMMAND=GC CNI_PATH=$FIX -- '{"cniVersion":"1.1.0","name":"n","cni.dev/valid-attachments":{}}'
+expect_error "GC with a malformed valid-attachments" 7 "cni.dev/valid-attachments"
+
+run CNI_COMMAND=DEL CNI_CONTAINERID=c1 CNI_IFNAME=net1 CNI_PATH=$FIX -- "$V10"
+expect_ok_empty "DEL without CNI_NETNS and without IPAM succeeds"
+run CNI_COMMAND=DEL CNI_CONTAINERID=c1 CNI_IFNAME=net1 CNI_NETNS=/var/run/netns/gone CNI_PATH=$FIX -- "$V10"
+expect_ok_empty "DEL with a vanished netns succeeds"
+run CNI_COMMAND=DEL CNI_CONTAINERID=c1 CNI_IFNAME=net1 CNI_PATH=$FIX FAKE_MODE=ok FAKE_RECORD=$TMP/del -- \
+	'{"cniVersion":"1.0.0","name":"n","ipam":{"type":"fake-plugin"}}'
+expect_ok_empty "DEL without netns still releases IPAM"
+check "DEL ran IPAM DEL" grep -qx CNI_COMMAND=DEL "$TMP/del.env"
+run CNI_COMMAND=DEL CNI_CONTAINERID=c1 CNI_IFNAME=net1 CNI_PATH=$FIX FAKE_MODE=error FAKE_CODE=11 -- \
+	'{"cniVersion":"1.0.0","name":"n","ipam":{"type":"fake-plugin"}}'
+expect_error "DEL reports IPAM's failure (CNI-28)" 11 "ipam 'fake-plugin' DEL"
+run "${ADD[@]}" CNI_NETNS= -- "$V10"
+expect_error "ADD with empty CNI_NETNS" 4 "CNI_NETNS"
+check "errors are logged on stderr, one line" bash -c "[ \$(wc -l <'$TMP/stderr') -eq 1 ] && grep -q ' error plexus-macvlan\[' '$TMP/stderr'"
