@@ -30,7 +30,7 @@ run_cmocka() {
 		echo "FAIL  $name ($p passed, $f failed), log: $log"
 		grep -E '^\[  (FAILED|  ERROR)|^\[  ERROR|Error|error:' "$log" | head -n 20 | sed 's/^/      /'
 	else
-		echo "ok    $name ($p passed${s:+, $s skipped})"
+		echo "ok    $name ($p passed$([ "$s" -gt 0 ] && echo ", $s skipped"))"
 	fi
 	if [ "$s" -gt 0 ]; then grep -E '^\[  SKIPPED|SKIP' "$log" | head -n 5 | sed 's/^/      /'; fi
 }
@@ -52,7 +52,7 @@ run_script() {
 		grep -E '^FAIL: ' "$log" | head -n 20 | sed 's/^/      /'
 		tail -n 15 "$log" | sed 's/^/    | /'
 	else
-		echo "ok    $name ($p passed${s:+, $s skipped})"
+		echo "ok    $name ($p passed$([ "$s" -gt 0 ] && echo ", $s skipped"))"
 	fi
 	if [ "$s" -gt 0 ]; then grep '^SKIP: ' "$log" | head -n 5 | sed 's/^/      /'; fi
 }

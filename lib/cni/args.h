@@ -8,7 +8,7 @@
 
 struct cni_env {
 	enum cni_cmd cmd;
-	char *command; /* raw CNI_COMMAND */
+	char *command;					   /* raw CNI_COMMAND */
 	char *container_id, *netns, *ifname, *args, *path; /* owned copies or NULL */
 };
 

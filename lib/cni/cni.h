@@ -35,22 +35,22 @@ struct cni_attachment {
 struct cni_ctx {
 	enum cni_cmd cmd;
 	const char *container_id; /* NULL for STATUS/GC */
-	const char *netns_path;   /* NULL or "" when absent (DEL may omit it) */
+	const char *netns_path;	  /* NULL or "" when absent (DEL may omit it) */
 	const char *ifname;
-	const char *path;       /* CNI_PATH, ':'-separated */
-	const char *args_raw;   /* CNI_ARGS as received, NULL if unset */
+	const char *path;	   /* CNI_PATH, ':'-separated */
+	const char *args_raw;	   /* CNI_ARGS as received, NULL if unset */
 	const struct cni_kv *args; /* parsed CNI_ARGS */
 	size_t n_args;
 
 	enum cni_version version; /* the request's cniVersion */
-	const char *conf_raw;     /* stdin bytes, passed unchanged to IPAM (CNI-65) */
+	const char *conf_raw;	  /* stdin bytes, passed unchanged to IPAM (CNI-65) */
 	size_t conf_len;
-	const cJSON *conf;        /* parsed stdin */
-	const char *name;         /* network name */
-	const cJSON *ipam;        /* "ipam" object or NULL */
-	const char *ipam_type;    /* ipam.type, NULL when absent or empty (L2-only) */
-	const cJSON *runtime_config; /* "runtimeConfig" object or NULL */
-	struct cni_dns dns;       /* conf "dns", empty if absent */
+	const cJSON *conf;		/* parsed stdin */
+	const char *name;		/* network name */
+	const cJSON *ipam;		/* "ipam" object or NULL */
+	const char *ipam_type;		/* ipam.type, NULL when absent or empty (L2-only) */
+	const cJSON *runtime_config;	/* "runtimeConfig" object or NULL */
+	struct cni_dns dns;		/* conf "dns", empty if absent */
 	struct cni_result *prev_result; /* decoded prevResult or NULL */
 	struct cni_attachment *valid_attachments; /* GC only */
 	size_t n_valid_attachments;
@@ -69,9 +69,9 @@ const char *cni_ctx_arg(const struct cni_ctx *ctx, const char *key);
  * - status: NULL = always ready (the core still forwards STATUS to IPAM).
  * - gc: NULL = nothing to collect (the core still forwards GC to IPAM). */
 struct cni_plugin {
-	const char *name;            /* the netconf "type" */
-	const char *const *aliases;  /* NULL-terminated other accepted types, or NULL */
-	unsigned versions;           /* bitmask of 1u << enum cni_version */
+	const char *name;	    /* the netconf "type" */
+	const char *const *aliases; /* NULL-terminated other accepted types, or NULL */
+	unsigned versions;	    /* bitmask of 1u << enum cni_version */
 	int (*add)(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err *err);
 	int (*del)(const struct cni_ctx *ctx, struct cni_err *err);
 	int (*check)(const struct cni_ctx *ctx, struct cni_err *err);

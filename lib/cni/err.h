@@ -17,12 +17,12 @@ enum cni_code {
 	CNI_ERR_TRY_AGAIN = 11,
 	CNI_ERR_NOT_AVAILABLE = 50,
 	CNI_ERR_NOT_AVAILABLE_DEGRADED = 51,
-	CNI_ERR_NETLINK = 100,  /* a netlink request failed */
+	CNI_ERR_NETLINK = 100,	/* a netlink request failed */
 	CNI_ERR_KUBE_API = 101, /* Kubernetes API request failed */
 	CNI_ERR_DELEGATE = 102, /* an exec'd plugin failed without a CNI error of its own */
-	CNI_ERR_IPAM = 103,     /* IPAM returned something unusable */
-	CNI_ERR_DEVICE = 104,   /* device (master, VF) missing or unusable */
-	CNI_ERR_NETNS = 105,    /* entering or opening a network namespace failed */
+	CNI_ERR_IPAM = 103,	/* IPAM returned something unusable */
+	CNI_ERR_DEVICE = 104,	/* device (master, VF) missing or unusable */
+	CNI_ERR_NETNS = 105,	/* entering or opening a network namespace failed */
 	CNI_ERR_INTERNAL = 999,
 };
 
@@ -44,6 +44,7 @@ int cni_err_set(struct cni_err *err, int code, int sys, const char *fmt, ...)
 /* Prepend "context: " to the message; returns the same negative value as the set call did. */
 int cni_err_wrap(struct cni_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Set the details string. */
-void cni_err_details(struct cni_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cni_err_details(struct cni_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* The negative value cni_err_set returned for this err. */
 int cni_err_ret(const struct cni_err *err);

@@ -31,8 +31,7 @@ int cni_exec_find(const char *type, const char *path, char **ret, struct cni_err
 	while (*p) {
 		const char *end = strchrnul(p, ':');
 		if (end > p) {
-			_cleanup_free_ char *cand =
-				xasprintf("%.*s/%s", (int)(end - p), p, type);
+			_cleanup_free_ char *cand = xasprintf("%.*s/%s", (int)(end - p), p, type);
 			struct stat st;
 			if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
 			    access(cand, X_OK) == 0) {
@@ -89,8 +88,8 @@ static long long now_ms(void)
 }
 
 /* Feed stdin and collect stdout until EOF or the deadline. */
-static int pump(int in_fd, int out_fd, const char *data, size_t len, int timeout_ms,
-		char **ret, size_t *ret_len)
+static int pump(int in_fd, int out_fd, const char *data, size_t len, int timeout_ms, char **ret,
+		size_t *ret_len)
 {
 	long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
 	size_t off = 0, cap = 4096, got = 0;

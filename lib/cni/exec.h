@@ -8,16 +8,16 @@
 
 /* What to run. NULL fields leave the corresponding CNI_* variable unset. */
 struct cni_exec_req {
-	const char *type;         /* binary name (no '/') */
-	const char *path;         /* CNI_PATH, searched in order */
+	const char *type; /* binary name (no '/') */
+	const char *path; /* CNI_PATH, searched in order */
 	enum cni_cmd cmd;
 	const char *container_id;
 	const char *netns;
 	const char *ifname;
-	const char *args;         /* CNI_ARGS */
+	const char *args; /* CNI_ARGS */
 	const char *stdin_data;
 	size_t stdin_len;
-	int timeout_ms;           /* 0 = no timeout */
+	int timeout_ms; /* 0 = no timeout */
 };
 
 /* Find type in the ':'-separated path. Returns an owned path, or -ENOENT with err set

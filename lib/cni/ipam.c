@@ -36,8 +36,7 @@ static int ipam_negotiate(const struct cni_ctx *ctx, enum cni_version *ret, stru
 		return r;
 	const cJSON *list = json_get(json, "supportedVersions"), *v;
 	int best = -1;
-	cJSON_ArrayForEach(v, list)
-	{
+	cJSON_ArrayForEach (v, list) {
 		enum cni_version ver;
 		if (cJSON_IsString(v) && cni_version_parse(v->valuestring, &ver, NULL) == 0 &&
 		    ver <= ctx->version && (int)ver > best)

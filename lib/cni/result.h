@@ -13,18 +13,18 @@
 struct cni_err;
 
 struct cni_iface {
-	char *name; /* owned; never NULL in a valid result */
-	char *mac;  /* owned or NULL */
-	uint32_t mtu; /* 0 = unset */
-	char *sandbox; /* owned or NULL (host interface) */
+	char *name;	   /* owned; never NULL in a valid result */
+	char *mac;	   /* owned or NULL */
+	uint32_t mtu;	   /* 0 = unset */
+	char *sandbox;	   /* owned or NULL (host interface) */
 	char *socket_path; /* owned or NULL (1.1.0) */
-	char *pci_id; /* owned or NULL (1.1.0) */
+	char *pci_id;	   /* owned or NULL (1.1.0) */
 };
 
 struct cni_ip {
 	struct ip_net address;
 	struct ip_addr gateway; /* family 0 = none */
-	int interface; /* index into interfaces[], -1 = none */
+	int interface;		/* index into interfaces[], -1 = none */
 };
 
 enum {
@@ -38,7 +38,7 @@ enum {
 struct cni_route {
 	struct ip_net dst; /* host bits as given */
 	struct ip_addr gw; /* family 0 = none */
-	unsigned has; /* CNI_ROUTE_HAS_* */
+	unsigned has;	   /* CNI_ROUTE_HAS_* */
 	uint32_t mtu, advmss, priority, table;
 	uint8_t scope;
 };

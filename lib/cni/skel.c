@@ -53,12 +53,12 @@ static int parse_attachments(struct cni_ctx *ctx, struct cni_err *err)
 	size_t n = (size_t)cJSON_GetArraySize(list), i = 0;
 	ctx->valid_attachments = xcalloc(n, sizeof(*ctx->valid_attachments));
 	const cJSON *a;
-	cJSON_ArrayForEach(a, list)
-	{
+	cJSON_ArrayForEach (a, list) {
 		const cJSON *id = json_get(a, "containerID"), *ifn = json_get(a, "ifname");
 		if (!cJSON_IsString(id) || !cJSON_IsString(ifn))
 			return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-					   "%s[%zu]: containerID and ifname must be strings", key, i);
+					   "%s[%zu]: containerID and ifname must be strings", key,
+					   i);
 		ctx->valid_attachments[i].container_id = id->valuestring;
 		ctx->valid_attachments[i].ifname = ifn->valuestring;
 		i++;
@@ -271,8 +271,9 @@ static int open_netns(struct cni_ctx *ctx, struct cni_err *err)
 	if (r < 0)
 		return r;
 	if (same)
-		return cni_err_set(err, CNI_ERR_INVALID_NETNS, EINVAL,
-				   "plugin's netns and netns from CNI_NETNS should not be the same");
+		return cni_err_set(
+			err, CNI_ERR_INVALID_NETNS, EINVAL,
+			"plugin's netns and netns from CNI_NETNS should not be the same");
 	return 0;
 }
 

@@ -13,8 +13,8 @@ struct cni_err;
  * message naming `path` (e.g. "macvlan.mtu"). Strings are borrowed from the tree. */
 int json_get_string(const cJSON *obj, const char *key, const char *path, const char **ret,
 		    bool *ret_present, struct cni_err *err);
-int json_get_bool(const cJSON *obj, const char *key, const char *path, bool *ret,
-		  bool *ret_present, struct cni_err *err);
+int json_get_bool(const cJSON *obj, const char *key, const char *path, bool *ret, bool *ret_present,
+		  struct cni_err *err);
 /* Integral number in [min, max]; 1.5 is an error. */
 int json_get_int(const cJSON *obj, const char *key, const char *path, int64_t min, int64_t max,
 		 int64_t *ret, bool *ret_present, struct cni_err *err);

@@ -93,10 +93,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	struct tm tm;
 	(void)gettimeofday(&tv, NULL);
 	(void)gmtime_r(&tv.tv_sec, &tm);
-	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %s %s[%d] %s %s ",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, (long)tv.tv_usec, level_names[level], log_state.program,
-			 (int)getpid(), *log_state.container ? log_state.container : "-",
+	int n = snprintf(line, sizeof(line),
+			 "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %s %s[%d] %s %s ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 (long)tv.tv_usec, level_names[level], log_state.program, (int)getpid(),
+			 *log_state.container ? log_state.container : "-",
 			 *log_state.ifname ? log_state.ifname : "-");
 	if (n < 0)
 		n = 0;

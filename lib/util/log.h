@@ -20,7 +20,8 @@ enum log_level log_get_level(void);
 int log_set_file(const char *path);
 /* Whether lines also go to stderr (default true). */
 void log_set_stderr(bool on);
-/* Parse "error|warning|info|debug" (also "verbose" = debug, "panic" = error); -EINVAL if unknown. */
+/* Parse "error|warning|info|debug" (also "verbose" = debug, "panic" = error); -EINVAL if unknown.
+ */
 int log_level_parse(const char *s, enum log_level *ret);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -21,7 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				       .args = (char *)"MAC=02:00:00:00:00:01" };
 		struct cni_ctx ctx;
 		struct cni_err err = { 0 };
-		if (cni_ctx_init(&ctx, &env, (const char *)data, size, &macvlan_plugin, &err) == 0) {
+		if (cni_ctx_init(&ctx, &env, (const char *)data, size, &macvlan_plugin, &err) ==
+		    0) {
 			struct macvlan_conf c;
 			if (macvlan_conf_parse(&ctx, &c, &err) == 0)
 				macvlan_conf_done(&c);

@@ -18,8 +18,7 @@
 static struct cni_ctx ctx;
 
 /* Parse conf (+ CNI_ARGS) as an ADD would; returns macvlan_conf_parse's value. */
-static int parse(const char *conf, const char *args, struct macvlan_conf *ret,
-		 struct cni_err *err)
+static int parse(const char *conf, const char *args, struct macvlan_conf *ret, struct cni_err *err)
 {
 	struct cni_env env = { .cmd = CNI_CMD_ADD,
 			       .container_id = (char *)"c1",
@@ -90,7 +89,8 @@ static void test_conf_modes(void **state)
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		char conf[200];
 		snprintf(conf, sizeof(conf),
-			 "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mode\":\"%s\"}", modes[i].name);
+			 "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mode\":\"%s\"}",
+			 modes[i].name);
 		struct macvlan_conf c;
 		struct cni_err err = { 0 };
 		assert_int_equal(parse(conf, NULL, &c, &err), 0);
@@ -143,29 +143,32 @@ static void test_conf_errors_name_the_field(void **state)
 {
 	(void)state;
 	const struct bad_case cases[] = {
-		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mode\":\"bogus\"}", NULL, 7, "mode:" },
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mode\":\"bogus\"}", NULL, 7,
+		  "mode:" },
 		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mode\":7}", NULL, 7, "mode" },
 		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mtu\":-1}", NULL, 7, "mtu" },
 		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mtu\":\"1500\"}", NULL, 7, "mtu" },
-		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mac\":\"zz:00:00:00:00:01\"}", NULL, 7,
-		  "mac:" },
-		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mac\":\"01:00:5e:00:00:01\"}", NULL, 7,
-		  "multicast" },
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mac\":\"zz:00:00:00:00:01\"}", NULL,
+		  7, "mac:" },
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mac\":\"01:00:5e:00:00:01\"}", NULL,
+		  7, "multicast" },
 		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\"}", "MAC=nope", 4, "CNI_ARGS MAC" },
-		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"runtimeConfig\":{\"mac\":\"x\"}}", NULL,
-		  7, "runtimeConfig.mac" },
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"runtimeConfig\":{\"mac\":\"x\"}}",
+		  NULL, 7, "runtimeConfig.mac" },
 		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"master\":5}", NULL, 7, "master" },
-		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"master\":\"a-very-long-name-x\"}", NULL,
-		  7, "master" },
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"master\":\"a-very-long-name-x\"}",
+		  NULL, 7, "master" },
 		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"linkInContainer\":\"yes\"}", NULL, 7,
 		  "linkInContainer" },
 		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"bcqueuelen\":-5}", NULL, 7,
 		  "bcqueuelen" },
 		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mode\":\"source\"}", NULL, 7,
 		  "sourceMacs" },
-		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"sourceMacs\":[\"02:00:00:00:00:01\"]}",
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"sourceMacs\":[\"02:00:00:00:00:01\"]"
+		  "}",
 		  NULL, 7, "sourceMacs" },
-		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mode\":\"source\",\"sourceMacs\":[1]}",
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mode\":\"source\",\"sourceMacs\":[1]"
+		  "}",
 		  NULL, 7, "sourceMacs[0]" },
 		{ "{\"cniVersion\":\"1.0.0\"}", NULL, 7, "name" },
 		{ "{\"cniVersion\":\"0.5.0\",\"name\":\"n\"}", NULL, 1, "0.5.0" },

@@ -12,8 +12,8 @@
 
 static void clear_env(void)
 {
-	const char *vars[] = { "CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME",
-			       "CNI_ARGS", "CNI_PATH" };
+	const char *vars[] = { "CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS",
+			       "CNI_IFNAME",  "CNI_ARGS",	 "CNI_PATH" };
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		unsetenv(vars[i]);
 }
@@ -30,10 +30,10 @@ static void set_full_env(const char *cmd)
 
 struct env_case {
 	const char *cmd;
-	const char *unset; /* variable to remove, or NULL */
+	const char *unset;		  /* variable to remove, or NULL */
 	const char *set_name, *set_value; /* variable to override, or NULL */
-	int code;          /* expected CNI code, 0 = success */
-	const char *msg;   /* substring expected in the message */
+	int code;			  /* expected CNI code, 0 = success */
+	const char *msg;		  /* substring expected in the message */
 };
 
 static void run_env_case(const struct env_case *c)
@@ -120,9 +120,8 @@ static void test_args_parse_pairs(void **state)
 	struct cni_kv *kv = NULL;
 	size_t n = 0;
 	struct cni_err err = { 0 };
-	assert_int_equal(cni_args_parse("IgnoreUnknown=1;K8S_POD_NAME=p;;X=a=b;MAC=", &kv, &n,
-					&err),
-			 0);
+	assert_int_equal(
+		cni_args_parse("IgnoreUnknown=1;K8S_POD_NAME=p;;X=a=b;MAC=", &kv, &n, &err), 0);
 	assert_int_equal(n, 4);
 	assert_string_equal(cni_kv_get(kv, n, "IgnoreUnknown"), "1");
 	assert_string_equal(cni_kv_get(kv, n, "K8S_POD_NAME"), "p");

@@ -147,8 +147,8 @@ static void test_log_file_line_format(void **state)
 	_cleanup_free_ char *data = NULL;
 	assert_int_equal(file_read_all(path, 4096, &data, NULL), 0);
 	/* time, level, program[pid], short container id (12), ifname, message; one line. */
-	_cleanup_free_ char *want = xasprintf(" info plexus-test[%d] 0123456789ab net1 hello 'world'\n",
-					      (int)getpid());
+	_cleanup_free_ char *want =
+		xasprintf(" info plexus-test[%d] 0123456789ab net1 hello 'world'\n", (int)getpid());
 	assert_non_null(strstr(data, want));
 	assert_null(strstr(data, "not shown"));
 	assert_int_equal(strchr(data, '\n') - data + 1, (long)strlen(data));
