@@ -8,6 +8,10 @@ case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
 BIN=$BUILD/bin
 REF_CNI=${REF_CNI:-/usr/lib/cni}
 T_NETNS=() T_LINKS=() T_DIRS=()
+# Every temp dir lives under one root made here, in the main shell, so that $(t_tmpdir)
+# (a subshell) still gets cleaned up.
+T_ROOT=$(mktemp -d /tmp/plexus-test.XXXXXX)
+T_DIRS+=("$T_ROOT")
 # Unique per run so parallel or leftover runs never collide.
 T_ID=${T_ID:-$$}
 
@@ -34,5 +38,5 @@ need_root() {
 }
 
 t_netns() { ip netns add "$1" && T_NETNS+=("$1"); }
-t_tmpdir() { local d; d=$(mktemp -d /tmp/plexus-test.XXXXXX); T_DIRS+=("$d"); echo "$d"; }
+t_tmpdir() { mktemp -d "$T_ROOT/d.XXXXXX"; }
 t_link() { T_LINKS+=("$1"); }
