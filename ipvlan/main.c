@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
+/* plexus-ipvlan: the ipvlan plugin as a standalone CNI binary. */
+#include "ipvlan/ipvlan.h"
+#include "lib/cni/skel.h"
+
+int main(int argc, char **argv)
+{
+	return cni_skel_main(argc, argv, &ipvlan_plugin, "plexus ipvlan plugin " PLEXUS_VERSION);
+}
