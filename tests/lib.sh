@@ -40,3 +40,37 @@ need_root() {
 t_netns() { ip netns add "$1" && T_NETNS+=("$1"); }
 t_tmpdir() { mktemp -d "$T_ROOT/d.XXXXXX"; }
 t_link() { T_LINKS+=("$1"); }
+
+# Make the EXIT trap run on ^C / kill too.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+T_N=0 # counter that makes link / netns / dir names unique inside this run
+# new_master: sets MASTER to a fresh veth end in the host netns (both ends up, mtu 1500).
+# Name: px<id>m<n>a (<= 15 bytes for pids up to 7 digits and n < 100).
+new_master() {
+	T_N=$((T_N + 1))
+	MASTER=px${T_ID}m${T_N}a
+	ip link add "$MASTER" type veth peer name "px${T_ID}m${T_N}b" || return 1
+	t_link "$MASTER"
+	ip link set "$MASTER" up && ip link set "px${T_ID}m${T_N}b" up
+}
+# new_pod: sets POD (netns name) and PODNS (its path) to a fresh network namespace.
+new_pod() {
+	T_N=$((T_N + 1))
+	POD=plxpod${T_ID}-$T_N
+	PODNS=/run/netns/$POD
+	t_netns "$POD"
+}
+# new_dd: sets DD to a fresh host-local dataDir under $TMP.
+new_dd() {
+	T_N=$((T_N + 1))
+	DD=$TMP/dd$T_N
+}
+# hl DATADIR [SUBNET]: host-local ipam object with one route via the range's gateway. (Routes
+# carry an explicit gw: the reference CHECK fails on gw-less routes, a bug of its own.)
+hl() {
+	jq -cn --arg d "$1" --arg s "${2:-10.99.0.0/24}" \
+		'{type:"host-local",dataDir:$d,ranges:[[{subnet:$s}]],
+		  routes:[{dst:"10.96.0.0/16",gw:($s | split("/")[0] | sub("\\.0$";".1"))}]}'
+}

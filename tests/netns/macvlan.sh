@@ -25,52 +25,8 @@
 # Everything else must pass against the reference too.
 source "$(dirname "$0")/../lib.sh"
 need_root
-# Make the EXIT trap of lib.sh run on ^C / kill too.
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
 REF_MACVLAN=${REF_MACVLAN:-$REF_CNI/macvlan}
 NETNAME=plxnet
-MV_N=0 # counter that makes link / netns / dir names unique inside this run
-
-# mv_tmp: sets TMP to a fresh directory removed on exit. (t_tmpdir registers the directory
-# for removal only in the current shell, so it cannot be used through $(...).)
-mv_tmp() {
-	TMP=$(mktemp -d /tmp/plexus-test.XXXXXX) || exit 1
-	T_DIRS+=("$TMP")
-}
-
-# new_master: sets MASTER to a fresh veth end in the host netns (both ends up, mtu 1500).
-# Name: px<id>m<n>a (<= 15 bytes for pids up to 7 digits and n < 100).
-new_master() {
-	MV_N=$((MV_N + 1))
-	MASTER=px${T_ID}m${MV_N}a
-	ip link add "$MASTER" type veth peer name "px${T_ID}m${MV_N}b" || return 1
-	t_link "$MASTER"
-	ip link set "$MASTER" up && ip link set "px${T_ID}m${MV_N}b" up
-}
-
-# new_pod: sets POD (netns name) and PODNS (its path) to a fresh network namespace.
-new_pod() {
-	MV_N=$((MV_N + 1))
-	POD=plxpod${T_ID}-$MV_N
-	PODNS=/run/netns/$POD
-	t_netns "$POD"
-}
-
-# new_dd: sets DD to a fresh host-local dataDir under $TMP.
-new_dd() {
-	MV_N=$((MV_N + 1))
-	DD=$TMP/dd$MV_N
-}
-
-# hl DATADIR [SUBNET]: host-local ipam object with one route via the range's gateway. (Routes
-# carry an explicit gw: the reference CHECK fails on gw-less routes, a bug of its own.)
-hl() {
-	jq -cn --arg d "$1" --arg s "${2:-10.99.0.0/24}" \
-		'{type:"host-local",dataDir:$d,ranges:[[{subnet:$s}]],
-		  routes:[{dst:"10.96.0.0/16",gw:($s | split("/")[0] | sub("\\.0$";".1"))}]}'
-}
 # static_ipam: static ipam object with a v4 (with gateway) and a v6 address and routes.
 static_ipam() {
 	jq -cn '{type:"static",
@@ -118,7 +74,7 @@ done
 [ -x "$PLUGIN" ] || { fail "macvlan: plugin under test $PLUGIN is missing (make?)"; exit 0; }
 [ -x "$REF_CNI/host-local" ] && [ -x "$REF_CNI/static" ] ||
 	{ fail "macvlan: reference IPAM plugins missing in $REF_CNI"; exit 0; }
-mv_tmp
+TMP=$(t_tmpdir)
 
 # plug CMD CONF NETNS IFNAME CID [VAR=VALUE...]: run the plugin under test.
 plug() { cni_exec "$PLUGIN" "$@"; }
