@@ -16,7 +16,7 @@ B ?= build
 SAN_FLAGS :=
 endif
 
-PKGS      := libnl-3.0 libnl-route-3.0 libcjson
+PKGS      := libnl-3.0 libnl-route-3.0 libcjson yaml-0.1 libcurl
 TEST_PKGS := cmocka
 VERSION   := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 
@@ -43,7 +43,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB      := $(B)/libplexus.a
 
 # ---- plugins: one directory each, main.c is the standalone entry ----------------------------
-PLUGINS := macvlan ipvlan
+PLUGINS := macvlan ipvlan vxlan
 define plugin_rules
 $(1)_SRCS := $$(filter-out $(1)/main.c,$$(sort $$(wildcard $(1)/*.c)))
 $(1)_OBJS := $$($(1)_SRCS:%.c=$(B)/obj/%.o)

@@ -94,3 +94,16 @@ int net_check_addrs(struct nl_sock *sk, const char *ifname, int iface_index,
 /* Every result route exists: dst, table (main if unset) and, when given, gw among the
  * nexthops. Missing -> -ENOENT, code 104, "route 'dst' via 'gw' not found". */
 int net_check_routes(struct nl_sock *sk, const struct cni_result *result, struct cni_err *err);
+
+/* VXLAN flood list (lib/net/fdb.c): the all-zero-MAC FDB entries (AF_BRIDGE, NTF_SELF,
+ * NUD_PERMANENT) of VXLAN device ifindex, one destination each. */
+/* Destinations of the current entries; *ret is an owned array (free()), possibly NULL. */
+int net_fdb_flood_list(struct nl_sock *sk, int ifindex, struct ip_addr **ret, size_t *ret_n,
+		       struct cni_err *err);
+/* Add dst with NLM_F_CREATE|NLM_F_APPEND (`bridge fdb append 00:..:00 dst D`). An existing
+ * entry -> -EEXIST, code 100. */
+int net_fdb_flood_append(struct nl_sock *sk, int ifindex, const struct ip_addr *dst,
+			 struct cni_err *err);
+/* Remove dst's entry; missing is success. */
+int net_fdb_flood_del(struct nl_sock *sk, int ifindex, const struct ip_addr *dst,
+		      struct cni_err *err);
