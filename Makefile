@@ -85,8 +85,10 @@ check-netns: $(BINS) $(TEST_BINS)
 test: $(BINS) $(TEST_BINS)
 	$(Q)PLEXUS_BUILD=$(B) tests/run.sh all
 
+# macvlan vs the reference, vxlan first/next pod, then ipvlan vs the reference inside the VM.
 bench: $(BINS)
-	$(Q)PLEXUS_BUILD=$(B) bench/run.sh
+	$(Q)PLEXUS_BUILD=$(B) bench/run.sh && PLEXUS_BUILD=$(B) bench/vxlan.sh && \
+		PLEXUS_BUILD=$(B) bench/vm.sh
 
 demo: $(BINS)
 	$(Q)PLEXUS_BUILD=$(B) scripts/demo-run.sh

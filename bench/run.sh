@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Benchmark: ADD+DEL cycles of plexus-macvlan against the reference macvlan plugin, on the same
-# work, in one run. `make bench` runs `PLEXUS_BUILD=build bench/run.sh`. Needs root.
+# Benchmark: ADD+DEL cycles of plexus-<kind> against the reference <kind> plugin, on the same
+# work, in one run (BENCH_KIND macvlan, the default, or ipvlan, which bench/vm.sh runs inside the
+# VM). `make bench` runs this, bench/vm.sh and bench/vxlan.sh. Needs root.
 #
 # Workloads (each plugin gets its own pod netns, reused by every cycle, its own veth master and
 # its own host-local dataDir; the two plugins alternate cycle by cycle so drift hits both):
@@ -17,7 +18,7 @@
 # Environment: BENCH_N cycles per plugin and workload (default 200), BENCH_RSS_N traced cycles
 # for the own RSS (default 10), BENCH_WARMUP untimed cycles first (default 5),
 # BENCH_WORKLOADS (default "host-local l2"), MACVLAN_BIN (plugin under test, default
-# $BUILD/bin/plexus-macvlan), REF_MACVLAN (default $REF_CNI/macvlan), REF_CNI (default
+# $BUILD/bin/plexus-$BENCH_KIND), REF_MACVLAN (default $REF_CNI/$BENCH_KIND), REF_CNI (default
 # /usr/lib/cni), BENCH_OUT (also write the table to this file).
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -25,8 +26,14 @@ TOP=$PWD
 BUILD=${PLEXUS_BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
 REF_CNI=${REF_CNI:-/usr/lib/cni}
-PLX=${MACVLAN_BIN:-$BUILD/bin/plexus-macvlan}
-REF=${REF_MACVLAN:-$REF_CNI/macvlan}
+KIND=${BENCH_KIND:-macvlan}
+case $KIND in
+macvlan) MODE=bridge ;;
+ipvlan) MODE=l2 ;;
+*) echo "bench: unknown BENCH_KIND '$KIND'" >&2; exit 1 ;;
+esac
+PLX=${MACVLAN_BIN:-$BUILD/bin/plexus-$KIND}
+REF=${REF_MACVLAN:-$REF_CNI/$KIND}
 N=${BENCH_N:-200}
 RSS_N=${BENCH_RSS_N:-10}
 WARMUP=${BENCH_WARMUP:-5}
@@ -34,7 +41,7 @@ WORKLOADS=${BENCH_WORKLOADS:-host-local l2}
 
 die() { echo "bench: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, links)"
-for t in ip cc jq awk sort; do command -v "$t" >/dev/null || die "$t missing (scripts/setup.sh)"; done
+for t in ip jq awk sort; do command -v "$t" >/dev/null || die "$t missing (scripts/setup.sh)"; done
 [ -x "$PLX" ] || die "plugin under test $PLX missing (make)"
 [ -x "$REF" ] || die "reference plugin $REF missing (containernetworking-plugins)"
 [ -x "$REF_CNI/host-local" ] || die "$REF_CNI/host-local missing"
@@ -42,6 +49,7 @@ for t in ip cc jq awk sort; do command -v "$t" >/dev/null || die "$t missing (sc
 mkdir -p "$BUILD/bench"
 RUSAGE=$BUILD/bench/rusage
 if [ ! -x "$RUSAGE" ] || [ bench/rusage.c -nt "$RUSAGE" ]; then
+	command -v cc >/dev/null || die "cc missing (scripts/setup.sh)"
 	cc -O2 -Wall -Wextra -Werror -std=gnu11 -o "$RUSAGE" bench/rusage.c || die "cannot build $RUSAGE"
 fi
 
@@ -73,8 +81,8 @@ conf() {
 	local ipam='{}'
 	[ "$2" = host-local ] && ipam=$(jq -cn --arg d "$TMP/dd-$1" \
 		'{type:"host-local",dataDir:$d,ranges:[[{subnet:"10.91.0.0/16"}]],routes:[{dst:"10.90.0.0/16",gw:"10.91.0.1"}]}')
-	jq -cn --arg m "pxb${ID}$1" --argjson ipam "$ipam" \
-		'{cniVersion:"1.0.0",name:"plxbench",type:"macvlan",master:$m,mode:"bridge",ipam:$ipam}' \
+	jq -cn --arg m "pxb${ID}$1" --argjson ipam "$ipam" --arg t "$KIND" --arg mode "$MODE" \
+		'{cniVersion:"1.0.0",name:"plxbench",type:$t,master:$m,mode:$mode,ipam:$ipam}' \
 		>"$TMP/conf-$1-$2"
 	echo "$TMP/conf-$1-$2"
 }
@@ -97,7 +105,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b <= 0 || a <= 0) print "n/a"; els
 
 TABLE=$TMP/table
 {
-	echo "plexus-macvlan vs reference macvlan: $N ADD+DEL cycles per plugin and workload"
+	echo "plexus-$KIND vs reference $KIND: $N ADD+DEL cycles per plugin and workload"
 	echo "plexus:    $PLX"
 	echo "reference: $REF ($(dpkg-query -W -f='${Version}' containernetworking-plugins 2>/dev/null || echo '?'))"
 	echo "host:      $(uname -r), $(nproc) CPU(s)"
@@ -137,8 +145,8 @@ for wl in $WORKLOADS; do
 	[ "$RSS_N" -gt 0 ] || O=([ref]=-1 [plx]=-1)
 	{
 		for side in plx ref; do
-			name=plexus-macvlan
-			[ $side = ref ] && name="reference macvlan"
+			name=plexus-$KIND
+			[ $side = ref ] && name="reference $KIND"
 			echo "| $wl | $name | $(ms "${A[$side]}") | $(ms "${D[$side]}") | $(ms "${C[$side]}") | $(mib "${O[$side]}") | $(mib "${R[$side]}") |"
 		done
 		echo "| $wl | **ratio ref/plexus** | $(ratio "${A[ref]}" "${A[plx]}") | $(ratio "${D[ref]}" "${D[plx]}") | $(ratio "${C[ref]}" "${C[plx]}") | $(ratio "${O[ref]}" "${O[plx]}") | $(ratio "${R[ref]}" "${R[plx]}") |"
