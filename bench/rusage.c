@@ -71,10 +71,17 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "+pi:o:")) != -1) {
 		switch (opt) {
-		case 'p': trace = 1; break;
-		case 'i': in = optarg; break;
-		case 'o': out = optarg; break;
-		default: usage();
+		case 'p':
+			trace = 1;
+			break;
+		case 'i':
+			in = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (optind >= argc)
@@ -118,14 +125,16 @@ int main(int argc, char **argv)
 			if (sig == SIGTRAP && (status >> 16) == PTRACE_EVENT_EXIT)
 				own = vm_hwm_kb(pid);
 			else if (sig == SIGTRAP && (status >> 16) == 0)
-				ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)(long)PTRACE_O_TRACEEXIT);
+				ptrace(PTRACE_SETOPTIONS, pid, NULL,
+				       (void *)(long)PTRACE_O_TRACEEXIT);
 			else if (sig != SIGTRAP)
 				deliver = sig;
 			ptrace(PTRACE_CONT, pid, NULL, (void *)(long)deliver);
 		}
 	}
 	t1 = now_ns();
-	printf("%d %lld %ld %ld\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-	       t1 - t0, ru.ru_maxrss, own);
+	printf("%d %lld %ld %ld\n",
+	       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), t1 - t0,
+	       ru.ru_maxrss, own);
 	return 0;
 }

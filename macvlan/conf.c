@@ -14,7 +14,7 @@ static const struct {
 	uint32_t mode;
 } modes[] = {
 	{ "bridge", MACVLAN_MODE_BRIDGE }, { "private", MACVLAN_MODE_PRIVATE },
-	{ "vepa", MACVLAN_MODE_VEPA },     { "passthru", MACVLAN_MODE_PASSTHRU },
+	{ "vepa", MACVLAN_MODE_VEPA },	   { "passthru", MACVLAN_MODE_PASSTHRU },
 	{ "source", MACVLAN_MODE_SOURCE },
 };
 
@@ -42,11 +42,12 @@ static int parse_source_macs(const cJSON *conf, struct macvlan_conf *c, struct c
 				   "sourceMacs: mode 'source' needs a non-empty list of MACs");
 	c->source_macs = xcalloc((size_t)cJSON_GetArraySize(list), MAC_LEN);
 	const cJSON *m;
-	cJSON_ArrayForEach(m, list)
-	{
-		if (!cJSON_IsString(m) || parse_mac(m->valuestring, c->source_macs[c->n_source_macs]) < 0)
+	cJSON_ArrayForEach (m, list) {
+		if (!cJSON_IsString(m) ||
+		    parse_mac(m->valuestring, c->source_macs[c->n_source_macs]) < 0)
 			return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-					   "sourceMacs[%zu]: invalid MAC address", c->n_source_macs);
+					   "sourceMacs[%zu]: invalid MAC address",
+					   c->n_source_macs);
 		c->n_source_macs++;
 	}
 	return 0;
@@ -85,7 +86,8 @@ static int parse_mac_overrides(const struct cni_ctx *ctx, struct macvlan_conf *c
 	if ((c->has & MACVLAN_HAS_MAC) && (c->mac[0] & 1))
 		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
 				   "mac: '%02x:%02x:%02x:%02x:%02x:%02x' is a multicast address",
-				   c->mac[0], c->mac[1], c->mac[2], c->mac[3], c->mac[4], c->mac[5]);
+				   c->mac[0], c->mac[1], c->mac[2], c->mac[3], c->mac[4],
+				   c->mac[5]);
 	return 0;
 }
 
@@ -115,10 +117,11 @@ int macvlan_conf_parse(const struct cni_ctx *ctx, struct macvlan_conf *ret, stru
 			if (strcmp(mode, modes[i].name) == 0)
 				break;
 		if (i == ARRAY_SIZE(modes)) {
-			r = cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-					"mode: unknown macvlan mode '%s' (want bridge, private, vepa, "
-					"passthru or source)",
-					mode);
+			r = cni_err_set(
+				err, CNI_ERR_INVALID_CONFIG, EINVAL,
+				"mode: unknown macvlan mode '%s' (want bridge, private, vepa, "
+				"passthru or source)",
+				mode);
 			goto fail;
 		}
 		c.mode_name = modes[i].name;

@@ -17,8 +17,8 @@ enum {
 struct macvlan_conf {
 	const char *master; /* borrowed from the conf tree; NULL = default-route interface */
 	const char *mode_name;
-	uint32_t mode;      /* MACVLAN_MODE_* */
-	unsigned has;       /* MACVLAN_HAS_* */
+	uint32_t mode; /* MACVLAN_MODE_* */
+	unsigned has;  /* MACVLAN_HAS_* */
 	uint32_t mtu;
 	uint8_t mac[MAC_LEN];
 	uint32_t bcqueuelen;

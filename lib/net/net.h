@@ -39,8 +39,7 @@ int net_sock_open(struct nl_sock **ret, struct cni_err *err);
 
 /* Look up a link by name. Missing -> -ENODEV, code 104, "link 'x' not found". The caller
  * owns *ret (rtnl_link_put or _cleanup_link_). By index: same, "link with index N ...". */
-int net_link_get(struct nl_sock *sk, const char *name, struct rtnl_link **ret,
-		 struct cni_err *err);
+int net_link_get(struct nl_sock *sk, const char *name, struct rtnl_link **ret, struct cni_err *err);
 int net_link_get_by_index(struct nl_sock *sk, int ifindex, struct rtnl_link **ret,
 			  struct cni_err *err);
 /* Name of the interface carrying the first default route (0/0, IPv4 then IPv6) in the

@@ -10,8 +10,8 @@
 
 /* What differs per link kind. priv is the plugin's parsed conf, passed back unchanged. */
 struct net_sublink_ops {
-	const char
-		*kind; /* "macvlan": used in messages ("macvlan: create 'net1' on 'eth0': ...") */
+	/* "macvlan": used in messages ("macvlan: create 'net1' on 'eth0': ..."). */
+	const char *kind;
 	/* A new template with the kind-specific attributes (kind, mode, MAC...). The caller
 	 * owns *ret and sets the master ifindex and MTU itself. Runs in the master's netns. */
 	int (*build)(const void *priv, struct rtnl_link **ret, struct cni_err *err);
