@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The whole test suite: installs dependencies, then builds and runs every tier twice (plain,
-# then ASan+UBSan), then each libFuzzer harness briefly. Prints one closing line
+# The whole test suite: installs dependencies, checks formatting, then builds and runs every
+# tier twice (plain, then ASan+UBSan), then each libFuzzer harness briefly. Prints one closing line
 # "N passed, N failed, N skipped" over all of them. Run as root: netns tests need it.
 set -u
 cd "$(dirname "$0")/.."
@@ -24,6 +24,9 @@ run() { # run <title> <make args...>
 	summary "$out"
 	rm -f "$out"
 }
+echo "=== format (clang-format, .clang-format)"
+if make -s check-format; then echo "ok    check-format"; total_p=$((total_p + 1))
+else echo "FAIL  check-format: run 'make format'"; total_f=$((total_f + 1)); fi
 run "unit + netns tests" test
 run "unit + netns tests under ASan+UBSan" SANITIZE=1 test
 run "fuzz harnesses (${FUZZ_SECONDS:=15}s each)" FUZZ_SECONDS="$FUZZ_SECONDS" fuzz
