@@ -16,6 +16,7 @@
 #   - cniVersion 1.1.0 (ADD result, STATUS, GC, VERSION listing it): the reference stops at 1.0.0;
 #   - STATUS with cniVersion < 1.1.0 answers code 1 (the reference does not know STATUS);
 #   - bcqueuelen: the reference (1.1.1) ignores the key;
+#   - mode source with sourceMacs: the reference has no source mode;
 #   - ndisc_notify=1 and keep_addr_on_down=1 on the interface (CHECKLIST PLG-02, PLG-22): newer
 #     references set them, Debian's 1.1.1 does not;
 #   - rollback of a failed ADD after IPAM ADD (CHECKLIST CNI-20): the reference 1.1.1 releases
@@ -260,6 +261,31 @@ t_mtu() {
 	check "mtu: equal to the master's mtu is accepted" eval 'ok && [ "$(link_mtu "$POD" eth0)" = 1450 ]'
 }
 
+t_source() { # plexus extension: mode source receives only frames from the listed MACs
+	local c pns=plxsrc${T_ID} peer
+	new_master; new_pod
+	peer=${MASTER%a}b
+	t_netns "$pns"
+	ip link set "$peer" netns "$pns"
+	ip -n "$pns" link set "$peer" address 02:00:00:00:aa:01
+	ip -n "$pns" addr add 10.98.0.1/24 dev "$peer"
+	ip -n "$pns" link set "$peer" up
+	c=$(mkconf 1.0.0 "$MASTER" '{"type":"static","addresses":[{"address":"10.98.0.2/24"}]}' \
+		'{"mode":"source","sourceMacs":["02:00:00:00:aa:01"]}')
+	plug ADD "$c" "$PODNS" eth0 cid-src
+	check "mode source: ADD succeeds (plexus contract)" ok
+	check "mode source: kernel mode (plexus contract)" [ "$(link_mode "$POD" eth0)" = source ]
+	check "mode source: a listed source MAC reaches the pod (plexus contract)" \
+		ip netns exec "$pns" ping -c 1 -W 1 10.98.0.2
+	ip -n "$pns" link set "$peer" address 02:00:00:00:aa:02
+	ip -n "$pns" neigh flush all
+	ip -n "$POD" neigh flush all
+	check "mode source: an unlisted source MAC does not (plexus contract)" \
+		bash -c "! ip netns exec $pns ping -c 1 -W 1 10.98.0.2 >/dev/null"
+	plug DEL "$c" "$PODNS" eth0 cid-src
+	check "mode source: DEL succeeds (plexus contract)" ok_silent
+}
+
 t_bcqueuelen() {
 	new_master; new_pod
 	plug ADD "$(mkconf 1.0.0 "$MASTER" '{}' '{"bcqueuelen":123}')" "$PODNS" eth0 cid-bcq
@@ -486,7 +512,7 @@ t_default_master() { # master omitted: the interface of the default route of the
 }
 
 # MV_ONLY="t_mtu t_mac" runs a subset (debugging); MV_DEBUG=1 logs every plugin run to stderr.
-for t in ${MV_ONLY:-t_hostlocal t_static t_l2only t_ping t_modes t_mtu t_bcqueuelen t_mac t_bad_input
+for t in ${MV_ONLY:-t_hostlocal t_static t_l2only t_ping t_modes t_source t_mtu t_bcqueuelen t_mac t_bad_input
 	t_del t_versions t_version_cmd t_status_gc t_default_master}; do
 	"$t"
 done
