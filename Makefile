@@ -43,7 +43,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB      := $(B)/libplexus.a
 
 # ---- plugins: one directory each, main.c is the standalone entry ----------------------------
-PLUGINS := macvlan ipvlan vxlan
+PLUGINS := macvlan ipvlan vxlan sriov
 define plugin_rules
 $(1)_SRCS := $$(filter-out $(1)/main.c,$$(sort $$(wildcard $(1)/*.c)))
 $(1)_OBJS := $$($(1)_SRCS:%.c=$(B)/obj/%.o)
@@ -52,6 +52,10 @@ $(B)/bin/plexus-$(1): $(B)/obj/$(1)/main.o $$($(1)_OBJS) $(LIB)
 endef
 $(foreach p,$(PLUGINS),$(eval $(call plugin_rules,$(p))))
 PLUGIN_OBJS := $(foreach p,$(PLUGINS),$($(p)_OBJS))
+
+# ---- delegates/: the dispatch layer the meta-plugin links (built-ins in-process, else exec) ---
+DLG_SRCS := $(sort $(wildcard delegates/*.c))
+DLG_OBJS := $(DLG_SRCS:%.c=$(B)/obj/%.o)
 BINS := $(PLUGINS:%=$(B)/bin/plexus-%)
 
 # ---- unit tests: tests/<dir>/test_<unit>.c -> $(B)/tests/<dir>/test_<unit> -------------------
@@ -69,9 +73,9 @@ $(B)/obj/%.o: %.c
 $(LIB): $(LIB_OBJS)
 	$(call quiet,AR,$@)mkdir -p $(@D) && rm -f $@ && $(AR) rcs $@ $^
 
-$(B)/tests/%: tests/%.c $(PLUGIN_OBJS) $(LIB)
+$(B)/tests/%: tests/%.c $(DLG_OBJS) $(PLUGIN_OBJS) $(LIB)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
-		$(PLUGIN_OBJS) $(LIB) $(LDLIBS) $(TEST_LDLIBS)
+		$(DLG_OBJS) $(PLUGIN_OBJS) $(LIB) $(LDLIBS) $(TEST_LDLIBS)
 
 # Unit tier only: no privileges needed.
 check: $(TEST_BINS)

@@ -243,8 +243,7 @@ static void setup_logging(const cJSON *conf)
 		log_warning("cannot open logFile '%s': %m, ignoring", file);
 }
 
-/* Open CNI_NETNS. ADD/CHECK need it; DEL tolerates a missing or stale one (CNI-25/26). */
-static int open_netns(struct cni_ctx *ctx, struct cni_err *err)
+int cni_ctx_open_netns(struct cni_ctx *ctx, struct cni_err *err)
 {
 	if (!ctx->netns_path || ctx->cmd == CNI_CMD_STATUS || ctx->cmd == CNI_CMD_GC)
 		return 0;
@@ -324,7 +323,7 @@ int cni_skel_main(int argc, char **argv, const struct cni_plugin *plugin, const 
 			version = v->valuestring;
 	}
 	if (r >= 0)
-		r = open_netns(&ctx, &err);
+		r = cni_ctx_open_netns(&ctx, &err);
 	if (r >= 0) {
 		log_debug("%s network '%s' netns '%s'", cni_cmd_str(env.cmd), ctx.name,
 			  ctx.netns_path ? ctx.netns_path : "");
