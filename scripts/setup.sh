@@ -12,7 +12,7 @@ PACKAGES=(
 	# fuzzing and sanitizers (clang's runtimes)
 	libclang-rt-dev
 	# tests, demo and bench
-	iproute2 iputils-ping jq procps util-linux
+	iproute2 iputils-ping jq procps util-linux nodejs openssl
 	containernetworking-plugins hyperfine tcpdump
 	clang-format
 )

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The libcurl transport: one verified-TLS HTTP exchange; curl errors translated here. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "lib/cni/err.h"
+#include "lib/kube/config.h"
+#include "lib/kube/http.h"
+#include "lib/util/cleanup.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(CURL *, curl_easy_cleanup)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct curl_slist *, curl_slist_free_all)
+
+struct sink {
+	char *buf;
+	size_t len, cap, max;
+	bool too_big;
+	long retry_after;
+};
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct sink *s = userdata;
+	size_t n = size * nmemb;
+	if (n > s->max - s->len) {
+		s->too_big = true;
+		return 0; /* curl aborts with CURLE_WRITE_ERROR */
+	}
+	if (s->len + n + 1 > s->cap) {
+		size_t cap = s->cap ? s->cap : 4096;
+		while (cap < s->len + n + 1)
+			cap *= 2;
+		s->buf = xrealloc(s->buf, cap);
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, ptr, n);
+	s->len += n;
+	s->buf[s->len] = '\0';
+	return n;
+}
+
+static size_t header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
+{
+	struct sink *s = userdata;
+	size_t n = size * nitems;
+	static const char name[] = "retry-after:";
+	/* Only the delay-seconds form (RFC 9110 §10.2.3); an HTTP-date counts as absent. */
+	if (n > sizeof(name) - 1 && strncasecmp(ptr, name, sizeof(name) - 1) == 0) {
+		char v[32];
+		size_t k = n - (sizeof(name) - 1);
+		if (k >= sizeof(v))
+			k = sizeof(v) - 1;
+		memcpy(v, ptr + sizeof(name) - 1, k);
+		v[k] = '\0';
+		char *p = v + strspn(v, " \t"), *end;
+		errno = 0;
+		long secs = strtol(p, &end, 10);
+		if (end != p && !errno && secs >= 0 && strspn(end, " \t\r\n") == strlen(end))
+			s->retry_after = secs;
+	}
+	return n;
+}
+
+/* Every fd CLOEXEC (CONVENTIONS §4): we fork/exec delegates. */
+static curl_socket_t open_socket_cb(void *clientp, curlsocktype purpose,
+				    struct curl_sockaddr *address)
+{
+	(void)clientp;
+	(void)purpose;
+	return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc;
+
+static void global_init(void)
+{
+	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static int curl_to_err(CURLcode rc, const char *errbuf, const struct sink *s, size_t max,
+		       struct cni_err *err)
+{
+	const char *text = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+	switch (rc) {
+	case CURLE_WRITE_ERROR:
+		if (s->too_big)
+			return cni_err_set(err, CNI_ERR_KUBE_API, EFBIG,
+					   "response larger than %zu bytes", max);
+		break;
+	/* Certificate problems do not go away by retrying: a configuration error. */
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_CRL_BADFILE:
+		return cni_err_set(err, CNI_ERR_KUBE_API, EPROTO, "TLS: %s (curl %d)", text, rc);
+	case CURLE_OPERATION_TIMEDOUT:
+		return cni_err_set(err, CNI_ERR_TRY_AGAIN, ETIMEDOUT, "%s (curl %d)", text, rc);
+	case CURLE_COULDNT_CONNECT:
+		return cni_err_set(err, CNI_ERR_TRY_AGAIN, ECONNREFUSED, "%s (curl %d)", text, rc);
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return cni_err_set(err, CNI_ERR_TRY_AGAIN, EHOSTUNREACH, "%s (curl %d)", text, rc);
+	default:
+		break;
+	}
+	return cni_err_set(err, CNI_ERR_TRY_AGAIN, EIO, "%s (curl %d)", text, rc);
+}
+
+static int set_pem(CURL *c, const struct kube_pem *p, CURLoption file_opt, CURLoption blob_opt)
+{
+	if (p->file)
+		return curl_easy_setopt(c, file_opt, p->file) == CURLE_OK ? 0 : -EINVAL;
+	if (p->data) {
+		struct curl_blob blob = { .data = p->data, .len = p->len, .flags = CURL_BLOB_COPY };
+		return curl_easy_setopt(c, blob_opt, &blob) == CURLE_OK ? 0 : -EINVAL;
+	}
+	return 0;
+}
+
+static void auth_freep(char **p)
+{
+	if (*p) {
+		explicit_bzero(*p, strlen(*p));
+		free(*p);
+	}
+}
+
+static int curl_exchange(void *data, const struct kube_config *cfg, const struct kube_request *req,
+			 const char *token, long timeout_ms, struct kube_response *resp,
+			 struct cni_err *err)
+{
+	(void)data;
+	(void)pthread_once(&global_once, global_init);
+	if (global_rc != CURLE_OK)
+		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "curl_global_init failed");
+	_cleanup_(curl_easy_cleanupp) CURL *c = curl_easy_init();
+	if (!c)
+		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "curl_easy_init failed");
+	_cleanup_free_ char *url = xasprintf("%s%s", cfg->server, req->path);
+	_cleanup_(auth_freep) char *auth =
+		token ? xasprintf("Authorization: Bearer %s", token) : NULL;
+	_cleanup_free_ char *ctype =
+		req->content_type ? xasprintf("Content-Type: %s", req->content_type) : NULL;
+	_cleanup_(curl_slist_free_allp) struct curl_slist *hdrs = NULL;
+	const char *lines[] = { "Accept: application/json", "Expect:", auth, ctype };
+	for (size_t i = 0; i < ARRAY_SIZE(lines); i++) {
+		if (!lines[i])
+			continue;
+		struct curl_slist *h = curl_slist_append(hdrs, lines[i]);
+		if (!h)
+			return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM,
+					   "curl_slist_append failed");
+		hdrs = h;
+	}
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct sink s = { .max = cfg->max_response, .retry_after = -1 };
+	bool ok = true;
+	ok &= curl_easy_setopt(c, CURLOPT_URL, url) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_NOPROXY, "*") == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+			       cfg->connect_timeout_ms < timeout_ms ? cfg->connect_timeout_ms
+								    : timeout_ms) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_USERAGENT, "plexus/" PLEXUS_VERSION) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_WRITEDATA, &s) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_HEADERDATA, &s) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cfg->max_response) ==
+	      CURLE_OK;
+	if (strcmp(req->method, "GET") == 0) {
+		ok &= curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) == CURLE_OK;
+	} else {
+		ok &= curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method) == CURLE_OK;
+		ok &= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+				       (curl_off_t)(req->body ? req->body_len : 0)) == CURLE_OK;
+		ok &= curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "") ==
+		      CURLE_OK;
+	}
+	ok &= set_pem(c, &cfg->ca, CURLOPT_CAINFO, CURLOPT_CAINFO_BLOB) == 0;
+	ok &= set_pem(c, &cfg->cert, CURLOPT_SSLCERT, CURLOPT_SSLCERT_BLOB) == 0;
+	ok &= set_pem(c, &cfg->key, CURLOPT_SSLKEY, CURLOPT_SSLKEY_BLOB) == 0;
+	if (!ok)
+		return cni_err_set(err, CNI_ERR_INTERNAL, EINVAL,
+				   "libcurl lacks a required option (needs 7.85 or later)");
+	CURLcode rc = curl_easy_perform(c);
+	if (rc == CURLE_FILESIZE_EXCEEDED) {
+		s.too_big = true;
+		rc = CURLE_WRITE_ERROR;
+	}
+	if (rc != CURLE_OK) {
+		free(s.buf);
+		return curl_to_err(rc, errbuf, &s, cfg->max_response, err);
+	}
+	long status = 0;
+	(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	resp->status = status;
+	resp->body = s.buf;
+	resp->len = s.len;
+	resp->retry_after = s.retry_after;
+	return 0;
+}
+
+const struct kube_transport_ops kube_curl_ops = {
+	.exchange = curl_exchange,
+};

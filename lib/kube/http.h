@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* One Kubernetes API request: auth, timeouts, size limit, retries, HTTP status -> cni_err. */
+#pragma once
+
+#include <stddef.h>
+
+struct cni_err;
+struct kube_config;
+
+/* One request. `path` starts with '/' and is already escaped. */
+struct kube_request {
+	const char *method; /* "GET", "PATCH" */
+	const char *path;
+	const char *content_type; /* NULL when there is no body */
+	const char *body;
+	size_t body_len;
+	const char *what; /* for errors: "get pods/NS/NAME" */
+};
+
+/* What one HTTP exchange produced. body is owned by the struct (kube_response_done). */
+struct kube_response {
+	long status;
+	char *body;
+	size_t len;
+	long retry_after; /* seconds from a Retry-After header, -1 if absent or unparsable */
+};
+
+void kube_response_done(struct kube_response *resp);
+
+/* Transport seam (CONVENTIONS §8). exchange performs exactly one HTTP exchange against
+ * cfg->server: on any HTTP response it returns 0 and fills resp (body at most max_response
+ * bytes, else -EFBIG); on a transport failure it returns -errno with err set (code 11 for
+ * connect/timeout errors, 101 for TLS verification failures). token may be NULL and must never
+ * be logged. sleep_ms and now_ms may be NULL (real clock); tests use them to avoid sleeping. */
+struct kube_transport_ops {
+	int (*exchange)(void *data, const struct kube_config *cfg, const struct kube_request *req,
+			const char *token, long timeout_ms, struct kube_response *resp,
+			struct cni_err *err);
+	void (*sleep_ms)(void *data, long ms);
+	long (*now_ms)(void *data);
+};
+
+/* The libcurl transport (the default when cfg->ops is NULL). */
+extern const struct kube_transport_ops kube_curl_ops;
+
+/* Bounds on the retry policy, shared with docs/kube.md. */
+#define KUBE_RETRY_429_MAX 2
+#define KUBE_RETRY_AFTER_MAX_S 10
+#define KUBE_RETRY_5XX_MAX 1
+#define KUBE_BACKOFF_5XX_MS 200
+
+/* Perform req with retries (429: up to KUBE_RETRY_429_MAX honouring Retry-After; 5xx: once
+ * after KUBE_BACKOFF_5XX_MS), all within cfg->timeout_ms. On 2xx returns 0 and hands the body
+ * (NUL-terminated, caller frees) to *ret_body / *ret_len (either may be NULL). Errors, mapped
+ * in kube_http_status_err: 404 -ENOENT, 401/403 -EACCES, 409 -EBUSY (code 101); 429, 5xx,
+ * connect and timeout failures code 11. */
+int kube_request(const struct kube_config *cfg, const struct kube_request *req, char **ret_body,
+		 size_t *ret_len, struct cni_err *err);
+
+/* Map a non-2xx HTTP status (and its Kubernetes Status body, if any) to err; returns -errno. */
+int kube_http_status_err(long status, const char *body, size_t len, const char *what,
+			 struct cni_err *err);
