@@ -56,6 +56,10 @@ PLUGIN_OBJS := $(foreach p,$(PLUGINS),$($(p)_OBJS))
 # ---- delegates/: the dispatch layer the meta-plugin links (built-ins in-process, else exec) ---
 DLG_SRCS := $(sort $(wildcard delegates/*.c))
 DLG_OBJS := $(DLG_SRCS:%.c=$(B)/obj/%.o)
+
+# ---- meta/: the meta-plugin (main.c is its entry) -----------------------------------------
+META_SRCS := $(filter-out meta/main.c,$(sort $(wildcard meta/*.c)))
+META_OBJS := $(META_SRCS:%.c=$(B)/obj/%.o)
 BINS := $(PLUGINS:%=$(B)/bin/plexus-%)
 
 # ---- unit tests: tests/<dir>/test_<unit>.c -> $(B)/tests/<dir>/test_<unit> -------------------
@@ -73,9 +77,9 @@ $(B)/obj/%.o: %.c
 $(LIB): $(LIB_OBJS)
 	$(call quiet,AR,$@)mkdir -p $(@D) && rm -f $@ && $(AR) rcs $@ $^
 
-$(B)/tests/%: tests/%.c $(DLG_OBJS) $(PLUGIN_OBJS) $(LIB)
+$(B)/tests/%: tests/%.c $(META_OBJS) $(DLG_OBJS) $(PLUGIN_OBJS) $(LIB)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
-		$(DLG_OBJS) $(PLUGIN_OBJS) $(LIB) $(LDLIBS) $(TEST_LDLIBS)
+		$(META_OBJS) $(DLG_OBJS) $(PLUGIN_OBJS) $(LIB) $(LDLIBS) $(TEST_LDLIBS)
 
 # Unit tier only: no privileges needed.
 check: $(TEST_BINS)
@@ -99,10 +103,11 @@ demo: $(BINS)
 
 # libFuzzer harnesses: clang builds each with the library sources it needs.
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
+	-DPLEXUS_VERSION='"$(VERSION)"' \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
-$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(PLUGIN_OBJS:$(B)/obj/%.o=%.c)
-	$(call quiet,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) \
-		$(PLUGIN_OBJS:$(B)/obj/%.o=%.c) $(LDLIBS)
+FUZZ_DEPS := $(LIB_SRCS) $(PLUGIN_OBJS:$(B)/obj/%.o=%.c) $(DLG_SRCS) $(META_SRCS)
+$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_DEPS)
+	$(call quiet,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_DEPS) $(LDLIBS)
 fuzz: $(FUZZ_BINS)
 	$(Q)PLEXUS_BUILD=$(B) tests/run.sh fuzz
 
