@@ -60,7 +60,10 @@ DLG_OBJS := $(DLG_SRCS:%.c=$(B)/obj/%.o)
 # ---- meta/: the meta-plugin (main.c is its entry) -----------------------------------------
 META_SRCS := $(filter-out meta/main.c,$(sort $(wildcard meta/*.c)))
 META_OBJS := $(META_SRCS:%.c=$(B)/obj/%.o)
-BINS := $(PLUGINS:%=$(B)/bin/plexus-%)
+BINS := $(PLUGINS:%=$(B)/bin/plexus-%) $(B)/bin/plexus
+
+$(B)/bin/plexus: $(B)/obj/meta/main.o $(META_OBJS) $(DLG_OBJS) $(PLUGIN_OBJS) $(LIB)
+	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- unit tests: tests/<dir>/test_<unit>.c -> $(B)/tests/<dir>/test_<unit> -------------------
 TEST_SRCS := $(sort $(wildcard tests/*/test_*.c tests/*/*/test_*.c))

@@ -87,7 +87,6 @@ void cni_result_free(struct cni_result *r)
 	free(r);
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct cni_result *, cni_result_free)
 #define _cleanup_result_ _cleanup_(cni_result_freep)
 
 /* ---- building ------------------------------------------------------------------------- */

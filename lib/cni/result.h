@@ -66,6 +66,10 @@ struct cni_result {
 struct cni_result *cni_result_new(void);
 void cni_result_free(struct cni_result *r);
 void cni_dns_done(struct cni_dns *d);
+static inline void cni_result_freep(struct cni_result **p)
+{
+	cni_result_free(*p);
+}
 
 /* Append helpers; they copy the strings and return the new element's index. */
 size_t cni_result_add_iface(struct cni_result *r, const char *name, const char *mac,

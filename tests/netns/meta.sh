@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The plexus meta-plugin end to end: a "node" network namespace runs the API server fixture
+# (real TLS, token, real object shapes) and plexus itself; pods get the cluster network (the
+# reference bridge plugin, exec'd) plus NAD-selected macvlan and vxlan attachments (built-ins,
+# in-process). Checks interfaces, traffic, network-status, API request counts, rollback on
+# failure, DEL without the API, and bad input. Needs root, node and openssl.
+source "$(dirname "$0")/../lib.sh"
+need_root
+for t in node openssl curl jq; do
+	command -v "$t" >/dev/null || { fail "meta: $t missing (scripts/setup.sh installs it)"; exit 1; }
+done
+P=$BIN/plexus
+TMP=$(t_tmpdir)
+NODE=plxmn$T_ID
+t_netns "$NODE"
+ip -n "$NODE" link set lo up
+# The node's NIC: a veth pair inside the node (macvlan master; vxlan underlay).
+ip -n "$NODE" link add eth9 type veth peer name eth9p
+ip -n "$NODE" addr add 10.210.0.1/24 dev eth9
+ip -n "$NODE" link set eth9 up
+ip -n "$NODE" link set eth9p up
+
+# ---- the API server fixture, inside the node ---------------------------------------------
+bash "$TOP/tests/fixtures/apiserver/mkcerts.sh" "$TMP/pki"
+TOKEN=plexus-node-token-$T_ID
+nad() { # nad NS NAME CONFIG_JSON [RESOURCE]
+	jq -cn --arg ns "$1" --arg n "$2" --arg c "$3" \
+		'{apiVersion:"k8s.cni.cncf.io/v1",kind:"NetworkAttachmentDefinition",
+		  metadata:{namespace:$ns,name:$n,uid:("uid-"+$n)},spec:{config:$c}}'
+}
+pod() { # pod NS NAME NETWORKS_ANNOTATION
+	jq -cn --arg ns "$1" --arg n "$2" --arg a "$3" \
+		'{apiVersion:"v1",kind:"Pod",metadata:{namespace:$ns,name:$n,uid:("uid-"+$n),
+		  annotations:(if $a == "" then {} else {"k8s.v1.cni.cncf.io/networks":$a} end)},
+		  spec:{containers:[{name:"c",image:"pause"}]}}'
+}
+hlr() { jq -cn --arg d "$TMP/ipam-$1" --arg s "$2" '{type:"host-local",dataDir:$d,ranges:[[{subnet:$s}]]}'; }
+CLUSTER=$(jq -cn --argjson i "$(hlr cluster 10.211.0.0/24)" \
+	'{cniVersion:"1.0.0",name:"cluster",plugins:[{type:"bridge",bridge:"cni0",isGateway:true,ipam:$i}]}')
+MACVLAN=$(jq -cn --argjson i "$(hlr mv 10.212.0.0/24)" \
+	'{cniVersion:"1.0.0",type:"macvlan",master:"eth9",mode:"bridge",ipam:$i}')
+VXLAN=$(jq -cn --argjson i "$(hlr vx 10.213.0.0/24)" \
+	'{cniVersion:"1.0.0",name:"vxlan-net",type:"plexus-vxlan",vni:4321,master:"eth9",ipam:$i}')
+BADMASTER=$(jq -cn '{cniVersion:"1.0.0",type:"macvlan",master:"nosuchdev0",ipam:{}}')
+STATIC=$(jq -cn '{cniVersion:"1.0.0",plugins:[{type:"macvlan",master:"eth9",capabilities:{ips:true,mac:true},
+	ipam:{type:"static"}}]}')
+{
+	echo '{"items":['
+	nad kube-system cluster "$CLUSTER"; echo ,
+	nad default macvlan-net "$MACVLAN"; echo ,
+	nad default vxlan-net "$VXLAN"; echo ,
+	nad default bad-master "$BADMASTER"; echo ,
+	nad default static-net "$STATIC"; echo ,
+	nad other private-net "$MACVLAN"; echo ,
+	pod default pod-a "macvlan-net,vxlan-net@vx0"; echo ,
+	pod default pod-b '[{"name":"macvlan-net"},{"name":"vxlan-net","interface":"vx0"}]'; echo ,
+	pod default pod-missing "macvlan-net,no-such-net"; echo ,
+	pod default pod-rollback "macvlan-net,bad-master"; echo ,
+	pod default pod-bad-annotation "Not_A_Name"; echo ,
+	pod default pod-static '[{"name":"static-net","ips":["10.214.0.7/24"],"mac":"02:00:00:00:21:07"}]'; echo ,
+	pod default pod-isolated "other/private-net"
+	echo ']}'
+} >"$TMP/state.json"
+ip netns exec "$NODE" node "$TOP/tests/fixtures/apiserver/apiserver.js" --cert "$TMP/pki/server.crt" \
+	--key "$TMP/pki/server.key" --state "$TMP/state.json" --token "$TOKEN" \
+	--log "$TMP/api.log" --max-lifetime 300 >"$TMP/port" 2>"$TMP/api.err" &
+API_PID=$!
+for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
+PORT=$(head -n1 "$TMP/port")
+check "meta: API server fixture is up" test -n "$PORT"
+cat >"$TMP/kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: https://127.0.0.1:$PORT
+    certificate-authority: $TMP/pki/ca.crt
+users:
+- name: plexus
+  user:
+    token: $TOKEN
+contexts:
+- name: test
+  context: {cluster: test, user: plexus}
+current-context: test
+KC
+mkdir -p "$TMP/confdir"
+CONF=$(jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" --arg d "$TMP/confdir" \
+	'{cniVersion:"1.0.0",name:"plexus-net",type:"plexus",kubeconfig:$k,clusterNetwork:"cluster",
+	  cniDir:$c,confDir:$d}')
+
+# plexus VERB POD [CONF]: run the meta-plugin in the node for pod POD; sets OUT, RC.
+plexus() {
+	local conf=${3:-$CONF}
+	OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" PLEXUS_RUN_DIR="$TMP/run" CNI_COMMAND="$1" \
+		CNI_CONTAINERID="cid-$2" CNI_NETNS="/run/netns/plxmp$T_ID-$2" CNI_IFNAME=eth0 \
+		CNI_PATH=/usr/lib/cni \
+		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=${POD_NS:-default};K8S_POD_NAME=$2;K8S_POD_INFRA_CONTAINER_ID=cid-$2" \
+		"$P" <<<"$conf" 2>"$TMP/stderr")
+	RC=$?
+}
+mkpod() { t_netns "plxmp$T_ID-$1"; ip -n "plxmp$T_ID-$1" link set lo up; }
+podns() { echo "plxmp$T_ID-$1"; }
+has_link() { ip -n "$(podns "$1")" link show "$2" >/dev/null 2>&1; }
+ip4_of() { ip -n "$(podns "$1")" -j addr show dev "$2" | jq -r '.[0].addr_info[] | select(.family=="inet") | .local'; }
+api_count() { grep -c -- "$1" "$TMP/api.log" 2>/dev/null || true; }
+fixture_state() { ip netns exec "$NODE" curl -sk "https://127.0.0.1:$PORT/_fixture/state"; }
+network_status() { fixture_state | jq -c --arg n "$1" '.items[]? // .[]? | select(.kind=="Pod" and .metadata.name==$n) | .metadata.annotations["k8s.v1.cni.cncf.io/network-status"] | fromjson'; }
+leases() { find "$TMP"/ipam-* -type f -name '10.*' 2>/dev/null | wc -l; }
+is_err() { [ "$RC" -ne 0 ] && jq -e --argjson c "$1" '.code == $c' <<<"$OUT" >/dev/null 2>&1; }
+msg_has() { jq -r '.msg // ""' <<<"$OUT" | grep -q -- "$1"; }
+
+# ---- ADD: cluster network + macvlan + vxlan ------------------------------------------------
+mkpod pod-a; mkpod pod-b
+: >"$TMP/api.log"
+plexus ADD pod-a
+check "ADD pod-a succeeds" test "$RC" -eq 0
+[ "$RC" -eq 0 ] || { echo "out: $OUT"; cat "$TMP/stderr"; }
+check "ADD returns the cluster network's result (eth0 from the bridge)" \
+	jq -e '.interfaces | map(.name) | index("eth0") != null' <<<"$OUT"
+check "ADD result carries the cluster network's IP" jq -e '.ips[0].address | startswith("10.211.0.")' <<<"$OUT"
+check "pod-a has eth0 (bridge), net1 (macvlan), vx0 (vxlan)" \
+	bash -c "ip -n $(podns pod-a) link show eth0 >/dev/null && ip -n $(podns pod-a) -d link show net1 | grep -q macvlan && ip -n $(podns pod-a) link show vx0 >/dev/null"
+check "API calls for ADD: one GET pod, one GET per NAD, one PATCH status" \
+	test "$(api_count 'GET /api/v1/namespaces/default/pods/pod-a ')/$(api_count 'GET /apis/k8s.cni.cncf.io')/$(api_count 'PATCH /api/v1/namespaces/default/pods/pod-a/status ')" = 1/3/1
+NS_A=$(network_status pod-a)
+check "network-status: three entries in attachment order" \
+	test "$(jq -c 'map(.name)' <<<"$NS_A")" = '["kube-system/cluster","default/macvlan-net","default/vxlan-net"]'
+check "network-status: only the cluster network is default" \
+	test "$(jq -c 'map(.default)' <<<"$NS_A")" = '[true,false,false]'
+check "network-status: interfaces and IPs match the pod" \
+	test "$(jq -r '.[1].interface + " " + .[1].ips[0]' <<<"$NS_A")" = "net1 $(ip4_of pod-a net1)"
+check "network-status: mac of net1" \
+	test "$(jq -r '.[1].mac' <<<"$NS_A")" = "$(ip -n "$(podns pod-a)" -j link show net1 | jq -r '.[0].address')"
+check "intent log written" test -f "$TMP/cache/cid-pod-a.json"
+
+: >"$TMP/api.log"
+plexus ADD pod-b
+check "ADD pod-b (JSON annotation form) succeeds" test "$RC" -eq 0
+check "pods talk over macvlan" ip netns exec "$(podns pod-a)" ping -c 1 -W 2 "$(ip4_of pod-b net1)"
+check "pods talk over vxlan" ip netns exec "$(podns pod-a)" ping -c 1 -W 2 "$(ip4_of pod-b vx0)"
+check "pods talk over the cluster network" ip netns exec "$(podns pod-a)" ping -c 1 -W 2 "$(ip4_of pod-b eth0)"
+
+# ---- annotations passed by the runtime: no GET pod ----------------------------------------
+mkpod pod-c
+CONF_RT=$(jq -c '. + {runtimeConfig:{"io.kubernetes.cri.pod-annotations":{"k8s.v1.cni.cncf.io/networks":"macvlan-net"}}}' <<<"$CONF")
+: >"$TMP/api.log"
+plexus ADD pod-c "$CONF_RT"
+check "ADD with runtime-passed annotations succeeds" test "$RC" -eq 0
+check "no GET pod when the runtime passes the annotations" test "$(api_count 'GET /api/v1/namespaces/default/pods/')" = 0
+check "pod-c has net1" has_link pod-c net1
+plexus DEL pod-c "$CONF_RT"
+check "DEL pod-c" test "$RC" -eq 0
+
+# ---- capabilities: ips and mac from the selection -----------------------------------------
+mkpod pod-static
+plexus ADD pod-static
+check "ADD with ips/mac in the selection succeeds" test "$RC" -eq 0
+check "the requested IP is on net1" test "$(ip4_of pod-static net1)" = 10.214.0.7
+check "the requested MAC is on net1" \
+	test "$(ip -n "$(podns pod-static)" -j link show net1 | jq -r '.[0].address')" = 02:00:00:00:21:07
+plexus DEL pod-static
+mkpod pod-nocap
+CONF_NOCAP=$(jq -c '. + {runtimeConfig:{"io.kubernetes.cri.pod-annotations":{"k8s.v1.cni.cncf.io/networks":"[{\"name\":\"macvlan-net\",\"mac\":\"02:00:00:00:21:08\"}]"}}}' <<<"$CONF")
+LEASES0=$(leases)
+plexus ADD pod-nocap "$CONF_NOCAP"
+check "a MAC asked of a network without the mac capability fails (NAD-09)" is_err 7
+check "... naming the capability" msg_has "capability 'mac'"
+check "... and leaves nothing (no eth0, no lease)" \
+	bash -c "! ip -n $(podns pod-nocap) link show eth0 >/dev/null 2>&1 && [ $(leases) -eq $LEASES0 ]"
+
+# ---- failures roll back everything --------------------------------------------------------
+mkpod pod-missing
+LEASES0=$(leases)
+plexus ADD pod-missing
+check "a missing NAD fails ADD with code 101" is_err 101
+check "... naming the network" msg_has "default/no-such-net"
+check "... leaves no interface, lease or intent log" \
+	bash -c "[ \$(ip -n $(podns pod-missing) -j link show | jq length) -eq 1 ] && [ $(leases) -eq $LEASES0 ] && [ ! -e $TMP/cache/cid-pod-missing.json ]"
+mkpod pod-rollback
+plexus ADD pod-rollback
+check "a failing second network fails ADD" test "$RC" -ne 0
+check "... naming it and its interface" msg_has "default/bad-master' (net2)"
+check "... and rolls back the cluster network and the first network" \
+	bash -c "[ \$(ip -n $(podns pod-rollback) -j link show | jq length) -eq 1 ] && [ $(leases) -eq $LEASES0 ] && [ ! -e $TMP/cache/cid-pod-rollback.json ]"
+mkpod pod-bad-annotation
+plexus ADD pod-bad-annotation
+check "an invalid networks annotation is code 7" is_err 7
+check "... message names the annotation" msg_has "k8s.v1.cni.cncf.io/networks: \[0\].name"
+mkpod pod-isolated
+CONF_ISO=$(jq -c '. + {namespaceIsolation:true}' <<<"$CONF")
+plexus ADD pod-isolated "$CONF_ISO"
+check "namespace isolation refuses another namespace's NAD" msg_has "namespace isolation"
+
+# ---- CHECK, DEL without the API, DEL twice ------------------------------------------------
+plexus CHECK pod-a
+check "CHECK pod-a passes" test "$RC" -eq 0
+kill "$API_PID" 2>/dev/null; wait "$API_PID" 2>/dev/null
+plexus DEL pod-a
+check "DEL pod-a succeeds with the API server gone (intent log)" test "$RC" -eq 0
+check "... net1 and vx0 and eth0 are gone" \
+	bash -c "[ \$(ip -n $(podns pod-a) -j link show | jq length) -eq 1 ]"
+check "... intent log removed" test ! -e "$TMP/cache/cid-pod-a.json"
+plexus DEL pod-a
+check "DEL pod-a again succeeds (no log, no API)" test "$RC" -eq 0
+ip netns del "$(podns pod-b)"
+plexus DEL pod-b
+check "DEL pod-b after its netns is gone succeeds" test "$RC" -eq 0
+check "every lease is released" test "$(leases)" -eq 0
