@@ -43,7 +43,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB      := $(B)/libplexus.a
 
 # ---- plugins: one directory each, main.c is the standalone entry ----------------------------
-PLUGINS := macvlan ipvlan vxlan sriov
+PLUGINS := macvlan ipvlan vxlan
 define plugin_rules
 $(1)_SRCS := $$(filter-out $(1)/main.c,$$(sort $$(wildcard $(1)/*.c)))
 $(1)_OBJS := $$($(1)_SRCS:%.c=$(B)/obj/%.o)
