@@ -13,20 +13,20 @@ struct dlg_rt {
 	const char *container_id;
 	const char *netns;
 	const char *ifname;
-	const char *args;       /* CNI_ARGS, or NULL */
-	const char *path;       /* CNI_PATH */
-	const cJSON *cap_args;  /* capability arguments ({"mac": ..., "ips": [...]}), or NULL */
-	bool exec_builtins;     /* exec plexus-<kind> binaries instead of running in-process */
-	int timeout_ms;         /* per exec'd plugin; 0 = none */
+	const char *args;      /* CNI_ARGS, or NULL */
+	const char *path;      /* CNI_PATH */
+	const cJSON *cap_args; /* capability arguments ({"mac": ..., "ips": [...]}), or NULL */
+	bool exec_builtins;    /* exec plexus-<kind> binaries instead of running in-process */
+	int timeout_ms;	       /* per exec'd plugin; 0 = none */
 };
 
 /* A parsed network configuration list. A single plugin config is wrapped into a one-element
  * list (NAD-05). */
 struct dlg_list {
-	cJSON *json;            /* owned */
-	const char *name;       /* borrowed from json */
+	cJSON *json;	  /* owned */
+	const char *name; /* borrowed from json */
 	enum cni_version version;
-	const cJSON *plugins;   /* the "plugins" array (or the wrapped single config) */
+	const cJSON *plugins; /* the "plugins" array (or the wrapped single config) */
 	int n_plugins;
 	bool disable_check;
 	bool disable_gc;
@@ -62,5 +62,5 @@ int dlg_list_add(const struct dlg_list *l, const struct dlg_rt *rt, struct cni_r
 int dlg_list_del(const struct dlg_list *l, const struct dlg_rt *rt, const struct cni_result *prev,
 		 struct cni_err *err);
 /* CHECK in order (CNI-49); skipped (success) with disableCheck; code 1 below 0.4.0. */
-int dlg_list_check(const struct dlg_list *l, const struct dlg_rt *rt,
-		   const struct cni_result *prev, struct cni_err *err);
+int dlg_list_check(const struct dlg_list *l, const struct dlg_rt *rt, const struct cni_result *prev,
+		   struct cni_err *err);

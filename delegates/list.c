@@ -104,8 +104,7 @@ int dlg_plugin_conf(const struct dlg_list *l, int i, const struct dlg_rt *rt,
 	cJSON_DeleteItemFromObjectCaseSensitive(conf, "runtimeConfig");
 	const cJSON *caps = json_get(plugin, "capabilities"), *cap;
 	cJSON *rc = NULL;
-	cJSON_ArrayForEach(cap, caps)
-	{
+	cJSON_ArrayForEach (cap, caps) {
 		const cJSON *arg = json_get(rt->cap_args, cap->string);
 		if (!cJSON_IsTrue(cap) || !arg)
 			continue;
@@ -181,7 +180,8 @@ static int run_exec(const char *type, enum cni_cmd cmd, const char *conf, enum c
 int dlg_plugin_run(const struct dlg_list *l, int i, enum cni_cmd cmd, const struct dlg_rt *rt,
 		   const struct cni_result *prev, struct cni_result **ret, struct cni_err *err)
 {
-	const char *type = cJSON_GetStringValue(json_get(cJSON_GetArrayItem(l->plugins, i), "type"));
+	const char *type =
+		cJSON_GetStringValue(json_get(cJSON_GetArrayItem(l->plugins, i), "type"));
 	_cleanup_free_ char *conf = NULL;
 	int r = dlg_plugin_conf(l, i, rt, prev, &conf, err);
 	if (r < 0)
@@ -240,8 +240,8 @@ int dlg_list_del(const struct dlg_list *l, const struct dlg_rt *rt, const struct
 	return first;
 }
 
-int dlg_list_check(const struct dlg_list *l, const struct dlg_rt *rt,
-		   const struct cni_result *prev, struct cni_err *err)
+int dlg_list_check(const struct dlg_list *l, const struct dlg_rt *rt, const struct cni_result *prev,
+		   struct cni_err *err)
 {
 	if (l->disable_check)
 		return 0;

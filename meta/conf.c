@@ -40,8 +40,7 @@ static int get_ns_list(const cJSON *conf, const char *key, const char *dflt, cha
 	size_t n = 0;
 	if (cJSON_IsArray(v)) {
 		const cJSON *e;
-		cJSON_ArrayForEach(e, v)
-		{
+		cJSON_ArrayForEach (e, v) {
 			if (!cJSON_IsString(e)) {
 				strv_free(list, n);
 				return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
@@ -100,11 +99,10 @@ int meta_conf_parse(const cJSON *conf, struct meta_conf *ret, struct cni_err *er
 	    (r = get_str(conf, "binDir", NULL, &c.bin_dir, err)) < 0 ||
 	    (r = get_str(conf, "clusterNetwork", NULL, &c.cluster_network, err)) < 0 ||
 	    (r = get_str(conf, "multusNamespace", "kube-system", &c.multus_namespace, err)) < 0 ||
-	    (r = get_str(conf, "readinessindicatorfile", NULL, &c.readiness_indicator_file,
-			 err)) < 0 ||
-	    (r = get_str(conf, "podResourcesSocket",
-			 "/var/lib/kubelet/pod-resources/kubelet.sock", &c.pod_resources_socket,
-			 err)) < 0)
+	    (r = get_str(conf, "readinessindicatorfile", NULL, &c.readiness_indicator_file, err)) <
+		    0 ||
+	    (r = get_str(conf, "podResourcesSocket", "/var/lib/kubelet/pod-resources/kubelet.sock",
+			 &c.pod_resources_socket, err)) < 0)
 		goto fail;
 	if ((r = json_get_array(conf, "defaultNetworks", "defaultNetworks", &c.default_networks,
 				err)) < 0 ||
@@ -113,16 +111,14 @@ int meta_conf_parse(const cJSON *conf, struct meta_conf *ret, struct cni_err *er
 				err)) < 0)
 		goto fail;
 	const cJSON *e;
-	cJSON_ArrayForEach(e, c.default_networks)
-	{
+	cJSON_ArrayForEach (e, c.default_networks) {
 		if (!cJSON_IsString(e) || !*e->valuestring) {
 			r = cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
 					"defaultNetworks: must be a list of network names");
 			goto fail;
 		}
 	}
-	cJSON_ArrayForEach(e, c.in_process_types)
-	{
+	cJSON_ArrayForEach (e, c.in_process_types) {
 		if (!cJSON_IsString(e)) {
 			r = cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
 					"inProcessTypes: must be a list of plugin types");

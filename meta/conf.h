@@ -10,17 +10,17 @@ struct cni_err;
 
 struct meta_conf {
 	/* Strings are borrowed from the netconf tree (struct cni_ctx's conf) unless noted. */
-	const char *kubeconfig;      /* NULL: in-cluster */
-	const char *conf_dir;        /* /etc/cni/multus/net.d */
-	const char *cni_dir;         /* /var/lib/cni/multus: attachment cache (intent log) */
-	const char *bin_dir;         /* searched after CNI_PATH; NULL if unset */
-	const char *cluster_network; /* NAD name, conf name in conf_dir, or path */
+	const char *kubeconfig;	       /* NULL: in-cluster */
+	const char *conf_dir;	       /* /etc/cni/multus/net.d */
+	const char *cni_dir;	       /* /var/lib/cni/multus: attachment cache (intent log) */
+	const char *bin_dir;	       /* searched after CNI_PATH; NULL if unset */
+	const char *cluster_network;   /* NAD name, conf name in conf_dir, or path */
 	const cJSON *default_networks; /* array of strings or NULL */
-	const cJSON *delegates;      /* legacy: [0] is the cluster network conf object */
+	const cJSON *delegates;	       /* legacy: [0] is the cluster network conf object */
 	bool namespace_isolation;
-	char **global_namespaces;    /* owned; default {"default"} */
+	char **global_namespaces; /* owned; default {"default"} */
 	size_t n_global_namespaces;
-	char **system_namespaces;    /* owned; default {"kube-system"} */
+	char **system_namespaces; /* owned; default {"kube-system"} */
 	size_t n_system_namespaces;
 	const char *multus_namespace; /* kube-system */
 	const char *readiness_indicator_file;
@@ -28,9 +28,10 @@ struct meta_conf {
 	const char *pod_resources_socket; /* /var/lib/kubelet/pod-resources/kubelet.sock */
 	/* plexus: types that run in-process; NULL = every built-in, empty list = none. */
 	const cJSON *in_process_types;
-	long api_timeout_ms;          /* apiTimeoutSeconds, default 10 s */
-	long api_connect_timeout_ms;  /* apiConnectTimeoutSeconds, default 3 s */
-	bool fail_on_status_error;    /* failOnStatusPatchError: a failed network-status patch fails ADD */
+	long api_timeout_ms;	     /* apiTimeoutSeconds, default 10 s */
+	long api_connect_timeout_ms; /* apiConnectTimeoutSeconds, default 3 s */
+	bool fail_on_status_error;   /* failOnStatusPatchError: a failed network-status patch fails
+					ADD */
 };
 
 /* Parse the meta keys of conf (the plugin's netconf). Unknown keys are ignored; a key of the

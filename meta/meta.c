@@ -26,7 +26,7 @@
 
 /* One attachment of the plan; also what the intent log records. */
 struct attachment {
-	char *name;   /* "ns/nad", or the cluster network's name */
+	char *name; /* "ns/nad", or the cluster network's name */
 	char *ifname;
 	bool is_default;
 	struct dlg_list list;
@@ -205,8 +205,8 @@ static struct attachment *add_att(struct plan *p, const char *name, const char *
 static int parse_list(struct plan *p, struct attachment *a, const char *text,
 		      const char *default_name, struct cni_err *err)
 {
-	int r = dlg_list_parse(text, strlen(text), default_name,
-			       cni_version_str(p->ctx->version), &a->list, err);
+	int r = dlg_list_parse(text, strlen(text), default_name, cni_version_str(p->ctx->version),
+			       &a->list, err);
 	return r < 0 ? cni_err_wrap(err, "network '%s'", a->name) : 0;
 }
 
@@ -223,7 +223,8 @@ static int plan_default(struct plan *p, struct cni_err *err)
 		r = meta_networks_parse(override, &sel, &n, err);
 		if (r == 0 && n != 1)
 			r = cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-					DEFAULT_NETWORK_ANNOTATION ": exactly one network, not %zu", n);
+					DEFAULT_NETWORK_ANNOTATION ": exactly one network, not %zu",
+					n);
 		if (r < 0) {
 			meta_selections_free(sel, n);
 			return r;
@@ -271,8 +272,7 @@ static int plan_default(struct plan *p, struct cni_err *err)
 static bool declares(const struct dlg_list *l, const char *cap)
 {
 	const cJSON *pl;
-	cJSON_ArrayForEach(pl, l->plugins)
-	{
+	cJSON_ArrayForEach (pl, l->plugins) {
 		if (cJSON_IsTrue(json_get(json_get(pl, "capabilities"), cap)))
 			return true;
 	}
@@ -317,8 +317,7 @@ static int selection_caps(struct attachment *a, struct meta_selection *s, struct
 static void merge_cni_args(struct attachment *a, const cJSON *cni_args)
 {
 	cJSON *pl;
-	cJSON_ArrayForEach(pl, (cJSON *)a->list.plugins)
-	{
+	cJSON_ArrayForEach (pl, (cJSON *)a->list.plugins) {
 		cJSON *args = (cJSON *)json_get(pl, "args");
 		if (!cJSON_IsObject(args)) {
 			cJSON_DeleteItemFromObjectCaseSensitive(pl, "args");
@@ -330,8 +329,7 @@ static void merge_cni_args(struct attachment *a, const cJSON *cni_args)
 			cni = cJSON_AddObjectToObject(args, "cni");
 		}
 		const cJSON *kv;
-		cJSON_ArrayForEach(kv, cni_args)
-		{
+		cJSON_ArrayForEach (kv, cni_args) {
 			cJSON_DeleteItemFromObjectCaseSensitive(cni, kv->string);
 			cJSON_AddItemToObject(cni, kv->string, cJSON_Duplicate(kv, true));
 		}
@@ -382,8 +380,7 @@ static int plan_secondary(struct plan *p, struct cni_err *err)
 				 p->pod_ns ? p->pod_ns : "");
 	const cJSON *dn;
 	const cJSON *defaults = system ? NULL : p->conf.default_networks;
-	cJSON_ArrayForEach(dn, defaults)
-	{
+	cJSON_ArrayForEach (dn, defaults) {
 		struct meta_selection s = { .name = dn->valuestring,
 					    .namespace = (char *)p->conf.multus_namespace };
 		r = plan_selection(p, &s, index++, err);
@@ -452,12 +449,10 @@ static bool in_process(const struct plan *p, const struct attachment *a)
 	if (!types)
 		return true;
 	const cJSON *pl;
-	cJSON_ArrayForEach(pl, a->list.plugins)
-	{
+	cJSON_ArrayForEach (pl, a->list.plugins) {
 		const char *type = cJSON_GetStringValue(json_get(pl, "type"));
 		bool listed = false;
-		cJSON_ArrayForEach(t, types)
-		{
+		cJSON_ArrayForEach (t, types) {
 			listed |= strcmp(t->valuestring, type) == 0;
 		}
 		if (dlg_builtin(type) && !listed)
@@ -586,14 +581,12 @@ static int plan_from_cache(struct plan *p, const char *text, struct cni_err *err
 	if (r < 0)
 		return r;
 	const cJSON *a;
-	cJSON_ArrayForEach(a, json_get(j, "attachments"))
-	{
+	cJSON_ArrayForEach (a, json_get(j, "attachments")) {
 		if (json_get(a, "attempted") && !cJSON_IsTrue(json_get(a, "attempted")))
 			continue;
-		struct attachment *att =
-			add_att(p, cJSON_GetStringValue(json_get(a, "name")) ?: "",
-				cJSON_GetStringValue(json_get(a, "ifname")) ?: "",
-				cJSON_IsTrue(json_get(a, "default")));
+		struct attachment *att = add_att(p, cJSON_GetStringValue(json_get(a, "name")) ?: "",
+						 cJSON_GetStringValue(json_get(a, "ifname")) ?: "",
+						 cJSON_IsTrue(json_get(a, "default")));
 		_cleanup_free_ char *conf = json_print(json_get(a, "conf"));
 		r = dlg_list_parse(conf, strlen(conf), NULL, NULL, &att->list, err);
 		if (r < 0)

@@ -160,8 +160,7 @@ static int check_port_mappings(size_t i, const cJSON *pm, struct cni_err *err)
 	if (!cJSON_IsArray(pm) || cJSON_GetArraySize(pm) == 0)
 		return bad(err, i, "portMappings", "must be a non-empty list");
 	const cJSON *m;
-	cJSON_ArrayForEach(m, pm)
-	{
+	cJSON_ArrayForEach (m, pm) {
 		const char *ports[] = { "hostPort", "containerPort" };
 		for (size_t k = 0; k < 2; k++) {
 			const cJSON *p = json_get(m, ports[k]);
@@ -203,8 +202,7 @@ static int check_ip_list(size_t i, const char *key, const cJSON *list, bool allo
 		return bad(err, i, key, "must be a %slist of IP addresses",
 			   allow_empty ? "" : "non-empty ");
 	const cJSON *v;
-	cJSON_ArrayForEach(v, list)
-	{
+	cJSON_ArrayForEach (v, list) {
 		struct ip_net n;
 		bool prefix;
 		if (!cJSON_IsString(v) || parse_ip_or_ipnet(v->valuestring, &n, &prefix) < 0)
@@ -286,8 +284,7 @@ static int parse_json(const char *value, struct meta_selection **ret, size_t *re
 	struct meta_selection *sel = xcalloc(n, sizeof(*sel));
 	const cJSON *o;
 	int r = 0;
-	cJSON_ArrayForEach(o, json)
-	{
+	cJSON_ArrayForEach (o, json) {
 		r = parse_element(i, o, &sel[i], err);
 		if (r < 0)
 			break;
@@ -296,7 +293,8 @@ static int parse_json(const char *value, struct meta_selection **ret, size_t *re
 	}
 	if (r == 0 && defaults > 1)
 		r = cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-				ANN ": default-route is set on %zu elements, at most one may have it",
+				ANN
+				": default-route is set on %zu elements, at most one may have it",
 				defaults);
 	if (r < 0) {
 		meta_selections_free(sel, n);

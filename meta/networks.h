@@ -15,11 +15,11 @@ struct cni_err;
 /* One requested attachment. Strings owned; cJSON members are owned deep copies or NULL. */
 struct meta_selection {
 	char *name;
-	char *namespace; /* NULL = the pod's namespace */
-	char *ifname;    /* "interface" (or the @ifname short form), NULL = generated */
-	char *mac;       /* validated MAC string or NULL */
-	cJSON *ips;      /* array of IP / CIDR strings or NULL */
-	cJSON *cni_args; /* object or NULL */
+	char *namespace;      /* NULL = the pod's namespace */
+	char *ifname;	      /* "interface" (or the @ifname short form), NULL = generated */
+	char *mac;	      /* validated MAC string or NULL */
+	cJSON *ips;	      /* array of IP / CIDR strings or NULL */
+	cJSON *cni_args;      /* object or NULL */
 	cJSON *port_mappings; /* array or NULL */
 	cJSON *bandwidth;     /* object or NULL */
 	bool has_default_route;

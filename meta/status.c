@@ -62,8 +62,8 @@ static void add_attachment(cJSON *out, const cJSON *a)
 		cJSON_AddItemToObject(last, "dns", cni_dns_encode(&r->dns));
 	/* At most one entry is the default (NAD-13): the default network's first interface. */
 	if (cJSON_IsTrue(json_get(a, "default")))
-		cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetArrayItem(out, (int)first), "default",
-						       cJSON_CreateTrue());
+		cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetArrayItem(out, (int)first),
+						       "default", cJSON_CreateTrue());
 	const cJSON *gw = json_get(a, "defaultRoute");
 	if (cJSON_IsArray(gw)) {
 		/* The spec's key, and the reference client's for tools built on it. */
@@ -82,8 +82,7 @@ cJSON *meta_network_status(const cJSON *attachments)
 {
 	cJSON *out = cJSON_CreateArray();
 	const cJSON *a;
-	cJSON_ArrayForEach(a, attachments)
-	{
+	cJSON_ArrayForEach (a, attachments) {
 		add_attachment(out, a);
 	}
 	return out;

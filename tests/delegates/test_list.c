@@ -58,15 +58,15 @@ static void test_dlg_builtin_table(void **state)
 static void test_dlg_parse_single_config_is_wrapped(void **state)
 {
 	(void)state;
-	struct dlg_list l = parse_ok("{\"cniVersion\":\"0.4.0\",\"name\":\"a\",\"type\":\"macvlan\","
-				     "\"master\":\"eth0\"}",
-				     NULL, NULL);
+	struct dlg_list l =
+		parse_ok("{\"cniVersion\":\"0.4.0\",\"name\":\"a\",\"type\":\"macvlan\","
+			 "\"master\":\"eth0\"}",
+			 NULL, NULL);
 	assert_int_equal(l.n_plugins, 1);
 	assert_string_equal(l.name, "a");
 	assert_int_equal(l.version, CNI_V040);
-	assert_string_equal(cJSON_GetStringValue(
-				    json_get(cJSON_GetArrayItem(l.plugins, 0), "master")),
-			    "eth0");
+	assert_string_equal(
+		cJSON_GetStringValue(json_get(cJSON_GetArrayItem(l.plugins, 0), "master")), "eth0");
 	dlg_list_done(&l);
 }
 
@@ -80,7 +80,8 @@ static void test_dlg_parse_fills_name_and_version(void **state)
 	assert_int_equal(l.version, CNI_V100);
 	assert_int_equal(l.n_plugins, 2);
 	dlg_list_done(&l);
-	l = parse_ok("{\"name\":\"\",\"cniVersion\":\"0.3.1\",\"type\":\"macvlan\"}", "nad", "1.0.0");
+	l = parse_ok("{\"name\":\"\",\"cniVersion\":\"0.3.1\",\"type\":\"macvlan\"}", "nad",
+		     "1.0.0");
 	assert_string_equal(l.name, "nad");
 	assert_int_equal(l.version, CNI_V031);
 	dlg_list_done(&l);
@@ -102,7 +103,8 @@ static void test_dlg_parse_errors(void **state)
 		{ "{\"cniVersion\":\"1.0.0\",\"type\":\"a\"}", 7, "name" },
 		{ "{\"name\":\"n\",\"type\":\"a\"}", 7, "cniVersion" },
 		{ "{\"cniVersion\":\"7.0.0\",\"name\":\"n\",\"type\":\"a\"}", 1, "cniVersion" },
-		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"../sh\"}", 7, "plugins[0].type" },
+		{ "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"../sh\"}", 7,
+		  "plugins[0].type" },
 		{ "[1]", 7, "JSON object" },
 		{ "{", 6, "" },
 	};
@@ -120,30 +122,30 @@ static void test_dlg_parse_errors(void **state)
 static void test_dlg_plugin_conf_injects(void **state)
 {
 	(void)state;
-	struct dlg_list l =
-		parse_ok("{\"cniVersion\":\"0.4.0\",\"name\":\"net\",\"plugins\":["
-			 "{\"type\":\"a\",\"name\":\"other\",\"cniVersion\":\"0.1.0\","
-			 "\"capabilities\":{\"mac\":true,\"ips\":false},"
-			 "\"runtimeConfig\":{\"stale\":1},\"x\":{\"kept\":true}},"
-			 "{\"type\":\"b\"}]}",
-			 NULL, NULL);
+	struct dlg_list l = parse_ok("{\"cniVersion\":\"0.4.0\",\"name\":\"net\",\"plugins\":["
+				     "{\"type\":\"a\",\"name\":\"other\",\"cniVersion\":\"0.1.0\","
+				     "\"capabilities\":{\"mac\":true,\"ips\":false},"
+				     "\"runtimeConfig\":{\"stale\":1},\"x\":{\"kept\":true}},"
+				     "{\"type\":\"b\"}]}",
+				     NULL, NULL);
 	_cleanup_json_ cJSON *caps = cJSON_Parse("{\"mac\":\"02:00:00:00:00:09\","
-						  "\"ips\":[\"10.0.0.9/24\"],\"portMappings\":[]}");
+						 "\"ips\":[\"10.0.0.9/24\"],\"portMappings\":[]}");
 	struct dlg_rt rt = { .ifname = "net1", .cap_args = caps };
 	struct cni_result *prev = NULL;
 	struct cni_err err = { 0 };
-	const char *prev_json = "{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":\"10.0.0.9/24\"}]}";
+	const char *prev_json =
+		"{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":\"10.0.0.9/24\"}]}";
 	assert_int_equal(cni_result_parse(prev_json, strlen(prev_json), CNI_V100, &prev, &err), 0);
 
 	_cleanup_free_ char *text = NULL;
 	assert_int_equal(dlg_plugin_conf(&l, 0, &rt, prev, &text, &err), 0);
 	_cleanup_json_ cJSON *got = cJSON_Parse(text);
-	_cleanup_json_ cJSON *want = cJSON_Parse(
-		"{\"type\":\"a\",\"name\":\"net\",\"cniVersion\":\"0.4.0\","
-		"\"capabilities\":{\"mac\":true,\"ips\":false},\"x\":{\"kept\":true},"
-		"\"runtimeConfig\":{\"mac\":\"02:00:00:00:00:09\"},"
-		"\"prevResult\":{\"cniVersion\":\"0.4.0\","
-		"\"ips\":[{\"version\":\"4\",\"address\":\"10.0.0.9/24\"}]}}");
+	_cleanup_json_ cJSON *want =
+		cJSON_Parse("{\"type\":\"a\",\"name\":\"net\",\"cniVersion\":\"0.4.0\","
+			    "\"capabilities\":{\"mac\":true,\"ips\":false},\"x\":{\"kept\":true},"
+			    "\"runtimeConfig\":{\"mac\":\"02:00:00:00:00:09\"},"
+			    "\"prevResult\":{\"cniVersion\":\"0.4.0\","
+			    "\"ips\":[{\"version\":\"4\",\"address\":\"10.0.0.9/24\"}]}}");
 	if (!cJSON_Compare(got, want, true))
 		fail_msg("got %s", text);
 
@@ -174,16 +176,18 @@ static void test_dlg_list_add_chains_results(void **state)
 	setenv("FAKE_RECORD", rec, 1);
 	setenv("FAKE_LOG", log, 1);
 	setenv("FAKE_MODE", "ok", 1);
-	setenv("FAKE_RESULT", "{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":\"net1\"}],"
-			      "\"ips\":[{\"address\":\"10.1.0.5/24\",\"interface\":0}]}",
+	setenv("FAKE_RESULT",
+	       "{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":\"net1\"}],"
+	       "\"ips\":[{\"address\":\"10.1.0.5/24\",\"interface\":0}]}",
 	       1);
-	setenv("FAKE_RESULT_fake_second",
-	       "{\"ips\":[{\"address\":\"10.1.0.6/24\"}]}", 1); /* no cniVersion: CNI-52 */
+	setenv("FAKE_RESULT_fake_second", "{\"ips\":[{\"address\":\"10.1.0.6/24\"}]}",
+	       1); /* no cniVersion: CNI-52 */
 	struct dlg_list l = parse_ok("{\"cniVersion\":\"1.0.0\",\"name\":\"net\",\"plugins\":["
 				     "{\"type\":\"fake-plugin\"},{\"type\":\"fake-second\"}]}",
 				     NULL, NULL);
-	struct dlg_rt rt = { .container_id = "c1", .netns = "/run/netns/x", .ifname = "net1",
-			     .path = FIXTURES };
+	struct dlg_rt rt = {
+		.container_id = "c1", .netns = "/run/netns/x", .ifname = "net1", .path = FIXTURES
+	};
 	struct cni_result *res = NULL;
 	struct cni_err err = { 0 };
 	assert_int_equal(dlg_list_add(&l, &rt, &res, &err), 0);
@@ -236,8 +240,8 @@ static void test_dlg_list_check_rules(void **state)
 	(void)state;
 	struct dlg_rt rt = { .container_id = "c1", .ifname = "net1", .path = FIXTURES };
 	struct cni_err err = { 0 };
-	struct dlg_list l = parse_ok("{\"cniVersion\":\"0.3.1\",\"name\":\"n\",\"type\":\"x\"}",
-				     NULL, NULL);
+	struct dlg_list l =
+		parse_ok("{\"cniVersion\":\"0.3.1\",\"name\":\"n\",\"type\":\"x\"}", NULL, NULL);
 	assert_true(dlg_list_check(&l, &rt, NULL, &err) < 0);
 	assert_int_equal(err.code, 1);
 	dlg_list_done(&l);
@@ -282,8 +286,11 @@ static void test_dlg_builtin_in_process_with_exec_chain(void **state)
 		 "{\"type\":\"tuning\",\"mac\":\"02:00:00:77:01:02\"}]}",
 		 master);
 	struct dlg_list l = parse_ok(conf, NULL, NULL);
-	struct dlg_rt rt = { .container_id = "c-dlg", .netns = nspath, .ifname = "net1",
-			     .path = "/usr/lib/cni", .timeout_ms = 10000 };
+	struct dlg_rt rt = { .container_id = "c-dlg",
+			     .netns = nspath,
+			     .ifname = "net1",
+			     .path = "/usr/lib/cni",
+			     .timeout_ms = 10000 };
 	struct cni_result *res = NULL;
 	struct cni_err err = { 0 };
 	int r = dlg_list_add(&l, &rt, &res, &err);

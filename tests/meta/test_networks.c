@@ -31,9 +31,8 @@ static void test_networks_short_form(void **state)
 	struct meta_selection *s = NULL;
 	size_t n = 0;
 	struct cni_err err = { 0 };
-	assert_int_equal(meta_networks_parse(" net-a, other/net-b ,net-c@eth9,ns2/d@net7", &s, &n,
-					     &err),
-			 0);
+	assert_int_equal(
+		meta_networks_parse(" net-a, other/net-b ,net-c@eth9,ns2/d@net7", &s, &n, &err), 0);
 	assert_int_equal(n, 4);
 	expect(&s[0], NULL, "net-a", NULL);
 	expect(&s[1], "other", "net-b", NULL);
