@@ -61,6 +61,13 @@ int dlg_list_add(const struct dlg_list *l, const struct dlg_rt *rt, struct cni_r
  * after a failure and returns the first one, so one broken plugin does not leak the others. */
 int dlg_list_del(const struct dlg_list *l, const struct dlg_rt *rt, const struct cni_result *prev,
 		 struct cni_err *err);
+/* STATUS for every plugin (1.1.0 lists only; older lists have no STATUS: success). */
+int dlg_list_status(const struct dlg_list *l, const struct dlg_rt *rt, struct cni_err *err);
+/* GC for every plugin with cni.dev/valid-attachments (and the legacy cni.dev/attachments)
+ * set to valid (CNI-46, CNI-50); keeps going and returns the first failure; skipped with
+ * disableGC or below 1.1.0. */
+int dlg_list_gc(const struct dlg_list *l, const struct dlg_rt *rt, const cJSON *valid,
+		struct cni_err *err);
 /* CHECK in order (CNI-49); skipped (success) with disableCheck; code 1 below 0.4.0. */
 int dlg_list_check(const struct dlg_list *l, const struct dlg_rt *rt, const struct cni_result *prev,
 		   struct cni_err *err);

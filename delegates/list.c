@@ -255,3 +255,48 @@ int dlg_list_check(const struct dlg_list *l, const struct dlg_rt *rt, const stru
 	}
 	return 0;
 }
+
+int dlg_list_status(const struct dlg_list *l, const struct dlg_rt *rt, struct cni_err *err)
+{
+	if (l->version < CNI_V110)
+		return 0;
+	for (int i = 0; i < l->n_plugins; i++) {
+		int r = dlg_plugin_run(l, i, CNI_CMD_STATUS, rt, NULL, NULL, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int dlg_list_gc(const struct dlg_list *l, const struct dlg_rt *rt, const cJSON *valid,
+		struct cni_err *err)
+{
+	if (l->disable_gc || l->version < CNI_V110)
+		return 0;
+	/* The same list with the attachment keys in every plugin object. */
+	struct dlg_list copy = *l;
+	_cleanup_json_ cJSON *json = cJSON_Duplicate(l->json, true);
+	copy.json = json;
+	copy.plugins = json_get(json, "plugins");
+	cJSON *pl;
+	cJSON_ArrayForEach (pl, (cJSON *)copy.plugins) {
+		const char *keys[] = { "cni.dev/valid-attachments", "cni.dev/attachments" };
+		for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
+			cJSON_DeleteItemFromObjectCaseSensitive(pl, keys[k]);
+			cJSON_AddItemToObject(pl, keys[k],
+					      valid ? cJSON_Duplicate(valid, true)
+						    : cJSON_CreateArray());
+		}
+	}
+	int first = 0;
+	for (int i = 0; i < copy.n_plugins; i++) {
+		struct cni_err e = { 0 };
+		int r = dlg_plugin_run(&copy, i, CNI_CMD_GC, rt, NULL, NULL, &e);
+		if (r < 0 && !first) {
+			first = r;
+			if (err)
+				*err = e;
+		}
+	}
+	return first;
+}

@@ -13,6 +13,8 @@
 #include "lib/kube/config.h"
 #include "lib/kube/nad.h"
 #include "lib/kube/pod.h"
+#include "lib/cni/netns.h"
+#include "lib/net/net.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/file.h"
 #include "lib/util/log.h"
@@ -242,17 +244,17 @@ static int plan_default(struct plan *p, struct cni_err *err)
 		name = xasprintf("%s/%s", p->conf.multus_namespace, p->conf.cluster_network);
 		/* A NAD in multusNamespace, else a config of that name in confDir (Multus). */
 		struct cni_err e = { 0 };
-		r = p->pod_name ? nad_conf(p, p->conf.multus_namespace, p->conf.cluster_network,
-					   &text, NULL, &e)
-				: -ENOENT;
-		if (r == -ENOENT)
+		r = nad_conf(p, p->conf.multus_namespace, p->conf.cluster_network, &text, NULL, &e);
+		if (r < 0) {
 			r = conf_from_dir(p->conf.conf_dir, p->conf.cluster_network, &text, err);
-		else if (r < 0)
-			*err = e;
+			if (r < 0 && e.msg[0])
+				(void)cni_err_wrap(err, "no NAD either (%s)", e.msg);
+		}
 	}
 	if (r < 0)
 		return cni_err_wrap(err, "cluster network");
-	struct attachment *a = add_att(p, name ? name : "", p->ctx->ifname, true);
+	struct attachment *a =
+		add_att(p, name ? name : "", p->ctx->ifname ? p->ctx->ifname : "", true);
 	r = parse_list(p, a, text, NULL, err);
 	if (r < 0)
 		return r;
@@ -526,6 +528,111 @@ static void patch_status(struct plan *p, struct cni_err *err, int *ret)
 	}
 }
 
+struct default_route_args {
+	const char *ifname;
+	const struct ip_addr *gws;
+	size_t n;
+};
+
+/* Inside the pod: drop every default route of the gateways' families, then add one via each
+ * gateway on ifname, in order (the first has the lowest metric). */
+static int default_route_in_pod(void *arg, struct cni_err *err)
+{
+	struct default_route_args *a = arg;
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	int r = net_sock_open(&sk, err);
+	if (r < 0)
+		return r;
+	_cleanup_link_ struct rtnl_link *link = NULL;
+	r = net_link_get(sk, a->ifname, &link, err);
+	if (r < 0)
+		return r;
+	bool done[2] = { false, false };
+	for (size_t i = 0; i < a->n; i++) {
+		int v6 = a->gws[i].family == AF_INET6;
+		if (!done[v6] && (r = net_route_del_default(sk, a->gws[i].family, err)) < 0)
+			return r;
+		done[v6] = true;
+	}
+	for (size_t i = 0; i < a->n; i++) {
+		struct cni_route rt = { .gw = a->gws[i],
+					.has = CNI_ROUTE_HAS_PRIORITY,
+					.priority = (uint32_t)i };
+		rt.dst.ip.family = a->gws[i].family;
+		r = net_route_add(sk, rtnl_link_get_ifindex(link), &rt, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* NAD-20: the attachment whose selection carries default-route gets the pod's default route
+ * via its gateways (the listed ones, or its IPAM gateways when the list is empty); every other
+ * attachment loses its default routes of those families, in the pod and in the cached results
+ * so CHECK and DEL stay consistent. */
+static int apply_default_route(struct plan *p, struct cni_err *err)
+{
+	struct attachment *chosen = NULL;
+	for (size_t i = 0; i < p->n_att; i++)
+		if (p->att[i].default_route)
+			chosen = &p->att[i];
+	if (!chosen)
+		return 0;
+	_cleanup_free_ struct ip_addr *gws = NULL;
+	size_t n = 0;
+	const cJSON *g;
+	cJSON_ArrayForEach (g, chosen->default_route) {
+		gws = xrealloc(gws, (n + 1) * sizeof(*gws));
+		if (parse_ip(g->valuestring, &gws[n]) == 0)
+			n++;
+	}
+	for (size_t i = 0; n == 0 && chosen->result && i < chosen->result->n_ips; i++) {
+		if (!chosen->result->ips[i].gateway.family)
+			continue;
+		gws = xrealloc(gws, (n + 1) * sizeof(*gws));
+		gws[n++] = chosen->result->ips[i].gateway;
+	}
+	if (n == 0)
+		return cni_err_set(
+			err, CNI_ERR_INVALID_CONFIG, EINVAL,
+			"network '%s': default-route without a gateway, and its IPAM gave "
+			"none",
+			chosen->name);
+	/* network-status reports the gateways in use. */
+	cJSON_Delete(chosen->default_route);
+	chosen->default_route = cJSON_CreateArray();
+	for (size_t j = 0; j < n; j++) {
+		char buf[IP_STR_LEN];
+		format_ip(&gws[j], buf);
+		cJSON_AddItemToArray(chosen->default_route, cJSON_CreateString(buf));
+	}
+	struct default_route_args a = { .ifname = chosen->ifname, .gws = gws, .n = n };
+	int r = cni_netns_run(p->ctx->netns_fd, default_route_in_pod, &a, err);
+	if (r < 0)
+		return cni_err_wrap(err, "network '%s': default-route", chosen->name);
+	for (size_t i = 0; i < p->n_att; i++) {
+		struct cni_result *res = p->att[i].result;
+		for (size_t k = 0; res && k < res->n_routes;) {
+			bool same_family = false;
+			for (size_t j = 0; j < n; j++)
+				same_family |= res->routes[k].dst.ip.family == gws[j].family;
+			if (res->routes[k].dst.prefix == 0 && same_family) {
+				memmove(&res->routes[k], &res->routes[k + 1],
+					(res->n_routes - k - 1) * sizeof(res->routes[0]));
+				res->n_routes--;
+			} else {
+				k++;
+			}
+		}
+	}
+	for (size_t j = 0; chosen->result && j < n; j++) {
+		struct cni_route rt = { .gw = gws[j] };
+		rt.dst.ip.family = gws[j].family;
+		cni_result_add_route(chosen->result, &rt);
+	}
+	return 0;
+}
+
 static int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err *err)
 {
 	struct plan p;
@@ -560,6 +667,12 @@ static int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct c
 			goto out;
 		}
 		log_info("attached '%s' as '%s'", a->name, a->ifname);
+	}
+	if ((r = apply_default_route(&p, err)) < 0) {
+		rollback(&p, p.n_att);
+		_cleanup_free_ char *path = cache_path(&p);
+		(void)unlink(path);
+		goto out;
 	}
 	if ((r = cache_write(&p, p.n_att, err)) < 0)
 		goto out;
@@ -681,18 +794,111 @@ out:
 	return r;
 }
 
-/* STATUS: not ready until the cluster network's readiness indicator exists (NAD-19). */
+/* The rt of a verb that concerns no container (STATUS, GC). */
+static struct dlg_rt global_rt(const struct plan *p)
+{
+	return (struct dlg_rt){ .path = p->path, .timeout_ms = 60000 };
+}
+
+/* STATUS: not ready until the readiness indicator exists (NAD-19); then the cluster network's
+ * plugins must be ready too (CNI-36). */
 static int meta_status(const struct cni_ctx *ctx, struct cni_err *err)
 {
-	struct meta_conf c;
-	int r = meta_conf_parse(ctx->conf, &c, err);
+	struct plan p;
+	int r = plan_init(&p, ctx, err);
 	if (r < 0)
-		return r;
-	if (c.readiness_indicator_file && access(c.readiness_indicator_file, F_OK) < 0)
+		goto out;
+	const char *ready = p.conf.readiness_indicator_file;
+	if (ready && access(ready, F_OK) < 0) {
 		r = cni_err_set(err, CNI_ERR_NOT_AVAILABLE, ENOENT,
-				"readinessindicatorfile '%s' does not exist",
-				c.readiness_indicator_file);
-	meta_conf_done(&c);
+				"readinessindicatorfile '%s' does not exist", ready);
+		goto out;
+	}
+	struct cni_err e = { 0 };
+	r = plan_default(&p, &e);
+	if (r < 0) {
+		r = cni_err_set(err, CNI_ERR_NOT_AVAILABLE, -r, "%s", e.msg);
+		goto out;
+	}
+	struct dlg_rt rt = global_rt(&p);
+	r = dlg_list_status(&p.att[0].list, &rt, err);
+out:
+	plan_done(&p);
+	return r;
+}
+
+static bool valid_container(const struct cni_ctx *ctx, const char *id)
+{
+	for (size_t i = 0; i < ctx->n_valid_attachments; i++)
+		if (strcmp(ctx->valid_attachments[i].container_id, id) == 0)
+			return true;
+	return false;
+}
+
+/* GC (CNI-41/42): every intent log of a container not in cni.dev/valid-attachments is undone
+ * (its netns is assumed gone) and dropped; then the cluster network gets GC too. Keeps going
+ * and reports the first failure. */
+static int meta_gc(const struct cni_ctx *ctx, struct cni_err *err)
+{
+	struct plan p;
+	int r = plan_init(&p, ctx, err);
+	if (r < 0)
+		goto out;
+	int first = 0;
+	struct dirent **ents = NULL;
+	int n = scandir(p.conf.cni_dir, &ents, NULL, alphasort);
+	for (int i = 0; i < n; i++) {
+		_cleanup_free_ char *id = xstrdup(ents[i]->d_name);
+		free(ents[i]);
+		size_t l = strlen(id);
+		if (l <= 5 || strcmp(id + l - 5, ".json") != 0)
+			continue;
+		id[l - 5] = '\0';
+		if (valid_container(ctx, id))
+			continue;
+		_cleanup_free_ char *path = xasprintf("%s/%s.json", p.conf.cni_dir, id);
+		_cleanup_free_ char *text = NULL;
+		struct plan stale;
+		struct cni_ctx sctx = *ctx;
+		sctx.container_id = id;
+		sctx.netns_path = NULL;
+		sctx.netns_fd = -1;
+		struct cni_err e = { 0 };
+		int rr = plan_init(&stale, &sctx, &e);
+		if (rr >= 0 && (rr = file_read_all(path, CACHE_MAX, &text, NULL)) >= 0)
+			rr = plan_from_cache(&stale, text, &e);
+		for (size_t k = stale.n_att; rr >= 0 && k-- > 0;) {
+			struct attachment *a = &stale.att[k];
+			struct dlg_rt rt = att_rt(&stale, a);
+			rr = dlg_list_del(&a->list, &rt, a->result, &e);
+		}
+		plan_done(&stale);
+		if (rr < 0) {
+			log_warning("GC: container '%s': %s", id, e.msg);
+			if (!first) {
+				first = rr;
+				*err = e;
+			}
+			continue;
+		}
+		(void)unlink(path);
+		log_info("GC: removed the attachments of container '%s'", id);
+	}
+	free(ents);
+	struct cni_err e = { 0 };
+	if (plan_default(&p, &e) >= 0) {
+		struct dlg_rt rt = global_rt(&p);
+		const cJSON *valid = json_get(ctx->conf, "cni.dev/valid-attachments");
+		if (!valid)
+			valid = json_get(ctx->conf, "cni.dev/attachments");
+		if (dlg_list_gc(&p.att[0].list, &rt, valid, &e) < 0 && !first) {
+			first = -EIO;
+			*err = e;
+		}
+	}
+	r = first;
+out:
+	plan_done(&p);
 	return r;
 }
 
@@ -706,4 +912,5 @@ const struct cni_plugin meta_plugin = {
 	.del = meta_del,
 	.check = meta_check,
 	.status = meta_status,
+	.gc = meta_gc,
 };

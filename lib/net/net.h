@@ -76,6 +76,9 @@ int net_addr_add(struct nl_sock *sk, int ifindex, const struct ip_net *addr, str
 int net_route_add(struct nl_sock *sk, int ifindex, const struct cni_route *route,
 		  struct cni_err *err);
 
+/* Delete every main-table default route (0/0) of family in the current netns; none is fine. */
+int net_route_del_default(struct nl_sock *sk, int family, struct cni_err *err);
+
 /* Configure interface ifname (already in the current netns) from result, like the
  * reference ConfigureIface: only ips with interface == iface_index; IPv6 sysctls before the
  * first v6 address; link up; wait for DAD when an IPv6 gateway exists; routes with gw

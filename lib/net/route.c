@@ -147,3 +147,22 @@ int net_route_add(struct nl_sock *sk, int ifindex, const struct cni_route *route
 		return net_err(err, r, "add route %s", what);
 	return 0;
 }
+
+int net_route_del_default(struct nl_sock *sk, int family, struct cni_err *err)
+{
+	_cleanup_cache_ struct nl_cache *cache = NULL;
+	int r = net_route_dump(sk, family, &cache, err);
+	if (r < 0)
+		return r;
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_route *rt = (struct rtnl_route *)o;
+		struct nl_addr *dst = rtnl_route_get_dst(rt);
+		if (rtnl_route_get_table(rt) != RT_TABLE_MAIN ||
+		    (dst && nl_addr_get_prefixlen(dst) != 0))
+			continue;
+		r = rtnl_route_delete(sk, rt, 0);
+		if (r < 0 && r != -NLE_OBJ_NOTFOUND)
+			return net_err(err, r, "delete default route");
+	}
+	return 0;
+}

@@ -42,6 +42,8 @@ MACVLAN=$(jq -cn --argjson i "$(hlr mv 10.212.0.0/24)" \
 	'{cniVersion:"1.0.0",type:"macvlan",master:"eth9",mode:"bridge",ipam:$i}')
 VXLAN=$(jq -cn --argjson i "$(hlr vx 10.213.0.0/24)" \
 	'{cniVersion:"1.0.0",name:"vxlan-net",type:"plexus-vxlan",vni:4321,master:"eth9",ipam:$i}')
+BRNET=$(jq -cn --argjson i "$(hlr br 10.215.0.0/24)" \
+	'{cniVersion:"1.0.0",type:"bridge",bridge:"br9",ipam:$i}')
 BADMASTER=$(jq -cn '{cniVersion:"1.0.0",type:"macvlan",master:"nosuchdev0",ipam:{}}')
 STATIC=$(jq -cn '{cniVersion:"1.0.0",plugins:[{type:"macvlan",master:"eth9",capabilities:{ips:true,mac:true},
 	ipam:{type:"static"}}]}')
@@ -51,12 +53,17 @@ STATIC=$(jq -cn '{cniVersion:"1.0.0",plugins:[{type:"macvlan",master:"eth9",capa
 	nad default macvlan-net "$MACVLAN"; echo ,
 	nad default vxlan-net "$VXLAN"; echo ,
 	nad default bad-master "$BADMASTER"; echo ,
+	nad default br-net "$BRNET"; echo ,
 	nad default static-net "$STATIC"; echo ,
 	nad other private-net "$MACVLAN"; echo ,
-	pod default pod-a "macvlan-net,vxlan-net@vx0"; echo ,
+	pod default pod-a "macvlan-net,vxlan-net@vx0,br-net"; echo ,
 	pod default pod-b '[{"name":"macvlan-net"},{"name":"vxlan-net","interface":"vx0"}]'; echo ,
 	pod default pod-missing "macvlan-net,no-such-net"; echo ,
-	pod default pod-rollback "macvlan-net,bad-master"; echo ,
+	pod default pod-rollback "macvlan-net,br-net,bad-master"; echo ,
+	pod default pod-dr '[{"name":"macvlan-net","default-route":["10.212.0.254"]}]'; echo ,
+	pod default pod-nolog "macvlan-net"; echo ,
+	pod default pod-hang "macvlan-net"; echo ,
+	pod default pod-gc "macvlan-net,vxlan-net"; echo ,
 	pod default pod-bad-annotation "Not_A_Name"; echo ,
 	pod default pod-static '[{"name":"static-net","ips":["10.214.0.7/24"],"mac":"02:00:00:00:21:07"}]'; echo ,
 	pod default pod-isolated "other/private-net"
@@ -121,15 +128,16 @@ check "ADD pod-a succeeds" test "$RC" -eq 0
 check "ADD returns the cluster network's result (eth0 from the bridge)" \
 	jq -e '.interfaces | map(.name) | index("eth0") != null' <<<"$OUT"
 check "ADD result carries the cluster network's IP" jq -e '.ips[0].address | startswith("10.211.0.")' <<<"$OUT"
-check "pod-a has eth0 (bridge), net1 (macvlan), vx0 (vxlan)" \
-	bash -c "ip -n $(podns pod-a) link show eth0 >/dev/null && ip -n $(podns pod-a) -d link show net1 | grep -q macvlan && ip -n $(podns pod-a) link show vx0 >/dev/null"
+check "pod-a has eth0 (bridge), net1 (macvlan), vx0 (vxlan), net3 (exec'd bridge)" \
+	bash -c "ip -n $(podns pod-a) link show eth0 >/dev/null && ip -n $(podns pod-a) -d link show net1 | grep -q macvlan && ip -n $(podns pod-a) link show vx0 >/dev/null && ip -n $(podns pod-a) -d link show net3 | grep -q veth"
+check "net3 has its address from the exec'd bridge network" bash -c "ip -n $(podns pod-a) addr show net3 | grep -q 10.215.0."
 check "API calls for ADD: one GET pod, one GET per NAD, one PATCH status" \
-	test "$(api_count 'GET /api/v1/namespaces/default/pods/pod-a ')/$(api_count 'GET /apis/k8s.cni.cncf.io')/$(api_count 'PATCH /api/v1/namespaces/default/pods/pod-a/status ')" = 1/3/1
+	test "$(api_count 'GET /api/v1/namespaces/default/pods/pod-a ')/$(api_count 'GET /apis/k8s.cni.cncf.io')/$(api_count 'PATCH /api/v1/namespaces/default/pods/pod-a/status ')" = 1/4/1
 NS_A=$(network_status pod-a)
-check "network-status: three entries in attachment order" \
-	test "$(jq -c 'map(.name)' <<<"$NS_A")" = '["kube-system/cluster","default/macvlan-net","default/vxlan-net"]'
+check "network-status: four entries in attachment order" \
+	test "$(jq -c 'map(.name)' <<<"$NS_A")" = '["kube-system/cluster","default/macvlan-net","default/vxlan-net","default/br-net"]'
 check "network-status: only the cluster network is default" \
-	test "$(jq -c 'map(.default)' <<<"$NS_A")" = '[true,false,false]'
+	test "$(jq -c 'map(.default)' <<<"$NS_A")" = '[true,false,false,false]'
 check "network-status: interfaces and IPs match the pod" \
 	test "$(jq -r '.[1].interface + " " + .[1].ips[0]' <<<"$NS_A")" = "net1 $(ip4_of pod-a net1)"
 check "network-status: mac of net1" \
@@ -182,8 +190,8 @@ check "... leaves no interface, lease or intent log" \
 mkpod pod-rollback
 plexus ADD pod-rollback
 check "a failing second network fails ADD" test "$RC" -ne 0
-check "... naming it and its interface" msg_has "default/bad-master' (net2)"
-check "... and rolls back the cluster network and the first network" \
+check "... naming it and its interface" msg_has "default/bad-master' (net3)"
+check "... and rolls back the cluster network and both earlier networks" \
 	bash -c "[ \$(ip -n $(podns pod-rollback) -j link show | jq length) -eq 1 ] && [ $(leases) -eq $LEASES0 ] && [ ! -e $TMP/cache/cid-pod-rollback.json ]"
 mkpod pod-bad-annotation
 plexus ADD pod-bad-annotation
@@ -193,6 +201,60 @@ mkpod pod-isolated
 CONF_ISO=$(jq -c '. + {namespaceIsolation:true}' <<<"$CONF")
 plexus ADD pod-isolated "$CONF_ISO"
 check "namespace isolation refuses another namespace's NAD" msg_has "namespace isolation"
+
+# ---- default-route: the selected network takes the pod's default route (NAD-20) -------------
+mkpod pod-dr
+plexus ADD pod-dr
+check "ADD with default-route succeeds" test "$RC" -eq 0
+check "the default route goes via the selection's gateway on net1" \
+	test "$(ip -n "$(podns pod-dr)" -j route show default | jq -r '.[] | .gateway + " " + .dev')" = "10.212.0.254 net1"
+check "network-status reports the default-route" \
+	test "$(network_status pod-dr | jq -c '.[1]["default-route"]')" = '["10.212.0.254"]'
+plexus CHECK pod-dr
+check "CHECK passes after the default route moved (cached results follow)" test "$RC" -eq 0
+plexus DEL pod-dr
+check "DEL pod-dr" test "$RC" -eq 0
+
+# ---- DEL without an intent log rebuilds the plan from the API ------------------------------
+mkpod pod-nolog
+plexus ADD pod-nolog
+rm -f "$TMP/cache/cid-pod-nolog.json"
+plexus DEL pod-nolog
+check "DEL without intent log succeeds (plan from the API)" test "$RC" -eq 0
+check "... and removes the attachments" bash -c "[ \$(ip -n $(podns pod-nolog) -j link show | jq length) -eq 1 ]"
+
+# ---- an API server that never answers: bounded failure, nothing left -----------------------
+mkpod pod-hang
+LEASES0=$(leases)
+ip netns exec "$NODE" curl -sk -X POST "https://127.0.0.1:$PORT/_fixture/faults" \
+	-d '[{"hang":true,"count":1}]' >/dev/null
+START=$(date +%s)
+plexus ADD pod-hang "$(jq -c '. + {apiTimeoutSeconds:2}' <<<"$CONF")"
+END=$(date +%s)
+check "a hanging API server fails ADD with code 11" is_err 11
+check "... within the bound" test $((END - START)) -le 6
+check "... leaving nothing" bash -c "[ \$(ip -n $(podns pod-hang) -j link show | jq length) -eq 1 ] && [ $(leases) -eq $LEASES0 ]"
+ip netns exec "$NODE" curl -sk -X DELETE "https://127.0.0.1:$PORT/_fixture/faults" >/dev/null
+
+# ---- GC: attachments of containers not in valid-attachments are undone ---------------------
+mkpod pod-gc
+plexus ADD pod-gc
+check "ADD pod-gc" test "$RC" -eq 0
+LEASES0=$(leases)
+ip netns del "$(podns pod-gc)"
+GC_CONF=$(jq -c '.cniVersion = "1.1.0" | . + {"cni.dev/valid-attachments":[{containerID:"cid-pod-a",ifname:"eth0"},{containerID:"cid-pod-b",ifname:"eth0"}]}' <<<"$CONF")
+OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" PLEXUS_RUN_DIR="$TMP/run" CNI_COMMAND=GC \
+	CNI_PATH=/usr/lib/cni "$P" <<<"$GC_CONF" 2>"$TMP/stderr"); RC=$?
+check "GC succeeds" test "$RC" -eq 0
+check "... drops the stale intent log and keeps the live ones" \
+	bash -c "[ ! -e $TMP/cache/cid-pod-gc.json ] && [ -e $TMP/cache/cid-pod-a.json ] && [ -e $TMP/cache/cid-pod-b.json ]"
+check "... releases the stale pod's three leases" test "$(leases)" -eq $((LEASES0 - 3))
+STATUS_CONF=$(jq -c '.cniVersion = "1.1.0"' <<<"$CONF")
+OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" CNI_COMMAND=STATUS CNI_PATH=/usr/lib/cni "$P" <<<"$STATUS_CONF" 2>"$TMP/stderr"); RC=$?
+check "STATUS is ready (cluster network resolvable)" test "$RC" -eq 0
+OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" CNI_COMMAND=STATUS CNI_PATH=/usr/lib/cni "$P" \
+	<<<"$(jq -c '. + {readinessindicatorfile:"/nonexistent/ready"}' <<<"$STATUS_CONF")" 2>"$TMP/stderr"); RC=$?
+check "STATUS is not ready (code 50) without the readiness file" is_err 50
 
 # ---- CHECK, DEL without the API, DEL twice ------------------------------------------------
 plexus CHECK pod-a
