@@ -16,14 +16,14 @@ B ?= build
 SAN_FLAGS :=
 endif
 
-PKGS      := libnl-3.0 libnl-route-3.0 libcjson yaml-0.1 libcurl
+PKGS      := libnl-3.0 libnl-route-3.0 libcjson yaml-0.1 libcurl libprotobuf-c libnghttp2
 TEST_PKGS := cmocka
 VERSION   := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wold-style-definition -Wno-missing-field-initializers
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -D_GNU_SOURCE $(WARN) -MMD -MP -I. $(SAN_FLAGS) \
+CFLAGS  += -std=gnu11 -D_GNU_SOURCE $(WARN) -MMD -MP -I. -I$(B)/gen $(SAN_FLAGS) \
 	-DPLEXUS_VERSION='"$(VERSION)"' $(shell $(PKG_CONFIG) --cflags $(PKGS))
 LDFLAGS += $(SAN_FLAGS)
 LDLIBS  := $(shell $(PKG_CONFIG) --libs $(PKGS))
@@ -37,13 +37,23 @@ Q :=
 quiet =
 endif
 
+# ---- generated protobuf-c code: lib/grpc/proto/*.proto -> $(B)/gen/ (never committed) --------
+PROTOC_C   ?= protoc-c
+PROTO_SRCS := $(sort $(wildcard lib/grpc/proto/*.proto))
+PROTO_C    := $(PROTO_SRCS:%.proto=$(B)/gen/%.pb-c.c)
+PROTO_H    := $(PROTO_SRCS:%.proto=$(B)/gen/%.pb-c.h)
+PROTO_OBJS := $(PROTO_SRCS:%.proto=$(B)/obj/gen/%.pb-c.o)
+# Generated code is not ours to fix: same flags minus the prototype/style warnings.
+GEN_CFLAGS  = $(filter-out -Wmissing-prototypes -Wshadow -Wold-style-definition,$(CFLAGS)) \
+	-Wno-unused-parameter
+
 # ---- the core library ---------------------------------------------------------------------
 LIB_SRCS := $(sort $(wildcard lib/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB      := $(B)/libplexus.a
 
 # ---- plugins: one directory each, main.c is the standalone entry ----------------------------
-PLUGINS := macvlan ipvlan vxlan
+PLUGINS := macvlan ipvlan vxlan sriov
 define plugin_rules
 $(1)_SRCS := $$(filter-out $(1)/main.c,$$(sort $$(wildcard $(1)/*.c)))
 $(1)_OBJS := $$($(1)_SRCS:%.c=$(B)/obj/%.o)
@@ -65,6 +75,14 @@ BINS := $(PLUGINS:%=$(B)/bin/plexus-%) $(B)/bin/plexus
 $(B)/bin/plexus: $(B)/obj/meta/main.o $(META_OBJS) $(DLG_OBJS) $(PLUGIN_OBJS) $(LIB)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# ---- install/: plexus-install, the DaemonSet's node installer (docs/install.md) --------------
+INSTALL_SRCS := $(sort $(wildcard install/*.c))
+INSTALL_OBJS := $(INSTALL_SRCS:%.c=$(B)/obj/%.o)
+BINS += $(B)/bin/plexus-install
+
+$(B)/bin/plexus-install: $(INSTALL_OBJS) $(LIB)
+	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # ---- unit tests: tests/<dir>/test_<unit>.c -> $(B)/tests/<dir>/test_<unit> -------------------
 TEST_SRCS := $(sort $(wildcard tests/*/test_*.c tests/*/*/test_*.c))
 TEST_BINS := $(TEST_SRCS:%.c=$(B)/%)
@@ -74,13 +92,21 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 .PHONY: all test check check-netns bench install uninstall clean format check-format fuzz demo
 all: $(BINS)
 
-$(B)/obj/%.o: %.c
+$(B)/obj/%.o: %.c | $(PROTO_H)
 	$(call quiet,CC,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) -c -o $@ $<
 
-$(LIB): $(LIB_OBJS)
+# Both outputs come from one protoc-c run (a grouped pattern rule).
+$(B)/gen/%.pb-c.c $(B)/gen/%.pb-c.h: %.proto
+	$(call quiet,PROTOC,$<)mkdir -p $(B)/gen && $(PROTOC_C) --c_out=$(B)/gen -I. $<
+
+.SECONDARY: $(PROTO_C) $(PROTO_H)
+$(B)/obj/gen/%.pb-c.o: $(B)/gen/%.pb-c.c $(PROTO_H)
+	$(call quiet,CC,$@)mkdir -p $(@D) && $(CC) $(GEN_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJS) $(PROTO_OBJS)
 	$(call quiet,AR,$@)mkdir -p $(@D) && rm -f $@ && $(AR) rcs $@ $^
 
-$(B)/tests/%: tests/%.c $(META_OBJS) $(DLG_OBJS) $(PLUGIN_OBJS) $(LIB)
+$(B)/tests/%: tests/%.c $(META_OBJS) $(DLG_OBJS) $(PLUGIN_OBJS) $(LIB) | $(PROTO_H)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(META_OBJS) $(DLG_OBJS) $(PLUGIN_OBJS) $(LIB) $(LDLIBS) $(TEST_LDLIBS)
 
@@ -105,11 +131,11 @@ demo: $(BINS)
 	$(Q)PLEXUS_BUILD=$(B) scripts/demo-run.sh
 
 # libFuzzer harnesses: clang builds each with the library sources it needs.
-FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -I$(B)/gen -fsanitize=fuzzer,address,undefined \
 	-DPLEXUS_VERSION='"$(VERSION)"' \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
-FUZZ_DEPS := $(LIB_SRCS) $(PLUGIN_OBJS:$(B)/obj/%.o=%.c) $(DLG_SRCS) $(META_SRCS)
-$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_DEPS)
+FUZZ_DEPS := $(LIB_SRCS) $(PROTO_C) $(PLUGIN_OBJS:$(B)/obj/%.o=%.c) $(DLG_SRCS) $(META_SRCS)
+$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_DEPS) | $(PROTO_H)
 	$(call quiet,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_DEPS) $(LDLIBS)
 fuzz: $(FUZZ_BINS)
 	$(Q)PLEXUS_BUILD=$(B) tests/run.sh fuzz

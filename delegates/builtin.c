@@ -6,12 +6,14 @@
 #include "ipvlan/ipvlan.h"
 #include "lib/util/cleanup.h"
 #include "macvlan/macvlan.h"
+#include "sriov/sriov.h"
 #include "vxlan/vxlan.h"
 
 static const struct cni_plugin *const builtins[] = {
 	&macvlan_plugin,
 	&ipvlan_plugin,
 	&vxlan_plugin,
+	&sriov_plugin,
 };
 
 const struct cni_plugin *dlg_builtin(const char *type)

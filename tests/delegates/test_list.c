@@ -52,6 +52,7 @@ static void test_dlg_builtin_table(void **state)
 	assert_string_equal(dlg_builtin("plexus-vxlan")->name, "vxlan");
 	assert_null(dlg_builtin("bridge"));
 	assert_null(dlg_builtin("host-local"));
+	assert_string_equal(dlg_builtin("plexus-sriov")->name, "sriov");
 	assert_null(dlg_builtin(NULL));
 }
 

@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
+/* plexus-sriov: the SR-IOV VF plugin as a standalone CNI binary. */
+#include "lib/cni/skel.h"
+#include "sriov/sriov.h"
+
+int main(int argc, char **argv)
+{
+	return cni_skel_main(argc, argv, &sriov_plugin, "plexus sriov plugin " PLEXUS_VERSION);
+}

@@ -1,0 +1,721 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The sriov plugin: a VF netdev moved into the pod, or a DPDK VF reported by PCI address. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/cni/ipam.h"
+#include "lib/cni/netns.h"
+#include "lib/json/json.h"
+#include "lib/net/net.h"
+#include "lib/net/vf.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/file.h"
+#include "lib/util/log.h"
+#include "sriov/sriov.h"
+
+static const char *const sriov_aliases[] = { "plexus-sriov", NULL };
+
+/* Netdev lookups after a netns dies poll this long (CNI-70: the kernel returns it late). */
+#define RETURN_WAIT_STEPS 20
+#define RETURN_WAIT_NS 100000000L
+/* Some drivers (i40e/iavf) apply an admin MAC asynchronously (PLG-15): re-set and re-read. */
+#define MAC_TRIES 5
+
+static void sleep_step(void)
+{
+	struct timespec ts = { 0, RETURN_WAIT_NS };
+	(void)nanosleep(&ts, NULL);
+}
+
+static void mac_str(const uint8_t mac[MAC_LEN], char buf[MAC_STR_LEN])
+{
+	format_mac(mac, buf);
+}
+
+/* ---- PF side ------------------------------------------------------------------------------ */
+
+/* Apply mask of want through the PF; the admin MAC is read back until it sticks. */
+static int pf_apply(const struct sriov_vf *vf, const struct sriov_pf_ops *ops, unsigned mask,
+		    const struct net_vf_state *want, struct cni_err *err)
+{
+	int r = ops->set(vf, mask, want, err);
+	if (r < 0)
+		return cni_err_wrap(err, "VF '%s'", vf->bdf);
+	if (!(mask & NET_VF_MAC))
+		return 0;
+	for (int i = 0; i < MAC_TRIES; i++) {
+		struct net_vf_state cur;
+		r = ops->get(vf, &cur, err);
+		if (r < 0)
+			return cni_err_wrap(err, "VF '%s'", vf->bdf);
+		if (!(cur.has & NET_VF_MAC) || memcmp(cur.mac, want->mac, MAC_LEN) == 0)
+			return 0;
+		sleep_step();
+		r = ops->set(vf, NET_VF_MAC, want, err);
+		if (r < 0)
+			return cni_err_wrap(err, "VF '%s'", vf->bdf);
+	}
+	char m[MAC_STR_LEN];
+	mac_str(want->mac, m);
+	return cni_err_set(err, CNI_ERR_DEVICE, EIO, "VF '%s': admin MAC '%s' did not stick",
+			   vf->bdf, m);
+}
+
+/* Put back what ADD changed (PLG-16: before the netdev moves, some drivers refuse MAC changes
+ * from a VF that is not trusted any more). */
+static int pf_restore(const struct sriov_vf *vf, const struct sriov_pf_ops *ops,
+		      const struct sriov_cache *c, struct cni_err *err)
+{
+	unsigned mask = c->applied & c->orig.has;
+	/* A VF that reported no VLAN still had VLAN 0 that ADD replaced. */
+	struct net_vf_state orig = c->orig;
+	if ((c->applied & NET_VF_VLAN) && !(orig.has & NET_VF_VLAN)) {
+		orig.vlan = orig.qos = 0;
+		orig.proto = 0x8100;
+		orig.has |= NET_VF_VLAN;
+		mask |= NET_VF_VLAN;
+	}
+	if (!mask)
+		return 0;
+	int r = ops->set(vf, mask, &orig, err);
+	return r < 0 ? cni_err_wrap(err, "restore VF '%s'", vf->bdf) : 0;
+}
+
+/* ---- netdev moves ------------------------------------------------------------------------- */
+
+static int open_host_netns(int *ret, struct cni_err *err)
+{
+	int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cni_err_set(err, CNI_ERR_NETNS, errno, "open own netns: %m");
+	*ret = fd;
+	return 0;
+}
+
+struct pod_args {
+	const char *ifname;  /* CNI_IFNAME */
+	const char *tmpname; /* name the VF arrives under */
+	const struct sriov_conf *conf;
+	const struct sriov_cache *cache;
+	int host_fd;	       /* for moving back */
+	char mac[MAC_STR_LEN]; /* out */
+	uint32_t mtu;	       /* out */
+	bool found;	       /* out (return_from_pod) */
+};
+
+/* In the pod: is CNI_IFNAME free? (checked before anything moves) */
+static int pod_name_free(void *arg, struct cni_err *err)
+{
+	struct pod_args *a = arg;
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	int r = net_sock_open(&sk, err);
+	if (r < 0)
+		return r;
+	_cleanup_link_ struct rtnl_link *link = NULL;
+	r = net_link_get(sk, a->ifname, &link, NULL);
+	if (r == 0)
+		return cni_err_set(err, CNI_ERR_DEVICE, EEXIST,
+				   "interface '%s' already exists in the container netns",
+				   a->ifname);
+	return r == -ENODEV ? 0 : net_link_get(sk, a->ifname, &link, err);
+}
+
+/* Down, original MAC and MTU back, temporary name; leaves the link in this netns. */
+static int reset_netdev(struct nl_sock *sk, int ifindex, struct rtnl_link *link,
+			const struct sriov_cache *c, const char *newname, struct cni_err *err)
+{
+	int r = net_link_set_down_index(sk, ifindex, err);
+	struct nl_addr *addr = rtnl_link_get_addr(link);
+	if (r >= 0 && addr && nl_addr_get_len(addr) == MAC_LEN &&
+	    memcmp(nl_addr_get_binary_addr(addr), c->host_mac, MAC_LEN) != 0)
+		r = net_link_set_mac_index(sk, ifindex, c->host_mac, err);
+	if (r >= 0 && c->host_mtu && rtnl_link_get_mtu(link) != c->host_mtu)
+		r = net_link_set_mtu_index(sk, ifindex, c->host_mtu, err);
+	if (r >= 0 && newname && strcmp(rtnl_link_get_name(link), newname) != 0)
+		r = net_link_rename_index(sk, ifindex, newname, err);
+	return r;
+}
+
+/* In the pod: the VF (by its current name a->ifname) back to the host under a->tmpname. */
+static int pod_return(void *arg, struct cni_err *err)
+{
+	struct pod_args *a = arg;
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	int r = net_sock_open(&sk, err);
+	if (r < 0)
+		return r;
+	_cleanup_link_ struct rtnl_link *link = NULL;
+	r = net_link_get(sk, a->ifname, &link, err);
+	if (r == -ENODEV)
+		return 0;
+	if (r < 0)
+		return r;
+	a->found = true;
+	int ifindex = rtnl_link_get_ifindex(link);
+	r = reset_netdev(sk, ifindex, link, a->cache, a->tmpname, err);
+	if (r >= 0)
+		r = net_link_move_index(sk, ifindex, a->host_fd, err);
+	return r < 0 ? cni_err_wrap(err, "return '%s' to the host", a->ifname) : 0;
+}
+
+/* In the pod: rename from the temporary name, effective MAC, MTU, announce sysctls. */
+static int pod_setup(void *arg, struct cni_err *err)
+{
+	struct pod_args *a = arg;
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	int r = net_sock_open(&sk, err);
+	if (r < 0)
+		return r;
+	_cleanup_link_ struct rtnl_link *link = NULL;
+	r = net_link_get(sk, a->tmpname, &link, err);
+	if (r < 0)
+		return r;
+	int ifindex = rtnl_link_get_ifindex(link);
+	r = net_link_rename_index(sk, ifindex, a->ifname, err);
+	if (r == -EEXIST)
+		return cni_err_set(err, CNI_ERR_DEVICE, EEXIST,
+				   "interface '%s' already exists in the container netns",
+				   a->ifname);
+	if (r >= 0 && (a->conf->has & SRIOV_HAS_MAC))
+		r = net_link_set_mac_index(sk, ifindex, a->conf->mac, err);
+	if (r >= 0 && (a->conf->has & SRIOV_HAS_MTU))
+		r = net_link_set_mtu_index(sk, ifindex, a->conf->mtu, err);
+	if (r < 0)
+		return r;
+	/* PLG-15: the kernel announces the addresses when the link comes up after IPAM. */
+	_cleanup_free_ char *arp = xasprintf("net/ipv4/conf/%s/arp_notify", a->ifname);
+	_cleanup_free_ char *ndisc = xasprintf("net/ipv6/conf/%s/ndisc_notify", a->ifname);
+	(void)net_sysctl_set(arp, "1", NULL);
+	(void)net_sysctl_set(ndisc, "1", NULL);
+	_cleanup_link_ struct rtnl_link *now = NULL;
+	r = net_link_get_by_index(sk, ifindex, &now, err);
+	if (r < 0)
+		return r;
+	struct nl_addr *addr = rtnl_link_get_addr(now);
+	if (addr && nl_addr_get_len(addr) == MAC_LEN)
+		format_mac(nl_addr_get_binary_addr(addr), a->mac);
+	a->mtu = rtnl_link_get_mtu(now);
+	return 0;
+}
+
+/* In the host: the VF netdev now called `name` gets its original name, MAC and MTU back. */
+static int host_restore(const char *name, const struct sriov_cache *c, struct cni_err *err)
+{
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	int r = net_sock_open(&sk, err);
+	if (r < 0)
+		return r;
+	_cleanup_link_ struct rtnl_link *link = NULL;
+	r = net_link_get(sk, name, &link, err);
+	if (r < 0)
+		return r;
+	r = reset_netdev(sk, rtnl_link_get_ifindex(link), link, c, c->host_ifname, err);
+	if (r == -EEXIST)
+		return cni_err_set(err, CNI_ERR_DEVICE, EEXIST,
+				   "cannot rename VF netdev '%s' back to '%s': name taken", name,
+				   c->host_ifname);
+	return r < 0 ? cni_err_wrap(err, "restore VF netdev '%s'", name) : 0;
+}
+
+/* Move the VF out of the pod (netns_fd) back to the host and restore it. *ret_found false
+ * when the pod has no CNI_IFNAME any more. */
+static int return_from_pod(const struct cni_ctx *ctx, int netns_fd, const struct sriov_cache *c,
+			   bool *ret_found, struct cni_err *err)
+{
+	char tmp[IFNAMSIZ];
+	_cleanup_close_ int host_fd = -1;
+	int r = net_tmp_ifname(tmp, err);
+	if (r >= 0)
+		r = open_host_netns(&host_fd, err);
+	if (r < 0)
+		return r;
+	struct pod_args a = {
+		.ifname = ctx->ifname, .tmpname = tmp, .cache = c, .host_fd = host_fd
+	};
+	r = cni_netns_run(netns_fd, pod_return, &a, err);
+	if (r < 0)
+		return r;
+	*ret_found = a.found;
+	return a.found ? host_restore(tmp, c, err) : 0;
+}
+
+/* Move the host VF netdev into the pod as CNI_IFNAME. On failure it is back in the host. */
+static int move_into_pod(const struct cni_ctx *ctx, const struct sriov_conf *conf,
+			 const struct sriov_cache *c, struct pod_args *a, struct cni_err *err)
+{
+	char tmp[IFNAMSIZ];
+	int r = net_tmp_ifname(tmp, err);
+	if (r < 0)
+		return r;
+	a->ifname = ctx->ifname;
+	a->tmpname = tmp;
+	a->conf = conf;
+	a->cache = c;
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	r = net_sock_open(&sk, err);
+	if (r < 0)
+		return r;
+	_cleanup_link_ struct rtnl_link *link = NULL;
+	r = net_link_get(sk, c->host_ifname, &link, err);
+	if (r < 0)
+		return r;
+	int ifindex = rtnl_link_get_ifindex(link);
+	/* PLG-01: travel under a temporary name, so a host name never clashes in the pod. */
+	r = net_link_set_down_index(sk, ifindex, err);
+	if (r >= 0)
+		r = net_link_rename_index(sk, ifindex, tmp, err);
+	if (r >= 0) {
+		r = net_link_move_index(sk, ifindex, ctx->netns_fd, err);
+		if (r < 0)
+			(void)net_link_rename_index(sk, ifindex, c->host_ifname, NULL);
+	}
+	if (r < 0)
+		return cni_err_wrap(err, "move VF netdev '%s' into the container netns",
+				    c->host_ifname);
+	r = cni_netns_run(ctx->netns_fd, pod_setup, a, err);
+	if (r < 0) {
+		struct cni_err e = { 0 };
+		bool found = false;
+		struct pod_args back = *a;
+		/* Whatever name it has now: the CNI_IFNAME if the rename happened, else tmp. */
+		_cleanup_close_ int host_fd = -1;
+		if (open_host_netns(&host_fd, &e) >= 0) {
+			back.host_fd = host_fd;
+			back.ifname = tmp;
+			char tmp2[IFNAMSIZ];
+			if (net_tmp_ifname(tmp2, &e) >= 0) {
+				back.tmpname = tmp2;
+				if (cni_netns_run(ctx->netns_fd, pod_return, &back, &e) >= 0 &&
+				    !back.found) {
+					back.ifname = ctx->ifname;
+					(void)cni_netns_run(ctx->netns_fd, pod_return, &back, &e);
+				}
+				found = back.found;
+				if (found && host_restore(tmp2, c, &e) < 0)
+					log_warning("undo: %s, ignoring", e.msg);
+			}
+		}
+		if (!found)
+			log_warning("undo: VF netdev not returned: %s, ignoring", e.msg);
+	}
+	return r;
+}
+
+/* ---- device info (device-info spec 1.1.0, CHECKLIST §2.6 / NAD-36) ------------------------ */
+
+static int write_device_info(const char *path, const struct sriov_vf *vf, struct cni_err *err)
+{
+	_cleanup_json_ cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "type", "pci");
+	cJSON_AddStringToObject(o, "version", "1.1.0");
+	cJSON *pci = cJSON_AddObjectToObject(o, "pci");
+	cJSON_AddStringToObject(pci, "pci-address", vf->bdf);
+	cJSON_AddStringToObject(pci, "pf-pci-address", vf->pf_bdf);
+	_cleanup_free_ char *text = json_print(o);
+	_cleanup_free_ char *dir = xstrdup(path);
+	int r = file_mkdir_p(dirname(dir), 0755);
+	if (r >= 0)
+		r = file_write_atomic(path, text, strlen(text), 0644);
+	if (r < 0)
+		return cni_err_set(err, CNI_ERR_IO, -r,
+				   "runtimeConfig.CNIDeviceInfoFile: write '%s': %s", path,
+				   strerror(-r));
+	return 0;
+}
+
+struct configure_args {
+	const char *ifname;
+	const struct cni_result *result;
+};
+
+/* In the pod: addresses and routes (the link comes up after the addresses, so arp_notify
+ * announces them), or just up for an L2-only attachment. */
+static int pod_configure(void *arg, struct cni_err *err)
+{
+	struct configure_args *a = arg;
+	if (a->result->n_ips)
+		return net_iface_configure(a->ifname, 0, a->result, err);
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	int r = net_sock_open(&sk, err);
+	if (r < 0)
+		return r;
+	return net_link_set_up(sk, a->ifname, err);
+}
+
+/* ---- ADD ---------------------------------------------------------------------------------- */
+
+struct add_state {
+	const struct cni_ctx *ctx;
+	struct sriov_conf conf;
+	struct sriov_vf vf;
+	const struct sriov_pf_ops *ops;
+	struct sriov_cache cache;
+	bool moved, ipam_done, info_written;
+};
+
+/* Undo in reverse order; every step only logs (CONVENTIONS §3: add undoes what it made). */
+static void add_undo(struct add_state *s)
+{
+	struct cni_err e = { 0 };
+	if (s->info_written && unlink(s->conf.device_info_file) < 0)
+		log_warning("undo: remove '%s': %m, ignoring", s->conf.device_info_file);
+	if (s->ipam_done && cni_ipam_del(s->ctx, &e) < 0)
+		log_warning("undo: %s, ignoring", e.msg);
+	memset(&e, 0, sizeof(e));
+	if (s->cache.applied && pf_restore(&s->vf, s->ops, &s->cache, &e) < 0)
+		log_warning("undo: %s, ignoring", e.msg);
+	memset(&e, 0, sizeof(e));
+	bool found = false;
+	if (s->moved && return_from_pod(s->ctx, s->ctx->netns_fd, &s->cache, &found, &e) < 0)
+		log_warning("undo: %s, ignoring", e.msg);
+}
+
+/* The host netdev's MAC and MTU before anything changes (PLG-14). */
+static int save_host_netdev(struct sriov_cache *c, struct cni_err *err)
+{
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	int r = net_sock_open(&sk, err);
+	if (r < 0)
+		return r;
+	_cleanup_link_ struct rtnl_link *link = NULL;
+	r = net_link_get(sk, c->host_ifname, &link, err);
+	if (r < 0)
+		return cni_err_wrap(err, "VF '%s' netdev", c->device_id);
+	struct nl_addr *addr = rtnl_link_get_addr(link);
+	if (addr && nl_addr_get_len(addr) == MAC_LEN)
+		memcpy(c->host_mac, nl_addr_get_binary_addr(addr), MAC_LEN);
+	c->host_mtu = rtnl_link_get_mtu(link);
+	return 0;
+}
+
+static int add_steps(struct add_state *s, struct cni_result **ret, struct cni_err *err)
+{
+	const struct cni_ctx *ctx = s->ctx;
+	struct pod_args pa = { 0 };
+	int r;
+	if (!s->vf.dpdk) {
+		s->cache.host_ifname = xstrdup(s->vf.ifname);
+		r = save_host_netdev(&s->cache, err);
+		if (r < 0)
+			return r;
+		pa.ifname = ctx->ifname;
+		r = cni_netns_run(ctx->netns_fd, pod_name_free, &pa, err);
+		if (r < 0)
+			return r;
+	}
+	r = s->ops->get(&s->vf, &s->cache.orig, err);
+	if (r < 0)
+		return cni_err_wrap(err, "read VF '%s'", s->vf.bdf);
+	struct net_vf_state want;
+	unsigned mask;
+	sriov_conf_wanted(&s->conf, &s->cache.orig, &want, &mask);
+	s->cache.applied = mask;
+	r = pf_apply(&s->vf, s->ops, mask, &want, err);
+	if (r < 0)
+		return r;
+	if (!s->vf.dpdk) {
+		r = move_into_pod(ctx, &s->conf, &s->cache, &pa, err);
+		if (r < 0)
+			return r;
+		s->moved = true;
+	}
+	struct cni_result *result = cni_result_new();
+	*ret = result;
+	(void)cni_result_add_iface(result, ctx->ifname, pa.mac[0] ? pa.mac : NULL, ctx->netns_path);
+	result->interfaces[0].mtu = pa.mtu;
+	result->interfaces[0].pci_id = xstrdup(s->vf.bdf);
+	if (s->vf.dpdk && (s->conf.has & SRIOV_HAS_MAC)) {
+		char m[MAC_STR_LEN];
+		mac_str(s->conf.mac, m);
+		result->interfaces[0].mac = xstrdup(m);
+	}
+	if (ctx->ipam_type) {
+		struct cni_result *ipam = NULL;
+		r = cni_ipam_add(ctx, &ipam, err);
+		if (r < 0)
+			return r;
+		s->ipam_done = true;
+		result->ips = TAKE_PTR(ipam->ips);
+		result->n_ips = ipam->n_ips;
+		ipam->n_ips = 0;
+		result->routes = TAKE_PTR(ipam->routes);
+		result->n_routes = ipam->n_routes;
+		ipam->n_routes = 0;
+		cni_result_free(ipam);
+		for (size_t i = 0; i < result->n_ips; i++)
+			result->ips[i].interface = 0;
+	}
+	/* DPDK: the addresses are reported for the userspace stack, configured nowhere. */
+	if (!s->vf.dpdk) {
+		struct configure_args ca = { .ifname = ctx->ifname, .result = result };
+		r = cni_netns_run(ctx->netns_fd, pod_configure, &ca, err);
+		if (r < 0)
+			return r;
+	}
+	if (s->conf.device_info_file) {
+		r = write_device_info(s->conf.device_info_file, &s->vf, err);
+		if (r < 0)
+			return r;
+		s->info_written = true;
+		s->cache.device_info_file = xstrdup(s->conf.device_info_file);
+	}
+	r = sriov_cache_save(ctx, &s->cache, err);
+	if (r >= 0)
+		r = sriov_alloc_save(s->vf.bdf, ctx->netns_path, err);
+	if (r < 0) {
+		sriov_cache_remove(ctx);
+		return r;
+	}
+	cni_dns_copy(&result->dns, &ctx->dns);
+	return 0;
+}
+
+static int sriov_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err *err)
+{
+	struct add_state s = { .ctx = ctx };
+	int r = sriov_conf_parse(ctx, &s.conf, err);
+	if (r < 0)
+		return r;
+	if (ctx->netns_fd < 0)
+		return cni_err_set(err, CNI_ERR_INVALID_ENV, EINVAL, "CNI_NETNS: required for ADD");
+	r = sriov_vf_locate(s.conf.device_id, true, &s.vf, err);
+	if (r < 0)
+		return r;
+	memcpy(s.cache.device_id, s.vf.bdf, sizeof(s.cache.device_id));
+	s.cache.dpdk = s.vf.dpdk;
+	s.ops = sriov_pf_ops_for(&s.vf);
+	_cleanup_close_ int lock = -1;
+	r = sriov_lock(s.vf.bdf, &lock, err);
+	if (r >= 0)
+		r = sriov_alloc_check(s.vf.bdf, err);
+	struct cni_result *result = NULL;
+	if (r >= 0) {
+		log_debug("VF '%s': PF '%s' vf %u driver '%s' netdev '%s' (%s backend)", s.vf.bdf,
+			  s.vf.pf_bdf, s.vf.index, s.vf.driver ? s.vf.driver : "",
+			  s.vf.ifname ? s.vf.ifname : "", s.ops->name);
+		r = add_steps(&s, &result, err);
+		if (r < 0) {
+			add_undo(&s);
+			cni_result_free(result);
+		} else {
+			log_info("added VF '%s' (%s) as '%s'", s.vf.bdf,
+				 s.vf.dpdk ? "dpdk" : s.cache.host_ifname, ctx->ifname);
+			*ret = result;
+		}
+	}
+	sriov_cache_done(&s.cache);
+	sriov_vf_done(&s.vf);
+	return r;
+}
+
+/* ---- DEL ---------------------------------------------------------------------------------- */
+
+/* CNI-70: after the pod's netns died the kernel hands the VF back as dev<N>; find it by PCI
+ * address (sysfs net/), waiting a little for the kernel's cleanup work. */
+static int restore_returned(const struct sriov_cache *c, struct cni_err *err)
+{
+	for (int i = 0; i < RETURN_WAIT_STEPS; i++) {
+		_cleanup_free_ char *name = NULL;
+		if (sriov_vf_netdev(c->device_id, &name) == 0) {
+			log_info("VF '%s' is back in the host as '%s'", c->device_id, name);
+			return host_restore(name, c, err);
+		}
+		if (i + 1 < RETURN_WAIT_STEPS)
+			sleep_step();
+	}
+	return cni_err_set(err, CNI_ERR_TRY_AGAIN, EAGAIN,
+			   "VF '%s': its netdev has not come back to the host yet", c->device_id);
+}
+
+static int del_steps(const struct cni_ctx *ctx, const struct sriov_cache *c, struct cni_err *err)
+{
+	/* CNI-25: IPAM first. */
+	int r = cni_ipam_del(ctx, err);
+	if (r < 0)
+		return r;
+	struct sriov_vf vf = { 0 };
+	r = sriov_vf_locate(c->device_id, false, &vf, err);
+	if (r < 0) {
+		/* A VF that vanished (SR-IOV disabled, device removed) has nothing to restore. */
+		log_warning("DEL: %s, nothing to restore", err->msg);
+		memset(err, 0, sizeof(*err));
+		return 0;
+	}
+	r = pf_restore(&vf, sriov_pf_ops_for(&vf), c, err);
+	sriov_vf_done(&vf);
+	if (r < 0)
+		return r;
+	if (c->dpdk || !c->host_ifname)
+		return 0;
+	bool found = false;
+	if (ctx->netns_fd >= 0) {
+		r = return_from_pod(ctx, ctx->netns_fd, c, &found, err);
+		if (r < 0)
+			return r;
+	}
+	if (found)
+		return 0;
+	return restore_returned(c, err);
+}
+
+static int sriov_del(const struct cni_ctx *ctx, struct cni_err *err)
+{
+	struct sriov_cache c = { 0 };
+	int r = sriov_cache_load(ctx, &c, err);
+	if (r == -ENOENT) {
+		/* PLG-16: nothing cached means nothing of ours to undo; IPAM DEL is idempotent. */
+		struct cni_err e = { 0 };
+		if (cni_ipam_del(ctx, &e) < 0)
+			log_warning("no cache: IPAM DEL: %s, ignoring", e.msg);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	_cleanup_close_ int lock = -1;
+	r = sriov_lock(c.device_id, &lock, err);
+	if (r >= 0)
+		r = del_steps(ctx, &c, err);
+	if (r >= 0) {
+		if (c.device_info_file && unlink(c.device_info_file) < 0 && errno != ENOENT)
+			log_warning("remove '%s': %m, ignoring", c.device_info_file);
+		sriov_alloc_drop(c.device_id);
+		sriov_cache_remove(ctx);
+		log_info("released VF '%s'", c.device_id);
+	}
+	sriov_cache_done(&c);
+	return r;
+}
+
+/* ---- CHECK -------------------------------------------------------------------------------- */
+
+struct check_args {
+	const struct cni_ctx *ctx;
+	const struct cni_result *prev;
+	size_t iface;
+};
+
+static int check_in_pod(void *arg, struct cni_err *err)
+{
+	struct check_args *a = arg;
+	const char *ifname = a->ctx->ifname;
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	int r = net_sock_open(&sk, err);
+	if (r < 0)
+		return r;
+	_cleanup_link_ struct rtnl_link *link = NULL;
+	r = net_link_get(sk, ifname, &link, err);
+	if (r < 0)
+		return r;
+	const char *want = a->prev->interfaces[a->iface].mac;
+	struct nl_addr *addr = rtnl_link_get_addr(link);
+	uint8_t w[MAC_LEN];
+	if (want && *want && addr && nl_addr_get_len(addr) == MAC_LEN &&
+	    (parse_mac(want, w) < 0 || memcmp(w, nl_addr_get_binary_addr(addr), MAC_LEN))) {
+		char m[MAC_STR_LEN];
+		mac_str(nl_addr_get_binary_addr(addr), m);
+		return cni_err_set(err, CNI_ERR_DEVICE, EINVAL,
+				   "'%s' has MAC '%s', prevResult says '%s'", ifname, m, want);
+	}
+	r = net_check_addrs(sk, ifname, (int)a->iface, a->prev, err);
+	if (r < 0)
+		return r;
+	return net_check_routes(sk, a->prev, err);
+}
+
+/* The PF still holds what the conf asks for. */
+static int check_pf(const struct sriov_conf *conf, const struct sriov_vf *vf, struct cni_err *err)
+{
+	struct net_vf_state cur, want;
+	unsigned mask;
+	const struct sriov_pf_ops *ops = sriov_pf_ops_for(vf);
+	int r = ops->get(vf, &cur, err);
+	if (r < 0)
+		return cni_err_wrap(err, "read VF '%s'", vf->bdf);
+	sriov_conf_wanted(conf, &cur, &want, &mask);
+	mask &= cur.has;
+	if (((mask & NET_VF_MAC) && memcmp(cur.mac, conf->mac, MAC_LEN)) ||
+	    ((mask & NET_VF_VLAN) && (cur.vlan != conf->vlan || cur.qos != conf->vlan_qos ||
+				      (conf->vlan && cur.proto != conf->vlan_proto))) ||
+	    ((mask & NET_VF_SPOOFCHK) && cur.spoofchk != conf->spoofchk) ||
+	    ((mask & NET_VF_TRUST) && cur.trust != conf->trust) ||
+	    ((mask & NET_VF_LINK_STATE) && cur.link_state != conf->link_state) ||
+	    ((conf->has & SRIOV_HAS_MIN_RATE) && (mask & NET_VF_RATE) &&
+	     cur.min_rate != conf->min_tx_rate) ||
+	    ((conf->has & SRIOV_HAS_MAX_RATE) && (mask & NET_VF_RATE) &&
+	     cur.max_rate != conf->max_tx_rate))
+		return cni_err_set(err, CNI_ERR_DEVICE, EINVAL,
+				   "VF '%s': PF settings differ from the config (vlan %u qos %u "
+				   "spoofchk %d trust %d link_state %u rates %u/%u)",
+				   vf->bdf, cur.vlan, cur.qos, cur.spoofchk, cur.trust,
+				   cur.link_state, cur.min_rate, cur.max_rate);
+	return 0;
+}
+
+static int sriov_check(const struct cni_ctx *ctx, struct cni_err *err)
+{
+	const struct cni_result *prev = ctx->prev_result;
+	if (!prev)
+		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+				   "prevResult: required prevResult missing");
+	struct sriov_conf conf;
+	int r = sriov_conf_parse(ctx, &conf, err);
+	if (r < 0)
+		return r;
+	size_t i;
+	for (i = 0; i < prev->n_interfaces; i++)
+		if (strcmp(prev->interfaces[i].name, ctx->ifname) == 0 &&
+		    prev->interfaces[i].sandbox &&
+		    strcmp(prev->interfaces[i].sandbox, ctx->netns_path) == 0)
+			break;
+	if (i == prev->n_interfaces)
+		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, ENOENT,
+				   "prevResult: no interface '%s' in sandbox '%s'", ctx->ifname,
+				   ctx->netns_path);
+	struct sriov_cache c = { 0 };
+	r = sriov_cache_load(ctx, &c, err);
+	if (r == -ENOENT)
+		return cni_err_set(err, CNI_ERR_DEVICE, ENOENT,
+				   "no saved state for container '%s' interface '%s'",
+				   ctx->container_id, ctx->ifname);
+	if (r < 0)
+		return r;
+	bool same = strcmp(c.device_id, conf.device_id) == 0;
+	bool dpdk = c.dpdk;
+	sriov_cache_done(&c);
+	if (!same)
+		return cni_err_set(err, CNI_ERR_DEVICE, EINVAL,
+				   "deviceID: '%s' is not the VF ADD attached", conf.device_id);
+	struct sriov_vf vf;
+	r = sriov_vf_locate(conf.device_id, false, &vf, err);
+	if (r < 0)
+		return r;
+	r = check_pf(&conf, &vf, err);
+	if (r >= 0 && dpdk && !sriov_driver_is_dpdk(vf.driver))
+		r = cni_err_set(err, CNI_ERR_DEVICE, EINVAL,
+				"VF '%s' is bound to '%s', not a DPDK driver any more", vf.bdf,
+				vf.driver ? vf.driver : "(none)");
+	sriov_vf_done(&vf);
+	if (r < 0)
+		return r;
+	r = cni_ipam_check(ctx, err);
+	if (r < 0 || dpdk)
+		return r;
+	struct check_args a = { .ctx = ctx, .prev = prev, .iface = i };
+	return cni_netns_run(ctx->netns_fd, check_in_pod, &a, err);
+}
+
+const struct cni_plugin sriov_plugin = {
+	.name = "sriov",
+	.aliases = sriov_aliases,
+	.versions = CNI_VERSIONS_ALL,
+	.add = sriov_add,
+	.del = sriov_del,
+	.check = sriov_check,
+	/* STATUS and GC: nothing of our own; the core forwards both to IPAM. */
+};

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The SR-IOV VF plugin: netconf, sysfs resolution, PF backends and saved state (DESIGN §5). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/cni/cni.h"
+#include "lib/net/vf.h"
+#include "lib/util/parse.h"
+
+/* Presence of optional keys (CONVENTIONS §4: "unset" and "zero" stay distinct). */
+enum {
+	SRIOV_HAS_VLAN = 1 << 0,
+	SRIOV_HAS_MAC = 1 << 1,
+	SRIOV_HAS_SPOOFCHK = 1 << 2,
+	SRIOV_HAS_TRUST = 1 << 3,
+	SRIOV_HAS_LINK_STATE = 1 << 4,
+	SRIOV_HAS_MIN_RATE = 1 << 5,
+	SRIOV_HAS_MAX_RATE = 1 << 6,
+	SRIOV_HAS_MTU = 1 << 7,
+};
+
+#define SRIOV_BDF_LEN 13 /* "dddd:bb:dd.f" + NUL */
+
+struct sriov_conf {
+	char device_id[SRIOV_BDF_LEN]; /* VF PCI address, lower case */
+	unsigned has;		       /* SRIOV_HAS_* */
+	uint32_t vlan, vlan_qos;       /* 0 when unset: the VLAN is always applied (reference) */
+	uint16_t vlan_proto;	       /* ETH_P_8021Q (default) or ETH_P_8021AD, host order */
+	uint8_t mac[MAC_LEN];
+	bool spoofchk, trust;
+	uint32_t link_state; /* NET_VF_LINK_* */
+	uint32_t min_tx_rate, max_tx_rate;
+	uint32_t mtu;
+	const char *device_info_file; /* runtimeConfig.CNIDeviceInfoFile, borrowed, or NULL */
+};
+
+/* Parse and validate the sriov keys of ctx->conf (plus CNI_ARGS MAC= and runtimeConfig).
+ * Pure. Errors name the field: code 7 (code 4 for CNI_ARGS MAC=). */
+int sriov_conf_parse(const struct cni_ctx *ctx, struct sriov_conf *ret, struct cni_err *err);
+/* The VF state the conf asks for on top of cur (fields the conf leaves alone keep cur's value);
+ * *ret_mask is the NET_VF_* set to apply. */
+void sriov_conf_wanted(const struct sriov_conf *c, const struct net_vf_state *cur,
+		       struct net_vf_state *ret, unsigned *ret_mask);
+
+/* A VF as found in sysfs (all paths through PLEXUS_SYSFS_ROOT). Strings owned. */
+struct sriov_vf {
+	char bdf[SRIOV_BDF_LEN];
+	char pf_bdf[SRIOV_BDF_LEN];
+	char *pf_ifname; /* PF netdev (physfn/net/<name>), NULL when it has none */
+	uint32_t index;	 /* N of the PF's virtfnN link pointing at the VF */
+	char *ifname;	 /* VF netdev in this netns (net/<name>), NULL when none */
+	char *driver;	 /* bound driver, NULL when unbound */
+	bool dpdk;	 /* driver is vfio-pci, igb_uio or uio_pci_generic */
+};
+
+/* Resolve bdf: missing device, missing physfn or virtfn link -> code 7 naming deviceID; with
+ * need_netdev, no netdev and a non-DPDK driver (or none) -> code 7 too (DEL passes false: the
+ * netdev is in the pod). Free with sriov_vf_done. */
+int sriov_vf_locate(const char *bdf, bool need_netdev, struct sriov_vf *ret, struct cni_err *err);
+/* Only the netdev name (for DEL, the VF may be back under a kernel name devN). 0 with *ret
+ * (caller frees), -ENOENT when net/ is empty or missing. */
+int sriov_vf_netdev(const char *bdf, char **ret);
+void sriov_vf_done(struct sriov_vf *vf);
+bool sriov_driver_is_dpdk(const char *driver);
+
+/* PF-side operations on one VF. The netlink backend talks to the kernel; the file backend is
+ * chosen only for fake sysfs trees (root != "/") whose PF directory holds plexus-fake-pf.json
+ * (a file real sysfs cannot contain) and records every change there. */
+struct sriov_pf_ops {
+	const char *name;
+	int (*get)(const struct sriov_vf *vf, struct net_vf_state *ret, struct cni_err *err);
+	int (*set)(const struct sriov_vf *vf, unsigned mask, const struct net_vf_state *s,
+		   struct cni_err *err);
+};
+const struct sriov_pf_ops *sriov_pf_ops_for(const struct sriov_vf *vf);
+
+/* Saved per attachment: what ADD found and what it changed (PLG-14). */
+struct sriov_cache {
+	char device_id[SRIOV_BDF_LEN];
+	bool dpdk;
+	char *host_ifname;	   /* original VF netdev name, NULL in DPDK mode */
+	uint8_t host_mac[MAC_LEN]; /* original effective (netdev) MAC */
+	uint32_t host_mtu;
+	struct net_vf_state orig; /* PF view before ADD */
+	unsigned applied;	  /* NET_VF_* that ADD set */
+	char *device_info_file;	  /* written by ADD, or NULL */
+};
+void sriov_cache_done(struct sriov_cache *c);
+/* <state>/<containerID>-<ifname>.json, written with file_write_atomic. Load: -ENOENT when
+ * absent; a corrupt file -> code 6. */
+int sriov_cache_save(const struct cni_ctx *ctx, const struct sriov_cache *c, struct cni_err *err);
+int sriov_cache_load(const struct cni_ctx *ctx, struct sriov_cache *ret, struct cni_err *err);
+void sriov_cache_remove(const struct cni_ctx *ctx);
+/* Per-VF flock on <state>/<bdf>.lock: returns the fd holding it (close to release). */
+int sriov_lock(const char *bdf, int *ret_fd, struct cni_err *err);
+/* Allocation record <state>/pci/<bdf> naming the pod netns. Check: a record whose netns still
+ * exists -> code 104 "pci address X is already allocated"; a stale one is ignored. */
+int sriov_alloc_check(const char *bdf, struct cni_err *err);
+int sriov_alloc_save(const char *bdf, const char *netns, struct cni_err *err);
+void sriov_alloc_drop(const char *bdf);
+
+extern const struct cni_plugin sriov_plugin;

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: Apache-2.0
+/* sriov state: per-VF lock, allocation records and the per-attachment cache (PLG-13/14). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/json/json.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/file.h"
+#include "lib/util/log.h"
+#include "sriov/sriov.h"
+
+static const char *state_dir(void)
+{
+	const char *d = secure_getenv("PLEXUS_STATE_DIR");
+	return d && *d ? d : "/var/lib/cni/plexus/sriov";
+}
+
+static int mkdir_state(const char *sub, struct cni_err *err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s%s", state_dir(), sub);
+	int r = file_mkdir_p(dir, 0700);
+	if (r < 0)
+		return cni_err_set(err, CNI_ERR_IO, -r, "create state dir '%s': %s", dir,
+				   strerror(-r));
+	return 0;
+}
+
+int sriov_lock(const char *bdf, int *ret_fd, struct cni_err *err)
+{
+	int r = mkdir_state("", err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *path = xasprintf("%s/%s.lock", state_dir(), bdf);
+	int fd = file_lock(path);
+	if (fd < 0)
+		return cni_err_set(err, CNI_ERR_IO, -fd, "lock '%s': %s", path, strerror(-fd));
+	*ret_fd = fd;
+	return 0;
+}
+
+int sriov_alloc_check(const char *bdf, struct cni_err *err)
+{
+	_cleanup_free_ char *path = xasprintf("%s/pci/%s", state_dir(), bdf);
+	_cleanup_free_ char *netns = NULL;
+	size_t len;
+	int r = file_read_all(path, 4096, &netns, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return cni_err_set(err, CNI_ERR_IO, -r, "read '%s': %s", path, strerror(-r));
+	netns[strcspn(netns, "\n")] = '\0';
+	struct stat st;
+	/* The record of a pod whose netns is gone is stale: its DEL will not come in time. */
+	if (!*netns || stat(netns, &st) < 0) {
+		log_info("allocation of '%s' by gone netns '%s' is stale, ignoring", bdf, netns);
+		return 0;
+	}
+	return cni_err_set(err, CNI_ERR_DEVICE, EBUSY,
+			   "pci address %s is already allocated (netns '%s')", bdf, netns);
+}
+
+int sriov_alloc_save(const char *bdf, const char *netns, struct cni_err *err)
+{
+	int r = mkdir_state("/pci", err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *path = xasprintf("%s/pci/%s", state_dir(), bdf);
+	r = file_write_atomic(path, netns, strlen(netns), 0600);
+	if (r < 0)
+		return cni_err_set(err, CNI_ERR_IO, -r, "write '%s': %s", path, strerror(-r));
+	return 0;
+}
+
+void sriov_alloc_drop(const char *bdf)
+{
+	_cleanup_free_ char *path = xasprintf("%s/pci/%s", state_dir(), bdf);
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warning("remove '%s': %m, ignoring", path);
+}
+
+static char *cache_path(const struct cni_ctx *ctx)
+{
+	return xasprintf("%s/%s-%s.json", state_dir(), ctx->container_id, ctx->ifname);
+}
+
+void sriov_cache_done(struct sriov_cache *c)
+{
+	free(c->host_ifname);
+	free(c->device_info_file);
+	memset(c, 0, sizeof(*c));
+}
+
+static cJSON *vf_state_encode(const struct net_vf_state *s)
+{
+	char mac[MAC_STR_LEN];
+	cJSON *o = cJSON_CreateObject();
+	format_mac(s->mac, mac);
+	cJSON_AddNumberToObject(o, "has", s->has);
+	cJSON_AddStringToObject(o, "mac", mac);
+	cJSON_AddNumberToObject(o, "vlan", s->vlan);
+	cJSON_AddNumberToObject(o, "qos", s->qos);
+	cJSON_AddNumberToObject(o, "proto", s->proto);
+	cJSON_AddBoolToObject(o, "spoofchk", s->spoofchk);
+	cJSON_AddBoolToObject(o, "trust", s->trust);
+	cJSON_AddNumberToObject(o, "minTxRate", s->min_rate);
+	cJSON_AddNumberToObject(o, "maxTxRate", s->max_rate);
+	cJSON_AddNumberToObject(o, "linkState", s->link_state);
+	return o;
+}
+
+int sriov_cache_save(const struct cni_ctx *ctx, const struct sriov_cache *c, struct cni_err *err)
+{
+	int r = mkdir_state("", err);
+	if (r < 0)
+		return r;
+	char mac[MAC_STR_LEN];
+	_cleanup_json_ cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "deviceID", c->device_id);
+	cJSON_AddStringToObject(o, "containerID", ctx->container_id);
+	cJSON_AddStringToObject(o, "ifname", ctx->ifname);
+	cJSON_AddBoolToObject(o, "dpdk", c->dpdk);
+	if (c->host_ifname) {
+		format_mac(c->host_mac, mac);
+		cJSON_AddStringToObject(o, "hostIfname", c->host_ifname);
+		cJSON_AddStringToObject(o, "hostMac", mac);
+		cJSON_AddNumberToObject(o, "hostMtu", c->host_mtu);
+	}
+	cJSON_AddItemToObject(o, "orig", vf_state_encode(&c->orig));
+	cJSON_AddNumberToObject(o, "applied", c->applied);
+	if (c->device_info_file)
+		cJSON_AddStringToObject(o, "deviceInfoFile", c->device_info_file);
+	_cleanup_free_ char *text = json_print(o);
+	_cleanup_free_ char *path = cache_path(ctx);
+	r = file_write_atomic(path, text, strlen(text), 0600);
+	if (r < 0)
+		return cni_err_set(err, CNI_ERR_IO, -r, "write cache '%s': %s", path, strerror(-r));
+	return 0;
+}
+
+static int get_u32(const cJSON *o, const char *key, uint32_t *ret, struct cni_err *err)
+{
+	int64_t v;
+	int r = json_get_int(o, key, key, 0, UINT32_MAX, &v, NULL, err);
+	if (r >= 0 && json_get(o, key))
+		*ret = (uint32_t)v;
+	return r;
+}
+
+static int decode(const cJSON *o, struct sriov_cache *c, struct cni_err *err)
+{
+	const char *id = NULL, *ifname = NULL, *mac = NULL, *omac = NULL, *dif = NULL;
+	const cJSON *orig = NULL;
+	uint32_t proto = 0;
+	int r = json_get_string(o, "deviceID", "deviceID", &id, NULL, err);
+	if (r >= 0)
+		r = json_get_bool(o, "dpdk", "dpdk", &c->dpdk, NULL, err);
+	if (r >= 0)
+		r = json_get_string(o, "hostIfname", "hostIfname", &ifname, NULL, err);
+	if (r >= 0)
+		r = json_get_string(o, "hostMac", "hostMac", &mac, NULL, err);
+	if (r >= 0)
+		r = get_u32(o, "hostMtu", &c->host_mtu, err);
+	if (r >= 0)
+		r = get_u32(o, "applied", &c->applied, err);
+	if (r >= 0)
+		r = json_get_string(o, "deviceInfoFile", "deviceInfoFile", &dif, NULL, err);
+	if (r >= 0)
+		r = json_get_object(o, "orig", "orig", &orig, err);
+	if (r >= 0)
+		r = get_u32(orig, "has", &c->orig.has, err);
+	if (r >= 0)
+		r = json_get_string(orig, "mac", "orig.mac", &omac, NULL, err);
+	if (r >= 0)
+		r = get_u32(orig, "vlan", &c->orig.vlan, err);
+	if (r >= 0)
+		r = get_u32(orig, "qos", &c->orig.qos, err);
+	if (r >= 0)
+		r = get_u32(orig, "proto", &proto, err);
+	if (r >= 0)
+		r = json_get_bool(orig, "spoofchk", "orig.spoofchk", &c->orig.spoofchk, NULL, err);
+	if (r >= 0)
+		r = json_get_bool(orig, "trust", "orig.trust", &c->orig.trust, NULL, err);
+	if (r >= 0)
+		r = get_u32(orig, "minTxRate", &c->orig.min_rate, err);
+	if (r >= 0)
+		r = get_u32(orig, "maxTxRate", &c->orig.max_rate, err);
+	if (r >= 0)
+		r = get_u32(orig, "linkState", &c->orig.link_state, err);
+	if (r < 0)
+		return r;
+	c->orig.proto = (uint16_t)proto;
+	if (!id || strlen(id) >= sizeof(c->device_id) || !orig || !omac ||
+	    parse_mac(omac, c->orig.mac) < 0 ||
+	    (ifname && (!mac || parse_mac(mac, c->host_mac) < 0)))
+		return cni_err_set(err, CNI_ERR_DECODE, EINVAL, "incomplete or invalid fields");
+	memcpy(c->device_id, id, strlen(id) + 1);
+	c->host_ifname = ifname ? xstrdup(ifname) : NULL;
+	c->device_info_file = dif ? xstrdup(dif) : NULL;
+	return 0;
+}
+
+int sriov_cache_load(const struct cni_ctx *ctx, struct sriov_cache *ret, struct cni_err *err)
+{
+	_cleanup_free_ char *path = cache_path(ctx);
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r = file_read_all(path, 1 << 16, &text, &len);
+	if (r == -ENOENT)
+		return r;
+	if (r < 0)
+		return cni_err_set(err, CNI_ERR_IO, -r, "read cache '%s': %s", path, strerror(-r));
+	_cleanup_json_ cJSON *o = NULL;
+	r = json_parse(text, len, "sriov cache", &o, err);
+	if (r < 0)
+		return r;
+	struct sriov_cache c = { 0 };
+	r = decode(o, &c, err);
+	if (r < 0) {
+		sriov_cache_done(&c);
+		/* Whatever the field getter said, a bad cache is a decode error. */
+		err->code = CNI_ERR_DECODE;
+		return cni_err_wrap(err, "cache '%s'", path);
+	}
+	*ret = c;
+	return 0;
+}
+
+void sriov_cache_remove(const struct cni_ctx *ctx)
+{
+	_cleanup_free_ char *path = cache_path(ctx);
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warning("remove '%s': %m, ignoring", path);
+}
