@@ -4,7 +4,7 @@
 # names it as the PF of VF 0 (a veth stand-in netdev) and VF 1 (vfio-pci), without the fake-PF
 # file, so plexus-sriov uses its netlink backend. Every IFLA_VF_* setting is read back with
 # `ip -d -j link` and must be restored exactly on DEL.
-source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../../lib.sh"
 need_root
 PLUGIN=$BIN/plexus-sriov
 MK=$TOP/tests/fixtures/mksysfs.sh
