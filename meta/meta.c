@@ -235,7 +235,8 @@ static int plan_default(struct plan *p, struct cni_err *err)
 		name = xasprintf("%s/%s", ns, sel[0].name);
 		r = nad_conf(p, ns, sel[0].name, &text, NULL, err);
 		meta_selections_free(sel, n);
-	} else if (p->conf.delegates) {
+	} else if (!p->conf.cluster_network) {
+		/* Legacy form; Multus ignores delegates when clusterNetwork is set. */
 		text = json_print(cJSON_GetArrayItem(p->conf.delegates, 0));
 		r = 0;
 	} else if (strchr(p->conf.cluster_network, '/')) {

@@ -86,6 +86,43 @@ static void test_meta_conf_errors_name_the_key(void **state)
 	}
 }
 
+/* Configurations shaped like the examples in Multus's configuration reference: every key
+ * Multus documents is accepted (unknown ones such as logOptions ignored). */
+static void test_meta_conf_accepts_multus_examples(void **state)
+{
+	(void)state;
+	const char *examples[] = {
+		"{\"cniVersion\":\"0.3.1\",\"name\":\"node-cni-network\",\"type\":\"multus\","
+		"\"kubeconfig\":\"/etc/kubernetes/node-kubeconfig.yaml\","
+		"\"confDir\":\"/etc/cni/multus/net.d\",\"cniDir\":\"/var/lib/cni/multus\","
+		"\"binDir\":\"/opt/cni/bin\",\"logFile\":\"/var/log/multus.log\","
+		"\"logLevel\":\"debug\",\"logOptions\":{\"maxAge\":5,\"maxSize\":100,"
+		"\"maxBackups\":5,\"compress\":true},\"capabilities\":{\"portMappings\":true},"
+		"\"namespaceIsolation\":false,\"clusterNetwork\":\"/etc/cni/net.d/99-flannel.conf\","
+		"\"defaultNetworks\":[\"sidecarCRD\",\"exampleNetwork\"],"
+		"\"systemNamespaces\":[\"kube-system\",\"admin\"],\"multusNamespace\":\"kube-system\","
+		"\"allowTryDeleteOnErr\":false}",
+		"{\"name\":\"node-cni-network\",\"type\":\"multus\",\"readinessindicatorfile\":\"\","
+		"\"Note1\":\"a comment\",\"clusterNetwork\":\"defaultCRD\","
+		"\"defaultNetworks\":[\"sidecarCRD\",\"flannel\"],"
+		"\"delegates\":[{\"type\":\"weave-net\",\"hairpinMode\":true},{\"type\":\"macvlan\"}]}",
+		"{\"name\":\"multus-cni-network\",\"type\":\"multus\",\"logToStderr\":true,"
+		"\"globalNamespaces\":\"default,tenant-a\",\"namespaceIsolation\":true,"
+		"\"retryDeleteOnError\":true,\"delegates\":[{\"cniVersion\":\"0.3.1\","
+		"\"name\":\"default-cni-network\",\"plugins\":[{\"type\":\"flannel\","
+		"\"delegate\":{\"isDefaultGateway\":true}}]}]}",
+	};
+	for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++) {
+		_cleanup_json_ cJSON *j = cJSON_Parse(examples[i]);
+		assert_non_null(j);
+		struct meta_conf c;
+		struct cni_err err = { 0 };
+		if (meta_conf_parse(j, &c, &err) < 0)
+			fail_msg("example %zu refused: %s", i, err.msg);
+		meta_conf_done(&c);
+	}
+}
+
 /* NAD-13..16: one entry per sandbox interface, default only on the first of the default
  * network, IPs without prefix, unindexed IPs on the last sandbox entry. */
 static void test_meta_network_status_shape(void **state)
@@ -124,6 +161,7 @@ int main(void)
 		cmocka_unit_test(test_meta_conf_defaults),
 		cmocka_unit_test(test_meta_conf_every_key),
 		cmocka_unit_test(test_meta_conf_errors_name_the_key),
+		cmocka_unit_test(test_meta_conf_accepts_multus_examples),
 		cmocka_unit_test(test_meta_network_status_shape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
