@@ -128,7 +128,7 @@ bench: $(BINS)
 		PLEXUS_BUILD=$(B) bench/vm.sh
 
 demo: $(BINS)
-	$(Q)PLEXUS_BUILD=$(B) scripts/demo-run.sh
+	$(Q)PLEXUS_BUILD=$(B) scripts/demo-meta.sh
 
 # libFuzzer harnesses: clang builds each with the library sources it needs.
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -I$(B)/gen -fsanitize=fuzzer,address,undefined \

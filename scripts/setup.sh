@@ -9,10 +9,12 @@ PACKAGES=(
 	make gcc clang pkg-config git
 	libnl-3-dev libnl-route-3-dev libcjson-dev libcurl4-openssl-dev libcmocka-dev libpci-dev
 	libyaml-dev
+	# gRPC layer (lib/grpc): protoc-c at build time, protobuf-c and nghttp2 at link time
+	protobuf-c-compiler libprotobuf-c-dev libnghttp2-dev
 	# fuzzing and sanitizers (clang's runtimes)
 	libclang-rt-dev
 	# tests, demo and bench
-	iproute2 iputils-ping jq procps util-linux nodejs openssl
+	iproute2 iputils-ping jq procps util-linux nodejs openssl python3-yaml curl
 	containernetworking-plugins hyperfine tcpdump
 	clang-format
 )
@@ -21,6 +23,9 @@ missing=()
 for p in "${PACKAGES[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# The gRPC interop peer (tests/fixtures/grpc) is installed with npm. Debian packages it apart
+# from nodejs; NodeSource's nodejs bundles it and conflicts with Debian's npm package.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "plexus setup: installing ${missing[*]}" >&2

@@ -360,9 +360,11 @@ static int bridge_ensure(struct nl_sock *sk, const struct vxlan_conf *c, int *re
 	return 0;
 }
 
-/* Remotes: add what is missing, drop stale all-zero entries (kept in sync on every ADD). */
-static int sync_flood(struct nl_sock *sk, const struct vxlan_conf *c, int ifindex,
-		      struct cni_err *err)
+/* Remotes: add what is missing, drop stale all-zero entries (kept in sync on every ADD). A
+ * NAD is cluster-wide, so its remotes list every node, this one included: the node's own
+ * address is skipped (flooding to ourselves would only loop frames back). */
+static int sync_flood(struct nl_sock *sk, const struct vxlan_conf *c, const struct ip_addr *self,
+		      int ifindex, struct cni_err *err)
 {
 	_cleanup_free_ struct ip_addr *have = NULL;
 	size_t n = 0;
@@ -372,7 +374,8 @@ static int sync_flood(struct nl_sock *sk, const struct vxlan_conf *c, int ifinde
 	for (size_t i = 0; i < n; i++) {
 		bool wanted = false;
 		for (size_t j = 0; j < c->n_remotes && !wanted; j++)
-			wanted = ip_addr_equal(&have[i], &c->remotes[j]);
+			wanted = ip_addr_equal(&have[i], &c->remotes[j]) &&
+				 !ip_addr_equal(&have[i], self);
 		if (!wanted) {
 			r = net_fdb_flood_del(sk, ifindex, &have[i], err);
 			if (r < 0)
@@ -380,6 +383,8 @@ static int sync_flood(struct nl_sock *sk, const struct vxlan_conf *c, int ifinde
 		}
 	}
 	for (size_t j = 0; j < c->n_remotes; j++) {
+		if (ip_addr_equal(&c->remotes[j], self))
+			continue;
 		bool present = false;
 		for (size_t i = 0; i < n && !present; i++)
 			present = ip_addr_equal(&have[i], &c->remotes[j]);
@@ -442,7 +447,7 @@ int vxlan_host_ensure(struct nl_sock *sk, const struct vxlan_conf *c, struct vxl
 	}
 	int vx_ifindex = rtnl_link_get_ifindex(vx);
 	if (!(c->has & VXLAN_HAS_GROUP)) {
-		r = sync_flood(sk, c, vx_ifindex, err);
+		r = sync_flood(sk, c, &u.local, vx_ifindex, err);
 		if (r < 0)
 			return cni_err_wrap(err, "vxlan: remotes on '%s'", c->vxdev);
 	}

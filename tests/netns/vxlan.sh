@@ -199,14 +199,16 @@ check "vxlan: ADD with cniVersion 0.4.0 encodes ips[].version and interface 2" \
 	jqe '.cniVersion == "0.4.0" and .ips[0].version == "4" and .ips[0].interface == 2' <<<"$RES"
 cni A DEL "$(jq -c '.cniVersion = "0.4.0"' <<<"$NET1A")" "$PODNS" eth0 "$CID"
 
-# ---- isolation between VNIs ----------------------------------------------------------------
-NET2B=$(conf vxnet2 200 "$(ipam B 10.251.0.0/24 10.251.0.40 10.251.0.49)" '{"remotes":["10.250.0.1"]}')
-NET2A=$(conf vxnet2 200 "$(ipam A 10.251.0.0/24 10.251.0.30 10.251.0.39)" '{"remotes":["10.250.0.2"]}')
+# ---- isolation between VNIs; remotes as a cluster-wide NAD lists them (every node) ----------
+NET2B=$(conf vxnet2 200 "$(ipam B 10.251.0.0/24 10.251.0.40 10.251.0.49)" '{"remotes":["10.250.0.1","10.250.0.2"]}')
+NET2A=$(conf vxnet2 200 "$(ipam A 10.251.0.0/24 10.251.0.30 10.251.0.39)" '{"remotes":["10.250.0.1","10.250.0.2"]}')
 add_pod B "$NET2B"; PB2=$POD IPB2=$IP
 check "vxlan: network 2 (vni 200, same subnet) on node B" [ "$RC" -eq 0 ]
 add_pod A "$NET2A"; PA4=$POD IPA4=$IP
 check "vxlan: network 2 on node A" [ "$RC" -eq 0 ]
 check "vxlan: vni 200 pods ping each other" ping_ok "$PA4" "$IPB2"
+check "vxlan: a node's own address in remotes is skipped (flood list has only the peer)" \
+	[ "$(bridge -n "$NA" fdb show dev vx200 | grep -c '^00:00:00:00:00:00')" = 1 ]
 check "vxlan: vni 100 pod cannot reach vni 200 pod (isolated)" ping_fails "$PA1" "$IPB2"
 check "vxlan: vni 200 pod cannot reach vni 100 pod (isolated)" ping_fails "$PB2" "$IPA1"
 
