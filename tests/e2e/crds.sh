@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The manifests under crds/ pass the offline checker (tests/crds/check_manifests.py), and the
+# checker itself catches each kind of mistake it is meant to (one broken copy per mistake).
+source "$(dirname "$0")/../lib.sh"
+CHECK=$TOP/tests/crds/check_manifests.py
+export PLEXUS_INSTALL_BIN=$BIN/plexus-install
+TMP=$(t_tmpdir)
+
+if ! python3 -c 'import yaml' 2>/dev/null; then
+	fail "python3-yaml is missing (scripts/setup.sh installs it)"
+	exit 0
+fi
+# The DaemonSet's options are checked against plexus-install --help: build it first.
+check "plexus-install is built ($PLEXUS_INSTALL_BIN)" test -x "$PLEXUS_INSTALL_BIN"
+
+# The real manifests: the checker's own PASS/FAIL lines are this test's.
+python3 "$CHECK" "$TOP/crds" "$TOP"
+
+# mutant NAME FILE SED-EXPR [PY]: a copy of crds/ with one change must make the checker fail.
+mutant() {
+	local name=$1 file=$2 expr=$3 d
+	d=$(mktemp -d "$TMP/m.XXXXXX")
+	cp -r "$TOP/crds/." "$d/"
+	sed -i "$expr" "$d/$file"
+	if cmp -s "$d/$file" "$TOP/crds/$file"; then
+		fail "checker catches: $name (the mutation did not apply)"
+		return
+	fi
+	local out
+	out=$(python3 "$CHECK" "$d" "$TOP" 2>&1)
+	if [ $? -ne 0 ] && grep -q '^FAIL: ' <<<"$out"; then
+		pass "checker catches: $name"
+	else
+		fail "checker catches: $name"
+	fi
+}
+mutant "a v1beta1 CRD" network-attachment-definitions.yaml \
+	's|apiextensions.k8s.io/v1$|apiextensions.k8s.io/v1beta1|'
+mutant "a CRD that is not Namespaced" network-attachment-definitions.yaml \
+	's|scope: Namespaced|scope: Cluster|'
+mutant "a missing short name" network-attachment-definitions.yaml '/- nad$/d'
+mutant "an extensions/v1beta1 DaemonSet" plexus-daemonset.yaml \
+	's|^apiVersion: apps/v1|apiVersion: extensions/v1beta1|'
+mutant "an extra RBAC verb (delete pods)" plexus-daemonset.yaml 's|verbs: \[get\]$|verbs: [get, delete]|'
+mutant "a missing RBAC grant (patch pods/status)" plexus-daemonset.yaml \
+	's|verbs: \[patch\]|verbs: [get]|'
+mutant "an RBAC wildcard" plexus-daemonset.yaml 's|resources: \[pods\]|resources: ["*"]|'
+mutant "a selector that does not match the template" plexus-daemonset.yaml \
+	'0,/      app: plexus$/s//      app: plexus-other/'
+mutant "a mount of an undefined volume" plexus-daemonset.yaml '0,/- name: cni-bin$/s//- name: cni-bins/'
+mutant "a container without an image" device-plugin.yaml '/image: ghcr.io/d'
+mutant "an unknown plexus-install option" plexus-daemonset.yaml 's|--log-level=warning|--log-levels=warning|'
+mutant "a NAD whose spec.config is not JSON" examples/macvlan.yaml 's|"mode": "bridge",|"mode": bridge,|'
+mutant "a NAD with a foreign plugin type" examples/ipvlan.yaml 's|"plexus-ipvlan"|"calico"|'
+mutant "an SR-IOV NAD without resourceName" examples/sriov.yaml \
+	'0,/k8s.v1.cni.cncf.io\/resourceName/{/k8s.v1.cni.cncf.io\/resourceName/d}'
+mutant "a pod naming a NAD that does not exist" examples/pod-multi.yaml 's|"name": "tenant-a"|"name": "tenant-b"|'
+mutant "a pod not requesting its VF resource" examples/pod-multi.yaml \
+	's|intel.com/sriov_netdevice: "1"|intel.com/sriov_other: "1"|'
