@@ -98,14 +98,18 @@ static void test_meta_conf_accepts_multus_examples(void **state)
 		"\"binDir\":\"/opt/cni/bin\",\"logFile\":\"/var/log/multus.log\","
 		"\"logLevel\":\"debug\",\"logOptions\":{\"maxAge\":5,\"maxSize\":100,"
 		"\"maxBackups\":5,\"compress\":true},\"capabilities\":{\"portMappings\":true},"
-		"\"namespaceIsolation\":false,\"clusterNetwork\":\"/etc/cni/net.d/99-flannel.conf\","
+		"\"namespaceIsolation\":false,\"clusterNetwork\":\"/etc/cni/net.d/"
+		"99-flannel.conf\","
 		"\"defaultNetworks\":[\"sidecarCRD\",\"exampleNetwork\"],"
-		"\"systemNamespaces\":[\"kube-system\",\"admin\"],\"multusNamespace\":\"kube-system\","
+		"\"systemNamespaces\":[\"kube-system\",\"admin\"],\"multusNamespace\":\"kube-"
+		"system\","
 		"\"allowTryDeleteOnErr\":false}",
-		"{\"name\":\"node-cni-network\",\"type\":\"multus\",\"readinessindicatorfile\":\"\","
+		"{\"name\":\"node-cni-network\",\"type\":\"multus\",\"readinessindicatorfile\":"
+		"\"\","
 		"\"Note1\":\"a comment\",\"clusterNetwork\":\"defaultCRD\","
 		"\"defaultNetworks\":[\"sidecarCRD\",\"flannel\"],"
-		"\"delegates\":[{\"type\":\"weave-net\",\"hairpinMode\":true},{\"type\":\"macvlan\"}]}",
+		"\"delegates\":[{\"type\":\"weave-net\",\"hairpinMode\":true},{\"type\":"
+		"\"macvlan\"}]}",
 		"{\"name\":\"multus-cni-network\",\"type\":\"multus\",\"logToStderr\":true,"
 		"\"globalNamespaces\":\"default,tenant-a\",\"namespaceIsolation\":true,"
 		"\"retryDeleteOnError\":true,\"delegates\":[{\"cniVersion\":\"0.3.1\","
