@@ -603,29 +603,7 @@ struct check_args {
 static int check_in_pod(void *arg, struct cni_err *err)
 {
 	struct check_args *a = arg;
-	const char *ifname = a->ctx->ifname;
-	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
-	_cleanup_link_ struct rtnl_link *link = NULL;
-	r = net_link_get(sk, ifname, &link, err);
-	if (r < 0)
-		return r;
-	const char *want = a->prev->interfaces[a->iface].mac;
-	struct nl_addr *addr = rtnl_link_get_addr(link);
-	uint8_t w[MAC_LEN];
-	if (want && *want && addr && nl_addr_get_len(addr) == MAC_LEN &&
-	    (parse_mac(want, w) < 0 || memcmp(w, nl_addr_get_binary_addr(addr), MAC_LEN))) {
-		char m[MAC_STR_LEN];
-		mac_str(nl_addr_get_binary_addr(addr), m);
-		return cni_err_set(err, CNI_ERR_DEVICE, EINVAL,
-				   "'%s' has MAC '%s', prevResult says '%s'", ifname, m, want);
-	}
-	r = net_check_addrs(sk, ifname, (int)a->iface, a->prev, err);
-	if (r < 0)
-		return r;
-	return net_check_routes(sk, a->prev, err);
+	return net_check_pod_iface(a->ctx->ifname, a->prev, a->iface, NULL, NULL, err);
 }
 
 /* The PF still holds what the conf asks for. */

@@ -287,35 +287,23 @@ struct check_args {
 	uint32_t mtu;
 };
 
+/* The pod end is a veth with the network's MTU. */
+static int check_veth(const void *data, struct rtnl_link *link, const char *ifname,
+		      struct cni_err *err)
+{
+	const uint32_t *mtu = data;
+	if (!rtnl_link_is_veth(link))
+		return cni_err_set(err, CNI_ERR_DEVICE, EINVAL, "'%s' is not a veth", ifname);
+	if (rtnl_link_get_mtu(link) != *mtu)
+		return cni_err_set(err, CNI_ERR_DEVICE, EINVAL, "'%s' has MTU %u, expected %u",
+				   ifname, rtnl_link_get_mtu(link), *mtu);
+	return 0;
+}
+
 static int check_in_pod(void *arg, struct cni_err *err)
 {
 	struct check_args *a = arg;
-	const char *ifname = a->ctx->ifname;
-	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
-	_cleanup_link_ struct rtnl_link *link = NULL;
-	r = net_link_get(sk, ifname, &link, err);
-	if (r < 0)
-		return r;
-	if (!rtnl_link_is_veth(link))
-		return cni_err_set(err, CNI_ERR_DEVICE, EINVAL, "'%s' is not a veth", ifname);
-	if (rtnl_link_get_mtu(link) != a->mtu)
-		return cni_err_set(err, CNI_ERR_DEVICE, EINVAL, "'%s' has MTU %u, expected %u",
-				   ifname, rtnl_link_get_mtu(link), a->mtu);
-	const char *want = a->prev->interfaces[a->iface].mac;
-	char mac[MAC_STR_LEN];
-	link_mac(link, mac);
-	uint8_t w[MAC_LEN], h[MAC_LEN];
-	if (want && *want && mac[0] &&
-	    (parse_mac(want, w) < 0 || parse_mac(mac, h) < 0 || memcmp(w, h, MAC_LEN)))
-		return cni_err_set(err, CNI_ERR_DEVICE, EINVAL,
-				   "'%s' has MAC '%s', prevResult says '%s'", ifname, mac, want);
-	r = net_check_addrs(sk, ifname, (int)a->iface, a->prev, err);
-	if (r < 0)
-		return r;
-	return net_check_routes(sk, a->prev, err);
+	return net_check_pod_iface(a->ctx->ifname, a->prev, a->iface, check_veth, &a->mtu, err);
 }
 
 static int check_host(const struct cni_ctx *ctx, const struct vxlan_conf *c, uint32_t *ret_mtu,

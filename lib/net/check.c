@@ -109,3 +109,32 @@ int net_check_routes(struct nl_sock *sk, const struct cni_result *result, struct
 	}
 	return 0;
 }
+
+int net_check_pod_iface(const char *ifname, const struct cni_result *prev, size_t iface,
+			net_check_link_fn check_link, const void *data, struct cni_err *err)
+{
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	int r = net_sock_open(&sk, err);
+	if (r < 0)
+		return r;
+	_cleanup_link_ struct rtnl_link *link = NULL;
+	r = net_link_get(sk, ifname, &link, err);
+	if (r < 0)
+		return r;
+	if (check_link && (r = check_link(data, link, ifname, err)) < 0)
+		return r;
+	const char *want = prev->interfaces[iface].mac;
+	struct nl_addr *addr = rtnl_link_get_addr(link);
+	uint8_t w[MAC_LEN];
+	if (want && *want && addr && nl_addr_get_len(addr) == MAC_LEN &&
+	    (parse_mac(want, w) < 0 || memcmp(w, nl_addr_get_binary_addr(addr), MAC_LEN) != 0)) {
+		char mac[MAC_STR_LEN];
+		format_mac(nl_addr_get_binary_addr(addr), mac);
+		return cni_err_set(err, CNI_ERR_DEVICE, EINVAL,
+				   "'%s' has MAC '%s', prevResult says '%s'", ifname, mac, want);
+	}
+	r = net_check_addrs(sk, ifname, (int)iface, prev, err);
+	if (r < 0)
+		return r;
+	return net_check_routes(sk, prev, err);
+}

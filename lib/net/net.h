@@ -109,3 +109,11 @@ int net_fdb_flood_append(struct nl_sock *sk, int ifindex, const struct ip_addr *
 /* Remove dst's entry; missing is success. */
 int net_fdb_flood_del(struct nl_sock *sk, int ifindex, const struct ip_addr *dst,
 		      struct cni_err *err);
+
+/* Kind-specific CHECK of a pod link (kind, mode, MTU...): mismatch -> code 104. */
+typedef int (*net_check_link_fn)(const void *data, struct rtnl_link *link, const char *ifname,
+				 struct cni_err *err);
+/* CHECK's common part, run inside the pod netns: interface iface of prev, named ifname, exists,
+ * passes check_link (optional), has the recorded MAC and addresses; prev's routes exist. */
+int net_check_pod_iface(const char *ifname, const struct cni_result *prev, size_t iface,
+			net_check_link_fn check_link, const void *data, struct cni_err *err);

@@ -219,34 +219,8 @@ struct check_args {
 static int check_in_pod(void *arg, struct cni_err *err)
 {
 	struct check_args *a = arg;
-	const char *ifname = a->ctx->ifname;
-	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
-	_cleanup_link_ struct rtnl_link *link = NULL;
-	r = net_link_get(sk, ifname, &link, err);
-	if (r < 0)
-		return r;
-	r = a->ops->check_link(a->conf->priv, link, ifname, err);
-	if (r < 0)
-		return r;
-	const char *want_mac = a->prev->interfaces[a->iface].mac;
-	struct nl_addr *addr = rtnl_link_get_addr(link);
-	if (want_mac && *want_mac && addr && nl_addr_get_len(addr) == MAC_LEN) {
-		char mac[MAC_STR_LEN];
-		uint8_t want[MAC_LEN];
-		format_mac(nl_addr_get_binary_addr(addr), mac);
-		if (parse_mac(want_mac, want) < 0 ||
-		    memcmp(want, nl_addr_get_binary_addr(addr), MAC_LEN) != 0)
-			return cni_err_set(err, CNI_ERR_DEVICE, EINVAL,
-					   "'%s' has MAC '%s', prevResult says '%s'", ifname, mac,
-					   want_mac);
-	}
-	r = net_check_addrs(sk, ifname, (int)a->iface, a->prev, err);
-	if (r < 0)
-		return r;
-	return net_check_routes(sk, a->prev, err);
+	return net_check_pod_iface(a->ctx->ifname, a->prev, a->iface, a->ops->check_link,
+				   a->conf->priv, err);
 }
 
 static int check_master(void *arg, struct cni_err *err)
