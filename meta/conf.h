@@ -26,6 +26,7 @@ struct meta_conf {
 	const char *readiness_indicator_file;
 	bool retry_delete_on_error;
 	const char *pod_resources_socket; /* /var/lib/kubelet/pod-resources/kubelet.sock */
+	const char *device_info_dir;	  /* /var/run/k8s.cni.cncf.io/devinfo (device-info spec) */
 	/* plexus: types that run in-process; NULL = every built-in, empty list = none. */
 	const cJSON *in_process_types;
 	long api_timeout_ms;	     /* apiTimeoutSeconds, default 10 s */

@@ -12,6 +12,7 @@
 #include "lib/json/json.h"
 #include "lib/kube/config.h"
 #include "lib/kube/nad.h"
+#include "lib/grpc/podresources.h"
 #include "lib/kube/pod.h"
 #include "lib/cni/netns.h"
 #include "lib/net/net.h"
@@ -32,9 +33,17 @@ struct attachment {
 	char *ifname;
 	bool is_default;
 	struct dlg_list list;
-	cJSON *cap_args;      /* owned, or NULL */
-	cJSON *default_route; /* owned gateways, or NULL */
+	cJSON *cap_args;	/* owned, or NULL */
+	cJSON *default_route;	/* owned gateways, or NULL */
+	char *device_info_file; /* the attachment's CNI device-info file, or NULL */
 	struct cni_result *result;
+};
+
+/* Device IDs kubelet allocated to the pod, per resource, handed out in order (NAD-33). */
+struct resource_ids {
+	char *name;
+	char **ids;
+	size_t n, next;
 };
 
 struct plan {
@@ -47,6 +56,8 @@ struct plan {
 	struct kube_pod *pod;
 	struct attachment *att;
 	size_t n_att;
+	struct resource_ids *res;
+	size_t n_res;
 };
 
 static void plan_done(struct plan *p)
@@ -57,9 +68,15 @@ static void plan_done(struct plan *p)
 		dlg_list_done(&p->att[i].list);
 		cJSON_Delete(p->att[i].cap_args);
 		cJSON_Delete(p->att[i].default_route);
+		free(p->att[i].device_info_file);
 		cni_result_free(p->att[i].result);
 	}
 	free(p->att);
+	for (size_t i = 0; i < p->n_res; i++) {
+		free(p->res[i].name);
+		gr_podresources_ids_free(p->res[i].ids);
+	}
+	free(p->res);
 	free(p->path);
 	kube_pod_free(p->pod);
 	kube_config_free(p->kube);
@@ -339,6 +356,89 @@ static void merge_cni_args(struct attachment *a, const cJSON *cni_args)
 	}
 }
 
+/* The next device of resource allocated to the pod, asking kubelet once per resource. */
+static int next_device(struct plan *p, const char *resource, const char **ret, struct cni_err *err)
+{
+	struct resource_ids *r = NULL;
+	for (size_t i = 0; i < p->n_res && !r; i++)
+		if (strcmp(p->res[i].name, resource) == 0)
+			r = &p->res[i];
+	if (!r) {
+		char **ids = NULL;
+		size_t n = 0;
+		int rc = gr_podresources_get_devices(p->conf.pod_resources_socket, p->pod_ns,
+						     p->pod_name ? p->pod_name : "", resource, &ids,
+						     &n, (int)p->conf.api_timeout_ms, err);
+		if (rc < 0)
+			return cni_err_wrap(err, "kubelet PodResources '%s'",
+					    p->conf.pod_resources_socket);
+		p->res = xrealloc(p->res, (p->n_res + 1) * sizeof(*p->res));
+		r = &p->res[p->n_res++];
+		*r = (struct resource_ids){ .name = xstrdup(resource), .ids = ids, .n = n };
+	}
+	if (r->next >= r->n)
+		return cni_err_set(
+			err, CNI_ERR_DEVICE, ENODEV,
+			"resource '%s': kubelet allocated %zu device(s) to the pod, none "
+			"left for this attachment",
+			resource, r->n);
+	*ret = r->ids[r->next++];
+	return 0;
+}
+
+/* NAD-31..34: the resource's device goes into every plugin as deviceID and pciBusID (as Multus
+ * does) and as runtimeConfig.deviceID; the device plugin's device-info file is copied to this
+ * attachment's own, whose path reaches plugins declaring CNIDeviceInfoFile. */
+static int plan_device(struct plan *p, struct attachment *a, const char *resource,
+		       struct cni_err *err)
+{
+	const char *dev = NULL;
+	if (!a->cap_args)
+		a->cap_args = cJSON_CreateObject();
+	if (resource) {
+		int r = next_device(p, resource, &dev, err);
+		if (r < 0)
+			return cni_err_wrap(err, "network '%s'", a->name);
+		cJSON *pl;
+		cJSON_ArrayForEach (pl, (cJSON *)a->list.plugins) {
+			cJSON_DeleteItemFromObjectCaseSensitive(pl, "deviceID");
+			cJSON_DeleteItemFromObjectCaseSensitive(pl, "pciBusID");
+			cJSON_AddStringToObject(pl, "deviceID", dev);
+			cJSON_AddStringToObject(pl, "pciBusID", dev);
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(a->cap_args, "deviceID");
+		cJSON_AddStringToObject(a->cap_args, "deviceID", dev);
+	}
+	if (!dev && !declares(&a->list, "CNIDeviceInfoFile"))
+		return 0;
+	_cleanup_free_ char *base = xasprintf("%s-%s_%s", a->name, p->ctx->container_id, a->ifname);
+	for (char *c = base; *c; c++)
+		if (*c == '/')
+			*c = '-';
+	_cleanup_free_ char *dir = xasprintf("%s/cni", p->conf.device_info_dir);
+	a->device_info_file = xasprintf("%s/%s", dir, base);
+	if (dev) {
+		_cleanup_free_ char *res = xstrdup(resource), *text = NULL;
+		for (char *c = res; *c; c++)
+			if (*c == '/')
+				*c = '-';
+		_cleanup_free_ char *dp =
+			xasprintf("%s/dp/%s-%s-device.json", p->conf.device_info_dir, res, dev);
+		size_t len = 0;
+		if (file_read_all(dp, CACHE_MAX, &text, &len) == 0) {
+			int r = file_mkdir_p(dir, 0755);
+			if (r >= 0)
+				r = file_write_atomic(a->device_info_file, text, len, 0644);
+			if (r < 0)
+				return cni_err_set(err, CNI_ERR_IO, -r, "device-info '%s': %s",
+						   a->device_info_file, strerror(-r));
+		}
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(a->cap_args, "CNIDeviceInfoFile");
+	cJSON_AddStringToObject(a->cap_args, "CNIDeviceInfoFile", a->device_info_file);
+	return 0;
+}
+
 static int plan_selection(struct plan *p, struct meta_selection *s, size_t index,
 			  struct cni_err *err)
 {
@@ -350,8 +450,8 @@ static int plan_selection(struct plan *p, struct meta_selection *s, size_t index
 				   "namespace isolation: pod in '%s' may not use network '%s/%s'",
 				   p->pod_ns, ns, s->name);
 	_cleanup_free_ char *name = xasprintf("%s/%s", ns, s->name);
-	_cleanup_free_ char *text = NULL;
-	int r = nad_conf(p, ns, s->name, &text, NULL, err);
+	_cleanup_free_ char *text = NULL, *resource = NULL;
+	int r = nad_conf(p, ns, s->name, &text, &resource, err);
 	if (r < 0)
 		return cni_err_wrap(err, "network '%s'", name);
 	/* NAD-12: net1, net2... by position unless the pod names the interface. */
@@ -370,7 +470,10 @@ static int plan_selection(struct plan *p, struct meta_selection *s, size_t index
 		merge_cni_args(a, s->cni_args);
 	if (s->has_default_route)
 		a->default_route = TAKE_PTR(s->default_route);
-	return selection_caps(a, s, err);
+	r = selection_caps(a, s, err);
+	if (r < 0)
+		return r;
+	return plan_device(p, a, resource, err);
 }
 
 /* defaultNetworks (not for systemNamespaces pods), then the pod's own selection. */
@@ -413,6 +516,17 @@ static cJSON *att_json(const struct attachment *a)
 		cJSON_AddItemToObject(j, "capArgs", cJSON_Duplicate(a->cap_args, true));
 	if (a->default_route)
 		cJSON_AddItemToObject(j, "defaultRoute", cJSON_Duplicate(a->default_route, true));
+	if (a->device_info_file) {
+		cJSON_AddStringToObject(j, "deviceInfoFile", a->device_info_file);
+		/* NAD-35: what the chain left in the file goes into network-status. */
+		_cleanup_free_ char *text = NULL;
+		cJSON *info = NULL;
+		if (file_read_all(a->device_info_file, CACHE_MAX, &text, NULL) == 0 &&
+		    (info = cJSON_Parse(text)) && cJSON_IsObject(info))
+			cJSON_AddItemToObject(j, "deviceInfo", info);
+		else
+			cJSON_Delete(info);
+	}
 	cJSON *res = NULL;
 	if (a->result && cni_result_encode(a->result, CNI_V110, &res, NULL) == 0)
 		cJSON_AddItemToObject(j, "result", res);
@@ -502,6 +616,8 @@ static void rollback(struct plan *p, size_t attempted)
 		struct cni_err e = { 0 };
 		if (dlg_list_del(&a->list, &rt, a->result, &e) < 0)
 			log_warning("rollback of '%s' (%s): %s", a->name, a->ifname, e.msg);
+		if (a->device_info_file)
+			(void)unlink(a->device_info_file);
 	}
 }
 
@@ -649,10 +765,13 @@ static int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct c
 		goto out;
 	}
 	if ((r = load_annotations(&p, err)) < 0 || (r = plan_default(&p, err)) < 0 ||
-	    (r = plan_secondary(&p, err)) < 0)
+	    (r = plan_secondary(&p, err)) < 0 || (r = cache_write(&p, 0, err)) < 0) {
+		/* Nothing ran yet, but planning may have copied device-info files. */
+		for (size_t i = 0; i < p.n_att; i++)
+			if (p.att[i].device_info_file)
+				(void)unlink(p.att[i].device_info_file);
 		goto out;
-	if ((r = cache_write(&p, 0, err)) < 0)
-		goto out;
+	}
 	for (size_t i = 0; i < p.n_att; i++) {
 		struct attachment *a = &p.att[i];
 		struct dlg_rt rt = att_rt(&p, a);
@@ -705,6 +824,9 @@ static int plan_from_cache(struct plan *p, const char *text, struct cni_err *err
 		r = dlg_list_parse(conf, strlen(conf), NULL, NULL, &att->list, err);
 		if (r < 0)
 			return cni_err_wrap(err, "intent log: network '%s'", att->name);
+		const char *dif = cJSON_GetStringValue(json_get(a, "deviceInfoFile"));
+		if (dif)
+			att->device_info_file = xstrdup(dif);
 		const cJSON *caps = json_get(a, "capArgs"), *res = json_get(a, "result");
 		if (caps)
 			att->cap_args = cJSON_Duplicate(caps, true);
@@ -751,6 +873,8 @@ static int meta_del(const struct cni_ctx *ctx, struct cni_err *err)
 		struct dlg_rt rt = att_rt(&p, a);
 		struct cni_err e = { 0 };
 		int rr = dlg_list_del(&a->list, &rt, a->result, &e);
+		if (a->device_info_file)
+			(void)unlink(a->device_info_file);
 		if (rr < 0) {
 			log_warning("DEL '%s' (%s): %s", a->name, a->ifname, e.msg);
 			if (!first) {

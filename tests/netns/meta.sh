@@ -25,9 +25,10 @@ ip -n "$NODE" link set eth9p up
 bash "$TOP/tests/fixtures/apiserver/mkcerts.sh" "$TMP/pki"
 TOKEN=plexus-node-token-$T_ID
 nad() { # nad NS NAME CONFIG_JSON [RESOURCE]
-	jq -cn --arg ns "$1" --arg n "$2" --arg c "$3" \
+	jq -cn --arg ns "$1" --arg n "$2" --arg c "$3" --arg r "${4:-}" \
 		'{apiVersion:"k8s.cni.cncf.io/v1",kind:"NetworkAttachmentDefinition",
-		  metadata:{namespace:$ns,name:$n,uid:("uid-"+$n)},spec:{config:$c}}'
+		  metadata:({namespace:$ns,name:$n,uid:("uid-"+$n)} + (if $r == "" then {} else
+		  {annotations:{"k8s.v1.cni.cncf.io/resourceName":$r}} end)),spec:{config:$c}}'
 }
 pod() { # pod NS NAME NETWORKS_ANNOTATION
 	jq -cn --arg ns "$1" --arg n "$2" --arg a "$3" \
@@ -56,6 +57,8 @@ STATIC=$(jq -cn '{cniVersion:"1.0.0",plugins:[{type:"macvlan",master:"eth9",capa
 	nad default br-net "$BRNET"; echo ,
 	nad default static-net "$STATIC"; echo ,
 	nad other private-net "$MACVLAN"; echo ,
+	nad default sriov-a '{"cniVersion":"1.0.0","type":"fake-plugin","capabilities":{"deviceID":true,"CNIDeviceInfoFile":true}}' intel.com/sriov; echo ,
+	nad default sriov-b '{"cniVersion":"1.0.0","type":"fake-second","capabilities":{"deviceID":true}}' intel.com/sriov; echo ,
 	pod default pod-a "macvlan-net,vxlan-net@vx0,br-net"; echo ,
 	pod default pod-b '[{"name":"macvlan-net"},{"name":"vxlan-net","interface":"vx0"}]'; echo ,
 	pod default pod-missing "macvlan-net,no-such-net"; echo ,
@@ -64,6 +67,8 @@ STATIC=$(jq -cn '{cniVersion:"1.0.0",plugins:[{type:"macvlan",master:"eth9",capa
 	pod default pod-nolog "macvlan-net"; echo ,
 	pod default pod-hang "macvlan-net"; echo ,
 	pod default pod-gc "macvlan-net,vxlan-net"; echo ,
+	pod default web "sriov-a,sriov-b"; echo ,
+	pod default web-short "sriov-a,sriov-a,sriov-a,sriov-a"; echo ,
 	pod default pod-bad-annotation "Not_A_Name"; echo ,
 	pod default pod-static '[{"name":"static-net","ips":["10.214.0.7/24"],"mac":"02:00:00:00:21:07"}]'; echo ,
 	pod default pod-isolated "other/private-net"
@@ -101,13 +106,14 @@ CONF=$(jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" --arg d "$TMP/confd
 # plexus VERB POD [CONF]: run the meta-plugin in the node for pod POD; sets OUT, RC.
 plexus() {
 	local conf=${3:-$CONF}
-	OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" PLEXUS_RUN_DIR="$TMP/run" CNI_COMMAND="$1" \
+	OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" PLEXUS_RUN_DIR="$TMP/run" "${EXTRA_ENV[@]}" CNI_COMMAND="$1" \
 		CNI_CONTAINERID="cid-$2" CNI_NETNS="/run/netns/plxmp$T_ID-$2" CNI_IFNAME=eth0 \
 		CNI_PATH=/usr/lib/cni \
 		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=${POD_NS:-default};K8S_POD_NAME=$2;K8S_POD_INFRA_CONTAINER_ID=cid-$2" \
 		"$P" <<<"$conf" 2>"$TMP/stderr")
 	RC=$?
 }
+EXTRA_ENV=()
 mkpod() { t_netns "plxmp$T_ID-$1"; ip -n "plxmp$T_ID-$1" link set lo up; }
 podns() { echo "plxmp$T_ID-$1"; }
 has_link() { ip -n "$(podns "$1")" link show "$2" >/dev/null 2>&1; }
@@ -255,6 +261,46 @@ check "STATUS is ready (cluster network resolvable)" test "$RC" -eq 0
 OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" CNI_COMMAND=STATUS CNI_PATH=/usr/lib/cni "$P" \
 	<<<"$(jq -c '. + {readinessindicatorfile:"/nonexistent/ready"}' <<<"$STATUS_CONF")" 2>"$TMP/stderr"); RC=$?
 check "STATUS is not ready (code 50) without the readiness file" is_err 50
+
+# ---- resourceName: device IDs from kubelet's PodResources API (a grpc-js stand-in) ---------
+(cd "$TOP/tests/fixtures/grpc" && { [ -d node_modules/@grpc/grpc-js ] ||
+	npm ci --no-audit --no-fund >npm-ci.log 2>&1; }) || fail "resourceName: npm ci for the grpc-js peer"
+node "$TOP/tests/fixtures/grpc/podresources-server.js" "$TMP/kubelet.sock" ok >"$TMP/pr.out" 2>&1 &
+PR_PID=$!
+for _ in $(seq 100); do grep -q READY "$TMP/pr.out" 2>/dev/null && break; sleep 0.05; done
+mkdir -p "$TMP/devinfo/dp"
+echo '{"type":"pci","version":"1.1.0","pci":{"pci-address":"0000:3b:02.0"}}' \
+	>"$TMP/devinfo/dp/intel.com-sriov-0000:3b:02.0-device.json"
+CONF_DEV=$(jq -c --arg s "$TMP/kubelet.sock" --arg d "$TMP/devinfo" --arg b "$TOP/tests/fixtures/bin" \
+	'. + {podResourcesSocket:$s,deviceInfoDir:$d,binDir:$b}' <<<"$CONF")
+EXTRA_ENV=(FAKE_RECORD="$TMP/fake" FAKE_MODE=ok)
+mkpod web
+plexus ADD web "$CONF_DEV"
+check "resourceName: ADD succeeds" test "$RC" -eq 0
+[ "$RC" -eq 0 ] || echo "out: $OUT"
+A_IN=$(cat "$TMP/fake.stdin" 2>/dev/null) B_IN=$(cat "$TMP/fake.fake-second.stdin" 2>/dev/null)
+check "resourceName: the first attachment gets the pod's first device as deviceID and pciBusID" \
+	test "$(jq -r '.deviceID + " " + .pciBusID + " " + .runtimeConfig.deviceID' <<<"$A_IN")" = "0000:3b:02.0 0000:3b:02.0 0000:3b:02.0"
+check "resourceName: the second attachment gets the next device" \
+	test "$(jq -r '.deviceID + " " + .runtimeConfig.deviceID' <<<"$B_IN")" = "0000:3b:02.1 0000:3b:02.1"
+DEVFILE=$(jq -r '.runtimeConfig.CNIDeviceInfoFile' <<<"$A_IN")
+check "resourceName: CNIDeviceInfoFile reaches the plugin that declares it, not the other" \
+	bash -c "[ '$DEVFILE' = '$TMP/devinfo/cni/default-sriov-a-cid-web_net1' ] && [ \"\$(jq -r '.runtimeConfig.CNIDeviceInfoFile // \"none\"' <<<'$B_IN')\" = none ]"
+check "resourceName: the device plugin's device-info file is copied for the attachment" \
+	test "$(jq -r '.pci["pci-address"]' "$DEVFILE" 2>/dev/null)" = 0000:3b:02.0
+check "resourceName: network-status carries device-info" \
+	test "$(network_status web | jq -r '.[1]["device-info"].pci["pci-address"]')" = 0000:3b:02.0
+plexus DEL web "$CONF_DEV"
+check "resourceName: DEL succeeds and removes the attachment's device-info file" \
+	bash -c "[ $RC -eq 0 ] && [ ! -e '$DEVFILE' ]"
+mkpod web-short
+plexus ADD web-short "$CONF_DEV"
+check "resourceName: more attachments than allocated devices fails (code 104)" is_err 104
+check "... naming the resource" msg_has "intel.com/sriov"
+check "... leaving no intent log or device-info file" \
+	bash -c "[ ! -e $TMP/cache/cid-web-short.json ] && [ -z \"\$(ls $TMP/devinfo/cni 2>/dev/null)\" ]"
+kill "$PR_PID" 2>/dev/null
+EXTRA_ENV=()
 
 # ---- CHECK, DEL without the API, DEL twice ------------------------------------------------
 plexus CHECK pod-a
