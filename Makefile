@@ -17,7 +17,7 @@ SAN_FLAGS :=
 endif
 
 PKGS      := libnl-3.0 libnl-route-3.0 libcjson yaml-0.1 libcurl libprotobuf-c libnghttp2
-TEST_PKGS := cmocka
+TEST_PKGS := cmocka libcurl
 VERSION   := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -26,7 +26,9 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -D_GNU_SOURCE $(WARN) -MMD -MP -I. -I$(B)/gen $(SAN_FLAGS) \
 	-DPLEXUS_VERSION='"$(VERSION)"' $(shell $(PKG_CONFIG) --cflags $(PKGS))
 LDFLAGS += $(SAN_FLAGS)
-LDLIBS  := $(shell $(PKG_CONFIG) --libs $(PKGS))
+# libcurl is dlopen'ed by lib/kube/curl.c when the API is first needed (startup cost): its
+# headers are used, its library is not linked.
+LDLIBS  := $(shell $(PKG_CONFIG) --libs $(filter-out libcurl,$(PKGS)))
 TEST_LDLIBS := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 ifneq ($(V),1)
@@ -53,11 +55,13 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB      := $(B)/libplexus.a
 
 # ---- plugins: one directory each, main.c is the standalone entry ----------------------------
-PLUGINS := macvlan ipvlan vxlan sriov
+# hostlocal and staticipam are IPAM plugins: every plugin binary links them to run in-process.
+PLUGINS := macvlan ipvlan vxlan sriov hostlocal staticipam
+IPAM_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(filter-out %/main.c,$(sort $(wildcard hostlocal/*.c staticipam/*.c))))
 define plugin_rules
 $(1)_SRCS := $$(filter-out $(1)/main.c,$$(sort $$(wildcard $(1)/*.c)))
 $(1)_OBJS := $$($(1)_SRCS:%.c=$(B)/obj/%.o)
-$(B)/bin/plexus-$(1): $(B)/obj/$(1)/main.o $$($(1)_OBJS) $(LIB)
+$(B)/bin/plexus-$(1): $(B)/obj/$(1)/main.o $$($(1)_OBJS) $$(IPAM_OBJS) $(LIB)
 	$$(call quiet,LINK,$$@)mkdir -p $$(@D) && $$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach p,$(PLUGINS),$(eval $(call plugin_rules,$(p))))

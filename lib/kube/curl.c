@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The libcurl transport: one verified-TLS HTTP exchange; curl errors translated here. */
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -14,8 +15,75 @@
 #include "lib/kube/http.h"
 #include "lib/util/cleanup.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(CURL *, curl_easy_cleanup)
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct curl_slist *, curl_slist_free_all)
+/* libcurl is loaded on first use, not linked: it pulls in ~30 libraries whose relocations
+ * cost about 14M instructions at every start, and only ADD (and DEL without an intent log)
+ * talks to the API. DEL, CHECK and VERSION never pay for it. */
+static struct {
+	CURLcode (*global_init)(long flags);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *c, CURLoption opt, ...);
+	CURLcode (*easy_perform)(CURL *c);
+	CURLcode (*easy_getinfo)(CURL *c, CURLINFO info, ...);
+	const char *(*easy_strerror)(CURLcode rc);
+	void (*easy_cleanup)(CURL *c);
+	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+	void (*slist_free_all)(struct curl_slist *l);
+} lib;
+static char lib_error[256];
+
+static bool lib_load(void)
+{
+	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		(void)snprintf(lib_error, sizeof(lib_error), "%s", dlerror());
+		return false;
+	}
+	struct {
+		void **fn;
+		const char *name;
+	} syms[] = {
+		{ (void **)&lib.global_init, "curl_global_init" },
+		{ (void **)&lib.easy_init, "curl_easy_init" },
+		{ (void **)&lib.easy_setopt, "curl_easy_setopt" },
+		{ (void **)&lib.easy_perform, "curl_easy_perform" },
+		{ (void **)&lib.easy_getinfo, "curl_easy_getinfo" },
+		{ (void **)&lib.easy_strerror, "curl_easy_strerror" },
+		{ (void **)&lib.easy_cleanup, "curl_easy_cleanup" },
+		{ (void **)&lib.slist_append, "curl_slist_append" },
+		{ (void **)&lib.slist_free_all, "curl_slist_free_all" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(syms); i++) {
+		*syms[i].fn = dlsym(h, syms[i].name);
+		if (!*syms[i].fn) {
+			(void)snprintf(lib_error, sizeof(lib_error), "libcurl.so.4 lacks %s",
+				       syms[i].name);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* curl.h defines some of these as type-checking macros: route every call through the table. */
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#define curl_global_init(...) lib.global_init(__VA_ARGS__)
+#define curl_easy_init(...) lib.easy_init(__VA_ARGS__)
+#define curl_easy_setopt(...) lib.easy_setopt(__VA_ARGS__)
+#define curl_easy_perform(...) lib.easy_perform(__VA_ARGS__)
+#define curl_easy_getinfo(...) lib.easy_getinfo(__VA_ARGS__)
+#define curl_easy_strerror(...) lib.easy_strerror(__VA_ARGS__)
+#define curl_slist_append(...) lib.slist_append(__VA_ARGS__)
+
+static void curl_easy_cleanupp(CURL **p)
+{
+	if (*p)
+		lib.easy_cleanup(*p);
+}
+static void curl_slist_free_allp(struct curl_slist **p)
+{
+	if (*p)
+		lib.slist_free_all(*p);
+}
 
 struct sink {
 	char *buf;
@@ -77,11 +145,14 @@ static curl_socket_t open_socket_cb(void *clientp, curlsocktype purpose,
 }
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+static bool lib_loaded;
 
 static void global_init(void)
 {
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	lib_loaded = lib_load();
+	if (lib_loaded)
+		global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 static int curl_to_err(CURLcode rc, const char *errbuf, const struct sink *s, size_t max,
@@ -139,6 +210,9 @@ static int curl_exchange(void *data, const struct kube_config *cfg, const struct
 {
 	(void)data;
 	(void)pthread_once(&global_once, global_init);
+	if (!lib_loaded)
+		return cni_err_set(err, CNI_ERR_KUBE_API, ELIBACC, "cannot load libcurl: %s",
+				   lib_error);
 	if (global_rc != CURLE_OK)
 		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "curl_global_init failed");
 	_cleanup_(curl_easy_cleanupp) CURL *c = curl_easy_init();
