@@ -57,6 +57,8 @@ STATIC=$(jq -cn '{cniVersion:"1.0.0",plugins:[{type:"macvlan",master:"eth9",capa
 	nad default br-net "$BRNET"; echo ,
 	nad default static-net "$STATIC"; echo ,
 	nad other private-net "$MACVLAN"; echo ,
+	jq -cn '{apiVersion:"k8s.cni.cncf.io/v1",kind:"NetworkAttachmentDefinition",
+		metadata:{namespace:"default",name:"from-confdir"}}'; echo ,
 	nad default sriov-a '{"cniVersion":"1.0.0","type":"fake-plugin","capabilities":{"deviceID":true,"CNIDeviceInfoFile":true}}' intel.com/sriov; echo ,
 	nad default sriov-b '{"cniVersion":"1.0.0","type":"fake-second","capabilities":{"deviceID":true}}' intel.com/sriov; echo ,
 	pod default pod-a "macvlan-net,vxlan-net@vx0,br-net"; echo ,
@@ -67,6 +69,7 @@ STATIC=$(jq -cn '{cniVersion:"1.0.0",plugins:[{type:"macvlan",master:"eth9",capa
 	pod default pod-nolog "macvlan-net"; echo ,
 	pod default pod-hang "macvlan-net"; echo ,
 	pod default pod-gc "macvlan-net,vxlan-net"; echo ,
+	pod default pod-confdir "from-confdir"; echo ,
 	pod default web "sriov-a,sriov-b"; echo ,
 	pod default web-short "sriov-a,sriov-a,sriov-a,sriov-a"; echo ,
 	pod default pod-bad-annotation "Not_A_Name"; echo ,
@@ -99,6 +102,10 @@ contexts:
 current-context: test
 KC
 mkdir -p "$TMP/confdir"
+# NAD-02: a NAD without spec.config takes the confDir config of the same name.
+jq -cn --argjson i "$(hlr cd 10.218.0.0/24)" \
+	'{cniVersion:"1.0.0",name:"from-confdir",type:"macvlan",master:"eth9",ipam:$i}' \
+	>"$TMP/confdir/50-from-confdir.conf"
 CONF=$(jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" --arg d "$TMP/confdir" \
 	'{cniVersion:"1.0.0",name:"plexus-net",type:"plexus",kubeconfig:$k,clusterNetwork:"cluster",
 	  cniDir:$c,confDir:$d}')
@@ -207,6 +214,19 @@ mkpod pod-isolated
 CONF_ISO=$(jq -c '. + {namespaceIsolation:true}' <<<"$CONF")
 plexus ADD pod-isolated "$CONF_ISO"
 check "namespace isolation refuses another namespace's NAD" msg_has "namespace isolation"
+
+# ---- a NAD without spec.config: the confDir file of that name (NAD-02) ------------------------
+mkpod pod-confdir
+plexus ADD pod-confdir
+check "NAD without spec.config uses the confDir config of its name" \
+	bash -c "[ $RC -eq 0 ] && ip -n $(podns pod-confdir) addr show net1 | grep -q 10.218.0."
+plexus DEL pod-confdir
+
+# ---- readiness indicator: ADD waits for the cluster network (NAD-19) -------------------------
+mkpod pod-ready
+plexus ADD pod-ready "$(jq -c --arg r "$TMP/not-ready-yet" '. + {readinessindicatorfile:$r}' <<<"$CONF")"
+check "ADD before the readiness indicator file exists fails with code 11" is_err 11
+check "... and touches nothing" bash -c "[ \$(ip -n $(podns pod-ready) -j link show | jq length) -eq 1 ]"
 
 # ---- default-route: the selected network takes the pod's default route (NAD-20) -------------
 mkpod pod-dr
