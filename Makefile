@@ -56,7 +56,7 @@ LIB      := $(B)/libplexus.a
 
 # ---- plugins: one directory each, main.c is the standalone entry ----------------------------
 # hostlocal and staticipam are IPAM plugins: every plugin binary links them to run in-process.
-PLUGINS := macvlan ipvlan vxlan sriov
+PLUGINS := macvlan ipvlan vxlan sriov hostlocal staticipam
 IPAM_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(filter-out %/main.c,$(sort $(wildcard hostlocal/*.c staticipam/*.c))))
 define plugin_rules
 $(1)_SRCS := $$(filter-out $(1)/main.c,$$(sort $$(wildcard $(1)/*.c)))

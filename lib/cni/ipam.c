@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* IPAM delegation for the current request: the spec's exec protocol (SPEC §4, CNI-64..68). */
+/* IPAM delegation for the current request: built-in IPAM in-process, else the spec's exec
+ * protocol (SPEC §4, CNI-64..68). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,12 +8,76 @@
 #include "lib/cni/args.h"
 #include "lib/cni/exec.h"
 #include "lib/cni/ipam.h"
+#include "lib/cni/skel.h"
 #include "lib/json/json.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/log.h"
 
 /* IPAM calls are bounded so a hung IPAM cannot hold the pod sandbox forever. */
 #define IPAM_TIMEOUT_MS 60000
+
+static const struct cni_plugin *const *ipam_builtins;
+static size_t ipam_n_builtins;
+
+void cni_ipam_set_builtins(const struct cni_plugin *const *table, size_t n)
+{
+	ipam_builtins = table;
+	ipam_n_builtins = table ? n : 0;
+}
+
+/* The registered plugin named ctx->ipam_type, unless operators asked for exec. */
+static const struct cni_plugin *ipam_builtin(const struct cni_ctx *ctx)
+{
+	if (!ctx->ipam_type || !ipam_n_builtins)
+		return NULL;
+	const char *e = secure_getenv("PLEXUS_IPAM_EXEC");
+	if (e && strcmp(e, "1") == 0)
+		return NULL;
+	for (size_t i = 0; i < ipam_n_builtins; i++) {
+		const struct cni_plugin *p = ipam_builtins[i];
+		if (strcmp(p->name, ctx->ipam_type) == 0)
+			return p;
+		for (const char *const *a = p->aliases; a && *a; a++)
+			if (strcmp(*a, ctx->ipam_type) == 0)
+				return p;
+	}
+	return NULL;
+}
+
+/* Run a built-in IPAM as if exec'd: same CNI_* values, same conf bytes, its own ctx. */
+static int ipam_inproc(const struct cni_plugin *p, const struct cni_ctx *ctx, enum cni_cmd cmd,
+		       struct cni_result **ret, struct cni_err *err)
+{
+	struct cni_env env = {
+		.cmd = cmd,
+		.container_id = (char *)ctx->container_id,
+		.netns = (char *)ctx->netns_path,
+		.ifname = (char *)ctx->ifname,
+		.args = (char *)ctx->args_raw,
+		.path = (char *)ctx->path,
+	};
+	struct cni_ctx ictx;
+	struct cni_err e = { 0 };
+	struct cni_result *res = NULL;
+	int r = cni_ctx_init(&ictx, &env, ctx->conf_raw, ctx->conf_len, p, &e);
+	if (r >= 0) {
+		/* The IPAM's own ctx names itself as ipam.type: never forward to itself. */
+		ictx.ipam_type = NULL;
+		r = cni_plugin_run(p, &ictx, cmd == CNI_CMD_ADD ? &res : NULL, &e);
+	}
+	cni_ctx_done(&ictx);
+	if (r < 0) {
+		cni_result_free(res);
+		if (err)
+			*err = e;
+		return cni_err_wrap(err, "ipam '%s' %s", ctx->ipam_type, cni_cmd_str(cmd));
+	}
+	if (ret)
+		*ret = res;
+	else
+		cni_result_free(res);
+	return 0;
+}
 
 /* Highest version both we and the IPAM binary support, from its VERSION answer. */
 static int ipam_negotiate(const struct cni_ctx *ctx, enum cni_version *ret, struct cni_err *err)
@@ -105,16 +170,26 @@ static int ipam_exec(const struct cni_ctx *ctx, enum cni_cmd cmd, char **ret, si
 
 int cni_ipam_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err *err)
 {
-	_cleanup_free_ char *out = NULL;
-	size_t len = 0;
-	int r = ipam_exec(ctx, CNI_CMD_ADD, &out, &len, err);
-	if (r < 0)
-		return r;
+	const struct cni_plugin *builtin = ipam_builtin(ctx);
 	struct cni_result *res = NULL;
-	r = cni_result_parse(out, len, ctx->version, &res, err);
-	if (r < 0) {
-		(void)cni_ipam_del(ctx, NULL);
-		return cni_err_wrap(err, "ipam '%s' result", ctx->ipam_type);
+	int r;
+	if (builtin) {
+		r = ipam_inproc(builtin, ctx, CNI_CMD_ADD, &res, err);
+		if (r < 0)
+			return r;
+		if (!res)
+			res = cni_result_new();
+	} else {
+		_cleanup_free_ char *out = NULL;
+		size_t len = 0;
+		r = ipam_exec(ctx, CNI_CMD_ADD, &out, &len, err);
+		if (r < 0)
+			return r;
+		r = cni_result_parse(out, len, ctx->version, &res, err);
+		if (r < 0) {
+			(void)cni_ipam_del(ctx, NULL);
+			return cni_err_wrap(err, "ipam '%s' result", ctx->ipam_type);
+		}
 	}
 	if (res->n_ips == 0) {
 		cni_result_free(res);
@@ -131,6 +206,9 @@ int cni_ipam_del(const struct cni_ctx *ctx, struct cni_err *err)
 {
 	if (!ctx->ipam_type)
 		return 0;
+	const struct cni_plugin *builtin = ipam_builtin(ctx);
+	if (builtin)
+		return ipam_inproc(builtin, ctx, CNI_CMD_DEL, NULL, err);
 	return ipam_exec(ctx, CNI_CMD_DEL, NULL, NULL, err);
 }
 
@@ -138,6 +216,9 @@ int cni_ipam_check(const struct cni_ctx *ctx, struct cni_err *err)
 {
 	if (!ctx->ipam_type)
 		return 0;
+	const struct cni_plugin *builtin = ipam_builtin(ctx);
+	if (builtin)
+		return ipam_inproc(builtin, ctx, CNI_CMD_CHECK, NULL, err);
 	return ipam_exec(ctx, CNI_CMD_CHECK, NULL, NULL, err);
 }
 
@@ -148,6 +229,9 @@ static int forward_optional(const struct cni_ctx *ctx, enum cni_cmd cmd, struct 
 {
 	if (!ctx->ipam_type)
 		return 0;
+	const struct cni_plugin *builtin = ipam_builtin(ctx);
+	if (builtin)
+		return ipam_inproc(builtin, ctx, cmd, NULL, err);
 	enum cni_version v;
 	int r = ipam_negotiate(ctx, &v, err);
 	if (r < 0)

@@ -2,7 +2,15 @@
 /* IPAM invocation for the current request (SPEC §4, CNI-64..68). */
 #pragma once
 
+#include <stddef.h>
+
 #include "lib/cni/cni.h"
+
+/* Register IPAM plugins that run in-process instead of being exec'd (DESIGN §4): when
+ * ctx->ipam_type is the name or an alias of one of them and PLEXUS_IPAM_EXEC is not "1",
+ * cni_ipam_* build a ctx from the same CNI_* values and conf bytes and call its vtable.
+ * table is borrowed for the life of the process; n 0 turns the built-ins off. */
+void cni_ipam_set_builtins(const struct cni_plugin *const *table, size_t n);
 
 /* Run ctx->ipam_type with ADD and the complete netconf on stdin; decode the result (any
  * version, up-converted) into *ret. No IPs in the result -> code 103. */

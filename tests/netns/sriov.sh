@@ -249,7 +249,7 @@ t_errors() {
 	fails "bad link_state" 7 link_state "$(mkconf "$ok_vf" '{link_state:"up"}')"
 	fails "vlan out of range" 7 vlan "$(mkconf "$ok_vf" '{vlan:5000}')"
 	# Failures after things were changed: everything is undone.
-	fails "IPAM failure" 999 "bogus" "$(mkconf "$ok_vf" '{vlan:9,ipam:{type:"static",addresses:[{address:"bogus"}]}}')"
+	fails "IPAM failure" 7 "bogus" "$(mkconf "$ok_vf" '{vlan:9,ipam:{type:"static",addresses:[{address:"bogus"}]}}')"
 	check "error: IPAM failure did reach the PF (and was undone)" bash -c "grep -q 'vf 3 .*vlan=9' $DEV/$PF/plexus-fake-pf.log"
 	ip -n "$POD" link add net1 type veth peer name net1p
 	fails "CNI_IFNAME already in the pod" 104 "interface 'net1' already exists" "$(mkconf "$ok_vf" '{vlan:9}')" net1 3

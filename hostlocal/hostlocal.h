@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Built-in host-local IPAM: conf, range arithmetic and the reference on-disk store (§3.7). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/cni/cni.h"
+#include "lib/util/parse.h"
+
+#define HL_DEFAULT_DATA_DIR "/var/lib/cni/networks"
+
+/* One pool: subnet (network address), first and last allocatable address (inclusive), gateway. */
+struct hl_range {
+	struct ip_net subnet;
+	struct ip_addr start, end, gateway;
+};
+
+/* One range set yields one IP; its ranges are pools of one family that never overlap. */
+struct hl_rangeset {
+	struct hl_range *ranges; /* owned */
+	size_t n;
+};
+
+struct hl_conf {
+	const char *name;	  /* network name, borrowed from the conf tree */
+	const char *data_dir;	  /* borrowed or HL_DEFAULT_DATA_DIR */
+	const char *resolv_conf;  /* borrowed or NULL */
+	struct hl_rangeset *sets; /* owned; runtimeConfig.ipRanges, legacy keys, then ranges */
+	size_t n_sets;
+	struct cni_route *routes; /* owned */
+	size_t n_routes;
+	struct ip_addr *requested; /* owned; CNI_ARGS IP=, args.cni.ips, runtimeConfig.ips */
+	size_t n_requested;
+};
+
+/* Parse and canonicalise the host-local keys of ctx (conf tree + CNI_ARGS) with the reference
+ * defaults and checks. Errors: code 7 naming the field, code 4 for CNI_ARGS. Pure. */
+int hl_conf_parse(const struct cni_ctx *ctx, struct hl_conf *ret, struct cni_err *err);
+void hl_conf_done(struct hl_conf *c);
+
+/* -1, 0, 1 like memcmp; different families compare by family. */
+int hl_ip_cmp(const struct ip_addr *a, const struct ip_addr *b);
+/* a + 1, wrapping within the family. */
+void hl_ip_next(struct ip_addr *a);
+/* In the subnet and between start and end (inclusive). */
+bool hl_range_contains(const struct hl_range *r, const struct ip_addr *ip);
+/* Index of the range of s containing ip, or -1. */
+int hl_rangeset_find(const struct hl_rangeset *s, const struct ip_addr *ip);
+/* "start-end,start-end" as the reference prints a range set. */
+void hl_rangeset_str(const struct hl_rangeset *s, char *buf, size_t len);
+
+/* Parse a resolv.conf (nameserver, domain, search, options) into *ret like the reference. */
+int hl_resolv_parse(const char *path, struct cni_dns *ret, struct cni_err *err);
+
+extern const struct cni_plugin hostlocal_plugin;
