@@ -87,6 +87,17 @@ BINS += $(B)/bin/plexus-install
 $(B)/bin/plexus-install: $(INSTALL_OBJS) $(LIB)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# ---- device-plugin/: plexus-device-plugin, the kubelet device plugin daemon (docs/device-plugin.md)
+# It alone links libpci (device names for logging). Its tests link DP_OBJS (rule below).
+DP_SRCS := $(filter-out device-plugin/main.c,$(sort $(wildcard device-plugin/*.c)))
+DP_OBJS := $(DP_SRCS:%.c=$(B)/obj/%.o)
+DP_LDLIBS := $(shell $(PKG_CONFIG) --libs libpci)
+BINS += $(B)/bin/plexus-device-plugin
+$(B)/obj/device-plugin/%.o: CFLAGS += $(shell $(PKG_CONFIG) --cflags libpci)
+
+$(B)/bin/plexus-device-plugin: $(B)/obj/device-plugin/main.o $(DP_OBJS) $(LIB)
+	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(DP_LDLIBS)
+
 # ---- unit tests: tests/<dir>/test_<unit>.c -> $(B)/tests/<dir>/test_<unit> -------------------
 TEST_SRCS := $(sort $(wildcard tests/*/test_*.c tests/*/*/test_*.c))
 TEST_BINS := $(TEST_SRCS:%.c=$(B)/%)
@@ -113,6 +124,11 @@ $(LIB): $(LIB_OBJS) $(PROTO_OBJS)
 $(B)/tests/%: tests/%.c $(META_OBJS) $(DLG_OBJS) $(PLUGIN_OBJS) $(LIB) | $(PROTO_H)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(META_OBJS) $(DLG_OBJS) $(PLUGIN_OBJS) $(LIB) $(LDLIBS) $(TEST_LDLIBS)
+
+# tests/device-plugin/ also link the daemon's objects (a more specific pattern wins).
+$(B)/tests/device-plugin/%: tests/device-plugin/%.c $(DP_OBJS) $(LIB) | $(PROTO_H)
+	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(DP_OBJS) $(LIB) $(LDLIBS) $(DP_LDLIBS) $(TEST_LDLIBS)
 
 # Unit tier only: no privileges needed.
 check: $(TEST_BINS)

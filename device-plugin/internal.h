@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Device plugin daemon internals shared by server.c, register.c, health.c and main.c. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "device-plugin/config.h"
+#include "device-plugin/devices.h"
+#include "lib/cni/err.h"
+
+struct gr_server;
+struct gr_stream;
+
+#define DP_KUBELET_DIR "/var/lib/kubelet/device-plugins"
+#define DP_DEVINFO_DIR "/var/run/k8s.cni.cncf.io/devinfo"
+#define DP_DEFAULT_PREFIX "plexus.io"
+#define DP_KUBELET_SOCK "kubelet.sock"
+
+/* One open ListAndWatch stream (server thread only) and the generation it last got. */
+struct dp_watch {
+	struct gr_stream *st;
+	uint64_t sent_gen;
+};
+
+/* One pool = one kubelet endpoint. devs/gen are written by the main thread under lock and
+ * read by the server thread; watches belong to the server thread. */
+struct dp_pool_srv {
+	const struct dp_pool *pool; /* borrowed from the daemon's config */
+	const char *devinfo_dir;    /* borrowed */
+	char *sock_path;	    /* <kubelet-dir>/plexus-<resource, '/' -> '_'>.sock */
+	char *endpoint;		    /* its file name, what Register sends */
+	struct gr_server *srv;
+	pthread_t thread;
+	bool running;
+
+	pthread_mutex_t lock;
+	struct dp_vf *devs; /* VFs of this pool with health, sorted by BDF */
+	int *selector;	    /* index of the selector each VF matched */
+	size_t n_devs;
+	uint64_t gen; /* bumped on every change of devs */
+
+	struct dp_watch *watches;
+	size_t n_watches;
+};
+
+/* server.c */
+/* Create the pool's gRPC server on its socket and start its thread. */
+int dp_pool_start(struct dp_pool_srv *ps, struct cni_err *err);
+/* Stop the server (open streams end UNAVAILABLE, GOAWAY), join, remove the socket. */
+void dp_pool_stop(struct dp_pool_srv *ps);
+/* Replace the pool's device list (copied); wakes the server when it changed. */
+void dp_pool_publish(struct dp_pool_srv *ps, const struct dp_vf *devs, const int *selector,
+		     size_t n);
+/* Env var name PCIDEVICE_<PREFIX>_<NAME> for a resource "prefix/name" (caller frees). */
+char *dp_env_name(const char *resource);
+/* Order `avail` for a request of size n honouring must_include, packing PFs, then NUMA:
+ * *ret holds n pointers into avail/must (or fewer when not enough), caller frees the array. */
+void dp_prefer(const struct dp_vf *known, size_t n_known, char **avail, size_t n_avail, char **must,
+	       size_t n_must, size_t size, char ***ret, size_t *ret_n);
+
+/* register.c */
+/* Register the pool with kubelet at <kubelet_dir>/kubelet.sock (v1beta1). */
+int dp_register(const char *kubelet_dir, const struct dp_pool_srv *ps, struct cni_err *err);
+
+/* health.c: link carrier from rtnetlink (RTMGRP_LINK) in the current netns. */
+struct dp_health;
+/* Subscribe to link events, then dump the current links. *ret is freed with dp_health_free. */
+int dp_health_open(struct dp_health **ret, struct cni_err *err);
+void dp_health_free(struct dp_health *h);
+int dp_health_fd(const struct dp_health *h);
+/* Read pending events; *ret_changed when any link's carrier or name changed. */
+int dp_health_process(struct dp_health *h, bool *ret_changed, struct cni_err *err);
+/* Carrier of the named link; links not in this netns (moved to a pod, fake names) are up. */
+bool dp_health_link_ok(const struct dp_health *h, const char *ifname);

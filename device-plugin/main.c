@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: Apache-2.0
+/* plexus-device-plugin: advertises SR-IOV VFs to kubelet, one gRPC endpoint per pool. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "device-plugin/internal.h"
+#include "lib/net/net.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/log.h"
+#include "lib/util/sysfs.h"
+
+#define RETRY_MS 1000
+
+struct daemon {
+	const char *config_path, *kubelet_dir, *devinfo_dir, *prefix;
+	struct dp_config cfg;
+	struct dp_pool_srv *pools;
+	size_t n_pools;
+	struct dp_vf *vfs; /* last discovery */
+	size_t n_vfs;
+	struct dp_health *health;
+	int sfd, ifd, tfd;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: plexus-device-plugin [OPTIONS]\n"
+		"Advertise SR-IOV VFs to kubelet as extended resources (device plugin API "
+		"v1beta1).\n"
+		"\n"
+		"  --config FILE            resourceList JSON (default "
+		"/etc/plexus/device-plugin.json)\n"
+		"  --kubelet-dir DIR        kubelet's device plugin directory: kubelet.sock is "
+		"there and\n"
+		"                           the plugin sockets are created there\n"
+		"                           (default " DP_KUBELET_DIR ")\n"
+		"  --resource-prefix PFX    prefix for pools without resourcePrefix "
+		"(default " DP_DEFAULT_PREFIX ")\n"
+		"  --device-info-dir DIR    device-info files for the meta-plugin go to DIR/dp/\n"
+		"                           (default " DP_DEVINFO_DIR ")\n"
+		"  --log-level LEVEL        error|warning|info|debug (default info)\n"
+		"  --help                   this text\n"
+		"\n"
+		"Signals: SIGHUP rediscovers the VFs, SIGTERM/SIGINT stop cleanly.\n"
+		"PLEXUS_SYSFS_ROOT prefixes /sys and /dev (tests).\n");
+}
+
+/* Health from carrier, and each VF into the first pool whose selectors match it. */
+static void publish_all(struct daemon *d)
+{
+	bool *taken = xcalloc(d->n_vfs + 1, sizeof(*taken));
+	for (size_t i = 0; i < d->n_vfs; i++)
+		d->vfs[i].healthy = dp_health_link_ok(d->health, d->vfs[i].ifname) &&
+				    dp_health_link_ok(d->health, d->vfs[i].pf_ifname);
+	for (size_t p = 0; p < d->n_pools; p++) {
+		struct dp_vf *devs = xcalloc(d->n_vfs + 1, sizeof(*devs));
+		int *sel = xcalloc(d->n_vfs + 1, sizeof(*sel));
+		size_t n = 0;
+		for (size_t i = 0; i < d->n_vfs; i++) {
+			int s = taken[i] ? -1 : dp_pool_match(d->pools[p].pool, &d->vfs[i]);
+			if (s < 0)
+				continue;
+			taken[i] = true;
+			memcpy(&devs[n], &d->vfs[i], sizeof(*devs));
+			sel[n++] = s;
+		}
+		dp_pool_publish(&d->pools[p], devs, sel, n);
+		free(sel);
+		free(devs);
+	}
+	free(taken);
+}
+
+static int discover(struct daemon *d, struct cni_err *err)
+{
+	char route_if[IFNAMSIZ] = "";
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	struct cni_err e2 = { 0 };
+	if (net_sock_open(&sk, &e2) < 0 || net_default_route_iface(sk, route_if, &e2) < 0)
+		route_if[0] = '\0';
+
+	struct dp_vf *vfs = NULL;
+	size_t n = 0;
+	int r = dp_discover(route_if, &vfs, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		char name[256];
+		log_debug("vf '%s' ('%s') of pf '%s' ('%s'): %s, driver '%s', numa %d, iommu group "
+			  "%d",
+			  vfs[i].bdf, vfs[i].ifname, vfs[i].pf_bdf, vfs[i].pf_ifname,
+			  dp_pci_name(&vfs[i], name, sizeof(name)), vfs[i].driver, vfs[i].numa_node,
+			  vfs[i].iommu_group);
+	}
+	free(d->vfs);
+	d->vfs = vfs;
+	d->n_vfs = n;
+	log_info("discovered %zu vf(s)", n);
+	return 0;
+}
+
+static void arm_retry(struct daemon *d)
+{
+	struct itimerspec its = { .it_value = { .tv_sec = RETRY_MS / 1000,
+						.tv_nsec = (RETRY_MS % 1000) * 1000000L } };
+	(void)timerfd_settime(d->tfd, 0, &its, NULL);
+}
+
+static void register_all(struct daemon *d)
+{
+	bool failed = false;
+	for (size_t p = 0; p < d->n_pools; p++) {
+		struct cni_err err = { 0 };
+		if (d->pools[p].running && dp_register(d->kubelet_dir, &d->pools[p], &err) < 0) {
+			log_warning("%s, retrying", err.msg);
+			failed = true;
+		}
+	}
+	if (failed)
+		arm_retry(d);
+}
+
+/* Recreate a pool's server whose socket file is gone (kubelet removes them on restart). */
+static bool restart_missing(struct daemon *d)
+{
+	bool any = false;
+	for (size_t p = 0; p < d->n_pools; p++) {
+		struct dp_pool_srv *ps = &d->pools[p];
+		if (ps->running && sysfs_exists(ps->sock_path))
+			continue;
+		struct cni_err err = { 0 };
+		log_info("'%s': socket '%s' gone, restarting the endpoint", ps->pool->resource,
+			 ps->sock_path);
+		dp_pool_stop(ps);
+		if (dp_pool_start(ps, &err) < 0)
+			log_error("%s", err.msg);
+		else
+			any = true;
+	}
+	return any;
+}
+
+static void on_inotify(struct daemon *d)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool kubelet_up = false, ours_gone = false;
+	ssize_t k;
+	while ((k = read(d->ifd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + k;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			p += sizeof(*ev) + ev->len;
+			if (!ev->len)
+				continue;
+			if (!strcmp(ev->name, DP_KUBELET_SOCK) &&
+			    (ev->mask & (IN_CREATE | IN_MOVED_TO)))
+				kubelet_up = true;
+			else if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
+				ours_gone = true;
+		}
+	}
+	bool restarted = ours_gone && restart_missing(d);
+	if (kubelet_up)
+		log_info("kubelet.sock created: registering again");
+	if (kubelet_up || restarted)
+		register_all(d);
+}
+
+static int setup(struct daemon *d, struct cni_err *err)
+{
+	int r = dp_config_load(d->config_path, d->prefix, &d->cfg, err);
+	if (r < 0)
+		return r;
+	d->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (d->ifd < 0 ||
+	    inotify_add_watch(d->ifd, d->kubelet_dir,
+			      IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM) < 0)
+		return cni_err_set(err, CNI_ERR_IO, errno, "kubelet dir '%s': %s", d->kubelet_dir,
+				   strerror(errno));
+	d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->tfd < 0)
+		return cni_err_set(err, CNI_ERR_INTERNAL, errno, "timerfd: %s", strerror(errno));
+	r = dp_health_open(&d->health, err);
+	if (r < 0)
+		return r;
+	r = discover(d, err);
+	if (r < 0)
+		return r;
+	d->n_pools = d->cfg.n_pools;
+	d->pools = xcalloc(d->n_pools + 1, sizeof(*d->pools));
+	for (size_t p = 0; p < d->n_pools; p++) {
+		struct dp_pool_srv *ps = &d->pools[p];
+		ps->pool = &d->cfg.pools[p];
+		ps->devinfo_dir = d->devinfo_dir;
+		ps->endpoint = xasprintf("plexus-%s.sock", ps->pool->resource);
+		for (char *c = ps->endpoint; *c; c++)
+			if (*c == '/')
+				*c = '_';
+		ps->sock_path = xasprintf("%s/%s", d->kubelet_dir, ps->endpoint);
+		(void)pthread_mutex_init(&ps->lock, NULL);
+	}
+	publish_all(d);
+	for (size_t p = 0; p < d->n_pools; p++) {
+		r = dp_pool_start(&d->pools[p], err);
+		if (r < 0)
+			return r;
+		log_info("'%s': serving %zu vf(s) on '%s'", d->pools[p].pool->resource,
+			 d->pools[p].n_devs, d->pools[p].sock_path);
+	}
+	register_all(d);
+	return 0;
+}
+
+static void teardown(struct daemon *d)
+{
+	for (size_t p = 0; p < d->n_pools; p++) {
+		dp_pool_stop(&d->pools[p]);
+		free(d->pools[p].devs);
+		free(d->pools[p].selector);
+		free(d->pools[p].sock_path);
+		free(d->pools[p].endpoint);
+		(void)pthread_mutex_destroy(&d->pools[p].lock);
+	}
+	free(d->pools);
+	free(d->vfs);
+	dp_health_free(d->health);
+	dp_config_done(&d->cfg);
+	if (d->ifd >= 0)
+		(void)close(d->ifd);
+	if (d->tfd >= 0)
+		(void)close(d->tfd);
+}
+
+static int loop(struct daemon *d, struct cni_err *err)
+{
+	for (;;) {
+		struct pollfd pfd[] = {
+			{ .fd = d->sfd, .events = POLLIN },
+			{ .fd = d->ifd, .events = POLLIN },
+			{ .fd = dp_health_fd(d->health), .events = POLLIN },
+			{ .fd = d->tfd, .events = POLLIN },
+		};
+		if (poll(pfd, ARRAY_SIZE(pfd), -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return cni_err_set(err, CNI_ERR_INTERNAL, errno, "poll: %s",
+					   strerror(errno));
+		}
+		if (pfd[2].revents) {
+			bool changed = false;
+			int r = dp_health_process(d->health, &changed, err);
+			if (r < 0)
+				return r;
+			if (changed)
+				publish_all(d);
+		}
+		if (pfd[0].revents) {
+			struct signalfd_siginfo si;
+			if (read(d->sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					struct cni_err e = { 0 };
+					log_info("SIGHUP: rediscovering vfs");
+					if (discover(d, &e) < 0)
+						log_error("%s, keeping the old list", e.msg);
+					publish_all(d);
+				} else {
+					log_info("signal %u: shutting down", si.ssi_signo);
+					return 0;
+				}
+			}
+		}
+		if (pfd[1].revents)
+			on_inotify(d);
+		if (pfd[3].revents) {
+			uint64_t ticks;
+			(void)!read(d->tfd, &ticks, sizeof(ticks));
+			register_all(d);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "kubelet-dir", required_argument, NULL, 'k' },
+		{ "resource-prefix", required_argument, NULL, 'p' },
+		{ "device-info-dir", required_argument, NULL, 'd' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct daemon d = { .config_path = "/etc/plexus/device-plugin.json",
+			    .kubelet_dir = DP_KUBELET_DIR,
+			    .devinfo_dir = DP_DEVINFO_DIR,
+			    .prefix = DP_DEFAULT_PREFIX,
+			    .sfd = -1,
+			    .ifd = -1,
+			    .tfd = -1 };
+	struct cni_err err = { 0 };
+	enum log_level level = LOG_LEVEL_INFO;
+	int c;
+
+	log_set_program("plexus-device-plugin");
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			d.config_path = optarg;
+			break;
+		case 'k':
+			d.kubelet_dir = optarg;
+			break;
+		case 'p':
+			d.prefix = optarg;
+			break;
+		case 'd':
+			d.devinfo_dir = optarg;
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &level) < 0) {
+				fprintf(stderr, "plexus-device-plugin: bad --log-level '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_set_level(level);
+
+	/* Blocked before any thread exists, so every thread inherits the mask and the signals
+	 * arrive only through the signalfd. SIGPIPE: a kubelet going away mid-write. */
+	sigset_t mask;
+	(void)sigemptyset(&mask);
+	(void)sigaddset(&mask, SIGTERM);
+	(void)sigaddset(&mask, SIGINT);
+	(void)sigaddset(&mask, SIGHUP);
+	(void)pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	(void)signal(SIGPIPE, SIG_IGN);
+	d.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	int r = d.sfd < 0 ? cni_err_set(&err, CNI_ERR_INTERNAL, errno, "signalfd: %s",
+					strerror(errno))
+			  : setup(&d, &err);
+	if (r >= 0)
+		r = loop(&d, &err);
+	teardown(&d);
+	if (d.sfd >= 0)
+		(void)close(d.sfd);
+	if (r < 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	return 0;
+}
