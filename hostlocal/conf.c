@@ -306,26 +306,9 @@ static int parse_env_args(const struct cni_ctx *ctx, struct hl_conf *c, struct c
 	return 0;
 }
 
-/* Routes reuse the result decoder so every route key (dst, gw, mtu, ...) is understood. */
 static int parse_routes(const cJSON *ipam, struct hl_conf *c, struct cni_err *err)
 {
-	const cJSON *routes = json_get(ipam, "routes");
-	if (!routes || cJSON_IsNull(routes))
-		return 0;
-	if (!cJSON_IsArray(routes))
-		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-				   "ipam.routes: must be a list");
-	_cleanup_json_ cJSON *fake = cJSON_CreateObject();
-	cJSON_AddStringToObject(fake, "cniVersion", "1.0.0");
-	cJSON_AddItemToObject(fake, "routes", cJSON_Duplicate(routes, true));
-	_cleanup_(cni_result_freep) struct cni_result *res = NULL;
-	struct cni_err e = { 0 };
-	if (cni_result_decode(fake, CNI_V100, &res, &e) < 0)
-		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL, "ipam.routes: %s", e.msg);
-	c->routes = TAKE_PTR(res->routes);
-	c->n_routes = res->n_routes;
-	res->n_routes = 0;
-	return 0;
+	return cni_routes_decode(ipam, "ipam", &c->routes, &c->n_routes, err);
 }
 
 int hl_conf_parse(const struct cni_ctx *ctx, struct hl_conf *ret, struct cni_err *err)

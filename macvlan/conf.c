@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/cni/conf.h"
 #include "lib/json/json.h"
 #include "lib/util/cleanup.h"
 #include "macvlan/macvlan.h"
@@ -50,44 +51,6 @@ static int parse_source_macs(const cJSON *conf, struct macvlan_conf *c, struct c
 					   c->n_source_macs);
 		c->n_source_macs++;
 	}
-	return 0;
-}
-
-/* Reference priority: conf "mac" < CNI_ARGS MAC= < runtimeConfig.mac. */
-static int parse_mac_overrides(const struct cni_ctx *ctx, struct macvlan_conf *c,
-			       struct cni_err *err)
-{
-	const char *mac = NULL;
-	int r = json_get_string(ctx->conf, "mac", "mac", &mac, NULL, err);
-	if (r < 0)
-		return r;
-	if (mac && *mac) {
-		if (parse_mac(mac, c->mac) < 0)
-			return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-					   "mac: invalid MAC address '%s'", mac);
-		c->has |= MACVLAN_HAS_MAC;
-	}
-	const char *arg = cni_ctx_arg(ctx, "MAC");
-	if (arg && *arg) {
-		if (parse_mac(arg, c->mac) < 0)
-			return cni_err_set(err, CNI_ERR_INVALID_ENV, EINVAL,
-					   "CNI_ARGS MAC: invalid MAC address '%s'", arg);
-		c->has |= MACVLAN_HAS_MAC;
-	}
-	r = json_get_string(ctx->runtime_config, "mac", "runtimeConfig.mac", &mac, NULL, err);
-	if (r < 0)
-		return r;
-	if (ctx->runtime_config && mac && *mac) {
-		if (parse_mac(mac, c->mac) < 0)
-			return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-					   "runtimeConfig.mac: invalid MAC address '%s'", mac);
-		c->has |= MACVLAN_HAS_MAC;
-	}
-	if ((c->has & MACVLAN_HAS_MAC) && (c->mac[0] & 1))
-		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-				   "mac: '%02x:%02x:%02x:%02x:%02x:%02x' is a multicast address",
-				   c->mac[0], c->mac[1], c->mac[2], c->mac[3], c->mac[4],
-				   c->mac[5]);
 	return 0;
 }
 
@@ -145,9 +108,12 @@ int macvlan_conf_parse(const struct cni_ctx *ctx, struct macvlan_conf *ret, stru
 			  err);
 	if (r < 0)
 		goto fail;
-	r = parse_mac_overrides(ctx, &c, err);
+	bool mac_set = false;
+	r = cni_conf_mac(ctx, c.mac, &mac_set, err);
 	if (r < 0)
 		goto fail;
+	if (mac_set)
+		c.has |= MACVLAN_HAS_MAC;
 	r = parse_source_macs(conf, &c, err);
 	if (r < 0)
 		goto fail;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/cni/conf.h"
 #include "lib/json/json.h"
 #include "lib/util/cleanup.h"
 #include "sriov/sriov.h"
@@ -57,38 +58,14 @@ static int parse_device_id(const struct cni_ctx *ctx, struct sriov_conf *c, stru
 	return 0;
 }
 
-static int parse_mac_field(const char *s, const char *field, int code, struct sriov_conf *c,
-			   struct cni_err *err)
-{
-	if (parse_mac(s, c->mac) < 0)
-		return cni_err_set(err, code, EINVAL, "%s: invalid MAC address '%s'", field, s);
-	if (c->mac[0] & 1)
-		return cni_err_set(err, code, EINVAL, "%s: '%s' is a multicast address", field, s);
-	c->has |= SRIOV_HAS_MAC;
-	return 0;
-}
-
 /* Reference priority: conf "mac" < CNI_ARGS MAC= < runtimeConfig.mac. */
 static int parse_macs(const struct cni_ctx *ctx, struct sriov_conf *c, struct cni_err *err)
 {
-	const char *mac = NULL;
-	int r = json_get_string(ctx->conf, "mac", "mac", &mac, NULL, err);
-	if (r < 0)
-		return r;
-	if (mac && *mac && (r = parse_mac_field(mac, "mac", CNI_ERR_INVALID_CONFIG, c, err)) < 0)
-		return r;
-	const char *arg = cni_ctx_arg(ctx, "MAC");
-	if (arg && *arg &&
-	    (r = parse_mac_field(arg, "CNI_ARGS MAC", CNI_ERR_INVALID_ENV, c, err)) < 0)
-		return r;
-	mac = NULL;
-	r = json_get_string(ctx->runtime_config, "mac", "runtimeConfig.mac", &mac, NULL, err);
-	if (r < 0)
-		return r;
-	if (mac && *mac &&
-	    (r = parse_mac_field(mac, "runtimeConfig.mac", CNI_ERR_INVALID_CONFIG, c, err)) < 0)
-		return r;
-	return 0;
+	bool set = false;
+	int r = cni_conf_mac(ctx, c->mac, &set, err);
+	if (r >= 0 && set)
+		c->has |= SRIOV_HAS_MAC;
+	return r;
 }
 
 /* "on"/"off" keys; *ret_present false when absent or empty. */

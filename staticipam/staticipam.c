@@ -153,24 +153,7 @@ static int parse_addresses(const cJSON *ipam, struct staticipam_conf *c, struct 
 
 static int parse_routes(const cJSON *ipam, struct staticipam_conf *c, struct cni_err *err)
 {
-	const cJSON *routes = json_get(ipam, "routes");
-	if (!routes || cJSON_IsNull(routes))
-		return 0;
-	if (!cJSON_IsArray(routes))
-		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-				   "ipam.routes: must be a list");
-	/* The result decoder knows every route key; reuse it. */
-	_cleanup_json_ cJSON *fake = cJSON_CreateObject();
-	cJSON_AddStringToObject(fake, "cniVersion", "1.0.0");
-	cJSON_AddItemToObject(fake, "routes", cJSON_Duplicate(routes, true));
-	_cleanup_(cni_result_freep) struct cni_result *res = NULL;
-	struct cni_err e = { 0 };
-	if (cni_result_decode(fake, CNI_V100, &res, &e) < 0)
-		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL, "ipam.routes: %s", e.msg);
-	c->routes = TAKE_PTR(res->routes);
-	c->n_routes = res->n_routes;
-	res->n_routes = 0;
-	return 0;
+	return cni_routes_decode(ipam, "ipam", &c->routes, &c->n_routes, err);
 }
 
 int staticipam_conf_parse(const struct cni_ctx *ctx, struct staticipam_conf *ret,

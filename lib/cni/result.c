@@ -378,6 +378,28 @@ static int decode_routes(const cJSON *obj, const char *path, struct cni_result *
 	return 0;
 }
 
+int cni_routes_decode(const cJSON *obj, const char *path, struct cni_route **ret, size_t *ret_n,
+		      struct cni_err *err)
+{
+	const cJSON *routes = cJSON_GetObjectItemCaseSensitive(obj, "routes");
+	if (routes && !cJSON_IsNull(routes) && !cJSON_IsArray(routes))
+		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL, "%s.routes: must be a list",
+				   path);
+	struct cni_result *tmp = cni_result_new();
+	int r = decode_routes(obj, path, tmp, err);
+	if (r < 0) {
+		cni_result_free(tmp);
+		if (err)
+			err->code = CNI_ERR_INVALID_CONFIG;
+		return r;
+	}
+	*ret = TAKE_PTR(tmp->routes);
+	*ret_n = tmp->n_routes;
+	tmp->n_routes = 0;
+	cni_result_free(tmp);
+	return 0;
+}
+
 /* 0.1.0/0.2.0 "ip4"/"ip6": {"ip": CIDR, "gateway": IP, "routes": [...]}. */
 static int decode_ipconfig_020(const cJSON *obj, const char *key, int family,
 			       struct cni_result *res, struct cni_err *err)

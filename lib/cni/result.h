@@ -94,6 +94,10 @@ int cni_result_parse(const char *text, size_t len, enum cni_version fallback,
  * (CNI-60: code 1 "cannot convert: no valid IP addresses"). *ret is a new tree. */
 int cni_result_encode(const struct cni_result *r, enum cni_version v, cJSON **ret,
 		      struct cni_err *err);
+/* Decode obj's "routes" list (every 1.1 route key) for a netconf, e.g. an IPAM section: errors
+ * are code 7 naming path.routes[i].key. Absent is an empty list. *ret is owned (free()). */
+int cni_routes_decode(const cJSON *obj, const char *path, struct cni_route **ret, size_t *ret_n,
+		      struct cni_err *err);
 /* Decode the "dns" object form (nameservers, domain, search, options); NULL/absent is empty. */
 int cni_dns_decode(const cJSON *json, const char *field, struct cni_dns *ret, struct cni_err *err);
 cJSON *cni_dns_encode(const struct cni_dns *d);
