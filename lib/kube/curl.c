@@ -25,7 +25,7 @@ static struct {
 	CURLcode (*easy_perform)(CURL *c);
 	CURLcode (*easy_getinfo)(CURL *c, CURLINFO info, ...);
 	const char *(*easy_strerror)(CURLcode rc);
-	void (*easy_cleanup)(CURL *c);
+	void (*easy_reset)(CURL *c);
 	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
 	void (*slist_free_all)(struct curl_slist *l);
 } lib;
@@ -48,7 +48,7 @@ static bool lib_load(void)
 		{ (void **)&lib.easy_perform, "curl_easy_perform" },
 		{ (void **)&lib.easy_getinfo, "curl_easy_getinfo" },
 		{ (void **)&lib.easy_strerror, "curl_easy_strerror" },
-		{ (void **)&lib.easy_cleanup, "curl_easy_cleanup" },
+		{ (void **)&lib.easy_reset, "curl_easy_reset" },
 		{ (void **)&lib.slist_append, "curl_slist_append" },
 		{ (void **)&lib.slist_free_all, "curl_slist_free_all" },
 	};
@@ -74,11 +74,6 @@ static bool lib_load(void)
 #define curl_easy_strerror(...) lib.easy_strerror(__VA_ARGS__)
 #define curl_slist_append(...) lib.slist_append(__VA_ARGS__)
 
-static void curl_easy_cleanupp(CURL **p)
-{
-	if (*p)
-		lib.easy_cleanup(*p);
-}
 static void curl_slist_free_allp(struct curl_slist **p)
 {
 	if (*p)
@@ -215,7 +210,15 @@ static int curl_exchange(void *data, const struct kube_config *cfg, const struct
 				   lib_error);
 	if (global_rc != CURLE_OK)
 		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "curl_global_init failed");
-	_cleanup_(curl_easy_cleanupp) CURL *c = curl_easy_init();
+	/* One handle per process, reset between requests: its connection and TLS session cache
+	 * survive, so the GETs and the PATCH of one ADD share one TLS handshake. The plugin is
+	 * single-threaded; the handle lives until exit. */
+	static CURL *shared;
+	if (!shared)
+		shared = curl_easy_init();
+	else
+		lib.easy_reset(shared);
+	CURL *c = shared;
 	if (!c)
 		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "curl_easy_init failed");
 	_cleanup_free_ char *url = xasprintf("%s%s", cfg->server, req->path);
