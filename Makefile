@@ -142,9 +142,11 @@ check-netns: $(BINS) $(TEST_BINS)
 test: $(BINS) $(TEST_BINS)
 	$(Q)PLEXUS_BUILD=$(B) tests/run.sh all
 
-# macvlan vs the reference, vxlan first/next pod, then ipvlan vs the reference inside the VM.
+# macvlan vs the reference, vxlan first/next pod, the meta-plugin, the device plugin at 1,024
+# VFs, then ipvlan vs the reference inside the VM.
 bench: $(BINS)
 	$(Q)PLEXUS_BUILD=$(B) bench/run.sh && PLEXUS_BUILD=$(B) bench/vxlan.sh && \
+		PLEXUS_BUILD=$(B) bench/meta.sh && PLEXUS_BUILD=$(B) bench/device-plugin.sh && \
 		PLEXUS_BUILD=$(B) bench/vm.sh
 
 demo: $(BINS)
