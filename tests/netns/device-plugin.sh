@@ -205,12 +205,21 @@ LINE=${UPD[$REST]:-}
 check "sighup: VF outside the pfNames range goes to the next pool" is \
 	'[.devices[].id]==["0000:3b:02.4"]'
 
+# SIGHUP after a VF disappears (numvfs lowered): it leaves the pool's ListAndWatch.
+echo 2 >"$DEV/0000:5e:00.0/sriov_numvfs"
+rm -f "$DEV/0000:5e:00.0/virtfn2" "$SYS/sys/bus/pci/devices/0000:5e:02.2"
+rm -rf "$DEV/0000:5e:02.2"
+kill -HUP "$DP_PID"
+expect '.event=="law" and .resource=="'$NET'"' &&
+	check "sighup: a removed VF leaves the ListAndWatch update" is \
+		'[.devices[].id]==["0000:3b:02.0","0000:3b:02.1","0000:3b:02.3","0000:5e:02.0","0000:5e:02.1"]'
+
 # kubelet restart: kubelet.sock deleted and recreated -> every pool registers again.
 send '{"cmd":"restart"}'
 collect 10
 check "kubelet restart: all three pools registered again" [ "${#REG[@]}" -eq 3 ]
 LINE=${LAW[$NET]:-}
-check "kubelet restart: ListAndWatch again" is '(.devices|length)==6'
+check "kubelet restart: ListAndWatch again" is '(.devices|length)==5'
 
 kill -TERM "$DP_PID"
 wait "$DP_PID"
