@@ -16,6 +16,7 @@
 #include "device-plugin/internal.h"
 #include "lib/net/net.h"
 #include "lib/util/cleanup.h"
+#include "lib/util/file.h"
 #include "lib/util/log.h"
 #include "lib/util/sysfs.h"
 
@@ -30,6 +31,8 @@ struct daemon {
 	size_t n_vfs;
 	struct dp_health *health;
 	int sfd, ifd, tfd;
+	int kubelet_wd, cfg_wd; /* inotify watches: kubelet dir, the config's directory */
+	char *cfg_text;		/* the running config as read, to tell a real change */
 };
 
 static void usage(FILE *f)
@@ -52,7 +55,8 @@ static void usage(FILE *f)
 		"  --log-level LEVEL        error|warning|info|debug (default info)\n"
 		"  --help                   this text\n"
 		"\n"
-		"Signals: SIGHUP rediscovers the VFs, SIGTERM/SIGINT stop cleanly.\n"
+		"Signals: SIGHUP re-reads the config and rediscovers the VFs (so does a change\n"
+		"of the config file), SIGTERM/SIGINT stop cleanly.\n"
 		"PLEXUS_SYSFS_ROOT prefixes /sys and /dev (tests).\n");
 }
 
@@ -151,16 +155,26 @@ static bool restart_missing(struct daemon *d)
 	return any;
 }
 
+static void reload(struct daemon *d);
+
 static void on_inotify(struct daemon *d)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool kubelet_up = false, ours_gone = false;
+	bool kubelet_up = false, ours_gone = false, config_changed = false;
+	const char *base = strrchr(d->config_path, '/');
+	base = base ? base + 1 : d->config_path;
 	ssize_t k;
 	while ((k = read(d->ifd, buf, sizeof(buf))) > 0) {
 		for (char *p = buf; p < buf + k;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 			p += sizeof(*ev) + ev->len;
 			if (!ev->len)
+				continue;
+			/* The config file itself, or a ConfigMap's "..data" symlink swap. */
+			if (ev->wd == d->cfg_wd &&
+			    (!strcmp(ev->name, base) || !strcmp(ev->name, "..data")))
+				config_changed = true;
+			if (ev->wd != d->kubelet_wd)
 				continue;
 			if (!strcmp(ev->name, DP_KUBELET_SOCK) &&
 			    (ev->mask & (IN_CREATE | IN_MOVED_TO)))
@@ -169,6 +183,11 @@ static void on_inotify(struct daemon *d)
 				ours_gone = true;
 		}
 	}
+	if (config_changed) {
+		log_info("config '%s' changed: reloading", d->config_path);
+		reload(d);
+		return;
+	}
 	bool restarted = ours_gone && restart_missing(d);
 	if (kubelet_up)
 		log_info("kubelet.sock created: registering again");
@@ -176,26 +195,9 @@ static void on_inotify(struct daemon *d)
 		register_all(d);
 }
 
-static int setup(struct daemon *d, struct cni_err *err)
+/* One endpoint per pool of d->cfg: publish the devices, serve, register. */
+static int start_pools(struct daemon *d, struct cni_err *err)
 {
-	int r = dp_config_load(d->config_path, d->prefix, &d->cfg, err);
-	if (r < 0)
-		return r;
-	d->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (d->ifd < 0 ||
-	    inotify_add_watch(d->ifd, d->kubelet_dir,
-			      IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM) < 0)
-		return cni_err_set(err, CNI_ERR_IO, errno, "kubelet dir '%s': %s", d->kubelet_dir,
-				   strerror(errno));
-	d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (d->tfd < 0)
-		return cni_err_set(err, CNI_ERR_INTERNAL, errno, "timerfd: %s", strerror(errno));
-	r = dp_health_open(&d->health, err);
-	if (r < 0)
-		return r;
-	r = discover(d, err);
-	if (r < 0)
-		return r;
 	d->n_pools = d->cfg.n_pools;
 	d->pools = xcalloc(d->n_pools + 1, sizeof(*d->pools));
 	for (size_t p = 0; p < d->n_pools; p++) {
@@ -211,7 +213,7 @@ static int setup(struct daemon *d, struct cni_err *err)
 	}
 	publish_all(d);
 	for (size_t p = 0; p < d->n_pools; p++) {
-		r = dp_pool_start(&d->pools[p], err);
+		int r = dp_pool_start(&d->pools[p], err);
 		if (r < 0)
 			return r;
 		log_info("'%s': serving %zu vf(s) on '%s'", d->pools[p].pool->resource,
@@ -221,7 +223,8 @@ static int setup(struct daemon *d, struct cni_err *err)
 	return 0;
 }
 
-static void teardown(struct daemon *d)
+/* Stop every endpoint (streams end, sockets go) and forget the pools. */
+static void stop_pools(struct daemon *d)
 {
 	for (size_t p = 0; p < d->n_pools; p++) {
 		dp_pool_stop(&d->pools[p]);
@@ -232,6 +235,81 @@ static void teardown(struct daemon *d)
 		(void)pthread_mutex_destroy(&d->pools[p].lock);
 	}
 	free(d->pools);
+	d->pools = NULL;
+	d->n_pools = 0;
+}
+
+/* SIGHUP or a changed config file. Same config: rediscover and publish the changes on the
+ * running endpoints. A new config that loads replaces every endpoint; one that does not keeps
+ * the running config (and says so). */
+static void reload(struct daemon *d)
+{
+	struct cni_err err = { 0 };
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r = file_read_all(d->config_path, 1 << 20, &text, &len);
+	struct dp_config cfg = { 0 };
+	bool changed = r == 0 && (!d->cfg_text || strcmp(text, d->cfg_text) != 0);
+	if (r < 0)
+		log_error("config '%s': %s; keeping the running config", d->config_path,
+			  strerror(-r));
+	else if (changed && dp_config_parse(text, len, d->prefix, &cfg, &err) < 0) {
+		log_error("config '%s': %s; keeping the running config", d->config_path, err.msg);
+		changed = false;
+	}
+	if (discover(d, &err) < 0)
+		log_error("%s, keeping the old list", err.msg);
+	if (!changed) {
+		publish_all(d);
+		return;
+	}
+	stop_pools(d);
+	dp_config_done(&d->cfg);
+	d->cfg = cfg;
+	free(d->cfg_text);
+	d->cfg_text = TAKE_PTR(text);
+	if (start_pools(d, &err) < 0)
+		log_error("%s", err.msg);
+	log_info("config '%s' loaded: %zu pool(s)", d->config_path, d->n_pools);
+}
+
+static int setup(struct daemon *d, struct cni_err *err)
+{
+	int r = dp_config_load(d->config_path, d->prefix, &d->cfg, err);
+	if (r < 0)
+		return r;
+	(void)file_read_all(d->config_path, 1 << 20, &d->cfg_text, NULL);
+	d->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (d->ifd < 0 || (d->kubelet_wd = inotify_add_watch(d->ifd, d->kubelet_dir,
+							     IN_CREATE | IN_MOVED_TO | IN_DELETE |
+								     IN_MOVED_FROM)) < 0)
+		return cni_err_set(err, CNI_ERR_IO, errno, "kubelet dir '%s': %s", d->kubelet_dir,
+				   strerror(errno));
+	/* The config's directory, not the file: ConfigMaps are updated by swapping a symlink. */
+	_cleanup_free_ char *cfg_dir = xstrdup(d->config_path);
+	char *slash = strrchr(cfg_dir, '/');
+	if (slash)
+		*(slash == cfg_dir ? slash + 1 : slash) = '\0';
+	d->cfg_wd = inotify_add_watch(d->ifd, slash ? cfg_dir : ".",
+				      IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MASK_ADD);
+	if (d->cfg_wd < 0)
+		log_warning("cannot watch the config's directory: %s, ignoring", strerror(errno));
+	d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->tfd < 0)
+		return cni_err_set(err, CNI_ERR_INTERNAL, errno, "timerfd: %s", strerror(errno));
+	r = dp_health_open(&d->health, err);
+	if (r < 0)
+		return r;
+	r = discover(d, err);
+	if (r < 0)
+		return r;
+	return start_pools(d, err);
+}
+
+static void teardown(struct daemon *d)
+{
+	stop_pools(d);
+	free(d->cfg_text);
 	free(d->vfs);
 	dp_health_free(d->health);
 	dp_config_done(&d->cfg);
@@ -268,11 +346,9 @@ static int loop(struct daemon *d, struct cni_err *err)
 			struct signalfd_siginfo si;
 			if (read(d->sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGHUP) {
-					struct cni_err e = { 0 };
-					log_info("SIGHUP: rediscovering vfs");
-					if (discover(d, &e) < 0)
-						log_error("%s, keeping the old list", e.msg);
-					publish_all(d);
+					log_info("SIGHUP: reloading the config and rediscovering "
+						 "vfs");
+					reload(d);
 				} else {
 					log_info("signal %u: shutting down", si.ssi_signo);
 					return 0;

@@ -214,6 +214,20 @@ expect '.event=="law" and .resource=="'$NET'"' &&
 	check "sighup: a removed VF leaves the ListAndWatch update" is \
 		'[.devices[].id]==["0000:3b:02.0","0000:3b:02.1","0000:3b:02.3","0000:5e:02.0","0000:5e:02.1"]'
 
+# Config change: the file is replaced (as a ConfigMap update does) with pool "rest" renamed
+# "more" -> the daemon reloads, every endpoint restarts and registers.
+sed 's/"resourceName": "rest"/"resourceName": "more"/' "$TMP/config.json" >"$TMP/config.new"
+mv "$TMP/config.new" "$TMP/config.json"
+collect 10
+check "config change: the renamed pool registers" [ -n "${REG[plexus.io/more]:-}" ]
+check "config change: every pool registered again (3)" [ "${#REG[@]}" -eq 3 ]
+# A config that does not parse keeps the running one.
+echo '{"resourceList": [' >"$TMP/config.bad"
+mv "$TMP/config.bad" "$TMP/config.json"
+sleep 0.5
+check "config change: a broken config is refused and logged" grep -q "keeping the running config" "$TMP/dp.log"
+check "config change: ... and the daemon still runs" kill -0 "$DP_PID"
+
 # kubelet restart: kubelet.sock deleted and recreated -> every pool registers again.
 send '{"cmd":"restart"}'
 collect 10
