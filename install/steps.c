@@ -23,22 +23,6 @@
 #define MAX_CONF_SIZE (1024 * 1024)
 #define MAX_CRED_SIZE (64 * 1024)
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Hidden temp name: the runtime only loads .conf, .conflist and .json files and kubelet only execs
  * the plugin's own name, so a crash can leave nothing that is ever picked up. */
 static int open_temp(const char *path, char **ret_tmp)
@@ -89,7 +73,7 @@ int inst_write_file(const char *path, const void *data, size_t len, unsigned mod
 	_cleanup_close_ int fd = open_temp(path, &tmp);
 	if (fd < 0)
 		return fd;
-	int r = write_all(fd, data, len);
+	int r = file_write_all(fd, data, len);
 	if (r < 0) {
 		(void)unlink(tmp);
 		return r;
@@ -118,7 +102,7 @@ static int copy_file(const char *src, const char *dst, unsigned mode)
 		}
 		if (n == 0)
 			break;
-		if ((r = write_all(out, buf, (size_t)n)) < 0)
+		if ((r = file_write_all(out, buf, (size_t)n)) < 0)
 			break;
 	}
 	if (r < 0) {

@@ -227,16 +227,6 @@ out:
 	return r;
 }
 
-static int del_pod_link(void *arg, struct cni_err *err)
-{
-	const char *ifname = arg;
-	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
-	return net_link_del(sk, ifname, err);
-}
-
 static int last_del_cleanup(const struct vxlan_conf *c, struct cni_err *err)
 {
 	_cleanup_close_ int lock = -1;
@@ -258,7 +248,7 @@ static int vxlan_del(const struct cni_ctx *ctx, struct cni_err *err)
 	if (r < 0)
 		return r;
 	if (ctx->netns_fd >= 0) {
-		r = cni_netns_run(ctx->netns_fd, del_pod_link, (void *)ctx->ifname, err);
+		r = net_link_del_in_netns(ctx->netns_fd, ctx->ifname, err);
 		if (r < 0)
 			return r;
 	}

@@ -216,3 +216,17 @@ int net_link_create_in_netns(struct nl_sock *sk, struct rtnl_link *tmpl, int net
 	*ret_ifindex = a.ifindex;
 	return 0;
 }
+
+static int del_in_netns(void *arg, struct cni_err *err)
+{
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	int r = net_sock_open(&sk, err);
+	if (r < 0)
+		return r;
+	return net_link_del(sk, arg, err);
+}
+
+int net_link_del_in_netns(int netns_fd, const char *ifname, struct cni_err *err)
+{
+	return cni_netns_run(netns_fd, del_in_netns, (void *)ifname, err);
+}

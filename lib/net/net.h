@@ -59,6 +59,8 @@ int net_link_create_in_netns(struct nl_sock *sk, struct rtnl_link *tmpl, int net
 int net_link_del(struct nl_sock *sk, const char *name, struct cni_err *err);
 /* Set IFF_UP on the named link; missing -> -ENODEV, code 104. */
 int net_link_set_up(struct nl_sock *sk, const char *name, struct cni_err *err);
+/* Delete ifname inside the netns netns_fd (the pod's); missing is success. */
+int net_link_del_in_netns(int netns_fd, const char *ifname, struct cni_err *err);
 
 /* Write value to /proc/sys/<key> (key uses '/' separators, e.g. "net/ipv4/conf/eth0/arp_notify").
  * Returns 0 or -errno (code 5); keys with "." or ".." components are refused (-EINVAL).

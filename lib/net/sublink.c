@@ -116,20 +116,10 @@ static int setup_in_pod(void *arg, struct cni_err *err)
 	return net_iface_configure(ifname, 0, a->result, err);
 }
 
-static int del_link_fn(void *arg, struct cni_err *err)
-{
-	const char *ifname = arg;
-	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
-	return net_link_del(sk, ifname, err);
-}
-
 static void undo_link(const struct cni_ctx *ctx)
 {
 	struct cni_err e = { 0 };
-	if (cni_netns_run(ctx->netns_fd, del_link_fn, (void *)ctx->ifname, &e) < 0)
+	if (net_link_del_in_netns(ctx->netns_fd, ctx->ifname, &e) < 0)
 		log_warning("undo: delete '%s': %s, ignoring", ctx->ifname, e.msg);
 }
 
@@ -205,7 +195,7 @@ int net_sublink_del(const struct cni_ctx *ctx, struct cni_err *err)
 		return r;
 	if (ctx->netns_fd < 0)
 		return 0;
-	return cni_netns_run(ctx->netns_fd, del_link_fn, (void *)ctx->ifname, err);
+	return net_link_del_in_netns(ctx->netns_fd, ctx->ifname, err);
 }
 
 struct check_args {

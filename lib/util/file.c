@@ -13,7 +13,7 @@
 #include "lib/util/cleanup.h"
 #include "lib/util/file.h"
 
-static int write_all(int fd, const void *data, size_t len)
+int file_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	while (len > 0) {
@@ -44,7 +44,7 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
-	int r = write_all(fd, data, len);
+	int r = file_write_all(fd, data, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, path) < 0)

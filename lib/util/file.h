@@ -8,6 +8,8 @@
 /* Write data to path atomically: temp file in the same dir, fsync, rename, fsync dir.
  * Returns 0 or -errno; on failure no temp file is left and path is unchanged. */
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* write(2) all of data, retrying short writes and EINTR. Returns 0 or -errno. */
+int file_write_all(int fd, const void *data, size_t len);
 /* Read a whole file (at most max bytes, else -EFBIG) into a NUL-terminated buffer the caller
  * frees. Returns 0 or -errno. */
 int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len);
