@@ -638,23 +638,14 @@ static int check_pf(const struct sriov_conf *conf, const struct sriov_vf *vf, st
 static int sriov_check(const struct cni_ctx *ctx, struct cni_err *err)
 {
 	const struct cni_result *prev = ctx->prev_result;
-	if (!prev)
-		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-				   "prevResult: required prevResult missing");
-	struct sriov_conf conf;
-	int r = sriov_conf_parse(ctx, &conf, err);
+	size_t i;
+	int r = cni_ctx_prev_iface(ctx, &i, err);
 	if (r < 0)
 		return r;
-	size_t i;
-	for (i = 0; i < prev->n_interfaces; i++)
-		if (strcmp(prev->interfaces[i].name, ctx->ifname) == 0 &&
-		    prev->interfaces[i].sandbox &&
-		    strcmp(prev->interfaces[i].sandbox, ctx->netns_path) == 0)
-			break;
-	if (i == prev->n_interfaces)
-		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, ENOENT,
-				   "prevResult: no interface '%s' in sandbox '%s'", ctx->ifname,
-				   ctx->netns_path);
+	struct sriov_conf conf;
+	r = sriov_conf_parse(ctx, &conf, err);
+	if (r < 0)
+		return r;
 	struct sriov_cache c = { 0 };
 	r = sriov_cache_load(ctx, &c, err);
 	if (r == -ENOENT)

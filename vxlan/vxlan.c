@@ -324,20 +324,12 @@ static int check_host(const struct cni_ctx *ctx, const struct vxlan_conf *c, uin
 static int vxlan_check(const struct cni_ctx *ctx, struct cni_err *err)
 {
 	const struct cni_result *prev = ctx->prev_result;
-	if (!prev)
-		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-				   "prevResult: required prevResult missing");
 	size_t i;
-	for (i = 0; i < prev->n_interfaces; i++)
-		if (!strcmp(prev->interfaces[i].name, ctx->ifname) && prev->interfaces[i].sandbox &&
-		    !strcmp(prev->interfaces[i].sandbox, ctx->netns_path))
-			break;
-	if (i == prev->n_interfaces)
-		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, ENOENT,
-				   "prevResult: no interface '%s' in sandbox '%s'", ctx->ifname,
-				   ctx->netns_path);
+	int r = cni_ctx_prev_iface(ctx, &i, err);
+	if (r < 0)
+		return r;
 	struct vxlan_conf c;
-	int r = vxlan_conf_parse(ctx, &c, err);
+	r = vxlan_conf_parse(ctx, &c, err);
 	if (r < 0)
 		return r;
 	struct check_args a = { .ctx = ctx, .prev = prev, .iface = i };

@@ -60,6 +60,9 @@ struct cni_ctx {
 
 /* Value of CNI_ARGS key (case-sensitive), or NULL. */
 const char *cni_ctx_arg(const struct cni_ctx *ctx, const char *key);
+/* CHECK (CNI-30/33): the index in prevResult of the interface named CNI_IFNAME whose sandbox is
+ * CNI_NETNS. A missing prevResult or no such interface is code 7. */
+int cni_ctx_prev_iface(const struct cni_ctx *ctx, size_t *ret, struct cni_err *err);
 
 /* One built-in plugin. Slot contracts:
  * - add: create CNI_IFNAME in the netns and hand back the result; on error, undo everything it

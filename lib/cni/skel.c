@@ -24,6 +24,24 @@ const char *cni_ctx_arg(const struct cni_ctx *ctx, const char *key)
 	return cni_kv_get(ctx->args, ctx->n_args, key);
 }
 
+int cni_ctx_prev_iface(const struct cni_ctx *ctx, size_t *ret, struct cni_err *err)
+{
+	const struct cni_result *prev = ctx->prev_result;
+	if (!prev)
+		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+				   "prevResult: required prevResult missing");
+	for (size_t i = 0; i < prev->n_interfaces; i++)
+		if (strcmp(prev->interfaces[i].name, ctx->ifname) == 0 &&
+		    prev->interfaces[i].sandbox && ctx->netns_path &&
+		    strcmp(prev->interfaces[i].sandbox, ctx->netns_path) == 0) {
+			*ret = i;
+			return 0;
+		}
+	return cni_err_set(err, CNI_ERR_INVALID_CONFIG, ENOENT,
+			   "prevResult: no interface '%s' in sandbox '%s'", ctx->ifname,
+			   ctx->netns_path ? ctx->netns_path : "");
+}
+
 void cni_ctx_done(struct cni_ctx *ctx)
 {
 	cni_kv_free((struct cni_kv *)ctx->args, ctx->n_args);

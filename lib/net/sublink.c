@@ -228,20 +228,11 @@ int net_sublink_check(const struct cni_ctx *ctx, const struct net_sublink_ops *o
 		      const struct net_sublink_conf *c, struct cni_err *err)
 {
 	const struct cni_result *prev = ctx->prev_result;
-	if (!prev)
-		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-				   "prevResult: required prevResult missing");
 	size_t i;
-	for (i = 0; i < prev->n_interfaces; i++)
-		if (strcmp(prev->interfaces[i].name, ctx->ifname) == 0 &&
-		    prev->interfaces[i].sandbox &&
-		    strcmp(prev->interfaces[i].sandbox, ctx->netns_path) == 0)
-			break;
-	if (i == prev->n_interfaces)
-		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, ENOENT,
-				   "prevResult: no interface '%s' in sandbox '%s'", ctx->ifname,
-				   ctx->netns_path);
-	int r = cni_ipam_check(ctx, err);
+	int r = cni_ctx_prev_iface(ctx, &i, err);
+	if (r < 0)
+		return r;
+	r = cni_ipam_check(ctx, err);
 	if (r < 0)
 		return r;
 	r = c->link_in_container ? cni_netns_run(ctx->netns_fd, check_master, (void *)c, err)
