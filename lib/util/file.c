@@ -2,7 +2,6 @@
 /* File helpers: atomic replace, bounded reads, mkdir -p, flock. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,15 +28,6 @@ int file_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-static int fsync_dir_of(const char *path)
-{
-	_cleanup_free_ char *copy = xstrdup(path);
-	_cleanup_close_ int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	return fsync(dfd) < 0 ? -errno : 0;
-}
-
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
@@ -45,15 +35,11 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 	if (fd < 0)
 		return -errno;
 	int r = file_write_all(fd, data, len);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
 	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;
-	if (r < 0) {
+	if (r < 0)
 		(void)unlink(tmp);
-		return r;
-	}
-	return fsync_dir_of(path);
+	return r;
 }
 
 int file_read_fd(int fd, size_t max, char **ret, size_t *ret_len)

@@ -5,8 +5,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Write data to path atomically: temp file in the same dir, fsync, rename, fsync dir.
- * Returns 0 or -errno; on failure no temp file is left and path is unchanged. */
+/* Write data to path atomically: temp file in the same dir, then rename, so readers and a
+ * process killed mid-write see the old or the new content, never a mix. Not fsync'ed: what
+ * these files describe (links, netns, VF settings, leases' pods) does not outlive a reboot,
+ * and an fsync costs a disk flush (~1 ms or more) on the CNI hot path. Returns 0 or -errno;
+ * on failure no temp file is left and path is unchanged. */
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /* write(2) all of data, retrying short writes and EINTR. Returns 0 or -errno. */
 int file_write_all(int fd, const void *data, size_t len);
