@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Links: look-up, up, delete, and creation in another netns under a temporary name. */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if_link.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/cni/err.h"
 #include "lib/cni/netns.h"
 #include "lib/net/internal.h"
 #include "lib/net/net.h"
 #include "lib/util/cleanup.h"
+#include "lib/util/log.h"
 
 /* What the kernel's dev_valid_name() accepts. */
 static bool ifname_valid(const char *name)
@@ -229,4 +235,122 @@ static int del_in_netns(void *arg, struct cni_err *err)
 int net_link_del_in_netns(int netns_fd, const char *ifname, struct cni_err *err)
 {
 	return cni_netns_run(netns_fd, del_in_netns, (void *)ifname, err);
+}
+
+/* The deletion batch: one netns, the names tagged in it. Process-wide; plugins are
+ * single-threaded. */
+static struct {
+	bool open;
+	dev_t dev;
+	ino_t ino;
+	int netns_fd;
+	char **names;
+	size_t n;
+} batch = { .netns_fd = -1 };
+
+static bool same_netns(int fd)
+{
+	struct stat st;
+	return batch.open && fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == batch.dev &&
+	       st.st_ino == batch.ino;
+}
+
+void net_del_batch_begin(int netns_fd)
+{
+	struct stat st;
+	if (batch.open || netns_fd < 0 || fstat(netns_fd, &st) < 0)
+		return;
+	int fd = fcntl(netns_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	batch.open = true;
+	batch.dev = st.st_dev;
+	batch.ino = st.st_ino;
+	batch.netns_fd = fd;
+}
+
+/* RTM_SETLINK or RTM_DELLINK carrying IFLA_GROUP, by name or (name NULL) for the group. */
+static int group_request(struct nl_sock *sk, int type, const char *name)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	struct nl_msg *msg = nlmsg_alloc_simple(type, NLM_F_ACK);
+	if (!msg)
+		return -NLE_NOMEM;
+	if (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+	    (name && nla_put_string(msg, IFLA_IFNAME, name) < 0) ||
+	    nla_put_u32(msg, IFLA_GROUP, NET_DEL_GROUP) < 0) {
+		nlmsg_free(msg);
+		return -NLE_NOMEM;
+	}
+	return nl_send_sync(sk, msg); /* frees msg */
+}
+
+static int tag_in_netns(void *arg, struct cni_err *err)
+{
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	int r = net_sock_open(&sk, err);
+	if (r < 0)
+		return r;
+	r = group_request(sk, RTM_SETLINK, arg);
+	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
+		return 1; /* already gone: nothing to delete */
+	return r < 0 ? net_err(err, r, "tag link '%s' for deletion", (const char *)arg) : 0;
+}
+
+int net_link_retire_in_netns(int netns_fd, const char *ifname, struct cni_err *err)
+{
+	if (!same_netns(netns_fd) || strlen(ifname) >= IFNAMSIZ)
+		return net_link_del_in_netns(netns_fd, ifname, err);
+	struct cni_err e = { 0 };
+	int r = cni_netns_run(netns_fd, tag_in_netns, (void *)ifname, &e);
+	if (r < 0) {
+		log_debug("%s; deleting it now", e.msg);
+		return net_link_del_in_netns(netns_fd, ifname, err);
+	}
+	if (r == 0) {
+		batch.names = xrealloc(batch.names, (batch.n + 1) * sizeof(*batch.names));
+		batch.names[batch.n++] = xstrdup(ifname);
+	}
+	return 0;
+}
+
+static int del_group_in_netns(void *arg, struct cni_err *err)
+{
+	(void)arg;
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	int r = net_sock_open(&sk, err);
+	if (r < 0)
+		return r;
+	r = group_request(sk, RTM_DELLINK, NULL);
+	if (r >= 0 || r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
+		return 0;
+	/* A foreign link carrying the group (the kernel then refuses the whole group with
+	 * EOPNOTSUPP) or an older kernel: delete ours one by one. */
+	log_debug("group delete: %s; deleting %zu link(s) one by one", nl_geterror(r), batch.n);
+	int first = 0;
+	for (size_t i = 0; i < batch.n; i++) {
+		struct cni_err e = { 0 };
+		int rr = net_link_del(sk, batch.names[i], &e);
+		if (rr < 0 && !first) {
+			first = rr;
+			*err = e;
+		}
+	}
+	return first;
+}
+
+int net_del_batch_end(struct cni_err *err)
+{
+	if (!batch.open)
+		return 0;
+	int r = batch.n ? cni_netns_run(batch.netns_fd, del_group_in_netns, NULL, err) : 0;
+	for (size_t i = 0; i < batch.n; i++)
+		free(batch.names[i]);
+	free(batch.names);
+	(void)close(batch.netns_fd);
+	batch.open = false;
+	batch.names = NULL;
+	batch.n = 0;
+	batch.netns_fd = -1;
+	return r;
 }

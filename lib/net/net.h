@@ -62,6 +62,19 @@ int net_link_set_up(struct nl_sock *sk, const char *name, struct cni_err *err);
 /* Delete ifname inside the netns netns_fd (the pod's); missing is success. */
 int net_link_del_in_netns(int netns_fd, const char *ifname, struct cni_err *err);
 
+/* Batched link deletion. Every RTM_DELLINK makes the kernel wait for an RCU grace period
+ * (rcu_barrier in netdev_run_todo: 10-20 ms here), whatever the link. A caller deleting
+ * several links in one netns (the meta-plugin's DEL of a pod) opens a batch for that netns;
+ * net_link_retire_in_netns then only tags the link with NET_DEL_GROUP (IFLA_GROUP), and
+ * net_del_batch_end deletes the whole group in one request: one wait for all. Outside a batch,
+ * or for another netns, net_link_retire_in_netns deletes at once. Process-wide state, one
+ * batch at a time, not thread-safe (plugins are single-threaded). batch_end falls back to
+ * deleting the tagged links one by one if the kernel refuses the group; 0 or -errno. */
+#define NET_DEL_GROUP 0x706c7864u /* "plxd" */
+void net_del_batch_begin(int netns_fd);
+int net_link_retire_in_netns(int netns_fd, const char *ifname, struct cni_err *err);
+int net_del_batch_end(struct cni_err *err);
+
 /* Write value to /proc/sys/<key> (key uses '/' separators, e.g. "net/ipv4/conf/eth0/arp_notify").
  * Returns 0 or -errno (code 5); keys with "." or ".." components are refused (-EINVAL).
  * _get reads into buf (NUL-terminated, trailing newline removed); too long -> -ERANGE. */

@@ -195,7 +195,7 @@ int net_sublink_del(const struct cni_ctx *ctx, struct cni_err *err)
 		return r;
 	if (ctx->netns_fd < 0)
 		return 0;
-	return net_link_del_in_netns(ctx->netns_fd, ctx->ifname, err);
+	return net_link_retire_in_netns(ctx->netns_fd, ctx->ifname, err);
 }
 
 struct check_args {

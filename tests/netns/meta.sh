@@ -73,6 +73,8 @@ STATIC=$(jq -cn '{cniVersion:"1.0.0",plugins:[{type:"macvlan",master:"eth9",capa
 	pod default web "sriov-a,sriov-b"; echo ,
 	pod default web-short "sriov-a,sriov-a,sriov-a,sriov-a"; echo ,
 	pod default pod-bad-annotation "Not_A_Name"; echo ,
+	pod default pod-batch "macvlan-net@m1,macvlan-net@m2,macvlan-net@m3"; echo ,
+	pod default pod-foreign "macvlan-net@m1,macvlan-net@m2"; echo ,
 	pod default pod-static '[{"name":"static-net","ips":["10.214.0.7/24"],"mac":"02:00:00:00:21:07"}]'; echo ,
 	pod default pod-isolated "other/private-net"
 	echo ']}'
@@ -248,6 +250,31 @@ rm -f "$TMP/cache/cid-pod-nolog.json"
 plexus DEL pod-nolog
 check "DEL without intent log succeeds (plan from the API)" test "$RC" -eq 0
 check "... and removes the attachments" bash -c "[ \$(ip -n $(podns pod-nolog) -j link show | jq length) -eq 1 ]"
+
+# ---- DEL deletes the built-ins' links in one group request (one kernel RCU wait) ----------
+DEBUG_CONF=$(jq -c '. + {logLevel:"debug"}' <<<"$CONF")
+mkpod pod-batch
+plexus ADD pod-batch "$DEBUG_CONF"
+check "ADD pod-batch (three macvlans of one NAD: m1 m2 m3)" test "$RC" -eq 0
+check "... m1 m2 m3 present" bash -c "ip -n $(podns pod-batch) link show m1 >/dev/null && ip -n $(podns pod-batch) link show m2 >/dev/null && ip -n $(podns pod-batch) link show m3 >/dev/null"
+plexus DEL pod-batch "$DEBUG_CONF"
+check "DEL pod-batch succeeds" test "$RC" -eq 0
+check "... every link but lo is gone" bash -c "[ \$(ip -n $(podns pod-batch) -j link show | jq length) -eq 1 ]"
+check "... deleted as one group (no one-by-one fallback)" bash -c "! grep -q 'one by one' '$TMP/stderr'"
+check "... the group request also released every lease of the pod" \
+	bash -c "! grep -rqs cid-pod-batch $TMP/ipam-mv"
+# lo has no rtnl_link_ops: a group holding it cannot be deleted, so the kernel refuses the whole
+# request (EOPNOTSUPP) and plexus must delete its own links one by one and leave lo alone.
+mkpod pod-foreign
+plexus ADD pod-foreign "$DEBUG_CONF"
+check "ADD pod-foreign" test "$RC" -eq 0
+ip -n "$(podns pod-foreign)" link set lo group $((0x706c7864))
+plexus DEL pod-foreign "$DEBUG_CONF"
+check "DEL with a foreign link in plexus's deletion group succeeds" test "$RC" -eq 0
+check "... fell back to one by one" grep -q 'deleting 2 link(s) one by one' "$TMP/stderr"
+check "... m1 and m2 gone, lo kept" bash -c "[ \$(ip -n $(podns pod-foreign) -j link show | jq -r 'map(.ifname) | join(\",\")') = lo ]"
+plexus DEL pod-foreign "$DEBUG_CONF"
+check "DEL pod-foreign again succeeds" test "$RC" -eq 0
 
 # ---- an API server that never answers: bounded failure, nothing left -----------------------
 mkpod pod-hang
