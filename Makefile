@@ -92,6 +92,11 @@ BINS += $(B)/bin/plexus-install
 $(B)/bin/plexus-install: $(INSTALL_OBJS) $(LIB)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# ---- apid/: plexus-apid, the node's Kubernetes API relay for the meta-plugin (docs/kube.md) ---
+BINS += $(B)/bin/plexus-apid
+$(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(LIB)
+	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # ---- device-plugin/: plexus-device-plugin, the kubelet device plugin daemon (docs/device-plugin.md)
 # It alone links libpci (device names for logging). Its tests link DP_OBJS (rule below).
 DP_SRCS := $(filter-out device-plugin/main.c,$(sort $(wildcard device-plugin/*.c)))
@@ -159,6 +164,7 @@ demo: $(BINS)
 
 # libFuzzer harnesses: clang builds each with the library sources it needs.
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -I$(B)/gen -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined \
 	-DPLEXUS_VERSION='"$(VERSION)"' \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
 FUZZ_DEPS := $(LIB_SRCS) $(PROTO_C) $(PLUGIN_OBJS:$(B)/obj/%.o=%.c) $(DLG_SRCS) $(META_SRCS)

@@ -104,7 +104,8 @@ int meta_conf_parse(const cJSON *conf, struct meta_conf *ret, struct cni_err *er
 	    (r = get_str(conf, "podResourcesSocket", "/var/lib/kubelet/pod-resources/kubelet.sock",
 			 &c.pod_resources_socket, err)) < 0 ||
 	    (r = get_str(conf, "deviceInfoDir", "/var/run/k8s.cni.cncf.io/devinfo",
-			 &c.device_info_dir, err)) < 0)
+			 &c.device_info_dir, err)) < 0 ||
+	    (r = get_str(conf, "apiRelay", NULL, &c.api_relay, err)) < 0)
 		goto fail;
 	if ((r = json_get_array(conf, "defaultNetworks", "defaultNetworks", &c.default_networks,
 				err)) < 0 ||

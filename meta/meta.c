@@ -14,6 +14,7 @@
 #include "lib/kube/nad.h"
 #include "lib/grpc/podresources.h"
 #include "lib/kube/pod.h"
+#include "lib/kube/relay.h"
 #include "lib/cni/netns.h"
 #include "lib/net/net.h"
 #include "lib/util/cleanup.h"
@@ -92,6 +93,10 @@ static int kube(struct plan *p, struct cni_err *err)
 		return cni_err_wrap(err, "kubernetes client");
 	p->kube->timeout_ms = p->conf.api_timeout_ms;
 	p->kube->connect_timeout_ms = p->conf.api_connect_timeout_ms;
+	if (p->conf.api_relay && *p->conf.api_relay) {
+		p->kube->ops = &kube_relay_ops;
+		p->kube->ops_data = (void *)p->conf.api_relay;
+	}
 	return 0;
 }
 

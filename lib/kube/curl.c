@@ -210,10 +210,10 @@ static int curl_exchange(void *data, const struct kube_config *cfg, const struct
 				   lib_error);
 	if (global_rc != CURLE_OK)
 		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "curl_global_init failed");
-	/* One handle per process, reset between requests: its connection and TLS session cache
-	 * survive, so the GETs and the PATCH of one ADD share one TLS handshake. The plugin is
-	 * single-threaded; the handle lives until exit. */
-	static CURL *shared;
+	/* One handle per thread, reset between requests: its connection and TLS session cache
+	 * survive, so the GETs and the PATCH of one ADD share one TLS handshake, and each of
+	 * plexus-apid's workers keeps its connection warm. The handle lives until exit. */
+	static __thread CURL *shared;
 	if (!shared)
 		shared = curl_easy_init();
 	else

@@ -166,6 +166,18 @@ int kube_http_status_err(long status, const char *body, size_t len, const char *
 	return r;
 }
 
+int kube_exchange(const struct kube_config *cfg, const struct kube_request *req, long timeout_ms,
+		  struct kube_response *resp, struct cni_err *err)
+{
+	const struct kube_transport_ops *ops = cfg->ops ? cfg->ops : &kube_curl_ops;
+	_cleanup_(token_freep) char *token = NULL;
+	int r = get_token(cfg, &token, err);
+	if (r < 0)
+		return r;
+	return ops->exchange(cfg->ops ? cfg->ops_data : NULL, cfg, req, token, timeout_ms, resp,
+			     err);
+}
+
 int kube_request(const struct kube_config *cfg, const struct kube_request *req, char **ret_body,
 		 size_t *ret_len, struct cni_err *err)
 {

@@ -49,6 +49,11 @@ extern const struct kube_transport_ops kube_curl_ops;
 #define KUBE_RETRY_5XX_MAX 1
 #define KUBE_BACKOFF_5XX_MS 200
 
+/* Exactly one exchange with cfg's transport and credentials (the token file read now): no
+ * retries, no status mapping. For the API relay daemon, which leaves both to its client. */
+int kube_exchange(const struct kube_config *cfg, const struct kube_request *req, long timeout_ms,
+		  struct kube_response *resp, struct cni_err *err);
+
 /* Perform req with retries (429: up to KUBE_RETRY_429_MAX honouring Retry-After; 5xx: once
  * after KUBE_BACKOFF_5XX_MS), all within cfg->timeout_ms. On 2xx returns 0 and hands the body
  * (NUL-terminated, caller frees) to *ret_body / *ret_len (either may be NULL). Errors, mapped

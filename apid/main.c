@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: Apache-2.0
+/* plexus-apid: the node's Kubernetes API relay for the meta-plugin (lib/kube/relay.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/cni/err.h"
+#include "lib/json/json.h"
+#include "lib/kube/config.h"
+#include "lib/kube/http.h"
+#include "lib/kube/relay.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/file.h"
+#include "lib/util/log.h"
+#include "lib/util/parse.h"
+
+#define SOCKET_DEFAULT "/run/plexus/api.sock"
+#define WORKERS_DEFAULT 4
+#define WORKERS_MAX 64
+/* A client has this long to send its request; a stuck one must not hold a worker. */
+#define REQUEST_READ_TIMEOUT_S 5
+
+static const char usage[] =
+	"Usage: plexus-apid [OPTION]...\n"
+	"Relay the plexus meta-plugin's Kubernetes API requests over one warm TLS connection\n"
+	"per worker (docs/kube.md). The plugin uses it when its conf sets \"apiRelay\".\n"
+	"\n"
+	"  --kubeconfig FILE   credentials (default: in-cluster service account)\n"
+	"  --socket PATH       Unix socket to serve, mode 0600 (default " SOCKET_DEFAULT ")\n"
+	"  --workers N         requests served at once, 1-64 (default 4)\n"
+	"  --log-level LEVEL   error|warning|info|debug (default info)\n"
+	"  -h, --help          this text\n"
+	"\n"
+	"Exit status: 0 on SIGTERM/SIGINT, 1 on a start-up failure, 2 on a usage error.\n";
+
+static struct kube_config *cfg;
+
+static long mono_us(void)
+{
+	struct timespec ts;
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int send_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void answer_error(int fd, const struct cni_err *e)
+{
+	_cleanup_json_ cJSON *j = cJSON_CreateObject();
+	cJSON *o = cJSON_AddObjectToObject(j, "error");
+	cJSON_AddNumberToObject(o, "code", e->code);
+	cJSON_AddNumberToObject(o, "errno", e->sys);
+	cJSON_AddStringToObject(o, "msg", e->msg);
+	_cleanup_free_ char *text = json_print(j);
+	_cleanup_free_ char *line = xasprintf("%s\n", text);
+	(void)send_all(fd, line, strlen(line));
+}
+
+/* One connection: read the request to EOF, check it, forward it, answer, close. */
+static void serve(int fd)
+{
+	struct timeval tv = { .tv_sec = REQUEST_READ_TIMEOUT_S };
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	struct cni_err e = { 0 };
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r = file_read_fd(fd, KUBE_RELAY_REQUEST_MAX, &text, &len);
+	if (r < 0) {
+		log_warning("relay: reading a request: %s", strerror(-r));
+		(void)cni_err_set(&e, CNI_ERR_TRY_AGAIN, -r, "relay could not read the request: %s",
+				  strerror(-r));
+		answer_error(fd, &e);
+		return;
+	}
+	_cleanup_json_ cJSON *j = NULL;
+	if (json_parse(text, len, "relay request", &j, &e) < 0 || !cJSON_IsObject(j)) {
+		if (!e.code)
+			(void)cni_err_set(&e, CNI_ERR_DECODE, EINVAL,
+					  "relay request: not a JSON object");
+		answer_error(fd, &e);
+		return;
+	}
+	const char *method = cJSON_GetStringValue(json_get(j, "method"));
+	const char *path = cJSON_GetStringValue(json_get(j, "path"));
+	const char *ctype = cJSON_GetStringValue(json_get(j, "contentType"));
+	const char *body = cJSON_GetStringValue(json_get(j, "body"));
+	const cJSON *tmo = json_get(j, "timeoutMs");
+	if (!kube_relay_allowed(method, path, ctype)) {
+		log_warning("relay: refused %s %s", method ? method : "(no method)",
+			    path ? path : "(no path)");
+		(void)cni_err_set(&e, CNI_ERR_KUBE_API, EPERM,
+				  "the API relay forwards only GET pod, GET "
+				  "network-attachment-definition and PATCH pod status, not %s %s",
+				  method ? method : "(no method)", path ? path : "(no path)");
+		answer_error(fd, &e);
+		return;
+	}
+	long timeout_ms = cfg->timeout_ms;
+	if (cJSON_IsNumber(tmo) && tmo->valuedouble >= 1 && tmo->valuedouble < timeout_ms)
+		timeout_ms = (long)tmo->valuedouble;
+	_cleanup_free_ char *what = xasprintf("%s %s", method, path);
+	struct kube_request req = {
+		.method = method,
+		.path = path,
+		.content_type = ctype,
+		.body = body,
+		.body_len = body ? strlen(body) : 0,
+		.what = what,
+	};
+	struct kube_response resp = { .retry_after = -1 };
+	long t0 = mono_us();
+	r = kube_exchange(cfg, &req, timeout_ms, &resp, &e);
+	if (r < 0) {
+		log_warning("relay: %s: %s", what, e.msg);
+		answer_error(fd, &e);
+		kube_response_done(&resp);
+		return;
+	}
+	log_debug("relay: %s: HTTP %ld in %.2f ms", what, resp.status, (mono_us() - t0) / 1000.0);
+	_cleanup_free_ char *head =
+		xasprintf("{\"status\":%ld,\"retryAfter\":%ld}\n", resp.status, resp.retry_after);
+	if (send_all(fd, head, strlen(head)) == 0 && resp.len)
+		(void)send_all(fd, resp.body, resp.len);
+	kube_response_done(&resp);
+}
+
+static void *worker(void *arg)
+{
+	int ls = (int)(intptr_t)arg;
+	for (;;) {
+		int fd = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EINTR && errno != ECONNABORTED) {
+				/* Out of fds or memory: retrying at once would only spin. */
+				log_warning("relay: accept: %s", strerror(errno));
+				struct timespec pause = { .tv_nsec = 100 * 1000000 };
+				(void)nanosleep(&pause, NULL);
+			}
+			continue;
+		}
+		serve(fd);
+		(void)close(fd);
+	}
+	return NULL;
+}
+
+/* The socket this process bound (device, inode): removed at exit only if still ours. */
+static struct stat bound;
+
+/* Bind path (0600, its directory 0700 if created). A socket nobody listens on is a stale one
+ * from a previous run and is replaced; one that answers belongs to a running relay; anything
+ * else at path is not ours to remove. */
+static int listen_on(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_error("--socket '%s': longer than %zu bytes", path, sizeof(sa.sun_path) - 1);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	_cleanup_free_ char *dir = xstrdup(path);
+	int r = file_mkdir_p(dirname(dir), 0700);
+	if (r < 0) {
+		log_error("--socket '%s': creating its directory: %s", path, strerror(-r));
+		return -1;
+	}
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_error("--socket '%s': exists and is not a socket", path);
+			return -1;
+		}
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			log_error("socket: %s", strerror(errno));
+			return -1;
+		}
+		r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : -errno;
+		(void)close(fd);
+		if (r == 0) {
+			log_error("--socket '%s': another relay is already serving it", path);
+			return -1;
+		}
+		if (r != -ECONNREFUSED) {
+			log_error("--socket '%s': %s", path, strerror(-r));
+			return -1;
+		}
+		log_info("replacing the stale socket '%s'", path);
+		(void)unlink(path);
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	mode_t old = umask(0177);
+	r = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || chmod(path, 0600) < 0 || listen(fd, 128) < 0 || lstat(path, &bound) < 0) {
+		log_error("--socket '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			(void)close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	log_set_program("plexus-apid");
+	log_set_level(LOG_LEVEL_INFO);
+	const char *kubeconfig = "", *sock = SOCKET_DEFAULT;
+	int64_t workers = WORKERS_DEFAULT;
+	static const struct option opts[] = {
+		{ "kubeconfig", required_argument, NULL, 'k' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			kubeconfig = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'w':
+			if (parse_i64(optarg, 1, WORKERS_MAX, &workers) < 0) {
+				fprintf(stderr, "plexus-apid: --workers: must be 1-%d\n",
+					WORKERS_MAX);
+				return 2;
+			}
+			break;
+		case 'l': {
+			enum log_level level;
+			if (log_level_parse(optarg, &level) < 0) {
+				fprintf(stderr, "plexus-apid: --log-level: unknown level '%s'\n",
+					optarg);
+				return 2;
+			}
+			log_set_level(level);
+			break;
+		}
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "plexus-apid: unexpected argument '%s'\n%s", argv[optind], usage);
+		return 2;
+	}
+	struct cni_err e = { 0 };
+	if (kube_config_load(kubeconfig, &cfg, &e) < 0) {
+		log_error("kubernetes client: %s", e.msg);
+		return 1;
+	}
+	/* The workers must not take the signals: the main thread waits for them. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	(void)pthread_sigmask(SIG_BLOCK, &set, NULL);
+	(void)signal(SIGPIPE, SIG_IGN);
+	int ls = listen_on(sock);
+	if (ls < 0)
+		return 1;
+	for (int64_t i = 0; i < workers; i++) {
+		pthread_t t;
+		int r = pthread_create(&t, NULL, worker, (void *)(intptr_t)ls);
+		if (r != 0) {
+			log_error("starting worker %d: %s", (int)i, strerror(r));
+			(void)unlink(sock);
+			return 1;
+		}
+		(void)pthread_detach(t);
+	}
+	log_info("relaying to %s on %s with %d worker(s)", cfg->server, sock, (int)workers);
+	int sig = 0;
+	(void)sigwait(&set, &sig);
+	struct stat st;
+	if (lstat(sock, &st) == 0 && st.st_dev == bound.st_dev && st.st_ino == bound.st_ino) {
+		log_info("%s: removing %s and exiting", strsignal(sig), sock);
+		(void)unlink(sock);
+	} else {
+		log_info("%s: exiting (%s is no longer this relay's socket)", strsignal(sig), sock);
+	}
+	/* cfg stays: a worker may still be using it while the process exits. */
+	return 0;
+}

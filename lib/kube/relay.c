@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The API relay's client transport and its request filter (relay.h). */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/cni/err.h"
+#include "lib/json/json.h"
+#include "lib/kube/config.h"
+#include "lib/kube/http.h"
+#include "lib/kube/internal.h"
+#include "lib/kube/relay.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/log.h"
+
+/* Split "a/b/c" at '/' into at most max components (copied into buf); returns the count or
+ * -1 when there are more, or an empty component. */
+static int split(const char *path, char *buf, size_t size, char **parts, int max)
+{
+	if (strlen(path) >= size)
+		return -1;
+	strcpy(buf, path);
+	int n = 0;
+	for (char *save = NULL, *t = strtok_r(buf, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+		if (n == max)
+			return -1;
+		parts[n++] = t;
+	}
+	/* strtok_r folds "//": refuse anything it would have folded. */
+	return strstr(path, "//") || path[strlen(path) - 1] == '/' ? -1 : n;
+}
+
+bool kube_relay_allowed(const char *method, const char *path, const char *content_type)
+{
+	char buf[512], *p[8];
+	if (!method || !path || path[0] != '/' || strpbrk(path, "?#%"))
+		return false;
+	int n = split(path, buf, sizeof(buf), p, 8);
+	bool get = strcmp(method, "GET") == 0, patch = strcmp(method, "PATCH") == 0;
+	/* /api/v1/namespaces/NS/pods/NAME[/status] */
+	if (n >= 6 && !strcmp(p[0], "api") && !strcmp(p[1], "v1") && !strcmp(p[2], "namespaces") &&
+	    kube_dns1123_label(p[3]) && !strcmp(p[4], "pods") && kube_dns1123_subdomain(p[5])) {
+		if (n == 6)
+			return get && !content_type;
+		return n == 7 && !strcmp(p[6], "status") && patch && content_type &&
+		       !strcmp(content_type, "application/merge-patch+json");
+	}
+	/* /apis/k8s.cni.cncf.io/v1/namespaces/NS/network-attachment-definitions/NAME */
+	return n == 7 && get && !content_type && !strcmp(p[0], "apis") &&
+	       !strcmp(p[1], "k8s.cni.cncf.io") && !strcmp(p[2], "v1") &&
+	       !strcmp(p[3], "namespaces") && kube_dns1123_label(p[4]) &&
+	       !strcmp(p[5], "network-attachment-definitions") && kube_dns1123_label(p[6]);
+}
+
+static long mono_ms(void)
+{
+	struct timespec ts;
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for fd to be ready for events until deadline (monotonic ms); 0, -ETIMEDOUT or -errno. */
+static int wait_fd(int fd, short events, long deadline)
+{
+	for (;;) {
+		long left = deadline - mono_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		struct pollfd pfd = { .fd = fd, .events = events };
+		int r = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+static int relay_err(struct cni_err *err, int r, const char *sock, const char *what)
+{
+	return cni_err_set(err, CNI_ERR_TRY_AGAIN, -r, "API relay '%s': %s: %s", sock, what,
+			   strerror(-r));
+}
+
+static int send_all(int fd, const char *data, size_t len, long deadline)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				return -errno;
+			int r = wait_fd(fd, POLLOUT, deadline);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read until EOF, at most max bytes (-EFBIG beyond). */
+static int recv_all(int fd, size_t max, long deadline, char **ret, size_t *ret_len)
+{
+	size_t cap = 8192, len = 0;
+	_cleanup_free_ char *buf = xmalloc(cap + 1);
+	for (;;) {
+		if (len == cap) {
+			if (cap > max)
+				return -EFBIG;
+			cap *= 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		ssize_t n = recv(fd, buf + len, cap - len, MSG_DONTWAIT);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				return -errno;
+			int r = wait_fd(fd, POLLIN, deadline);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		len += (size_t)n;
+	}
+	if (len > max)
+		return -EFBIG;
+	buf[len] = '\0';
+	*ret_len = len;
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+static int relay_connect(const char *sock, int *ret)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(sock) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, sock);
+	/* Non-blocking: a full listen queue (every worker busy) is EAGAIN at once instead of a
+	 * wait without a deadline; send and receive poll with the deadline. */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+		(void)close(fd);
+		return e;
+	}
+	*ret = fd;
+	return 0;
+}
+
+int kube_relay_parse_answer(const char *sock, const char *buf, size_t len,
+			    struct kube_response *resp, struct cni_err *err)
+{
+	const char *nl =
+		memchr(buf, '\n', len < KUBE_RELAY_HEADER_MAX ? len : KUBE_RELAY_HEADER_MAX);
+	if (!nl)
+		return cni_err_set(err, CNI_ERR_TRY_AGAIN, EPROTO,
+				   "API relay '%s': answer without a header line", sock);
+	_cleanup_json_ cJSON *h = NULL;
+	if (json_parse(buf, (size_t)(nl - buf), "relay answer", &h, NULL) < 0 || !cJSON_IsObject(h))
+		return cni_err_set(err, CNI_ERR_TRY_AGAIN, EPROTO,
+				   "API relay '%s': malformed header line", sock);
+	const cJSON *e = json_get(h, "error");
+	if (e) {
+		const cJSON *code = json_get(e, "code"), *no = json_get(e, "errno"),
+			    *msg = json_get(e, "msg");
+		/* CNI error codes are 1-999 (0 would read as success); errnos are 1-4095. */
+		int c = cJSON_IsNumber(code) && code->valueint >= 1 && code->valueint <= 999
+				? code->valueint
+				: CNI_ERR_TRY_AGAIN;
+		int sys = cJSON_IsNumber(no) && no->valueint >= 1 && no->valueint <= 4095
+				  ? no->valueint
+				  : EIO;
+		return cni_err_set(err, c, sys, "%s (via the API relay)",
+				   cJSON_IsString(msg) ? msg->valuestring : "relay error");
+	}
+	const cJSON *st = json_get(h, "status"), *ra = json_get(h, "retryAfter");
+	if (!cJSON_IsNumber(st) || st->valuedouble < 100 || st->valuedouble > 599)
+		return cni_err_set(err, CNI_ERR_TRY_AGAIN, EPROTO,
+				   "API relay '%s': header without a valid status", sock);
+	resp->status = (long)st->valuedouble;
+	/* Anything beyond a day is as good as absent (and a double past LONG_MAX cannot be
+	 * converted). */
+	resp->retry_after = cJSON_IsNumber(ra) && ra->valuedouble >= 0 && ra->valuedouble <= 86400
+				    ? (long)ra->valuedouble
+				    : -1;
+	size_t off = (size_t)(nl - buf) + 1;
+	resp->len = len - off;
+	resp->body = xmalloc(resp->len + 1);
+	memcpy(resp->body, buf + off, resp->len);
+	resp->body[resp->len] = '\0';
+	return 0;
+}
+
+static int relay_exchange(void *data, const struct kube_config *cfg, const struct kube_request *req,
+			  const char *token, long timeout_ms, struct kube_response *resp,
+			  struct cni_err *err)
+{
+	const char *sock = data;
+	long deadline = mono_ms() + timeout_ms;
+	_cleanup_close_ int fd = -1;
+	int r = relay_connect(sock, &fd);
+	if (r == -ENOENT || r == -ECONNREFUSED || r == -EAGAIN) {
+		/* No daemon (yet, or restarting), or one with a full queue: talk to the API server
+		 * ourselves. */
+		log_debug("API relay '%s' not %s (%s): direct request", sock,
+			  r == -EAGAIN ? "accepting" : "listening", strerror(-r));
+		return kube_curl_ops.exchange(NULL, cfg, req, token, timeout_ms, resp, err);
+	}
+	if (r < 0)
+		return relay_err(err, r, sock, "connect");
+	_cleanup_json_ cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "method", req->method);
+	cJSON_AddStringToObject(j, "path", req->path);
+	if (req->content_type)
+		cJSON_AddStringToObject(j, "contentType", req->content_type);
+	if (req->body) {
+		_cleanup_free_ char *body = xmalloc(req->body_len + 1);
+		memcpy(body, req->body, req->body_len);
+		body[req->body_len] = '\0';
+		cJSON_AddStringToObject(j, "body", body);
+	}
+	/* The daemon gets a little less time than we wait, so its own error (connect, TLS,
+	 * timeout) reaches us rather than our "no answer". */
+	long margin = timeout_ms / 10 < 200 ? timeout_ms / 10 : 200;
+	cJSON_AddNumberToObject(j, "timeoutMs", (double)(timeout_ms - margin));
+	_cleanup_free_ char *text = json_print(j);
+	r = send_all(fd, text, strlen(text), deadline);
+	if (r == 0 && shutdown(fd, SHUT_WR) < 0)
+		r = -errno;
+	if (r < 0)
+		return relay_err(err, r, sock, "send");
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	r = recv_all(fd, cfg->max_response + KUBE_RELAY_HEADER_MAX, deadline, &buf, &len);
+	if (r == -ETIMEDOUT)
+		return cni_err_set(err, CNI_ERR_TRY_AGAIN, ETIMEDOUT,
+				   "API relay '%s': no answer within %ld ms", sock, timeout_ms);
+	if (r < 0)
+		return relay_err(err, r, sock, "receive");
+	return kube_relay_parse_answer(sock, buf, len, resp, err);
+}
+
+const struct kube_transport_ops kube_relay_ops = {
+	.exchange = relay_exchange,
+};

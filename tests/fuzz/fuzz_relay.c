@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0
+/* libFuzzer harness: the API relay's answer parser and request filter (lib/kube/relay.h).
+ * First byte even: the rest is a daemon answer for kube_relay_parse_answer (no NUL after it).
+ * First byte odd: the rest is "method\0path\0content-type" for kube_relay_allowed (bit 1 of
+ * the first byte drops the content type, bit 2 the method). Invariants abort. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/cni/err.h"
+#include "lib/kube/http.h"
+#include "lib/kube/relay.h"
+#include "lib/util/cleanup.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check(bool ok)
+{
+	if (!ok)
+		abort();
+}
+
+static void fuzz_answer(const uint8_t *data, size_t size)
+{
+	/* An exact-size copy: ASan catches any read past the answer. */
+	char *buf = xmalloc(size ? size : 1);
+	if (size)
+		memcpy(buf, data, size);
+	struct kube_response resp = { .retry_after = -1 };
+	struct cni_err err = { 0 };
+	int r = kube_relay_parse_answer("/run/plexus/api.sock", buf, size, &resp, &err);
+	if (r == 0) {
+		const char *nl = memchr(buf, '\n', size);
+		check(nl && (size_t)(nl - buf) < KUBE_RELAY_HEADER_MAX);
+		size_t off = (size_t)(nl - buf) + 1;
+		check(err.code == 0);
+		check(resp.status >= 100 && resp.status <= 599);
+		check(resp.body && resp.len == size - off && resp.body[resp.len] == '\0');
+		check(memcmp(resp.body, buf + off, resp.len) == 0);
+	} else {
+		check(r < 0 && r == -err.sys);
+		check(err.code >= 1 && err.code <= 999);
+		check(err.sys >= 1 && err.sys <= 4095);
+		check(!resp.body);
+	}
+	kube_response_done(&resp);
+	free(buf);
+}
+
+static void fuzz_allowed(uint8_t mode, const uint8_t *data, size_t size)
+{
+	/* NUL-terminated copy with a spare NUL, split at the first two NULs. */
+	char *buf = xmalloc(size + 2);
+	if (size)
+		memcpy(buf, data, size);
+	buf[size] = buf[size + 1] = '\0';
+	const char *method = buf, *path = NULL, *ctype = NULL;
+	char *end = buf + size, *nul = memchr(buf, '\0', size + 1);
+	if (nul < end) {
+		path = nul + 1;
+		char *nul2 = memchr(nul + 1, '\0', (size_t)(end - nul));
+		if (nul2 < end)
+			ctype = nul2 + 1;
+	}
+	if (mode & 2)
+		ctype = NULL;
+	if (mode & 4)
+		method = NULL;
+	if (kube_relay_allowed(method, path, ctype)) {
+		bool get = !strcmp(method, "GET"), patch = !strcmp(method, "PATCH");
+		check(get || patch);
+		check(get ? !ctype : ctype && !strcmp(ctype, "application/merge-patch+json"));
+		check(strlen(path) < 512 && !strpbrk(path, "?#%") && !strstr(path, "//") &&
+		      !strstr(path, "/./") && !strstr(path, "/../") &&
+		      path[strlen(path) - 1] != '/');
+		bool core = !strncmp(path, "/api/v1/namespaces/", 19);
+		check(core || !strncmp(path, "/apis/k8s.cni.cncf.io/v1/namespaces/", 36));
+		size_t slashes = 0;
+		for (const char *p = path; *p; p++)
+			slashes += *p == '/';
+		check(slashes == (core && get ? 6 : 7));
+		for (const char *p = path; *p; p++)
+			check((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+			      *p == '.' || *p == '/');
+		const char *last = strrchr(path, '/') + 1;
+		check(!patch || (core && !strcmp(last, "status")));
+	}
+	free(buf);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size == 0)
+		return 0;
+	if (data[0] % 2 == 0)
+		fuzz_answer(data + 1, size - 1);
+	else
+		fuzz_allowed(data[0], data + 1, size - 1);
+	return 0;
+}

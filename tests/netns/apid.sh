@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# plexus-apid, the node's Kubernetes API relay, end to end: a "node" network namespace runs the
+# API server fixture (real TLS, token) and the relay; the meta-plugin (conf "apiRelay") sends its
+# API requests through it. Checks the socket, the request filter, request counts, that the
+# plugin no longer loads libcurl, concurrency, error pass-through, and the fallback to direct
+# requests when nothing listens (daemon stopped, or a stale socket). Needs root, node, python3.
+source "$(dirname "$0")/../lib.sh"
+need_root
+for t in node openssl curl jq python3; do
+	command -v "$t" >/dev/null || { fail "apid: $t missing (scripts/setup.sh installs it)"; exit 1; }
+done
+P=$BIN/plexus
+TMP=$(t_tmpdir)
+SOCK=$TMP/run/api.sock
+NODE=plxan$T_ID
+API_PID='' APID_PID=''
+# The lib's cleanup does not know the daemons: stop them first (pids we started, nothing else).
+stop_procs() {
+	local p
+	for p in $APID_PID $API_PID; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	APID_PID='' API_PID=''
+}
+trap 'stop_procs; t_cleanup' EXIT
+t_netns "$NODE"
+ip -n "$NODE" link set lo up
+ip -n "$NODE" link add eth9 type veth peer name eth9p
+ip -n "$NODE" addr add 10.233.0.1/24 dev eth9
+ip -n "$NODE" link set eth9 up
+ip -n "$NODE" link set eth9p up
+
+# ---- the API server fixture, inside the node ---------------------------------------------
+bash "$TOP/tests/fixtures/apiserver/mkcerts.sh" "$TMP/pki"
+TOKEN=plexus-node-token-$T_ID
+nad() { # nad NS NAME CONFIG_JSON
+	jq -cn --arg ns "$1" --arg n "$2" --arg c "$3" '{apiVersion:"k8s.cni.cncf.io/v1",
+		kind:"NetworkAttachmentDefinition",metadata:{namespace:$ns,name:$n,uid:("uid-"+$n)},spec:{config:$c}}'
+}
+pod() { # pod NAME NETWORKS_ANNOTATION
+	jq -cn --arg n "$1" --arg a "$2" '{apiVersion:"v1",kind:"Pod",metadata:{namespace:"default",
+		name:$n,uid:("uid-"+$n),annotations:{"k8s.v1.cni.cncf.io/networks":$a}},spec:{containers:[{name:"c",image:"pause"}]}}'
+}
+mv() { # mv NAME SUBNET: a macvlan conf with built-in host-local
+	jq -cn --arg n "$1" --arg d "$TMP/ipam-$1" --arg s "$2" '{cniVersion:"1.0.0",name:$n,type:"macvlan",
+		master:"eth9",mode:"bridge",ipam:{type:"host-local",dataDir:$d,ranges:[[{subnet:$s}]]}}'
+}
+PODS="pod-a pod-b pod-c pod-d pod-e pod-missing $(echo par-{1..8})"
+{
+	echo '{"items":['
+	nad kube-system cluster "$(mv cluster 10.230.0.0/24)"; echo ,
+	nad default mv-a "$(mv mv-a 10.231.0.0/24)"; echo ,
+	nad default mv-b "$(mv mv-b 10.232.0.0/24)"
+	for p in $PODS; do echo ,; pod "$p" "mv-a,mv-b"; done
+	echo ']}'
+} | jq -c '(.items[] | select(.metadata.name == "pod-missing") | .metadata.annotations["k8s.v1.cni.cncf.io/networks"]) = "mv-a,no-such-net"' >"$TMP/state.json"
+ip netns exec "$NODE" node "$TOP/tests/fixtures/apiserver/apiserver.js" --cert "$TMP/pki/server.crt" \
+	--key "$TMP/pki/server.key" --state "$TMP/state.json" --token "$TOKEN" \
+	--log "$TMP/api.log" --max-lifetime 300 >"$TMP/port" 2>"$TMP/api.err" &
+API_PID=$!
+for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
+PORT=$(head -n1 "$TMP/port")
+check "apid: API server fixture is up" test -n "$PORT"
+printf '%s\n' "apiVersion: v1" "kind: Config" "clusters:" "- name: test" "  cluster:" \
+	"    server: https://127.0.0.1:$PORT" "    certificate-authority: $TMP/pki/ca.crt" "users:" \
+	"- name: plexus" "  user:" "    token: $TOKEN" "contexts:" "- name: test" \
+	"  context: {cluster: test, user: plexus}" "current-context: test" >"$TMP/kubeconfig"
+CONF=$(jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" \
+	'{cniVersion:"1.0.0",name:"plexus-net",type:"plexus",kubeconfig:$k,clusterNetwork:"cluster",cniDir:$c}')
+CONF_R=$(jq -c --arg s "$SOCK" '. + {apiRelay:$s}' <<<"$CONF")
+CONF_RD=$(jq -c '. + {logLevel:"debug"}' <<<"$CONF_R")
+
+# plexus VERB POD [CONF]: run the meta-plugin in the node; sets OUT, RC; stderr to $ERR.
+plexus() {
+	OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" PLEXUS_RUN_DIR="$TMP/run" "${EXTRA_ENV[@]}" \
+		CNI_COMMAND="$1" CNI_CONTAINERID="cid-$2" CNI_NETNS="/run/netns/$(podns "$2")" CNI_IFNAME=eth0 \
+		CNI_PATH=/usr/lib/cni CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$2" \
+		"$P" <<<"${3:-$CONF_R}" 2>"${ERR:-$TMP/stderr}")
+	RC=$?
+}
+EXTRA_ENV=()
+podns() { echo "plxap$T_ID-$1"; }
+mkpod() { t_netns "$(podns "$1")" && ip -n "$(podns "$1")" link set lo up; }
+links() { ip -n "$(podns "$1")" -j link show | jq -r 'map(.ifname) | sort | join(",")'; }
+api_count() { grep -c -- "$1" "$TMP/api.log" 2>/dev/null || true; }
+network_status() { ip netns exec "$NODE" curl -sk "https://127.0.0.1:$PORT/_fixture/state" | jq -c --arg n "$1" \
+	'.items[] | select(.kind=="Pod" and .metadata.name==$n) | .metadata.annotations["k8s.v1.cni.cncf.io/network-status"] // "null" | fromjson'; }
+leases() { find "$TMP"/ipam-* -type f -name '10.*' 2>/dev/null | wc -l; }
+is_err() { [ "$RC" -ne 0 ] && jq -e --argjson c "$1" '.code == $c' <<<"$OUT" >/dev/null 2>&1; }
+N=0
+start_apid() { # a new daemon logging to $ALOG; waits until it listens
+	N=$((N + 1)) ALOG=$TMP/apid$N.log
+	ip netns exec "$NODE" "$BIN/plexus-apid" --kubeconfig "$TMP/kubeconfig" --socket "$SOCK" \
+		--log-level debug 2>"$ALOG" &
+	APID_PID=$!
+	for _ in $(seq 100); do grep -q 'relaying to' "$ALOG" && break; sleep 0.05; done
+}
+raw() { # raw TEXT: one raw relay exchange; prints the answer
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode()); s.shutdown(socket.SHUT_WR); b = b""
+while (d := s.recv(65536)): b += d
+sys.stdout.write(b.decode())' "$SOCK" "$1"
+}
+
+# ---- 1-2: start-up --------------------------------------------------------------------------
+start_apid
+check "apid: the daemon starts and relays to the fixture" grep -q "relaying to https://127.0.0.1:$PORT on $SOCK" "$ALOG"
+check "apid: the socket is mode 0600" test "$(stat -c %a "$SOCK" 2>/dev/null)" = 600
+timeout 10 ip netns exec "$NODE" "$BIN/plexus-apid" --kubeconfig "$TMP/kubeconfig" --socket "$SOCK" 2>"$TMP/second.err"
+RC=$?
+check "apid: a second daemon on the served socket exits 1" test "$RC" -eq 1
+check "... saying another relay serves it" grep -q "another relay is already serving it" "$TMP/second.err"
+check "... and the first one still serves" bash -c "[ -S '$SOCK' ] && kill -0 $APID_PID"
+echo keep >"$TMP/not-a-socket"
+timeout 10 ip netns exec "$NODE" "$BIN/plexus-apid" --kubeconfig "$TMP/kubeconfig" \
+	--socket "$TMP/not-a-socket" 2>"$TMP/file.err"
+RC=$?
+check "apid: --socket naming a regular file: exit 1, 'is not a socket', the file kept" \
+	bash -c "[ $RC -eq 1 ] && grep -q 'exists and is not a socket' '$TMP/file.err' && [ \$(cat '$TMP/not-a-socket') = keep ]"
+
+# ---- 3-5: ADD / DEL through the relay -------------------------------------------------------
+for p in $PODS; do mkpod "$p"; done
+: >"$TMP/api.log"
+EXTRA_ENV=(LD_DEBUG=files)
+plexus ADD pod-a
+EXTRA_ENV=()
+check "apid: ADD pod-a through the relay succeeds" test "$RC" -eq 0
+[ "$RC" -eq 0 ] || { echo "out: $OUT"; grep -v '^ *[0-9]*:' "$TMP/stderr"; }
+check "... pod-a has eth0 (cluster), net1, net2" test "$(links pod-a)" = eth0,lo,net1,net2
+COUNTS=$(for x in 'GET /api/v1/namespaces/default/pods/pod-a 200' 'definitions/cluster 200' 'definitions/mv-a 200' \
+	'definitions/mv-b 200' 'PATCH /api/v1/namespaces/default/pods/pod-a/status 200' ' token-user$' .; do api_count "$x"; done | paste -sd' ')
+check "... one GET pod, one GET per NAD, one PATCH status, all 200 with the relay's token" \
+	test "$COUNTS" = "1 1 1 1 1 5 5"
+check "... network-status written: cluster, mv-a, mv-b" \
+	test "$(network_status pod-a | jq -c 'map(.name + " " + .interface)')" = '["kube-system/cluster eth0","default/mv-a net1","default/mv-b net2"]'
+check "... the daemon logged the relayed requests" bash -c "grep -q 'relay: GET /api/v1/namespaces/default/pods/pod-a: HTTP 200' '$ALOG' &&
+	[ \$(grep -c 'relay: GET /apis/k8s.cni.cncf.io/v1/namespaces/.*/network-attachment-definitions/.*: HTTP 200' '$ALOG') -eq 3 ] &&
+	grep -q 'relay: PATCH /api/v1/namespaces/default/pods/pod-a/status: HTTP 200' '$ALOG'"
+check "apid: the plugin did not load libcurl in relay mode" \
+	bash -c "grep -q 'file=' '$TMP/stderr' && ! grep -q libcurl '$TMP/stderr'"
+: >"$TMP/api.log"
+plexus DEL pod-a
+check "apid: DEL pod-a through the relay conf succeeds" test "$RC" -eq 0
+check "... removes the interfaces and the intent log" bash -c "[ '$(links pod-a)' = lo ] && [ ! -e '$TMP/cache/cid-pod-a.json' ]"
+check "... without any API request" test "$(wc -l <"$TMP/api.log")" -eq 0
+
+# ---- 6: the request filter --------------------------------------------------------------------
+: >"$TMP/api.log"
+A1=$(raw '{"method":"GET","path":"/api/v1/namespaces/kube-system/secrets/x"}')
+A2=$(raw '{"method":"DELETE","path":"/api/v1/namespaces/default/pods/pod-b"}')
+A3=$(raw 'this is not JSON')
+answer() { jq -e "$2" <<<"$1" >/dev/null 2>&1; }
+check "apid: GET of a secret is refused with an error answer" \
+	answer "$A1" '.error.msg | contains("not GET /api/v1/namespaces/kube-system/secrets/x")'
+check "apid: DELETE of a pod is refused with an error answer" answer "$A2" '.error.msg | contains("not DELETE")'
+check "apid: a malformed request gets an error answer" answer "$A3" '.error.code > 0'
+check "... nothing reached the API server, the daemon logged the refusals" bash -c "[ \$(wc -l <'$TMP/api.log') -eq 0 ] &&
+	[ \$(grep -c 'relay: refused' '$ALOG') -eq 2 ]"
+plexus ADD pod-b
+check "apid: the daemon keeps serving: ADD pod-b succeeds through it" \
+	bash -c "[ $RC -eq 0 ] && [ '$(links pod-b)' = eth0,lo,net1,net2 ] && grep -q 'relay: PATCH /api/v1/namespaces/default/pods/pod-b/status' '$ALOG'"
+
+# ---- 7: concurrency -----------------------------------------------------------------------------
+: >"$TMP/api.log"
+par() { # par VERB: the 8 par-N pods at once; prints the failed ones
+	local pids=() i
+	for i in {1..8}; do (ERR=$TMP/stderr-par-$i; plexus "$1" "par-$i"; exit "$RC") & pids+=($!); done
+	for i in {1..8}; do wait "${pids[$((i - 1))]}" || echo "par-$i"; done
+}
+FAILED=$(par ADD)
+check "apid: 8 pods ADDed in parallel through the relay all succeed" test -z "$FAILED"
+[ -z "$FAILED" ] || cat "$TMP"/stderr-par-*
+check "... every pod has its interfaces and its network-status" bash -c "for i in {1..8}; do
+	[ \"\$(ip -n $(podns par)-\$i -j link show | jq length)\" -eq 4 ] || exit 1; done
+	[ $(for i in {1..8}; do network_status "par-$i" | jq length; done | grep -cx 3) -eq 8 ]"
+check "... all 8 PATCHes went through the relay" \
+	test "$(api_count 'PATCH .*/status 200')/$(grep -c 'relay: PATCH .*/pods/par-[1-8]/status: HTTP 200' "$ALOG")" = 8/8
+FAILED=$(par DEL)
+check "apid: DEL of the 8 pods in parallel succeeds" test -z "$FAILED"
+check "... their interfaces are gone" bash -c "for i in {1..8}; do [ \$(ip -n $(podns par)-\$i -j link show | jq length) -eq 1 ] || exit 1; done"
+
+# ---- 9: API errors pass through with their meaning ----------------------------------------------
+LEASES0=$(leases)
+plexus ADD pod-missing "$CONF"
+DIRECT=$(jq -c '{code,msg}' <<<"$OUT")
+plexus ADD pod-missing
+check "apid: a missing NAD fails ADD with code 101 through the relay" is_err 101
+RELAYED=$(jq -c '{code,msg}' <<<"$OUT")
+check "... naming the network, exactly as in direct mode" \
+	bash -c "[ \"\$1\" = \"\$2\" ] && grep -q default/no-such-net <<<\"\$1\"" _ "$RELAYED" "$DIRECT"
+[ "$RELAYED" = "$DIRECT" ] || echo "relayed: $RELAYED; direct: $DIRECT"
+check "... leaving no link, lease or intent log" bash -c "[ '$(links pod-missing)' = lo ] &&
+	[ $(leases) -eq $LEASES0 ] && [ ! -e '$TMP/cache/cid-pod-missing.json' ]"
+
+# ---- 8: fallback when nothing listens ---------------------------------------------------------
+kill -TERM "$APID_PID"; wait "$APID_PID"; RC=$?; APID_PID=''
+check "apid: SIGTERM: the daemon exits 0 and removes its socket" bash -c "[ $RC -eq 0 ] && [ ! -e '$SOCK' ]"
+: >"$TMP/api.log"
+EXTRA_ENV=(LD_DEBUG=files)
+plexus ADD pod-c "$CONF_RD"
+EXTRA_ENV=()
+check "apid: ADD with no relay running succeeds (direct)" bash -c "[ $RC -eq 0 ] && [ '$(links pod-c)' = eth0,lo,net1,net2 ]"
+check "... logging that the relay is not listening (no socket)" grep -q "API relay '$SOCK' not listening (No such file or directory): direct request" "$TMP/stderr"
+check "... loading libcurl itself" grep -q 'libcurl' "$TMP/stderr"
+check "... and its requests reached the API server" test "$(api_count 'PATCH /api/v1/namespaces/default/pods/pod-c/status 200')" -eq 1
+start_apid
+kill -KILL "$APID_PID"; wait "$APID_PID" 2>/dev/null; APID_PID=''
+check "apid: a SIGKILLed daemon leaves a stale socket" test -S "$SOCK"
+plexus ADD pod-d "$CONF_RD"
+check "apid: ADD with a stale socket succeeds (direct)" bash -c "[ $RC -eq 0 ] && [ '$(links pod-d)' = eth0,lo,net1,net2 ]"
+check "... logging connection refused" grep -q "not listening (Connection refused): direct request" "$TMP/stderr"
+start_apid
+check "apid: a new daemon replaces the stale socket" bash -c "grep -q 'relaying to' '$ALOG' && kill -0 $APID_PID &&
+	[ \$(stat -c %a '$SOCK') = 600 ] && python3 -c 'import socket; socket.socket(socket.AF_UNIX).connect(\"$SOCK\")'"
+plexus ADD pod-e "$CONF_RD"
+check "... and serves again: ADD pod-e goes through it" bash -c "[ $RC -eq 0 ] && ! grep -q 'not listening' '$TMP/stderr' &&
+	grep -q 'relay: PATCH /api/v1/namespaces/default/pods/pod-e/status: HTTP 200' '$ALOG'"
+# A daemon whose socket was replaced (by an operator, or a newer daemon) leaves it alone on exit.
+OLD_PID=$APID_PID
+command mv "$SOCK" "$SOCK.old"
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$SOCK"
+kill -TERM "$OLD_PID"; wait "$OLD_PID"; APID_PID=''
+check "apid: SIGTERM after its socket was replaced keeps the new one" \
+	bash -c "[ -S '$SOCK' ] && grep -q 'no longer this relay' '$ALOG'"
+rm -f "$SOCK" "$SOCK.old"
+for p in pod-b pod-c pod-d pod-e; do plexus DEL "$p"; done
+check "apid: every lease is released" test "$(leases)" -eq 0
