@@ -33,6 +33,7 @@ struct inst_opts {
 	const char *nad_conf_dir;    /* the meta-plugin's confDir */
 	const char *log_level;
 	const char *log_file;
+	const char *api_relay;	  /* the meta-plugin's apiRelay (a host path); NULL: none */
 	long readiness_timeout_s; /* 0 = wait forever */
 	bool once;
 	bool uninstall;

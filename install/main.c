@@ -41,6 +41,8 @@ static const char usage[] =
 	"  --nad-conf-dir DIR       plugin 'confDir' (default /etc/cni/multus/net.d)\n"
 	"  --log-level LEVEL        plugin 'logLevel': error|warning|info|debug (default warning)\n"
 	"  --log-file FILE          plugin 'logFile' (default none: stderr)\n"
+	"  --api-relay SOCKET       plugin 'apiRelay': plexus-apid's socket, as the host sees it\n"
+	"                           (default none: the plugin talks to the API server itself)\n"
 	"  --once                   install and exit (default: keep running, follow token\n"
 	"                           rotation and cluster network changes)\n"
 	"  --uninstall              remove 00-plexus.conflist and the plexus conf dir, then exit\n"
@@ -61,6 +63,7 @@ enum {
 	OPT_NAD_CONF_DIR,
 	OPT_LOG_LEVEL,
 	OPT_LOG_FILE,
+	OPT_API_RELAY,
 	OPT_ONCE,
 	OPT_UNINSTALL,
 };
@@ -78,6 +81,7 @@ static const struct option long_opts[] = {
 	{ "nad-conf-dir", required_argument, NULL, OPT_NAD_CONF_DIR },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "api-relay", required_argument, NULL, OPT_API_RELAY },
 	{ "once", no_argument, NULL, OPT_ONCE },
 	{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
 	{ "help", no_argument, NULL, 'h' },
@@ -140,6 +144,13 @@ static int parse_args(int argc, char **argv, struct inst_opts *o)
 		}
 		case OPT_LOG_FILE:
 			o->log_file = optarg;
+			break;
+		case OPT_API_RELAY:
+			if (optarg[0] != '/') {
+				log_error("--api-relay '%s': must be an absolute path", optarg);
+				return -EINVAL;
+			}
+			o->api_relay = optarg;
 			break;
 		case OPT_ONCE:
 			o->once = true;

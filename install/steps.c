@@ -560,6 +560,8 @@ static char *conflist_text(const struct inst_opts *o, const char *plexus_dir,
 	cJSON_AddStringToObject(p, "logLevel", o->log_level);
 	if (o->log_file)
 		cJSON_AddStringToObject(p, "logFile", o->log_file);
+	if (o->api_relay)
+		cJSON_AddStringToObject(p, "apiRelay", o->api_relay);
 	char *text = cJSON_Print(root);
 	if (!text)
 		abort();

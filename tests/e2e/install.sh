@@ -113,9 +113,13 @@ check "conflist: capabilities (fixed ones plus the cluster network's portMapping
 check "conflist: cniDir, confDir, logLevel" \
 	jqc '.plugins[0] | .cniDir == "/var/lib/cni/multus" and .confDir == "/etc/cni/multus/net.d" and .logLevel == "warning"'
 
-inst --once --log-level debug --log-file /var/log/plexus.log --cni-dir /var/lib/cni/px
-check "options reach the conf: logLevel, logFile, cniDir" \
-	jqc '.plugins[0] | .logLevel == "debug" and .logFile == "/var/log/plexus.log" and .cniDir == "/var/lib/cni/px"'
+check "conflist: no apiRelay unless asked" jqc '.plugins[0] | has("apiRelay") | not'
+inst --once --log-level debug --log-file /var/log/plexus.log --cni-dir /var/lib/cni/px \
+	--api-relay /run/plexus/api.sock
+check "options reach the conf: logLevel, logFile, cniDir, apiRelay" \
+	jqc '.plugins[0] | .logLevel == "debug" and .logFile == "/var/log/plexus.log" and .cniDir == "/var/lib/cni/px" and .apiRelay == "/run/plexus/api.sock"'
+OUT=$("$INST" --once --api-relay run/api.sock 2>&1) && RC=0 || RC=$?
+expect "--api-relay must be absolute (usage error 2)" 2 "must be an absolute path"
 KHOST=fd00::1 inst --once
 check "an IPv6 API host is bracketed" test "$(kc 'd["clusters"][0]["cluster"]["server"]')" = "https://[fd00::1]:443"
 OUT=$(env -u KUBERNETES_SERVICE_HOST "$INST" --once --src-bin-dir "$SRC" --sa-dir "$SA" \
