@@ -146,6 +146,12 @@ int meta_conf_parse(const cJSON *conf, struct meta_conf *ret, struct cni_err *er
 	    (r = json_get_bool(conf, "failOnStatusPatchError", "failOnStatusPatchError",
 			       &c.fail_on_status_error, NULL, err)) < 0)
 		goto fail;
+	bool present = false;
+	if ((r = json_get_bool(conf, "inProcessIPAM", "inProcessIPAM", &c.in_process_ipam, &present,
+			       err)) < 0)
+		goto fail;
+	if (!present)
+		c.in_process_ipam = true;
 	if ((r = get_seconds(conf, "apiTimeoutSeconds", 10000, &c.api_timeout_ms, err)) < 0 ||
 	    (r = get_seconds(conf, "apiConnectTimeoutSeconds", 3000, &c.api_connect_timeout_ms,
 			     err)) < 0)

@@ -29,6 +29,8 @@ struct meta_conf {
 	const char *device_info_dir;	  /* /var/run/k8s.cni.cncf.io/devinfo (device-info spec) */
 	/* plexus: types that run in-process; NULL = every built-in, empty list = none. */
 	const cJSON *in_process_types;
+	/* plexus: host-local and static in-process (default), or exec'd from CNI_PATH. */
+	bool in_process_ipam;
 	const char *api_relay;	     /* plexus-apid's socket (lib/kube/relay.h); NULL/"": direct */
 	long api_timeout_ms;	     /* apiTimeoutSeconds, default 10 s */
 	long api_connect_timeout_ms; /* apiConnectTimeoutSeconds, default 3 s */

@@ -604,6 +604,10 @@ static int plan_init(struct plan *p, const struct cni_ctx *ctx, struct cni_err *
 	int r = meta_conf_parse(ctx->conf, &p->conf, err);
 	if (r < 0)
 		return r;
+	/* The IPAM escape hatch (docs/ipam.md) in the environment reaches both the in-process
+	 * delegates and the plexus-<kind> binaries exec'd for the others. */
+	if (!p->conf.in_process_ipam && setenv("PLEXUS_IPAM_EXEC", "1", 1) < 0)
+		return cni_err_set(err, CNI_ERR_INTERNAL, errno, "setenv: %s", strerror(errno));
 	p->pod_ns = cni_ctx_arg(ctx, "K8S_POD_NAMESPACE");
 	p->pod_name = cni_ctx_arg(ctx, "K8S_POD_NAME");
 	if (!p->pod_ns || !*p->pod_ns)

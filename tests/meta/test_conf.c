@@ -33,6 +33,8 @@ static void test_meta_conf_defaults(void **state)
 	assert_string_equal(c.system_namespaces[0], "kube-system");
 	assert_int_equal(c.api_timeout_ms, 10000);
 	assert_null(c.in_process_types);
+	assert_true(c.in_process_ipam);
+	assert_null(c.api_relay);
 	meta_conf_done(&c);
 }
 
@@ -46,7 +48,8 @@ static void test_meta_conf_every_key(void **state)
 		"\"multusNamespace\":\"m\",\"readinessindicatorfile\":\"/r\","
 		"\"retryDeleteOnError\":true,\"defaultNetworks\":[\"n1\"],"
 		"\"inProcessTypes\":[],\"apiTimeoutSeconds\":3,\"apiConnectTimeoutSeconds\":1,"
-		"\"failOnStatusPatchError\":true}");
+		"\"failOnStatusPatchError\":true,\"inProcessIPAM\":false,"
+		"\"apiRelay\":\"/run/plexus/api.sock\"}");
 	struct meta_conf c;
 	struct cni_err err = { 0 };
 	assert_int_equal(meta_conf_parse(j, &c, &err), 0);
@@ -58,6 +61,8 @@ static void test_meta_conf_every_key(void **state)
 	assert_int_equal(c.api_timeout_ms, 3000);
 	assert_int_equal(c.api_connect_timeout_ms, 1000);
 	assert_int_equal(cJSON_GetArraySize(c.in_process_types), 0);
+	assert_false(c.in_process_ipam);
+	assert_string_equal(c.api_relay, "/run/plexus/api.sock");
 	meta_conf_done(&c);
 }
 
@@ -74,6 +79,8 @@ static void test_meta_conf_errors_name_the_key(void **state)
 		{ "{\"delegates\":[]}", "delegates" },
 		{ "{\"clusterNetwork\":\"x\",\"apiTimeoutSeconds\":0}", "apiTimeoutSeconds" },
 		{ "{\"clusterNetwork\":\"x\",\"inProcessTypes\":[true]}", "inProcessTypes" },
+		{ "{\"clusterNetwork\":\"x\",\"inProcessIPAM\":1}", "inProcessIPAM" },
+		{ "{\"clusterNetwork\":\"x\",\"apiRelay\":[]}", "apiRelay" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		_cleanup_json_ cJSON *j = cJSON_Parse(cases[i][0]);

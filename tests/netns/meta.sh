@@ -74,6 +74,8 @@ STATIC=$(jq -cn '{cniVersion:"1.0.0",plugins:[{type:"macvlan",master:"eth9",capa
 	pod default web-short "sriov-a,sriov-a,sriov-a,sriov-a"; echo ,
 	pod default pod-bad-annotation "Not_A_Name"; echo ,
 	pod default pod-batch "macvlan-net@m1,macvlan-net@m2,macvlan-net@m3"; echo ,
+	pod default pod-ipam-in "macvlan-net"; echo ,
+	pod default pod-ipam-exec "macvlan-net"; echo ,
 	pod default pod-foreign "macvlan-net@m1,macvlan-net@m2"; echo ,
 	pod default pod-static '[{"name":"static-net","ips":["10.214.0.7/24"],"mac":"02:00:00:00:21:07"}]'; echo ,
 	pod default pod-isolated "other/private-net"
@@ -117,7 +119,7 @@ plexus() {
 	local conf=${3:-$CONF}
 	OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" PLEXUS_RUN_DIR="$TMP/run" "${EXTRA_ENV[@]}" CNI_COMMAND="$1" \
 		CNI_CONTAINERID="cid-$2" CNI_NETNS="/run/netns/plxmp$T_ID-$2" CNI_IFNAME=eth0 \
-		CNI_PATH=/usr/lib/cni \
+		CNI_PATH="${CNI_PATH_DIR:-/usr/lib/cni}" \
 		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=${POD_NS:-default};K8S_POD_NAME=$2;K8S_POD_INFRA_CONTAINER_ID=cid-$2" \
 		"$P" <<<"$conf" 2>"$TMP/stderr")
 	RC=$?
@@ -275,6 +277,38 @@ check "... fell back to one by one" grep -q 'deleting 2 link(s) one by one' "$TM
 check "... m1 and m2 gone, lo kept" bash -c "[ \$(ip -n $(podns pod-foreign) -j link show | jq -r 'map(.ifname) | join(\",\")') = lo ]"
 plexus DEL pod-foreign "$DEBUG_CONF"
 check "DEL pod-foreign again succeeds" test "$RC" -eq 0
+
+# ---- inProcessIPAM: false execs host-local from CNI_PATH for the built-in macvlan too -------
+# A CNI_PATH whose host-local logs each call: the cluster network (the reference bridge) always
+# execs it; the built-in macvlan does only when the conf turns the built-in IPAM off.
+mkdir -p "$TMP/cnibin"
+for f in /usr/lib/cni/*; do [ "$(basename "$f")" = host-local ] || ln -sf "$f" "$TMP/cnibin/"; done
+printf '#!/bin/sh\necho "$CNI_COMMAND $CNI_IFNAME" >>%s\nexec /usr/lib/cni/host-local "$@"\n' \
+	"$TMP/hl-calls" >"$TMP/cnibin/host-local"
+chmod +x "$TMP/cnibin/host-local"
+CNI_PATH_DIR=$TMP/cnibin
+mkpod pod-ipam-in; mkpod pod-ipam-exec
+: >"$TMP/hl-calls"
+plexus ADD pod-ipam-in
+check "inProcessIPAM default: ADD succeeds" test "$RC" -eq 0
+check "... host-local exec'd only for the cluster network (eth0)" test "$(cat "$TMP/hl-calls")" = "ADD eth0"
+: >"$TMP/hl-calls"
+IPAM_EXEC_CONF=$(jq -c '. + {inProcessIPAM:false}' <<<"$CONF")
+plexus ADD pod-ipam-exec "$IPAM_EXEC_CONF"
+check "inProcessIPAM false: ADD succeeds" test "$RC" -eq 0
+check "... host-local exec'd for eth0 and for the built-in macvlan's net1" \
+	test "$(sort "$TMP/hl-calls" | tr '\n' ' ')" = "ADD eth0 ADD net1 "
+check "... net1 has its lease from the exec'd host-local" bash -c "[ -n \"$(ip4_of pod-ipam-exec net1)\" ]"
+: >"$TMP/hl-calls"
+plexus DEL pod-ipam-exec "$IPAM_EXEC_CONF"
+check "... DEL releases through the exec'd host-local too" \
+	bash -c "[ $RC -eq 0 ] && [ \"\$(sort '$TMP/hl-calls' | tr '\n' ' ')\" = 'DEL eth0 DEL net1 ' ]"
+plexus DEL pod-ipam-in
+check "DEL pod-ipam-in" test "$RC" -eq 0
+CNI_PATH_DIR=
+plexus ADD pod-ipam-in '{"cniVersion":"1.0.0","name":"x","type":"plexus","clusterNetwork":"c","inProcessIPAM":"no"}'
+check "inProcessIPAM of the wrong type: code 7" is_err 7
+check "... naming the key" msg_has inProcessIPAM
 
 # ---- an API server that never answers: bounded failure, nothing left -----------------------
 mkpod pod-hang
