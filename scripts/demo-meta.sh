@@ -19,9 +19,10 @@ say() { printf "\n${B}== %s${N}\n" "$*"; }
 
 NS=(plxd-switch plxd-cp plxd-node-a plxd-node-b plxd-pod-a plxd-pod-b)
 STATE=$(mktemp -d /tmp/plexus-demo.XXXXXX)
-API_PID=
+API_PID= APID_PIDS=()
 cleanup() {
 	[ -z "$API_PID" ] || kill "$API_PID" 2>/dev/null || true
+	for p in "${APID_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	for n in "${NS[@]}"; do ip netns del "$n" 2>/dev/null || true; done
 	rm -rf "$STATE"
 }
@@ -98,8 +99,15 @@ KC
 		plugins:[{type:"bridge",bridge:"cni0",isGateway:true,isDefaultGateway:true,
 		ipam:{type:"host-local",dataDir:$d,ranges:[[{subnet:$s}]]}}]}' >"$d/net.d/10-cluster.conflist"
 	jq -cn --arg k "$d/kubeconfig" --arg c "$d/net.d/10-cluster.conflist" --arg cache "$d/cache" \
+		--arg relay "$d/api.sock" \
 		'{cniVersion:"1.0.0",name:"plexus",type:"plexus",kubeconfig:$k,clusterNetwork:$c,
-		  cniDir:$cache}' >"$d/plexus.conf"
+		  cniDir:$cache,apiRelay:$relay}' >"$d/plexus.conf"
+	# The node's API relay: plexus sends its API requests through it (docs/kube.md).
+	ip netns exec "plxd-node-$node" "$TOP/$BUILD/bin/plexus-apid" --kubeconfig "$d/kubeconfig" \
+		--socket "$d/api.sock" --log-level debug 2>"$d/apid.log" &
+	APID_PIDS+=($!)
+	for _ in $(seq 100); do [ -S "$d/api.sock" ] && break; sleep 0.05; done
+	echo "node $node: plexus-apid relays to the API server on $d/api.sock"
 done
 
 cni() { # cni VERB NODE POD
@@ -122,6 +130,8 @@ ip netns exec plxd-cp curl -sk "https://10.210.0.254:$PORT/_fixture/state" |
 	jq '.items[] | select(.kind=="Pod" and .metadata.name=="pod-a") | .metadata.annotations["k8s.v1.cni.cncf.io/network-status"] | fromjson'
 echo "API requests made by plexus:"
 sed 's/^/  /' "$STATE/api.log"
+echo "... each through its node's plexus-apid:"
+grep -h 'relay:' "$STATE"/node-*/apid.log | sed 's/^[^ ]* [a-z]* /  /'
 
 B_ETH0=$(ip -n plxd-pod-b -j addr show dev eth0 | jq -r '.[0].addr_info[] | select(.family=="inet") | .local')
 for net in "cluster network (bridge, routed between nodes):$B_ETH0" "data-plane (macvlan on ens3):10.212.0.12" "tenant-overlay (vxlan VNI 5001 between nodes):10.213.0.12"; do
