@@ -4,7 +4,7 @@
 # bridge) against the next pods (reuse them), and DEL time of a pod against the last DEL (which,
 # with deleteOnLastDel, removes VTEP and bridge). There is no reference vxlan CNI plugin to
 # compare with. Runs plexus-vxlan inside a "node" netns with a veth underlay; host-local IPAM is
-# exec'd as in production. Environment: BENCH_VX_ROUNDS (default 20), BENCH_VX_PODS pods per
+# the built-in one (in-process), as in production. Environment: BENCH_VX_ROUNDS (default 20), BENCH_VX_PODS pods per
 # round (default 5). Needs root.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -64,7 +64,7 @@ done
 median() { sort -n "$1" | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 ms() { awk -v x="$1" 'BEGIN {printf "%.2f ms", x/1e6}'; }
 echo
-echo "plexus-vxlan: $ROUNDS rounds of $PODS pods on one node (host-local IPAM exec'd), medians"
+echo "plexus-vxlan: $ROUNDS rounds of $PODS pods on one node (built-in host-local IPAM), medians"
 echo
 echo "| ADD, first pod (creates VTEP + bridge) | ADD, next pods (reuse) | DEL | last DEL (removes VTEP + bridge) |"
 echo "|---|---|---|---|"
