@@ -281,6 +281,12 @@ int main(int argc, char **argv)
 		log_error("kubernetes client: %s", e.msg);
 		return 1;
 	}
+	/* Now, not at the first pod: a node without libcurl fails here, loudly, and the first
+	 * request does not pay the load. */
+	if (kube_curl_load(&e) < 0) {
+		log_error("%s", e.msg);
+		return 1;
+	}
 	/* The workers must not take the signals: the main thread waits for them. */
 	sigset_t set;
 	sigemptyset(&set);

@@ -199,17 +199,25 @@ static void auth_freep(char **p)
 	}
 }
 
-static int curl_exchange(void *data, const struct kube_config *cfg, const struct kube_request *req,
-			 const char *token, long timeout_ms, struct kube_response *resp,
-			 struct cni_err *err)
+int kube_curl_load(struct cni_err *err)
 {
-	(void)data;
 	(void)pthread_once(&global_once, global_init);
 	if (!lib_loaded)
 		return cni_err_set(err, CNI_ERR_KUBE_API, ELIBACC, "cannot load libcurl: %s",
 				   lib_error);
 	if (global_rc != CURLE_OK)
 		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "curl_global_init failed");
+	return 0;
+}
+
+static int curl_exchange(void *data, const struct kube_config *cfg, const struct kube_request *req,
+			 const char *token, long timeout_ms, struct kube_response *resp,
+			 struct cni_err *err)
+{
+	(void)data;
+	int r = kube_curl_load(err);
+	if (r < 0)
+		return r;
 	/* One handle per thread, reset between requests: its connection and TLS session cache
 	 * survive, so the GETs and the PATCH of one ADD share one TLS handshake, and each of
 	 * plexus-apid's workers keeps its connection warm. The handle lives until exit. */
