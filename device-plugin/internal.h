@@ -53,6 +53,9 @@ void dp_pool_stop(struct dp_pool_srv *ps);
 /* Replace the pool's device list (copied); wakes the server when it changed. */
 void dp_pool_publish(struct dp_pool_srv *ps, const struct dp_vf *devs, const int *selector,
 		     size_t n);
+/* <devinfo>/dp/<resource, '/' -> '-'>-<BDF>-device.json: the device-info file Allocate writes
+ * for the meta-plugin (caller frees). */
+char *dp_devinfo_path(const char *devinfo_dir, const char *resource, const char *bdf);
 /* Env var name PCIDEVICE_<PREFIX>_<NAME> for a resource "prefix/name" (caller frees). */
 char *dp_env_name(const char *resource);
 /* Order `avail` for a request of size n honouring must_include, packing PFs, then NUMA:

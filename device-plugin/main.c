@@ -156,6 +156,7 @@ static bool restart_missing(struct daemon *d)
 }
 
 static void reload(struct daemon *d);
+static void reload_pools(struct daemon *d);
 
 static void on_inotify(struct daemon *d)
 {
@@ -239,10 +240,66 @@ static void stop_pools(struct daemon *d)
 	d->n_pools = 0;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The device-info files the current pools may have written (sorted, NULL-terminated). */
+static char **devinfo_paths(const struct daemon *d, size_t *ret_n)
+{
+	size_t n = 0;
+	for (size_t p = 0; p < d->n_pools; p++)
+		n += d->pools[p].n_devs;
+	char **paths = xcalloc(n + 1, sizeof(*paths));
+	n = 0;
+	for (size_t p = 0; p < d->n_pools; p++)
+		for (size_t i = 0; i < d->pools[p].n_devs; i++)
+			paths[n++] = dp_devinfo_path(d->devinfo_dir, d->pools[p].pool->resource,
+						     d->pools[p].devs[i].bdf);
+	qsort(paths, n, sizeof(*paths), cmp_str);
+	*ret_n = n;
+	return paths;
+}
+
+static void free_paths(char **paths)
+{
+	for (char **p = paths; p && *p; p++)
+		free(*p);
+	free(paths);
+}
+
+/* A VF that left its pool (gone from sysfs, or its pool from the config) must not leave a
+ * device-info file behind for the meta-plugin to hand to the next pod that gets that BDF. */
+static void remove_stale_devinfo(const struct daemon *d, char **before, size_t n_before)
+{
+	size_t n_after = 0;
+	char **after = devinfo_paths(d, &n_after);
+	for (size_t i = 0; i < n_before; i++) {
+		if (bsearch(&before[i], after, n_after, sizeof(*after), cmp_str))
+			continue;
+		if (unlink(before[i]) == 0)
+			log_info("removed the device-info file '%s': its VF left the pool",
+				 before[i]);
+		else if (errno != ENOENT)
+			log_warning("device-info file '%s': %s", before[i], strerror(errno));
+	}
+	free_paths(after);
+}
+
 /* SIGHUP or a changed config file. Same config: rediscover and publish the changes on the
  * running endpoints. A new config that loads replaces every endpoint; one that does not keeps
  * the running config (and says so). */
 static void reload(struct daemon *d)
+{
+	size_t n_before = 0;
+	char **before = devinfo_paths(d, &n_before);
+	reload_pools(d);
+	remove_stale_devinfo(d, before, n_before);
+	free_paths(before);
+}
+
+static void reload_pools(struct daemon *d)
 {
 	struct cni_err err = { 0 };
 	_cleanup_free_ char *text = NULL;

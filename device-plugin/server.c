@@ -205,15 +205,19 @@ static cJSON *devinfo_json(const struct dp_vf *vf)
 	return o;
 }
 
-/* <devinfo>/dp/<resource, '/' -> '-'>-<BDF>-device.json for the meta-plugin. */
-static int write_devinfo(const struct dp_pool_srv *ps, const struct dp_vf *vf, struct cni_err *err)
+char *dp_devinfo_path(const char *devinfo_dir, const char *resource, const char *bdf)
 {
-	_cleanup_free_ char *dir = xasprintf("%s/dp", ps->devinfo_dir);
-	_cleanup_free_ char *res = xstrdup(ps->pool->resource);
+	_cleanup_free_ char *res = xstrdup(resource);
 	for (char *c = res; *c; c++)
 		if (*c == '/')
 			*c = '-';
-	_cleanup_free_ char *path = xasprintf("%s/%s-%s-device.json", dir, res, vf->bdf);
+	return xasprintf("%s/dp/%s-%s-device.json", devinfo_dir, res, bdf);
+}
+
+static int write_devinfo(const struct dp_pool_srv *ps, const struct dp_vf *vf, struct cni_err *err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/dp", ps->devinfo_dir);
+	_cleanup_free_ char *path = dp_devinfo_path(ps->devinfo_dir, ps->pool->resource, vf->bdf);
 	_cleanup_json_ cJSON *o = devinfo_json(vf);
 	_cleanup_free_ char *text = json_print(o);
 	int r = file_mkdir_p(dir, 0755);

@@ -205,7 +205,16 @@ LINE=${UPD[$REST]:-}
 check "sighup: VF outside the pfNames range goes to the next pool" is \
 	'[.devices[].id]==["0000:3b:02.4"]'
 
-# SIGHUP after a VF disappears (numvfs lowered): it leaves the pool's ListAndWatch.
+# SIGHUP after a VF disappears (numvfs lowered): it leaves the pool's ListAndWatch, and the
+# device-info file Allocate wrote for it goes (the next VF with that BDF is another device).
+send '{"cmd":"allocate","resource":"'$NET'","req":{"container_requests":[{"devices_ids":["0000:5e:02.2"]}]}}'
+expect '.event=="Allocate"'
+GONE=$INFO/dp/plexus.io-netdev-0000:5e:02.2-device.json
+check "allocate: device-info file for 0000:5e:02.2" test -f "$GONE"
+send '{"cmd":"allocate","resource":"'$REST'","req":{"container_requests":[{"devices_ids":["0000:3b:02.4"]}]}}'
+expect '.event=="Allocate"'
+RESTF=$INFO/dp/plexus.io-rest-0000:3b:02.4-device.json
+check "allocate: device-info file for 0000:3b:02.4 (pool rest)" test -f "$RESTF"
 echo 2 >"$DEV/0000:5e:00.0/sriov_numvfs"
 rm -f "$DEV/0000:5e:00.0/virtfn2" "$SYS/sys/bus/pci/devices/0000:5e:02.2"
 rm -rf "$DEV/0000:5e:02.2"
@@ -213,6 +222,9 @@ kill -HUP "$DP_PID"
 expect '.event=="law" and .resource=="'$NET'"' &&
 	check "sighup: a removed VF leaves the ListAndWatch update" is \
 		'[.devices[].id]==["0000:3b:02.0","0000:3b:02.1","0000:3b:02.3","0000:5e:02.0","0000:5e:02.1"]'
+check "sighup: the removed VF's device-info file is gone, the others stay" \
+	bash -c "[ ! -e '$GONE' ] && [ -f '$F' ] && [ -f '$RESTF' ]"
+check "... and the daemon says so" grep -q "removed the device-info file '$GONE'" "$TMP/dp.log"
 
 # Config change: the file is replaced (as a ConfigMap update does) with pool "rest" renamed
 # "more" -> the daemon reloads, every endpoint restarts and registers.
@@ -221,6 +233,8 @@ mv "$TMP/config.new" "$TMP/config.json"
 collect 10
 check "config change: the renamed pool registers" [ -n "${REG[plexus.io/more]:-}" ]
 check "config change: every pool registered again (3)" [ "${#REG[@]}" -eq 3 ]
+check "config change: device-info of the renamed pool's VFs removed, the others kept" \
+	bash -c "[ ! -e '$RESTF' ] && [ -f '$F' ]"
 # A config that does not parse keeps the running one.
 echo '{"resourceList": [' >"$TMP/config.bad"
 mv "$TMP/config.bad" "$TMP/config.json"
