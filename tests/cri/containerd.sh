@@ -20,7 +20,7 @@ D=$(t_tmpdir)
 SOCK=$D/containerd.sock
 CRI() { node "$HERE/cri-client.js" "$SOCK" "$@"; }
 NODE=plxcn$T_ID
-CTRD_PID= API_PID=
+CTRD_PID= API_PID= APID_PID=
 SANDBOXES=()
 CG_EXISTED=$(ls -d /sys/fs/cgroup/*/k8s.io 2>/dev/null | head -n1)
 
@@ -53,6 +53,7 @@ cri_cleanup() {
 		umount -l "$m" 2>/dev/null
 	done
 	[ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null
+	[ -n "$APID_PID" ] && kill "$APID_PID" 2>/dev/null
 	for id in "${SANDBOXES[@]}"; do
 		rm -f /var/lib/cni/results/plexus-net-"$id"-*
 		rmdir /sys/fs/cgroup/*/k8s.io/"$id" 2>/dev/null
@@ -117,15 +118,23 @@ contexts:
 current-context: test
 KC
 
+# The node's API relay (plexus-apid), as the DaemonSet runs it; plexus's conf points at it.
+mkdir -p "$D/apid"
+ip netns exec "$NODE" "$BIN/plexus-apid" --kubeconfig "$D/kubeconfig" --socket "$D/apid/api.sock" \
+	--log-level debug 2>"$D/apid.log" &
+APID_PID=$!
+for _ in $(seq 100); do [ -S "$D/apid/api.sock" ] && break; sleep 0.05; done
+check "cri: plexus-apid is up" test -S "$D/apid/api.sock"
+
 # ---- CNI: conf dir (plexus only), bin dir (plexus + reference plugins), cluster network ---
 mkdir -p "$D/net.d" "$D/bin" "$D/cluster" "$D/cni-cache" "$D/run"
 jq -n --argjson i "$(hlr cluster 10.231.0.0/24)" \
 	'{cniVersion:"1.0.0",name:"cluster",plugins:[{type:"bridge",bridge:"cni0",isGateway:true,ipam:$i}]}' \
 	>"$D/cluster/cluster.conflist"
 jq -n --arg k "$D/kubeconfig" --arg c "$D/cni-cache" --arg cl "$D/cluster/cluster.conflist" \
-	--arg l "$D/plexus.log" \
+	--arg l "$D/plexus.log" --arg relay "$D/apid/api.sock" \
 	'{cniVersion:"1.0.0",name:"plexus-net",plugins:[{type:"plexus",kubeconfig:$k,clusterNetwork:$cl,
-	  cniDir:$c,confDir:$c,logFile:$l,logLevel:"debug",
+	  cniDir:$c,confDir:$c,logFile:$l,logLevel:"debug",apiRelay:$relay,
 	  capabilities:{portMappings:true,"io.kubernetes.cri.pod-annotations":true}}]}' \
 	>"$D/net.d/10-plexus.conflist"
 for f in "$REF_CNI"/*; do ln -s "$f" "$D/bin/"; done
@@ -262,16 +271,21 @@ check "cri: pod-b reaches pod-c over the vxlan network" \
 	nsenter --net="/proc/$PID_B/ns/net" ping -q -c1 -W2 "$(podip "$PID_C" net2)"
 check "cri: network-status patched for both parallel pods" \
 	test "$(network_status pod-b | jq length)/$(network_status pod-c | jq length)" = 3/3
+check "cri: every pod's API requests went through plexus-apid (pods a, b, c: 3 PATCHes)" \
+	test "$(grep -c 'relay: PATCH /api/v1/namespaces/default/pods/pod-[abc]/status: HTTP 200' "$D/apid.log")" = 3
 ok=0
 for id in "$B" "$C"; do CRI stop "$id" >/dev/null && CRI rm "$id" >/dev/null && ok=$((ok + 1)); done
 check "cri: Stop + Remove of both parallel pods succeed" test "$ok" = 2
 check "cri: after both: no leases, no intent logs, no links" \
 	test "$(leases)/$(intents)/$(node_links)" = "0/0/$BASE_LINKS"
 
-# ---- a pod naming a missing NAD --------------------------------------------------------------
+# ---- a pod naming a missing NAD, with the relay stopped (plexus talks to the API itself) ---
+kill -TERM "$APID_PID"; wait "$APID_PID" 2>/dev/null; APID_PID=
 run_pod pod-bad "macvlan-net,no-such-net"
 check "cri: RunPodSandbox with a missing NAD fails" test -z "$ID"
 check "cri: containerd surfaces plexus's error naming the NAD" bash -c "grep -q 'no-such-net' <<<'${ERR//\'/}'"
+check "cri: with plexus-apid stopped, plexus asked the API server itself" \
+	grep -q "API relay '$D/apid/api.sock' not listening" "$D/plexus.log"
 echo "pod-bad error: $ERR"
 check "cri: the failed pod leaves no sandbox, leases, intent log or links" \
 	test "$(CRI list | jq length)/$(leases)/$(intents)/$(node_links)" = "0/0/0/$BASE_LINKS"
