@@ -109,12 +109,14 @@ static void serve(int fd)
 	const char *body = cJSON_GetStringValue(json_get(j, "body"));
 	const cJSON *tmo = json_get(j, "timeoutMs");
 	if (!kube_relay_allowed(method, path, ctype)) {
-		log_warning("relay: refused %s %s", method ? method : "(no method)",
+		/* Bounded: whatever the client sent ends up in the log. */
+		log_warning("relay: refused %.16s %.256s", method ? method : "(no method)",
 			    path ? path : "(no path)");
-		(void)cni_err_set(&e, CNI_ERR_KUBE_API, EPERM,
-				  "the API relay forwards only GET pod, GET "
-				  "network-attachment-definition and PATCH pod status, not %s %s",
-				  method ? method : "(no method)", path ? path : "(no path)");
+		(void)cni_err_set(
+			&e, CNI_ERR_KUBE_API, EPERM,
+			"the API relay forwards only GET pod, GET "
+			"network-attachment-definition and PATCH pod status, not %.16s %.256s",
+			method ? method : "(no method)", path ? path : "(no path)");
 		answer_error(fd, &e);
 		return;
 	}
