@@ -19,6 +19,7 @@
 #include "lib/kube/config.h"
 #include "lib/kube/http.h"
 #include "lib/kube/relay.h"
+#include "lib/util/clock.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/file.h"
 #include "lib/util/log.h"
@@ -44,13 +45,6 @@ static const char usage[] =
 	"Exit status: 0 on SIGTERM/SIGINT, 1 on a start-up failure, 2 on a usage error.\n";
 
 static struct kube_config *cfg;
-
-static long mono_us(void)
-{
-	struct timespec ts;
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static int send_all(int fd, const char *p, size_t len)
 {
@@ -133,7 +127,7 @@ static void serve(int fd)
 		.what = what,
 	};
 	struct kube_response resp = { .retry_after = -1 };
-	long t0 = mono_us();
+	int64_t t0 = clock_now_us();
 	r = kube_exchange(cfg, &req, timeout_ms, &resp, &e);
 	if (r < 0) {
 		log_warning("relay: %s: %s", what, e.msg);
@@ -141,7 +135,8 @@ static void serve(int fd)
 		kube_response_done(&resp);
 		return;
 	}
-	log_debug("relay: %s: HTTP %ld in %.2f ms", what, resp.status, (mono_us() - t0) / 1000.0);
+	log_debug("relay: %s: HTTP %ld in %.2f ms", what, resp.status,
+		  (double)(clock_now_us() - t0) / 1000.0);
 	_cleanup_free_ char *head =
 		xasprintf("{\"status\":%ld,\"retryAfter\":%ld}\n", resp.status, resp.retry_after);
 	if (send_all(fd, head, strlen(head)) == 0 && resp.len)

@@ -16,6 +16,7 @@
 #include "install/install.h"
 #include "lib/cni/err.h"
 #include "lib/json/json.h"
+#include "lib/util/clock.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/file.h"
 #include "lib/util/log.h"
@@ -458,13 +459,6 @@ int inst_detect_cluster(const char *conf_dir, struct inst_cluster *ret, struct c
 	return r;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* One look: the named file when explicit, else the conf dir's first conf. A missing or not yet
  * valid file is -ENOENT / -EAGAIN, the states worth waiting on. */
 static int probe(const char *conf_dir, const char *explicit, struct inst_cluster *ret,
@@ -500,7 +494,7 @@ int inst_wait_cluster(const char *conf_dir, const char *explicit, long timeout_s
 				      IN_MOVED_FROM) < 0)
 		return cni_err_set(err, CNI_ERR_IO, errno, "'%s': inotify: %s", dir,
 				   strerror(errno));
-	long deadline = timeout_s > 0 ? now_ms() + timeout_s * 1000L : -1;
+	int64_t deadline = timeout_s > 0 ? clock_now_ms() + timeout_s * 1000L : -1;
 	bool said = false;
 	for (;;) {
 		int r = probe(conf_dir, explicit, ret, err);
@@ -512,7 +506,7 @@ int inst_wait_cluster(const char *conf_dir, const char *explicit, long timeout_s
 			log_info("waiting for the cluster network: %s", err->msg);
 			said = true;
 		}
-		long left = deadline < 0 ? -1 : deadline - now_ms();
+		int64_t left = deadline < 0 ? -1 : deadline - clock_now_ms();
 		if (deadline >= 0 && left <= 0) {
 			char why[CNI_ERR_MSG_MAX];
 			(void)snprintf(why, sizeof(why), "%s", err->msg);

@@ -15,6 +15,7 @@
 #include "lib/cni/args.h"
 #include "lib/cni/exec.h"
 #include "lib/json/json.h"
+#include "lib/util/clock.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/log.h"
 
@@ -80,18 +81,11 @@ static void strv_free(char **v)
 	free(v);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Feed stdin and collect stdout until EOF or the deadline. */
 static int pump(int in_fd, int out_fd, const char *data, size_t len, int timeout_ms, char **ret,
 		size_t *ret_len)
 {
-	long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+	int64_t deadline = timeout_ms > 0 ? clock_now_ms() + timeout_ms : 0;
 	size_t off = 0, cap = 4096, got = 0;
 	_cleanup_free_ char *buf = xmalloc(cap + 1);
 	if (len == 0) {
@@ -103,7 +97,7 @@ static int pump(int in_fd, int out_fd, const char *data, size_t len, int timeout
 					 { .fd = in_fd, .events = POLLOUT } };
 		int wait = -1;
 		if (deadline) {
-			long long left = deadline - now_ms();
+			int64_t left = deadline - clock_now_ms();
 			if (left <= 0) {
 				if (in_fd >= 0)
 					(void)close(in_fd);

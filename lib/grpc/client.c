@@ -13,6 +13,7 @@
 #include "lib/grpc/client.h"
 #include "lib/grpc/internal.h"
 #include "lib/grpc/status.h"
+#include "lib/util/clock.h"
 #include "lib/util/cleanup.h"
 
 struct call {
@@ -185,7 +186,7 @@ static int connect_unix(const char *socket_path, int64_t deadline, int *ret_fd, 
 			return cni_err_set(err, CNI_ERR_TRY_AGAIN, errno, "grpc: connect '%s': %m",
 					   socket_path);
 		for (;;) {
-			int64_t left = deadline - gr_now_ms();
+			int64_t left = deadline - clock_now_ms();
 			struct pollfd p = { .fd = fd, .events = POLLOUT };
 
 			if (left <= 0)
@@ -227,7 +228,7 @@ static int run_session(nghttp2_session *session, struct call *c, const char *pat
 			return cni_err_set(err, CNI_ERR_TRY_AGAIN, ECONNRESET,
 					   "grpc '%s': connection closed before the response",
 					   path);
-		int64_t left = deadline - gr_now_ms();
+		int64_t left = deadline - clock_now_ms();
 		if (left <= 0)
 			return cni_err_set(err, CNI_ERR_TRY_AGAIN, ETIMEDOUT,
 					   "grpc '%s': deadline exceeded", path);
@@ -309,7 +310,7 @@ int gr_call_unary(const char *socket_path, const char *path, const uint8_t *req,
 	_cleanup_(nghttp2_session_delp) nghttp2_session *session = NULL;
 	_cleanup_free_ uint8_t *framed = NULL;
 	_cleanup_close_ int fd = -1;
-	int64_t deadline = gr_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int64_t deadline = clock_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	struct call c = { .fd = -1, .grpc_status = -1, .http_status = -1 };
 	int r;
 

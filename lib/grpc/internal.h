@@ -22,5 +22,3 @@ int gr_unframe(const uint8_t *buf, size_t len, const uint8_t **ret_msg, size_t *
  * strings the caller frees. Decoding never fails: a malformed escape is kept verbatim. */
 char *gr_percent_decode(const char *s, size_t len);
 char *gr_percent_encode(const char *s);
-/* Monotonic clock in milliseconds. */
-int64_t gr_now_ms(void);

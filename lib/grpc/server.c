@@ -16,6 +16,7 @@
 #include "lib/grpc/internal.h"
 #include "lib/grpc/server.h"
 #include "lib/grpc/status.h"
+#include "lib/util/clock.h"
 #include "lib/util/cleanup.h"
 
 #define SHUTDOWN_FLUSH_MS 1000
@@ -500,7 +501,7 @@ static void accept_all(struct gr_server *srv)
 /* End open streams with UNAVAILABLE, send GOAWAY, give the peers SHUTDOWN_FLUSH_MS to read. */
 static void shutdown_conns(struct gr_server *srv)
 {
-	int64_t deadline = gr_now_ms() + SHUTDOWN_FLUSH_MS;
+	int64_t deadline = clock_now_ms() + SHUTDOWN_FLUSH_MS;
 
 	for (struct gr_conn *c = srv->conns; c; c = c->next) {
 		for (struct gr_stream *st = c->streams; st; st = st->next)
@@ -521,7 +522,7 @@ static void shutdown_conns(struct gr_server *srv)
 			    n < ARRAY_SIZE(pfd))
 				pfd[n++] = (struct pollfd){ .fd = c->fd, .events = POLLOUT };
 		}
-		int64_t left = deadline - gr_now_ms();
+		int64_t left = deadline - clock_now_ms();
 		if (n == 0 || left <= 0 || poll(pfd, n, (int)left) <= 0)
 			break;
 	}

@@ -106,14 +106,6 @@ char *gr_percent_encode(const char *s)
 	return out;
 }
 
-int64_t gr_now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static const char *const status_names[] = {
 	[GR_STATUS_OK] = "OK",
 	[GR_STATUS_CANCELLED] = "CANCELLED",

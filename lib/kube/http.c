@@ -10,6 +10,7 @@
 #include "lib/json/json.h"
 #include "lib/kube/config.h"
 #include "lib/kube/http.h"
+#include "lib/util/clock.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/file.h"
 #include "lib/util/log.h"
@@ -23,13 +24,6 @@ void kube_response_done(struct kube_response *resp)
 	resp->len = 0;
 }
 
-static long real_now_ms(void)
-{
-	struct timespec ts;
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void real_sleep_ms(long ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
@@ -39,7 +33,7 @@ static void real_sleep_ms(long ms)
 
 static long now_ms(const struct kube_transport_ops *ops, void *data)
 {
-	return ops->now_ms ? ops->now_ms(data) : real_now_ms();
+	return ops->now_ms ? ops->now_ms(data) : (long)clock_now_ms();
 }
 
 static void sleep_ms(const struct kube_transport_ops *ops, void *data, long ms)

@@ -15,6 +15,7 @@
 #include "lib/kube/http.h"
 #include "lib/kube/internal.h"
 #include "lib/kube/relay.h"
+#include "lib/util/clock.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/log.h"
 
@@ -57,18 +58,11 @@ bool kube_relay_allowed(const char *method, const char *path, const char *conten
 	       !strcmp(p[5], "network-attachment-definitions") && kube_dns1123_label(p[6]);
 }
 
-static long mono_ms(void)
-{
-	struct timespec ts;
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for fd to be ready for events until deadline (monotonic ms); 0, -ETIMEDOUT or -errno. */
 static int wait_fd(int fd, short events, long deadline)
 {
 	for (;;) {
-		long left = deadline - mono_ms();
+		long left = deadline - clock_now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		struct pollfd pfd = { .fd = fd, .events = events };
@@ -210,7 +204,7 @@ static int relay_exchange(void *data, const struct kube_config *cfg, const struc
 			  struct cni_err *err)
 {
 	const char *sock = data;
-	long deadline = mono_ms() + timeout_ms;
+	long deadline = clock_now_ms() + timeout_ms;
 	_cleanup_close_ int fd = -1;
 	int r = relay_connect(sock, &fd);
 	if (r == -ENOENT || r == -ECONNREFUSED || r == -EAGAIN) {

@@ -9,6 +9,7 @@
 #include "lib/cni/err.h"
 #include "lib/net/internal.h"
 #include "lib/net/net.h"
+#include "lib/util/clock.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/log.h"
 
@@ -41,13 +42,6 @@ static int enable_ipv6(const char *ifname, struct cni_err *err)
 	return 0;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* 1 while any address on ifindex is still tentative (DAD running). A DAD failure never
  * settles; waiting for it would only burn the timeout, so it counts as settled. */
 static int has_tentative(struct nl_sock *sk, int ifindex, struct cni_err *err)
@@ -70,12 +64,12 @@ static int has_tentative(struct nl_sock *sk, int ifindex, struct cni_err *err)
  * reference (ip.SettleAddresses) a timeout is not an error: the route add will say. */
 static int settle_addresses(struct nl_sock *sk, int ifindex, struct cni_err *err)
 {
-	long long deadline = now_ms() + SETTLE_TIMEOUT_MS;
+	int64_t deadline = clock_now_ms() + SETTLE_TIMEOUT_MS;
 	for (;;) {
 		int r = has_tentative(sk, ifindex, err);
 		if (r <= 0)
 			return r;
-		if (now_ms() >= deadline) {
+		if (clock_now_ms() >= deadline) {
 			log_debug("addresses still tentative after %d ms, ignoring",
 				  SETTLE_TIMEOUT_MS);
 			return 0;
