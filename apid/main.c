@@ -46,21 +46,6 @@ static const char usage[] =
 
 static struct kube_config *cfg;
 
-static int send_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void answer_error(int fd, const struct cni_err *e)
 {
 	_cleanup_json_ cJSON *j = cJSON_CreateObject();
@@ -70,7 +55,7 @@ static void answer_error(int fd, const struct cni_err *e)
 	cJSON_AddStringToObject(o, "msg", e->msg);
 	_cleanup_free_ char *text = json_print(j);
 	_cleanup_free_ char *line = xasprintf("%s\n", text);
-	(void)send_all(fd, line, strlen(line));
+	(void)file_write_all(fd, line, strlen(line));
 }
 
 /* One connection: read the request to EOF, check it, forward it, answer, close. */
@@ -139,8 +124,9 @@ static void serve(int fd)
 		  (double)(clock_now_us() - t0) / 1000.0);
 	_cleanup_free_ char *head =
 		xasprintf("{\"status\":%ld,\"retryAfter\":%ld}\n", resp.status, resp.retry_after);
-	if (send_all(fd, head, strlen(head)) == 0 && resp.len)
-		(void)send_all(fd, resp.body, resp.len);
+	/* SIGPIPE is ignored: a client that went away is EPIPE here, nothing more. */
+	if (file_write_all(fd, head, strlen(head)) == 0 && resp.len)
+		(void)file_write_all(fd, resp.body, resp.len);
 	kube_response_done(&resp);
 }
 

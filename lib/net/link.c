@@ -237,10 +237,9 @@ int net_link_del_in_netns(int netns_fd, const char *ifname, struct cni_err *err)
 	return cni_netns_run(netns_fd, del_in_netns, (void *)ifname, err);
 }
 
-/* The deletion batch: one netns, the names tagged in it. Process-wide; plugins are
- * single-threaded. */
+/* The deletion batch: one netns (open while netns_fd >= 0), the names tagged in it.
+ * Process-wide; plugins are single-threaded. */
 static struct {
-	bool open;
 	dev_t dev;
 	ino_t ino;
 	int netns_fd;
@@ -251,19 +250,18 @@ static struct {
 static bool same_netns(int fd)
 {
 	struct stat st;
-	return batch.open && fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == batch.dev &&
+	return batch.netns_fd >= 0 && fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == batch.dev &&
 	       st.st_ino == batch.ino;
 }
 
 void net_del_batch_begin(int netns_fd)
 {
 	struct stat st;
-	if (batch.open || netns_fd < 0 || fstat(netns_fd, &st) < 0)
+	if (batch.netns_fd >= 0 || netns_fd < 0 || fstat(netns_fd, &st) < 0)
 		return;
 	int fd = fcntl(netns_fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return;
-	batch.open = true;
 	batch.dev = st.st_dev;
 	batch.ino = st.st_ino;
 	batch.netns_fd = fd;
@@ -341,14 +339,13 @@ static int del_group_in_netns(void *arg, struct cni_err *err)
 
 int net_del_batch_end(struct cni_err *err)
 {
-	if (!batch.open)
+	if (batch.netns_fd < 0)
 		return 0;
 	int r = batch.n ? cni_netns_run(batch.netns_fd, del_group_in_netns, NULL, err) : 0;
 	for (size_t i = 0; i < batch.n; i++)
 		free(batch.names[i]);
 	free(batch.names);
 	(void)close(batch.netns_fd);
-	batch.open = false;
 	batch.names = NULL;
 	batch.n = 0;
 	batch.netns_fd = -1;
