@@ -666,11 +666,8 @@ static int default_route_in_pod(void *arg, struct cni_err *err)
 {
 	struct default_route_args *a = arg;
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
 	_cleanup_link_ struct rtnl_link *link = NULL;
-	r = net_link_get(sk, a->ifname, &link, err);
+	int r = net_sock_link_open(a->ifname, &sk, &link, err);
 	if (r < 0)
 		return r;
 	bool done[2] = { false, false };

@@ -147,11 +147,8 @@ static int pod_return(void *arg, struct cni_err *err)
 {
 	struct pod_args *a = arg;
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
 	_cleanup_link_ struct rtnl_link *link = NULL;
-	r = net_link_get(sk, a->ifname, &link, err);
+	int r = net_sock_link_open(a->ifname, &sk, &link, err);
 	if (r == -ENODEV)
 		return 0;
 	if (r < 0)
@@ -169,11 +166,8 @@ static int pod_setup(void *arg, struct cni_err *err)
 {
 	struct pod_args *a = arg;
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
 	_cleanup_link_ struct rtnl_link *link = NULL;
-	r = net_link_get(sk, a->tmpname, &link, err);
+	int r = net_sock_link_open(a->tmpname, &sk, &link, err);
 	if (r < 0)
 		return r;
 	int ifindex = rtnl_link_get_ifindex(link);
@@ -208,11 +202,8 @@ static int pod_setup(void *arg, struct cni_err *err)
 static int host_restore(const char *name, const struct sriov_cache *c, struct cni_err *err)
 {
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
 	_cleanup_link_ struct rtnl_link *link = NULL;
-	r = net_link_get(sk, name, &link, err);
+	int r = net_sock_link_open(name, &sk, &link, err);
 	if (r < 0)
 		return r;
 	r = reset_netdev(sk, rtnl_link_get_ifindex(link), link, c, c->host_ifname, err);
@@ -380,11 +371,8 @@ static void add_undo(struct add_state *s)
 static int save_host_netdev(struct sriov_cache *c, struct cni_err *err)
 {
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
 	_cleanup_link_ struct rtnl_link *link = NULL;
-	r = net_link_get(sk, c->host_ifname, &link, err);
+	int r = net_sock_link_open(c->host_ifname, &sk, &link, err);
 	if (r < 0)
 		return cni_err_wrap(err, "VF '%s' netdev", c->device_id);
 	struct nl_addr *addr = rtnl_link_get_addr(link);

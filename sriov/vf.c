@@ -125,11 +125,8 @@ static int pf_open(const struct sriov_vf *vf, struct nl_sock **ret_sk, int *ret_
 				   "deviceID: PF '%s' of VF '%s' has no netdev", vf->pf_bdf,
 				   vf->bdf);
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
 	_cleanup_link_ struct rtnl_link *link = NULL;
-	r = net_link_get(sk, vf->pf_ifname, &link, err);
+	int r = net_sock_link_open(vf->pf_ifname, &sk, &link, err);
 	if (r < 0)
 		return cni_err_wrap(err, "PF of VF '%s'", vf->bdf);
 	*ret_ifindex = rtnl_link_get_ifindex(link);

@@ -130,11 +130,8 @@ static int pod_setup(void *arg, struct cni_err *err)
 {
 	struct pod_args *a = arg;
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
 	_cleanup_link_ struct rtnl_link *link = NULL;
-	r = net_link_get(sk, a->ifname, &link, err);
+	int r = net_sock_link_open(a->ifname, &sk, &link, err);
 	if (r < 0)
 		return r;
 	link_mac(link, a->mac);

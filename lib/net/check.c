@@ -114,11 +114,8 @@ int net_check_pod_iface(const char *ifname, const struct cni_result *prev, size_
 			net_check_link_fn check_link, const void *data, struct cni_err *err)
 {
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
 	_cleanup_link_ struct rtnl_link *link = NULL;
-	r = net_link_get(sk, ifname, &link, err);
+	int r = net_sock_link_open(ifname, &sk, &link, err);
 	if (r < 0)
 		return r;
 	if (check_link && (r = check_link(data, link, ifname, err)) < 0)

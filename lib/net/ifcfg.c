@@ -87,11 +87,8 @@ int net_iface_configure(const char *ifname, int iface_index, const struct cni_re
 				   "configure '%s': interface index %d out of range", ifname,
 				   iface_index);
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
 	_cleanup_link_ struct rtnl_link *link = NULL;
-	r = net_link_get(sk, ifname, &link, err);
+	int r = net_sock_link_open(ifname, &sk, &link, err);
 	if (r < 0)
 		return r;
 	int ifindex = rtnl_link_get_ifindex(link);

@@ -45,6 +45,13 @@ int net_link_get(struct nl_sock *sk, const char *name, struct rtnl_link **ret, s
 	return 0;
 }
 
+int net_sock_link_open(const char *name, struct nl_sock **ret_sk, struct rtnl_link **ret_link,
+		       struct cni_err *err)
+{
+	int r = net_sock_open(ret_sk, err);
+	return r < 0 ? r : net_link_get(*ret_sk, name, ret_link, err);
+}
+
 int net_link_get_by_index(struct nl_sock *sk, int ifindex, struct rtnl_link **ret,
 			  struct cni_err *err)
 {

@@ -37,6 +37,10 @@ int net_err(struct cni_err *err, int nlerr, const char *fmt, ...)
  * (free with nl_socket_free or _cleanup_nl_sock_). */
 int net_sock_open(struct nl_sock **ret, struct cni_err *err);
 
+/* net_sock_open, then net_link_get(name) on that socket: the start of most work inside a
+ * netns. Both are the caller's (NULL when not made); errors as those two give them. */
+int net_sock_link_open(const char *name, struct nl_sock **ret_sk, struct rtnl_link **ret_link,
+		       struct cni_err *err);
 /* Look up a link by name. Missing -> -ENODEV, code 104, "link 'x' not found". The caller
  * owns *ret (rtnl_link_put or _cleanup_link_). By index: same, "link with index N ...". */
 int net_link_get(struct nl_sock *sk, const char *name, struct rtnl_link **ret, struct cni_err *err);

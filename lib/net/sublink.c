@@ -90,11 +90,8 @@ static int setup_in_pod(void *arg, struct cni_err *err)
 	struct setup_args *a = arg;
 	const char *ifname = a->ctx->ifname;
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
 	_cleanup_link_ struct rtnl_link *link = NULL;
-	r = net_link_get(sk, ifname, &link, err);
+	int r = net_sock_link_open(ifname, &sk, &link, err);
 	if (r < 0)
 		return r;
 	if (a->ops->after_create) {
