@@ -24,6 +24,7 @@
 #include "lib/util/file.h"
 #include "lib/util/log.h"
 #include "lib/util/parse.h"
+#include "lib/util/sock.h"
 
 #define SOCKET_DEFAULT "/run/plexus/api.sock"
 #define WORKERS_DEFAULT 4
@@ -153,58 +154,29 @@ static void *worker(void *arg)
 /* The socket this process bound (device, inode): removed at exit only if still ours. */
 static struct stat bound;
 
-/* Bind path (0600, its directory 0700 if created). A socket nobody listens on is a stale one
- * from a previous run and is replaced; one that answers belongs to a running relay; anything
- * else at path is not ours to remove. */
+/* Serve path (0600, its directory 0700 if created); a relay already answering there wins. */
 static int listen_on(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		log_error("--socket '%s': longer than %zu bytes", path, sizeof(sa.sun_path) - 1);
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
 	_cleanup_free_ char *dir = xstrdup(path);
 	int r = file_mkdir_p(dirname(dir), 0700);
 	if (r < 0) {
 		log_error("--socket '%s': creating its directory: %s", path, strerror(-r));
 		return -1;
 	}
-	struct stat st;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			log_error("--socket '%s': exists and is not a socket", path);
-			return -1;
-		}
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			log_error("socket: %s", strerror(errno));
-			return -1;
-		}
-		r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : -errno;
-		(void)close(fd);
-		if (r == 0) {
-			log_error("--socket '%s': another relay is already serving it", path);
-			return -1;
-		}
-		if (r != -ECONNREFUSED) {
-			log_error("--socket '%s': %s", path, strerror(-r));
-			return -1;
-		}
-		log_info("replacing the stale socket '%s'", path);
-		(void)unlink(path);
-	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	mode_t old = umask(0177);
-	r = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (r < 0 || chmod(path, 0600) < 0 || listen(fd, 128) < 0 || lstat(path, &bound) < 0) {
+	int fd = sock_unix_listen(path, 0, true);
+	if (fd == -EEXIST)
+		log_error("--socket '%s': exists and is not a socket", path);
+	else if (fd == -EADDRINUSE)
+		log_error("--socket '%s': another relay is already serving it", path);
+	else if (fd < 0)
+		log_error("--socket '%s': %s", path, strerror(-fd));
+	else if (lstat(path, &bound) < 0)
 		log_error("--socket '%s': %s", path, strerror(errno));
-		if (fd >= 0)
-			(void)close(fd);
-		return -1;
-	}
-	return fd;
+	else
+		return fd;
+	if (fd >= 0)
+		(void)close(fd);
+	return -1;
 }
 
 int main(int argc, char **argv)

@@ -18,6 +18,7 @@
 #include "lib/grpc/status.h"
 #include "lib/util/clock.h"
 #include "lib/util/cleanup.h"
+#include "lib/util/sock.h"
 
 #define SHUTDOWN_FLUSH_MS 1000
 
@@ -603,36 +604,14 @@ void gr_server_set_wake(struct gr_server *srv, void (*fn)(void *userdata))
 int gr_server_new(const char *socket_path, const struct gr_method *methods, size_t n,
 		  void *userdata, struct gr_server **ret, struct cni_err *err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	_cleanup_close_ int lfd = -1, wfd = -1;
-	struct stat stbuf;
-
-	if (strlen(socket_path) >= sizeof(sa.sun_path))
-		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, ENAMETOOLONG,
-				   "grpc server: socket path '%s' too long", socket_path);
-	memcpy(sa.sun_path, socket_path, strlen(socket_path) + 1);
-	/* A socket left by a previous run would make bind fail; anything else is not ours. */
-	if (lstat(socket_path, &stbuf) == 0) {
-		if (!S_ISSOCK(stbuf.st_mode))
-			return cni_err_set(err, CNI_ERR_IO, EEXIST,
-					   "grpc server: '%s' exists and is not a socket",
-					   socket_path);
-		if (unlink(socket_path) < 0)
-			return cni_err_set(err, CNI_ERR_IO, errno,
-					   "grpc server: remove stale '%s': %m", socket_path);
-	}
-	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	_cleanup_close_ int lfd = sock_unix_listen(socket_path, SOCK_NONBLOCK, false), wfd = -1;
+	if (lfd == -EEXIST)
+		return cni_err_set(err, CNI_ERR_IO, EEXIST,
+				   "grpc server: '%s' exists and is not a socket", socket_path);
 	if (lfd < 0)
-		return cni_err_set(err, CNI_ERR_IO, errno, "grpc server: socket: %m");
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return cni_err_set(err, CNI_ERR_IO, errno, "grpc server: bind '%s': %m",
-				   socket_path);
-	if (chmod(socket_path, 0600) < 0 || listen(lfd, 128) < 0) {
-		int r = cni_err_set(err, CNI_ERR_IO, errno, "grpc server: listen '%s': %m",
-				    socket_path);
-		(void)unlink(socket_path);
-		return r;
-	}
+		return cni_err_set(err, lfd == -ENAMETOOLONG ? CNI_ERR_INVALID_CONFIG : CNI_ERR_IO,
+				   -lfd, "grpc server: listen on '%s': %s", socket_path,
+				   strerror(-lfd));
 	wfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (wfd < 0) {
 		int r = cni_err_set(err, CNI_ERR_IO, errno, "grpc server: eventfd: %m");
