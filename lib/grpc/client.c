@@ -15,6 +15,7 @@
 #include "lib/grpc/status.h"
 #include "lib/util/clock.h"
 #include "lib/util/cleanup.h"
+#include "lib/util/sock.h"
 
 struct call {
 	int fd;
@@ -170,43 +171,17 @@ static ssize_t read_request(nghttp2_session *session, int32_t stream_id, uint8_t
 
 static int connect_unix(const char *socket_path, int64_t deadline, int *ret_fd, struct cni_err *err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	_cleanup_close_ int fd = -1;
-
-	if (strlen(socket_path) >= sizeof(sa.sun_path))
+	int fd = sock_unix_connect(socket_path, deadline);
+	if (fd == -ENAMETOOLONG)
 		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, ENAMETOOLONG,
 				   "grpc: socket path '%s' too long", socket_path);
-	memcpy(sa.sun_path, socket_path, strlen(socket_path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -ETIMEDOUT)
+		return cni_err_set(err, CNI_ERR_TRY_AGAIN, ETIMEDOUT,
+				   "grpc: connect '%s': deadline exceeded", socket_path);
 	if (fd < 0)
-		return cni_err_set(err, CNI_ERR_IO, errno, "grpc: socket: %m");
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		/* A full backlog makes a non-blocking AF_UNIX connect return EAGAIN. */
-		if (errno != EAGAIN && errno != EINPROGRESS)
-			return cni_err_set(err, CNI_ERR_TRY_AGAIN, errno, "grpc: connect '%s': %m",
-					   socket_path);
-		for (;;) {
-			int64_t left = deadline - clock_now_ms();
-			struct pollfd p = { .fd = fd, .events = POLLOUT };
-
-			if (left <= 0)
-				return cni_err_set(err, CNI_ERR_TRY_AGAIN, ETIMEDOUT,
-						   "grpc: connect '%s': deadline exceeded",
-						   socket_path);
-			int r = poll(&p, 1, (int)left);
-			if (r < 0 && errno != EINTR)
-				return cni_err_set(err, CNI_ERR_IO, errno, "grpc: poll: %m");
-			if (r <= 0)
-				continue;
-			if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
-			    errno == EISCONN)
-				break;
-			if (errno != EAGAIN && errno != EINPROGRESS && errno != EALREADY)
-				return cni_err_set(err, CNI_ERR_TRY_AGAIN, errno,
-						   "grpc: connect '%s': %m", socket_path);
-		}
-	}
-	*ret_fd = TAKE_FD(fd);
+		return cni_err_set(err, CNI_ERR_TRY_AGAIN, -fd, "grpc: connect '%s': %s",
+				   socket_path, strerror(-fd));
+	*ret_fd = fd;
 	return 0;
 }
 

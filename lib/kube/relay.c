@@ -18,6 +18,7 @@
 #include "lib/util/clock.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/log.h"
+#include "lib/util/sock.h"
 
 /* Split "a/b/c" at '/' into at most max components (copied into buf); returns the count or
  * -1 when there are more, or an empty component. */
@@ -135,26 +136,6 @@ static int recv_all(int fd, size_t max, long deadline, char **ret, size_t *ret_l
 	return 0;
 }
 
-static int relay_connect(const char *sock, int *ret)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(sock) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, sock);
-	/* Non-blocking: a full listen queue (every worker busy) is EAGAIN at once instead of a
-	 * wait without a deadline; send and receive poll with the deadline. */
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = -errno;
-		(void)close(fd);
-		return e;
-	}
-	*ret = fd;
-	return 0;
-}
-
 int kube_relay_parse_answer(const char *sock, const char *buf, size_t len,
 			    struct kube_response *resp, struct cni_err *err)
 {
@@ -205,8 +186,9 @@ static int relay_exchange(void *data, const struct kube_config *cfg, const struc
 {
 	const char *sock = data;
 	long deadline = clock_now_ms() + timeout_ms;
-	_cleanup_close_ int fd = -1;
-	int r = relay_connect(sock, &fd);
+	/* deadline 0: a full listen queue (every worker busy) is EAGAIN at once, not a wait. */
+	_cleanup_close_ int fd = sock_unix_connect(sock, 0);
+	int r = fd < 0 ? fd : 0;
 	if (r == -ENOENT || r == -ECONNREFUSED || r == -EAGAIN) {
 		/* No daemon (yet, or restarting), or one with a full queue: talk to the API server
 		 * ourselves. */

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Unix stream sockets that daemons serve. */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "lib/util/clock.h"
 #include "lib/util/log.h"
 #include "lib/util/sock.h"
 
@@ -57,6 +59,38 @@ int sock_unix_listen(const char *path, int flags, bool refuse_live)
 		(void)unlink(path);
 		(void)close(fd);
 		return r;
+	}
+	return fd;
+}
+
+int sock_unix_connect(const char *path, int64_t deadline_ms)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* A full backlog makes a non-blocking AF_UNIX connect return EAGAIN: retry when the
+	 * socket turns writable, until the deadline. */
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EISCONN) {
+		int r = -errno;
+		int64_t left = deadline_ms - clock_now_ms();
+		if (r != -EAGAIN && r != -EINPROGRESS && r != -EALREADY && r != -EINTR) {
+			(void)close(fd);
+			return r;
+		}
+		if (!deadline_ms || left <= 0) {
+			(void)close(fd);
+			return deadline_ms ? -ETIMEDOUT : r;
+		}
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR) {
+			r = -errno;
+			(void)close(fd);
+			return r;
+		}
 	}
 	return fd;
 }
