@@ -74,3 +74,26 @@ hl() {
 		'{type:"host-local",dataDir:$d,ranges:[[{subnet:$s}]],
 		  routes:[{dst:"10.96.0.0/16",gw:($s | split("/")[0] | sub("\\.0$";".1"))}]}'
 }
+
+# cni_exec BIN CMD CONF NETNS IFNAME CID [VAR=VALUE...]: run a CNI plugin with exactly the
+# CNI environment given (NETNS/IFNAME/CID "-" = leave the variable unset, "" = set empty).
+# Sets OUT (stdout), ERR (stderr) and RC; needs $TMP. RUNNER (array) may prefix the command,
+# e.g. RUNNER=(ip netns exec node). CNI_EXEC_DEBUG=1 logs every run to stderr.
+RUNNER=()
+cni_exec() {
+	local bin=$1 cmd=$2 conf=$3 ns=$4 ifn=$5 cid=$6
+	shift 6
+	local env=(PATH="$PATH" CNI_COMMAND="$cmd" CNI_PATH="$REF_CNI")
+	[ "$cid" = - ] || env+=(CNI_CONTAINERID="$cid")
+	[ "$ns" = - ] || env+=(CNI_NETNS="$ns")
+	[ "$ifn" = - ] || env+=(CNI_IFNAME="$ifn")
+	OUT=$(printf '%s' "$conf" | "${RUNNER[@]}" env -i "${env[@]}" "$@" "$bin" 2>"$TMP/stderr")
+	RC=$?
+	ERR=$(cat "$TMP/stderr")
+	[ -z "${CNI_EXEC_DEBUG:-}" ] || echo "[$cmd rc=$RC] $OUT ${ERR:+stderr: $ERR}" >&2
+}
+# leases DATADIR: number of host-local IP reservations in DATADIR.
+leases() {
+	[ -d "$1" ] || { echo 0; return; }
+	find "$1" -type f ! -name lock ! -name 'last_reserved_ip*' | wc -l
+}

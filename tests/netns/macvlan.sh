@@ -26,6 +26,7 @@
 # Everything else must pass against the reference too.
 source "$(dirname "$0")/../lib.sh"
 need_root
+CNI_EXEC_DEBUG=${MV_DEBUG:-}
 REF_MACVLAN=${REF_MACVLAN:-$REF_CNI/macvlan}
 NETNAME=plxnet
 # static_ipam: static ipam object with a v4 (with gateway) and a v6 address and routes.
@@ -42,29 +43,7 @@ mkconf() {
 		 | if .master == "" then del(.master) else . end'
 }
 
-# cni_exec BIN CMD CONF NETNS IFNAME CID [VAR=VALUE...]: run a CNI plugin with exactly the
-# CNI environment given (NETNS/IFNAME/CID "-" = leave the variable unset, "" = set empty).
-# Sets OUT (stdout), ERR (stderr) and RC. RUNNER (array) may prefix the command, e.g.
-# RUNNER=(ip netns exec node).
-RUNNER=()
-cni_exec() {
-	local bin=$1 cmd=$2 conf=$3 ns=$4 ifn=$5 cid=$6
-	shift 6
-	local env=(PATH="$PATH" CNI_COMMAND="$cmd" CNI_PATH="$REF_CNI")
-	[ "$cid" = - ] || env+=(CNI_CONTAINERID="$cid")
-	[ "$ns" = - ] || env+=(CNI_NETNS="$ns")
-	[ "$ifn" = - ] || env+=(CNI_IFNAME="$ifn")
-	OUT=$(printf '%s' "$conf" | "${RUNNER[@]}" env -i "${env[@]}" "$@" "$bin" 2>"$TMP/stderr")
-	RC=$?
-	ERR=$(cat "$TMP/stderr")
-	[ -z "${MV_DEBUG:-}" ] || echo "[$cmd rc=$RC] $OUT ${ERR:+stderr: $ERR}" >&2
-}
 
-# leases DATADIR: number of host-local IP reservations in DATADIR.
-leases() {
-	[ -d "$1" ] || { echo 0; return; }
-	find "$1" -type f ! -name lock ! -name 'last_reserved_ip*' | wc -l
-}
 
 # ---------------------------------------------------------------------------------------------
 PLUGIN=${MACVLAN_BIN:-$BIN/plexus-macvlan}

@@ -95,7 +95,6 @@ err_is() {
 		jq -r .msg <<<"$OUT" | grep -q -- "$2"
 }
 jqe() { jq -e "$@" >/dev/null; }
-leases() { find "$1" -type f ! -name lock ! -name 'last_reserved_ip*' 2>/dev/null | wc -l; }
 inA() { ip netns exec "$NA" "$@"; }
 inB() { ip netns exec "$NB" "$@"; }
 

@@ -7,6 +7,7 @@
 # $REF_CNI/ipvlan (results, pod kernel state, CHECK/DEL outcomes). IPV_DEBUG=1 shows plugin runs.
 source "$(dirname "$0")/../../lib.sh"
 need_root
+CNI_EXEC_DEBUG=${IPV_DEBUG:-}
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -40,21 +41,6 @@ mkconf() {
 	jq -cn --arg v "$1" --arg m "$2" --argjson ipam "$3" --argjson x "${4:-{\}}" \
 		'{cniVersion:$v,name:"plxnet",type:"ipvlan",master:$m,ipam:$ipam} + $x
 		 | if .master == "" then del(.master) else . end'
-}
-# cni_exec BIN CMD CONF NETNS IFNAME CID [VAR=VALUE...]: sets OUT, ERR, RC.
-cni_exec() {
-	local bin=$1 cmd=$2 conf=$3 ns=$4 ifn=$5 cid=$6
-	shift 6
-	local env=(PATH="$PATH" CNI_COMMAND="$cmd" CNI_PATH="$REF_CNI" CNI_CONTAINERID="$cid"
-		CNI_NETNS="$ns" CNI_IFNAME="$ifn")
-	OUT=$(printf '%s' "$conf" | env -i "${env[@]}" "$@" "$bin" 2>"$TMP/stderr")
-	RC=$?
-	ERR=$(cat "$TMP/stderr")
-	[ -z "${IPV_DEBUG:-}" ] || echo "[$cmd rc=$RC] $OUT ${ERR:+stderr: $ERR}" >&2
-}
-leases() {
-	[ -d "$1" ] || { echo 0; return; }
-	find "$1" -type f ! -name lock ! -name 'last_reserved_ip*' | wc -l
 }
 # links NETNS: names of the links in NETNS, sorted, space-separated.
 links() { ip -n "$1" -j link show | jq -r '[.[].ifname] | sort | join(" ")'; }
