@@ -12,32 +12,14 @@
 
 #include "lib/cni/args.h"
 #include "lib/cni/skel.h"
+#include "tests/lib/conf_ctx.h"
 #include "macvlan/macvlan.h"
-
-/* The ctx of the last parse: macvlan_conf borrows strings from its conf tree. */
-static struct cni_ctx ctx;
 
 /* Parse conf (+ CNI_ARGS) as an ADD would; returns macvlan_conf_parse's value. */
 static int parse(const char *conf, const char *args, struct macvlan_conf *ret, struct cni_err *err)
 {
-	struct cni_env env = { .cmd = CNI_CMD_ADD,
-			       .container_id = (char *)"c1",
-			       .ifname = (char *)"net1",
-			       .netns = (char *)"/run/netns/x",
-			       .path = (char *)"/usr/lib/cni",
-			       .args = (char *)args };
-	cni_ctx_done(&ctx);
-	int r = cni_ctx_init(&ctx, &env, conf, strlen(conf), &macvlan_plugin, err);
-	if (r == 0)
-		r = macvlan_conf_parse(&ctx, ret, err);
-	return r;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	cni_ctx_done(&ctx);
-	return 0;
+	int r = conf_ctx_load(&macvlan_plugin, conf, args, err);
+	return r < 0 ? r : macvlan_conf_parse(&conf_ctx, ret, err);
 }
 
 static void test_conf_defaults(void **state)
@@ -198,6 +180,6 @@ int main(void)
 		cmocka_unit_test(test_conf_mac_priority),
 		cmocka_unit_test(test_conf_errors_name_the_field),
 	};
-	ctx.netns_fd = -1;
-	return cmocka_run_group_tests(tests, NULL, teardown);
+	conf_ctx.netns_fd = -1;
+	return cmocka_run_group_tests(tests, NULL, conf_ctx_teardown);
 }

@@ -12,31 +12,13 @@
 
 #include "lib/cni/args.h"
 #include "lib/cni/skel.h"
+#include "tests/lib/conf_ctx.h"
 #include "sriov/sriov.h"
-
-/* The ctx of the last parse: sriov_conf borrows strings from its conf tree. */
-static struct cni_ctx ctx;
 
 static int parse(const char *conf, const char *args, struct sriov_conf *ret, struct cni_err *err)
 {
-	struct cni_env env = { .cmd = CNI_CMD_ADD,
-			       .container_id = (char *)"c1",
-			       .ifname = (char *)"net1",
-			       .netns = (char *)"/run/netns/x",
-			       .path = (char *)"/usr/lib/cni",
-			       .args = (char *)args };
-	cni_ctx_done(&ctx);
-	int r = cni_ctx_init(&ctx, &env, conf, strlen(conf), &sriov_plugin, err);
-	if (r == 0)
-		r = sriov_conf_parse(&ctx, ret, err);
-	return r;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	cni_ctx_done(&ctx);
-	return 0;
+	int r = conf_ctx_load(&sriov_plugin, conf, args, err);
+	return r < 0 ? r : sriov_conf_parse(&conf_ctx, ret, err);
 }
 
 #define HEAD "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"sriov\","
@@ -216,6 +198,6 @@ int main(void)
 		cmocka_unit_test(test_conf_mac_priority),
 		cmocka_unit_test(test_conf_errors_name_the_field),
 	};
-	ctx.netns_fd = -1;
-	return cmocka_run_group_tests(tests, NULL, teardown);
+	conf_ctx.netns_fd = -1;
+	return cmocka_run_group_tests(tests, NULL, conf_ctx_teardown);
 }

@@ -12,31 +12,13 @@
 
 #include "lib/cni/args.h"
 #include "lib/cni/skel.h"
+#include "tests/lib/conf_ctx.h"
 #include "vxlan/vxlan.h"
-
-/* The ctx of the last parse: vxlan_conf borrows strings from its conf tree. */
-static struct cni_ctx ctx;
 
 static int parse(const char *conf, const char *args, struct vxlan_conf *ret, struct cni_err *err)
 {
-	struct cni_env env = { .cmd = CNI_CMD_ADD,
-			       .container_id = (char *)"c1",
-			       .ifname = (char *)"net1",
-			       .netns = (char *)"/run/netns/x",
-			       .path = (char *)"/usr/lib/cni",
-			       .args = (char *)args };
-	cni_ctx_done(&ctx);
-	int r = cni_ctx_init(&ctx, &env, conf, strlen(conf), &vxlan_plugin, err);
-	if (r == 0)
-		r = vxlan_conf_parse(&ctx, ret, err);
-	return r;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	cni_ctx_done(&ctx);
-	return 0;
+	int r = conf_ctx_load(&vxlan_plugin, conf, args, err);
+	return r < 0 ? r : vxlan_conf_parse(&conf_ctx, ret, err);
 }
 
 #define HEAD "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"vxlan\","
@@ -226,6 +208,6 @@ int main(void)
 		cmocka_unit_test(test_conf_host_veth_name),
 		cmocka_unit_test(test_conf_errors_name_the_field),
 	};
-	ctx.netns_fd = -1;
-	return cmocka_run_group_tests(tests, NULL, teardown);
+	conf_ctx.netns_fd = -1;
+	return cmocka_run_group_tests(tests, NULL, conf_ctx_teardown);
 }
