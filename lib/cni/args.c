@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* CNI_* environment loading and validation, and CNI_ARGS parsing (SPEC §2, CNI-04..CNI-09). */
+/* CNI_* environment loading and validation, CNI_ARGS parsing (CNI spec, section 'Parameters'). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -40,7 +40,8 @@ void cni_env_done(struct cni_env *e)
 	memset(e, 0, sizeof(*e));
 }
 
-/* CNI-06: ^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$ (also the network name rule, CNI-08). */
+/* ^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$: the reference ValidateContainerID rule, also used for the
+ * network name (CNI spec, section 'Configuration format': no path-illegal characters). */
 static bool valid_id(const char *s)
 {
 	if (!s || !isalnum((unsigned char)s[0]))
@@ -115,7 +116,8 @@ int cni_env_load(struct cni_env *ret, struct cni_err *err)
 	e.args = env_dup("CNI_ARGS");
 	e.path = env_dup("CNI_PATH");
 
-	/* Which variables each verb requires: the reference skel's table (CHECKLIST §1.2). */
+	/* Which variables each verb requires: the reference skel's table (pkg/skel): it
+	 * requires CNI_PATH where the CNI spec has it optional, as IPAM is found through it. */
 	struct {
 		const char *name;
 		const char *value;

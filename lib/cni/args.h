@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* CNI_* environment: reading, validation (CNI-04..CNI-10) and CNI_ARGS parsing. */
+/* CNI_* environment: reading, validation (CNI spec, section 'Parameters') and CNI_ARGS
+ * parsing. */
 #pragma once
 
 #include <stddef.h>
@@ -21,7 +22,7 @@ int cni_env_load(struct cni_env *ret, struct cni_err *err);
 int cni_cmd_parse(const char *s, enum cni_cmd *ret);
 const char *cni_cmd_str(enum cni_cmd cmd);
 
-/* Validators (CNI-06/07/08); each returns 0 or sets err with the given code. */
+/* Validators with the reference pkg/utils rules; each returns 0 or sets err with the given code. */
 int cni_validate_container_id(const char *id, int code, struct cni_err *err);
 int cni_validate_ifname(const char *name, int code, struct cni_err *err);
 int cni_validate_network_name(const char *name, struct cni_err *err);

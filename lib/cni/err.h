@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* struct cni_err: the one way errors are reported, with CNI codes (CONVENTIONS §3). */
+/* struct cni_err: the one way errors are reported, with CNI codes (docs/errors.md). */
 #pragma once
 
 #include <stdarg.h>

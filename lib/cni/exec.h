@@ -25,7 +25,7 @@ struct cni_exec_req {
 int cni_exec_find(const char *type, const char *path, char **ret, struct cni_err *err);
 
 /* Run the plugin: environment = ours minus every CNI_* variable, plus the request's; stdin =
- * stdin_data; its stderr is passed through to ours (CNI-16). On exit 0, *ret_stdout holds
+ * stdin_data; its stderr is passed through to ours (CNI spec §4). On exit 0, *ret_stdout holds
  * its stdout (owned, NUL-terminated). On failure err holds the plugin's own error JSON
  * (code/msg/details) when it printed one, else code 102 with its exit status and stderr tail.
  * Timeout -> code 11. Retries "text file busy" like libcni. */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* IPAM delegation for the current request: built-in IPAM in-process, else the spec's exec
- * protocol (SPEC §4, CNI-64..68). */
+ * protocol (CNI spec §4, 'Plugin Delegation'). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,7 +144,7 @@ static int ipam_exec(const struct cni_ctx *ctx, enum cni_cmd cmd, char **ret, si
 	if (r < 0 && e.code == CNI_ERR_INCOMPATIBLE_VERSION && cmd != CNI_CMD_STATUS &&
 	    cmd != CNI_CMD_GC) {
 		/* An IPAM binary older than our request's version (Debian's host-local stops
-		 * at 1.0.0): ask it, as CNI-44 allows, and retry with the common version. The
+		 * at 1.0.0): ask it for its VERSION and retry with the common version. The
 		 * result is up-converted by the caller. */
 		enum cni_version v = ctx->version;
 		if (ipam_negotiate(ctx, &v, NULL) == 0 && v != ctx->version) {
@@ -222,7 +222,7 @@ int cni_ipam_check(const struct cni_ctx *ctx, struct cni_err *err)
 	return ipam_exec(ctx, CNI_CMD_CHECK, NULL, NULL, err);
 }
 
-/* CNI-38: STATUS and GC exist from 1.1.0 on. An IPAM binary that stops below that answers them
+/* STATUS and GC exist from CNI spec 1.1.0 on. An IPAM binary that stops below that answers them
  * with code 1, 3 or 4 depending on its skel, so ask its versions first: one that does not
  * support 1.1.0 has nothing to report or collect. */
 static int forward_optional(const struct cni_ctx *ctx, enum cni_cmd cmd, struct cni_err *err)

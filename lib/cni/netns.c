@@ -81,7 +81,7 @@ int cni_netns_run(int fd, int (*fn)(void *arg, struct cni_err *err), void *arg, 
 		return cni_err_set(err, CNI_ERR_NETNS, e, "enter netns: %s", strerror(e));
 	}
 	int r = fn(arg, err);
-	/* CONVENTIONS §3: going on in the container's netns would act on the wrong network. */
+	/* Abort on purpose: going on in the container's netns would act on the wrong network. */
 	if (setns(orig, CLONE_NEWNET) < 0) {
 		int e = errno;
 		fprintf(stderr, "plexus: cannot return to the original netns: %s\n", strerror(e));

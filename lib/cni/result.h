@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The CNI result, kept internally in 1.1.0 form and encoded for any version (CNI-59). */
+/* The CNI result, kept internally in 1.1.0 form and encoded for any version. */
 #pragma once
 
 #include <cjson/cJSON.h>
@@ -83,7 +83,7 @@ void cni_dns_copy(struct cni_dns *dst, const struct cni_dns *src);
 bool cni_dns_is_empty(const struct cni_dns *d);
 
 /* Decode a result of any version into internal form. fallback is the version to assume when
- * the JSON has no cniVersion (CNI-52/62). A JSON null or {} decodes to an empty result.
+ * the JSON has no cniVersion (as libcni does). A JSON null or {} decodes to an empty result.
  * Errors: code 6 (malformed), code 1 (unknown version). Ownership of *ret passes to the caller. */
 int cni_result_decode(const cJSON *json, enum cni_version fallback, struct cni_result **ret,
 		      struct cni_err *err);
@@ -91,7 +91,7 @@ int cni_result_decode(const cJSON *json, enum cni_version fallback, struct cni_r
 int cni_result_parse(const char *text, size_t len, enum cni_version fallback,
 		     struct cni_result **ret, struct cni_err *err);
 /* Encode for version v with "cniVersion": v. Converting to 0.1.0/0.2.0 needs an IP
- * (CNI-60: code 1 "cannot convert: no valid IP addresses"). *ret is a new tree. */
+ * (code 1 "cannot convert: no valid IP addresses", as the reference). *ret is a new tree. */
 int cni_result_encode(const struct cni_result *r, enum cni_version v, cJSON **ret,
 		      struct cni_err *err);
 /* Decode obj's "routes" list (every 1.1 route key) for a netconf, e.g. an IPAM section: errors

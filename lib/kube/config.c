@@ -285,7 +285,7 @@ static int load_cluster(struct kc *kc, yaml_node_t *c, const char *path, struct 
 	r = get_bool(kc, c, path, "insecure-skip-tls-verify", &insecure, err);
 	if (r < 0)
 		return r;
-	/* DESIGN §8: TLS is always verified, whatever the kubeconfig says. */
+	/* TLS is always verified, whatever the kubeconfig says (docs/kube.md). */
 	if (insecure)
 		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, 0,
 				   "kubeconfig: %s.insecure-skip-tls-verify: refused, plexus "

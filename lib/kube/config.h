@@ -32,7 +32,7 @@ struct kube_config {
 	long connect_timeout_ms;
 	long timeout_ms; /* whole call, retries and waits included */
 	size_t max_response;
-	/* Transport seam (CONVENTIONS §8): NULL means libcurl. Borrowed, not freed. */
+	/* Transport seam for tests' canned responses: NULL means libcurl. Borrowed, not freed. */
 	const struct kube_transport_ops *ops;
 	void *ops_data;
 };

@@ -130,7 +130,7 @@ static size_t header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
 	return n;
 }
 
-/* Every fd CLOEXEC (CONVENTIONS §4): we fork/exec delegates. */
+/* Every fd CLOEXEC: we fork/exec delegates. */
 static curl_socket_t open_socket_cb(void *clientp, curlsocktype purpose,
 				    struct curl_sockaddr *address)
 {

@@ -27,8 +27,8 @@ struct kube_response {
 
 void kube_response_done(struct kube_response *resp);
 
-/* Transport seam (CONVENTIONS §8). exchange performs exactly one HTTP exchange against
- * cfg->server: on any HTTP response it returns 0 and fills resp (body at most max_response
+/* Transport seam (tests plug in canned responses). exchange performs exactly one HTTP exchange
+ * against cfg->server: on any HTTP response it returns 0 and fills resp (body at most max_response
  * bytes, else -EFBIG); on a transport failure it returns -errno with err set (code 11 for
  * connect/timeout errors, 101 for TLS verification failures). token may be NULL and must never
  * be logged. sleep_ms and now_ms may be NULL (real clock); tests use them to avoid sleeping. */

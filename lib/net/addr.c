@@ -33,7 +33,7 @@ bool net_nl_addr_is(struct nl_addr *a, const struct ip_addr *ip)
 int net_addr_dump(struct nl_sock *sk, struct nl_cache **ret, struct cni_err *err)
 {
 	int r = 0;
-	/* PLG-26: the reference retries interrupted dumps up to 5 times. */
+	/* NLM_F_DUMP_INTR: retry up to 5 times, as the reference (pkg/netlinksafe) does. */
 	for (int i = 0; i < 5; i++) {
 		struct nl_cache *cache = NULL;
 		r = rtnl_addr_alloc_cache(sk, &cache);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* VXLAN flood list: all-zero-MAC bridge FDB entries (head-end replication, CHECKLIST VX-11). */
+/* VXLAN flood list: all-zero-MAC bridge FDB entries (head-end replication, as
+ * `bridge fdb append 00:00:00:00:00:00 dst <vtep>`). */
 #include <errno.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
@@ -53,7 +54,7 @@ int net_fdb_flood_list(struct nl_sock *sk, int ifindex, struct ip_addr **ret, si
 		       struct cni_err *err)
 {
 	int r = 0;
-	/* PLG-26: retry dumps the kernel flagged as interrupted. */
+	/* Retry dumps the kernel flagged as interrupted (NLM_F_DUMP_INTR). */
 	for (int i = 0; i < 5; i++) {
 		struct flood_dump d = { .ifindex = ifindex };
 		struct ndmsg ndm = { .ndm_family = AF_BRIDGE };

@@ -16,7 +16,7 @@
 #define SETTLE_TIMEOUT_MS 5000
 #define SETTLE_POLL_MS 20
 
-/* PLG-22: an address cannot be added while IPv6 is disabled on the link; lo is enabled too
+/* An address cannot be added while IPv6 is disabled on the link; lo is enabled too
  * as the reference does. Read first so an already-enabled netns is left untouched. */
 static int enable_ipv6(const char *ifname, struct cni_err *err)
 {
@@ -60,7 +60,7 @@ static int has_tentative(struct nl_sock *sk, int ifindex, struct cni_err *err)
 	return 0;
 }
 
-/* PLG-23: routes via an IPv6 gateway fail while the source address is tentative. Like the
+/* Routes via an IPv6 gateway fail while the source address is tentative. Like the
  * reference (ip.SettleAddresses) a timeout is not an error: the route add will say. */
 static int settle_addresses(struct nl_sock *sk, int ifindex, struct cni_err *err)
 {
@@ -99,7 +99,7 @@ int net_iface_configure(const char *ifname, int iface_index, const struct cni_re
 		const struct cni_ip *ip = &result->ips[i];
 		char s[IPNET_STR_LEN];
 		format_ipnet(&ip->address, s);
-		/* PLG-21: IPs without an interface belong to none; others to their own. */
+		/* IPs without an interface belong to none; others to their own. */
 		if (ip->interface < 0)
 			continue;
 		if ((size_t)ip->interface >= result->n_interfaces)
@@ -137,7 +137,8 @@ int net_iface_configure(const char *ifname, int iface_index, const struct cni_re
 
 	for (size_t i = 0; i < result->n_routes; i++) {
 		struct cni_route route = result->routes[i];
-		/* PLG-24: a route without gw goes via the first gateway of its family. */
+		/* As the reference ConfigureIface: a route without gw goes via the first gateway of
+		 * its family. */
 		if (!route.gw.family)
 			route.gw = route.dst.ip.family == AF_INET ? v4gw : v6gw;
 		r = net_route_add(sk, ifindex, &route, err);

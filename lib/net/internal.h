@@ -43,7 +43,7 @@ int net_nl_addr_new(const struct ip_addr *ip, unsigned prefix, struct nl_addr **
 bool net_nl_addr_is(struct nl_addr *a, const struct ip_addr *ip);
 
 /* Dump all routes of family / all addresses into a new cache, retrying dumps that the kernel
- * flagged NLM_F_DUMP_INTR (PLG-26). The caller frees the cache. */
+ * flagged NLM_F_DUMP_INTR. The caller frees the cache. */
 int net_route_dump(struct nl_sock *sk, int family, struct nl_cache **ret, struct cni_err *err);
 int net_addr_dump(struct nl_sock *sk, struct nl_cache **ret, struct cni_err *err);
 

@@ -199,7 +199,7 @@ int net_link_create_in_netns(struct nl_sock *sk, struct rtnl_link *tmpl, int net
 		return cni_err_set(err, CNI_ERR_DEVICE, EINVAL, "invalid interface name '%s'",
 				   ifname);
 
-	/* PLG-01: never create under the final name. With IFLA_NET_NS_FD the kernel checks
+	/* Never create under the final name. With IFLA_NET_NS_FD the kernel checks
 	 * the name in the netns the request comes from too, so a host link called ifname
 	 * would make creation fail (the reference works around the same kernel bug). */
 	uint32_t rnd;

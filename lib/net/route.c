@@ -16,7 +16,7 @@
 int net_route_dump(struct nl_sock *sk, int family, struct nl_cache **ret, struct cni_err *err)
 {
 	int r = 0;
-	/* PLG-26: NLM_F_DUMP_INTR means the table changed mid-dump; retry like the reference. */
+	/* NLM_F_DUMP_INTR means the table changed mid-dump; retry like the reference. */
 	for (int i = 0; i < 5; i++) {
 		struct nl_cache *cache = NULL;
 		r = rtnl_route_alloc_cache(sk, family, 0, &cache);
@@ -116,7 +116,7 @@ int net_route_add(struct nl_sock *sk, int ifindex, const struct cni_route *route
 	rtnl_route_set_scope(rt, scope);
 	if (route->has & CNI_ROUTE_HAS_PRIORITY)
 		rtnl_route_set_priority(rt, route->priority);
-	/* PLG-24 [DESIGN]: apply mtu/advmss, which the reference ignores. */
+	/* Apply the route mtu/advmss of CNI spec 1.1.0, which the reference ignores. */
 	if (route->has & CNI_ROUTE_HAS_MTU) {
 		r = rtnl_route_set_metric(rt, RTAX_MTU, route->mtu);
 		if (r < 0)

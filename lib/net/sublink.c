@@ -105,7 +105,7 @@ static int setup_in_pod(void *arg, struct cni_err *err)
 	a->mtu = rtnl_link_get_mtu(link);
 	if (!a->result)
 		return net_link_set_up(sk, ifname, err);
-	/* PLG-02: announce the new addresses; failures are harmless. */
+	/* As the reference: announce the new addresses; failures are harmless. */
 	_cleanup_free_ char *arp = xasprintf("net/ipv4/conf/%s/arp_notify", ifname);
 	_cleanup_free_ char *ndisc = xasprintf("net/ipv6/conf/%s/ndisc_notify", ifname);
 	(void)net_sysctl_set(arp, "1", NULL);
@@ -120,7 +120,7 @@ static void undo_link(const struct cni_ctx *ctx)
 		log_warning("undo: delete '%s': %s, ignoring", ctx->ifname, e.msg);
 }
 
-/* Move the IPs and routes of src into dst; every IP goes to interface 0 (PLG-03). */
+/* Move the IPs and routes of src into dst; every IP goes to interface 0. */
 static void take_ips(struct cni_result *dst, struct cni_result *src)
 {
 	dst->ips = TAKE_PTR(src->ips);
@@ -142,7 +142,7 @@ int net_sublink_add(const struct cni_ctx *ctx, const struct net_sublink_ops *ops
 	if (r < 0)
 		return r;
 
-	/* Interface 0 is ours, so every address gets ips[].interface = 0 (PLG-03). */
+	/* Interface 0 is ours, so every address gets ips[].interface = 0. */
 	struct cni_result *result = cni_result_new();
 	(void)cni_result_add_iface(result, ctx->ifname, NULL, ctx->netns_path);
 	bool run_ipam = !c->preset && ctx->ipam_type;
@@ -186,7 +186,8 @@ int net_sublink_add(const struct cni_ctx *ctx, const struct net_sublink_ops *ops
 
 int net_sublink_del(const struct cni_ctx *ctx, struct cni_err *err)
 {
-	/* CNI-27: DEL needs nothing ADD needed (no master lookup); IPAM first (CNI-25). */
+	/* DEL needs nothing ADD needed (no master lookup: it may be gone); IPAM first, so the
+	 * lease is released even when the netns is gone (CNI spec, section 'DEL'). */
 	int r = cni_ipam_del(ctx, err);
 	if (r < 0)
 		return r;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Shared ADD/DEL/CHECK of a "sub-link on a master" plugin (macvlan, ipvlan): CHECKLIST §3.1/3.2. */
+/* Shared ADD/DEL/CHECK of a "sub-link on a master" plugin (macvlan, ipvlan), as the
+ * reference plugins behave (docs/macvlan.md, docs/ipvlan.md). */
 #pragma once
 
 #include <stdbool.h>
@@ -35,18 +36,18 @@ struct net_sublink_conf {
 	const void *priv; /* handed to the ops callbacks */
 };
 
-/* ADD (PLG-01..03): create the link on the master directly in the pod netns (temp name, then
+/* ADD: create the link on the master directly in the pod netns (temp name, then
  * CNI_IFNAME), IPAM ADD (unless c->preset or no ipam type), arp/ndisc_notify + addresses and
  * routes, or just link up when L2-only. *ret: one interface (name, mac, mtu, sandbox), every IP
  * on interface 0, the netconf's dns; the caller owns it. Any failure undoes the link and the
  * IPAM lease before returning. */
 int net_sublink_add(const struct cni_ctx *ctx, const struct net_sublink_ops *ops,
 		    const struct net_sublink_conf *c, struct cni_result **ret, struct cni_err *err);
-/* DEL (PLG-04): IPAM DEL, then delete CNI_IFNAME in the netns; a missing netns or link is
+/* DEL: IPAM DEL, then delete CNI_IFNAME in the netns; a missing netns or link is
  * success. Never looks up the master. */
 int net_sublink_del(const struct cni_ctx *ctx, struct cni_err *err);
-/* CHECK (CNI-33): prevResult has CNI_IFNAME in sandbox CNI_NETNS, IPAM CHECK, the master
- * exists (and the MTU fits), ops->check_link, the recorded MAC, addresses and routes. */
+/* CHECK (as the reference macvlan): prevResult has CNI_IFNAME in sandbox CNI_NETNS, IPAM CHECK, the
+ * master exists (and the MTU fits), ops->check_link, the recorded MAC, addresses and routes. */
 int net_sublink_check(const struct cni_ctx *ctx, const struct net_sublink_ops *ops,
 		      const struct net_sublink_conf *c, struct cni_err *err);
 

@@ -57,5 +57,5 @@ int net_link_set_mac_index(struct nl_sock *sk, int ifindex, const uint8_t mac[MA
 int net_link_set_mtu_index(struct nl_sock *sk, int ifindex, uint32_t mtu, struct cni_err *err);
 /* Move ifindex (in sk's netns) into the netns netns_fd, keeping its name. */
 int net_link_move_index(struct nl_sock *sk, int ifindex, int netns_fd, struct cni_err *err);
-/* A random temporary interface name "plx<8 hex>" (PLG-01). */
+/* A random temporary interface name "plx<8 hex>": links are created under it, then renamed. */
 int net_tmp_ifname(char ret[16], struct cni_err *err);

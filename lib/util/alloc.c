@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Allocation wrappers that abort on OOM (CONVENTIONS §3: the one deliberate abort). */
+/* Allocation wrappers that abort on OOM (a short-lived plugin cannot recover). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -56,7 +56,7 @@ static inline void fclosep(FILE **f)
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Allocation failure is not recoverable for a short-lived CNI plugin: abort (CONVENTIONS §3). */
+/* Allocation failure is not recoverable for a short-lived CNI plugin: abort. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
