@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* ipvlan netconf parsing and validation (CHECKLIST §3.2, PLG-06). */
+/* ipvlan netconf parsing and validation (docs/ipvlan.md). */
 #include <errno.h>
 #include <linux/if_link.h>
 #include <net/if.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The ipvlan plugin: an ipvlan link on a master, created in the pod netns (CHECKLIST §3.2). */
+/* The ipvlan plugin: an ipvlan link on a master, created in the pod netns (docs/ipvlan.md). */
 #include <errno.h>
 #include <linux/if_link.h>
 #include <netlink/route/link/ipvlan.h>
@@ -26,7 +26,7 @@ static int ipvlan_build(const void *priv, struct rtnl_link **ret, struct cni_err
 	return 0;
 }
 
-/* libnl has no IFLA_IPVLAN_FLAGS: a raw changelink in the pod netns (PLG-06). The kernel keeps
+/* libnl has no IFLA_IPVLAN_FLAGS: a raw changelink in the pod netns. The kernel keeps
  * mode and flags per master (port), so this also applies to the master's other slaves. */
 static int ipvlan_after_create(const void *priv, struct nl_sock *sk, int ifindex,
 			       struct cni_err *err)
@@ -95,7 +95,7 @@ static int ipvlan_del(const struct cni_ctx *ctx, struct cni_err *err)
 	return net_sublink_del(ctx, err);
 }
 
-/* CNI-33. The flag is not compared: libnl does not parse IFLA_IPVLAN_FLAGS. */
+/* CHECK as macvlan's. The flag is not compared: libnl does not parse IFLA_IPVLAN_FLAGS. */
 static int ipvlan_check(const struct cni_ctx *ctx, struct cni_err *err)
 {
 	if (!ctx->prev_result)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* macvlan netconf parsing and validation (CHECKLIST §3.1). */
+/* macvlan netconf parsing and validation (docs/macvlan.md). */
 #include <errno.h>
 #include <linux/if_link.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The macvlan plugin: a macvlan link on a master, created in the pod netns (CHECKLIST §3.1). */
+/* The macvlan plugin: a macvlan link on a master, created in the pod netns (docs/macvlan.md). */
 #include <errno.h>
 #include <linux/if_link.h>
 #include <netlink/route/link/macvlan.h>
@@ -112,7 +112,7 @@ static int macvlan_del(const struct cni_ctx *ctx, struct cni_err *err)
 	return net_sublink_del(ctx, err);
 }
 
-/* CNI-33: the interface of prevResult exists in the netns as configured. */
+/* CHECK (CNI spec, section 'CHECK'): prevResult's interface exists as configured. */
 static int macvlan_check(const struct cni_ctx *ctx, struct cni_err *err)
 {
 	if (!ctx->prev_result)
