@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 # Offline checker of the manifests under crds/: kinds and current apiVersions, required fields,
-# the NAD CRD against CHECKLIST §2.1, RBAC against the API calls in the code, example NADs and pods.
+# the NAD CRD against its expected apiextensions.k8s.io/v1 form, RBAC against the API calls in the code, example NADs and pods.
 # Usage: check_manifests.py [CRDS_DIR] [SRC_ROOT]; prints "PASS: x" / "FAIL: x" lines.
 import json
 import os
@@ -154,7 +154,7 @@ def check_crd(docs):
     result(len(nad) == 1, "the NAD CRD is shipped once", f"found {len(nad)}")
     if nad:
         got = strip_descriptions(nad[0])
-        result(got == CRD_EXPECTED, "the NAD CRD matches CHECKLIST §2.1 exactly",
+        result(got == CRD_EXPECTED, "the NAD CRD matches the expected v1 form exactly",
                json.dumps(got, sort_keys=True))
 
 
@@ -331,7 +331,7 @@ def check_nads(docs):
         w = ident(rel, d)
         nads[key] = d
         if not DNS_LABEL.match(md["name"]) or len(md["name"]) > 63:
-            errs.append(f"{w}: name is not a DNS-1123 label (NAD-01)")
+            errs.append(f"{w}: name is not a DNS-1123 label (NPWG spec v1.3 §3.3)")
         cfg = (d.get("spec") or {}).get("config")
         if not isinstance(cfg, str):
             errs.append(f"{w}: spec.config missing or not a string")

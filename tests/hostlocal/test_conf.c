@@ -70,7 +70,7 @@ static void test_conf_defaults_v4(void **state)
 	hl_conf_done(&c);
 }
 
-/* CHECKLIST note 16: IPv6 rangeEnd is the last address of the subnet. */
+/* IPv6 rangeEnd is the last address of the subnet, as the reference code (its docs say ".255"). */
 static void test_conf_defaults_v6(void **state)
 {
 	(void)state;

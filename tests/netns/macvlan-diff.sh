@@ -85,7 +85,7 @@ settle() {
 }
 # sysctls NETNS IFNAME: per-interface sysctls the plugins set. Not compared: ndisc_notify and
 # keep_addr_on_down, which the Debian reference (1.1.1) does not set yet but newer references and
-# plexus do (CHECKLIST PLG-02, PLG-22; asserted in tests/netns/macvlan.sh).
+# plexus do (asserted in tests/netns/macvlan.sh).
 sysctls() {
 	ip netns exec "$1" sh -c "for f in ipv4/conf/$2/arp_notify \
 		ipv6/conf/$2/disable_ipv6 ipv6/conf/lo/disable_ipv6; do

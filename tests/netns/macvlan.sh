@@ -17,12 +17,12 @@
 #   - STATUS with cniVersion < 1.1.0 answers code 1 (the reference does not know STATUS);
 #   - bcqueuelen: the reference (1.1.1) ignores the key;
 #   - mode source with sourceMacs: the reference has no source mode;
-#   - ndisc_notify=1 and keep_addr_on_down=1 on the interface (CHECKLIST PLG-02, PLG-22): newer
+#   - ndisc_notify=1 and keep_addr_on_down=1 on the interface: newer
 #     references set them, Debian's 1.1.1 does not;
-#   - rollback of a failed ADD after IPAM ADD (CHECKLIST CNI-20): the reference 1.1.1 releases
+#   - rollback of a failed ADD after IPAM ADD (CNI spec §4): the reference 1.1.1 releases
 #     the lease but leaves the macvlan in the pod netns;
 #   - STATUS/GC with host-local: Debian's host-local (old skel) answers code 3 "missing
-#     containerID" to STATUS/GC; plexus must take it as "not supported" (CHECKLIST CNI-38).
+#     containerID" to STATUS/GC; plexus must take it as "not supported".
 # Everything else must pass against the reference too.
 source "$(dirname "$0")/../lib.sh"
 need_root
@@ -353,7 +353,7 @@ t_bad_input() {
 	plug ADD "$C" "$PODNS" eth0 cid-bad
 	check "rollback after IPAM (off-link route gateway): fails with error JSON" is_err
 	check "rollback after IPAM (off-link route gateway): lease released" [ "$(leases "$DD")" -eq 0 ]
-	check "rollback after IPAM (off-link route gateway): link removed (CNI-20) $PC" no_leftovers "$POD" "$MASTER" "$DD"
+	check "rollback after IPAM (off-link route gateway): link removed $PC" no_leftovers "$POD" "$MASTER" "$DD"
 	fresh
 	ip -n "$POD" link add eth0 type veth peer name eth0p
 	LINKS=3 bad "bad input: CNI_IFNAME already in the netns" "" "" ADD "$C" "$PODNS" eth0 cid-bad

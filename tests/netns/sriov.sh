@@ -152,7 +152,7 @@ t_kernel() { # ADD / CHECK / DEL of a kernel VF with every setting
 	check "kernel: ... and released" host_intact "$VFIF" 02:aa:00:00:00:00 1500
 }
 
-t_gone() { # CNI-70: the netns died; the kernel returned the VF as dev<N>
+t_gone() { # the netns died; the kernel returned the VF as dev<N>
 	local c idx
 	new_vf 1 iavf; new_pod
 	c=$(mkconf "$VFBDF" '{vlan:7,mac:"02:bb:00:00:00:02",mtu:1300}')

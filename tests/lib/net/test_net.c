@@ -262,7 +262,7 @@ static void test_net_link_create_in_netns_host_name_collision(void **state)
 	struct fx *fx = *state;
 	struct cni_err err = { 0 };
 	int ifindex = 0;
-	/* PLG-01: the host already has a link of that name (the master itself). */
+	/* Temporary name first: the host already has a link of that name (the master itself). */
 	assert_int_equal(create_macvlan(fx, fx->veth, &ifindex, &err), 0);
 	assert_int_equal(sh("ip -n %s link show %s >/dev/null", fx->ns, fx->veth), 0);
 }
