@@ -36,6 +36,9 @@ LDLIBS  := -Wl,-Bstatic $(shell $(PKG_CONFIG) --libs-only-l $(STATIC_PKGS)) -Wl,
 	$(shell $(PKG_CONFIG) --libs libcjson) -lpthread -lm
 TEST_LDLIBS := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
+# Plain 'make' builds every binary (the plugin rules below would otherwise be the default).
+.DEFAULT_GOAL := all
+
 ifneq ($(V),1)
 Q := @
 quiet = @printf '  %-6s %s\n' $(1) $(2);
