@@ -140,6 +140,16 @@ static int apply_default_route(struct plan *p, struct cni_err *err)
 	return 0;
 }
 
+static void rollback(struct plan *p)
+{
+	struct cni_err e = { 0 };
+	if (meta_undo(p, false, &e) < 0) {
+		log_warning("rollback: %s; the intent log stays for the runtime's DEL", e.msg);
+		return;
+	}
+	meta_intent_remove(p);
+}
+
 int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err *err)
 {
 	struct plan p;
@@ -154,45 +164,40 @@ int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err 
 				ready);
 		goto out;
 	}
+	/* Planning has no side effect; from the first intent-log write on, a failure undoes
+	 * everything the log records. */
 	if ((r = meta_plan_annotations(&p, err)) < 0 || (r = meta_plan_default(&p, err)) < 0 ||
-	    (r = meta_plan_secondary(&p, err)) < 0 || (r = meta_intent_write(&p, 0, err)) < 0) {
-		/* Nothing ran yet, but planning may have copied device-info files. */
-		for (size_t i = 0; i < p.n_att; i++)
-			if (p.att[i].device_info_file)
-				(void)unlink(p.att[i].device_info_file);
+	    (r = meta_plan_secondary(&p, err)) < 0 || (r = meta_intent_write(&p, err)) < 0)
 		goto out;
-	}
+	for (size_t i = 0; i < p.n_att; i++)
+		if ((r = meta_device_info_copy(&p.att[i], err)) < 0)
+			goto fail;
 	for (size_t i = 0; i < p.n_att; i++) {
 		struct attachment *a = &p.att[i];
 		struct dlg_rt rt = meta_att_rt(&p, a);
 		/* Record the attempt first: a crash mid-ADD must still be undone by DEL. */
-		if ((r = meta_intent_write(&p, i + 1, err)) < 0 ||
-		    (r = dlg_list_add(&a->list, &rt, &a->result, err)) < 0) {
-			if (r < 0 && a->list.json)
-				(void)cni_err_wrap(err, "network '%s' (%s)", a->name, a->ifname);
-			/* NAD-21: stop and undo every attempted attachment, this one included. */
-			meta_rollback(&p, i + 1);
-			_cleanup_free_ char *path = meta_intent_path(&p);
-			(void)unlink(path);
-			goto out;
+		a->attempted = true;
+		if ((r = meta_intent_write(&p, err)) < 0)
+			goto fail;
+		if ((r = dlg_list_add(&a->list, &rt, &a->result, err)) < 0) {
+			(void)cni_err_wrap(err, "network '%s' (%s)", a->name, a->ifname);
+			goto fail;
 		}
 		log_info("attached '%s' as '%s'", a->name, a->ifname);
 	}
-	if ((r = apply_default_route(&p, err)) < 0) {
-		meta_rollback(&p, p.n_att);
-		_cleanup_free_ char *path = meta_intent_path(&p);
-		(void)unlink(path);
-		goto out;
-	}
-	if ((r = meta_intent_write(&p, p.n_att, err)) < 0)
-		goto out;
+	if ((r = apply_default_route(&p, err)) < 0 || (r = meta_intent_write(&p, err)) < 0)
+		goto fail;
 	patch_status(&p, err, &r);
 	if (r < 0)
-		goto out;
-	/* NAD-26: the runtime gets the cluster network's result. */
+		goto fail;
+	/* The runtime gets the cluster network's result (NPWG network-attachment spec). */
 	*ret = TAKE_PTR(p.att[0].result);
+	goto out;
+fail:
+	/* Stop and undo every attempted attachment, the failing one included (NPWG
+	 * network-attachment spec). */
+	rollback(&p);
 out:
 	meta_plan_done(&p);
 	return r;
 }
-

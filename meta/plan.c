@@ -28,6 +28,7 @@ void meta_plan_done(struct plan *p)
 		cJSON_Delete(p->att[i].cap_args);
 		cJSON_Delete(p->att[i].default_route);
 		free(p->att[i].device_info_file);
+		free(p->att[i].device_info_source);
 		cni_result_free(p->att[i].result);
 	}
 	free(p->att);
@@ -173,7 +174,7 @@ static int nad_conf(struct plan *p, const char *ns, const char *name, char **ret
 }
 
 struct attachment *meta_att_add(struct plan *p, const char *name, const char *ifname,
-				  bool is_default)
+				bool is_default)
 {
 	p->att = xrealloc(p->att, (p->n_att + 1) * sizeof(*p->att));
 	struct attachment *a = &p->att[p->n_att++];
@@ -196,7 +197,7 @@ static int parse_list(struct plan *p, struct attachment *a, const char *text,
 int meta_plan_default(struct plan *p, struct cni_err *err)
 {
 	_cleanup_free_ char *text = NULL;
-	_cleanup_free_ char *name = NULL;
+	_cleanup_free_ char *name = NULL, *nad_name = NULL;
 	const char *override = annotation(p, DEFAULT_NETWORK_ANNOTATION);
 	int r;
 	if (override && *override) {
@@ -213,6 +214,7 @@ int meta_plan_default(struct plan *p, struct cni_err *err)
 		}
 		const char *ns = sel[0].namespace ? sel[0].namespace : p->pod_ns;
 		name = xasprintf("%s/%s", ns, sel[0].name);
+		nad_name = xstrdup(sel[0].name);
 		r = nad_conf(p, ns, sel[0].name, &text, NULL, err);
 		meta_selections_free(sel, n);
 	} else if (!p->conf.cluster_network) {
@@ -223,9 +225,21 @@ int meta_plan_default(struct plan *p, struct cni_err *err)
 		r = conf_from_path(p->conf.cluster_network, &text, err);
 	} else {
 		name = xasprintf("%s/%s", p->conf.multus_namespace, p->conf.cluster_network);
-		/* A NAD in multusNamespace, else a config of that name in confDir (Multus). */
+		nad_name = xstrdup(p->conf.cluster_network);
+		/* A NAD in multusNamespace, else a config of that name in confDir, but only when
+		 * the API says the NAD does not exist (or no API is configured): falling back on a
+		 * 5xx, 403 or timeout would turn an API outage into "invalid config" and could
+		 * attach a stale local config in place of the NAD. */
 		struct cni_err e = { 0 };
-		r = nad_conf(p, p->conf.multus_namespace, p->conf.cluster_network, &text, NULL, &e);
+		r = meta_kube(p, &e);
+		if (r >= 0) {
+			r = nad_conf(p, p->conf.multus_namespace, p->conf.cluster_network, &text,
+				     NULL, &e);
+			if (r < 0 && !(e.code == CNI_ERR_KUBE_API && e.sys == ENOENT)) {
+				*err = e;
+				return cni_err_wrap(err, "cluster network '%s'", name);
+			}
+		}
 		if (r < 0) {
 			r = conf_from_dir(p->conf.conf_dir, p->conf.cluster_network, &text, err);
 			if (r < 0 && e.msg[0])
@@ -236,7 +250,8 @@ int meta_plan_default(struct plan *p, struct cni_err *err)
 		return cni_err_wrap(err, "cluster network");
 	struct attachment *a =
 		meta_att_add(p, name ? name : "", p->ctx->ifname ? p->ctx->ifname : "", true);
-	r = parse_list(p, a, text, NULL, err);
+	/* A NAD's config may omit "name": the NAD's is used, as for secondaries (Multus). */
+	r = parse_list(p, a, text, nad_name, err);
 	if (r < 0)
 		return r;
 	if (!name) {
@@ -352,6 +367,34 @@ static int next_device(struct plan *p, const char *resource, const char **ret, s
 /* NAD-31..34: the resource's device goes into every plugin as deviceID and pciBusID (as Multus
  * does) and as runtimeConfig.deviceID; the device plugin's device-info file is copied to this
  * attachment's own, whose path reaches plugins declaring CNIDeviceInfoFile. */
+char *meta_device_info_path(const struct plan *p, const char *name, const char *ifname)
+{
+	_cleanup_free_ char *base = xasprintf("%s-%s_%s", name, p->ctx->container_id, ifname);
+	for (char *c = base; *c; c++)
+		if (*c == '/')
+			*c = '-';
+	return xasprintf("%s/cni/%s", p->conf.device_info_dir, base);
+}
+
+int meta_device_info_copy(const struct attachment *a, struct cni_err *err)
+{
+	_cleanup_free_ char *text = NULL, *dir = NULL;
+	size_t len = 0;
+	/* No file from the device plugin: plugins may still write the attachment's own. */
+	if (!a->device_info_source ||
+	    file_read_all(a->device_info_source, CACHE_MAX, &text, &len) < 0)
+		return 0;
+	dir = xstrdup(a->device_info_file);
+	*strrchr(dir, '/') = '\0';
+	int r = file_mkdir_p(dir, 0755);
+	if (r >= 0)
+		r = file_write_atomic(a->device_info_file, text, len, 0644);
+	if (r < 0)
+		return cni_err_set(err, CNI_ERR_IO, -r, "device-info '%s': %s", a->device_info_file,
+				   strerror(-r));
+	return 0;
+}
+
 static int plan_device(struct plan *p, struct attachment *a, const char *resource,
 		       struct cni_err *err)
 {
@@ -374,28 +417,16 @@ static int plan_device(struct plan *p, struct attachment *a, const char *resourc
 	}
 	if (!dev && !declares(&a->list, "CNIDeviceInfoFile"))
 		return 0;
-	_cleanup_free_ char *base = xasprintf("%s-%s_%s", a->name, p->ctx->container_id, a->ifname);
-	for (char *c = base; *c; c++)
-		if (*c == '/')
-			*c = '-';
-	_cleanup_free_ char *dir = xasprintf("%s/cni", p->conf.device_info_dir);
-	a->device_info_file = xasprintf("%s/%s", dir, base);
+	a->device_info_file = meta_device_info_path(p, a->name, a->ifname);
+	/* Only named here: the copy is a side effect, made once the intent log records the file
+	 * (meta_device_info_copy). */
 	if (dev) {
-		_cleanup_free_ char *res = xstrdup(resource), *text = NULL;
+		_cleanup_free_ char *res = xstrdup(resource);
 		for (char *c = res; *c; c++)
 			if (*c == '/')
 				*c = '-';
-		_cleanup_free_ char *dp =
+		a->device_info_source =
 			xasprintf("%s/dp/%s-%s-device.json", p->conf.device_info_dir, res, dev);
-		size_t len = 0;
-		if (file_read_all(dp, CACHE_MAX, &text, &len) == 0) {
-			int r = file_mkdir_p(dir, 0755);
-			if (r >= 0)
-				r = file_write_atomic(a->device_info_file, text, len, 0644);
-			if (r < 0)
-				return cni_err_set(err, CNI_ERR_IO, -r, "device-info '%s': %s",
-						   a->device_info_file, strerror(-r));
-		}
 	}
 	cJSON_DeleteItemFromObjectCaseSensitive(a->cap_args, "CNIDeviceInfoFile");
 	cJSON_AddStringToObject(a->cap_args, "CNIDeviceInfoFile", a->device_info_file);
@@ -520,4 +551,3 @@ struct dlg_rt meta_global_rt(const struct plan *p)
 {
 	return (struct dlg_rt){ .path = p->path, .timeout_ms = 60000 };
 }
-

@@ -1,20 +1,134 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The meta-plugin's undo of attempted attachments. */
+/* The meta-plugin's one undo path, shared by ADD's rollback, DEL and GC: DEL every attempted
+ * attachment, remove every device-info file, and what to do when no usable plan exists. */
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "lib/cni/netns.h"
+#include "lib/net/net.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/file.h"
 #include "lib/util/log.h"
 #include "meta/internal.h"
 
-void meta_rollback(struct plan *p, size_t attempted)
+static void keep_first(int r, const struct cni_err *e, int *first, struct cni_err *err)
 {
-	for (size_t i = attempted; i-- > 0;) {
-		struct attachment *a = &p->att[i];
-		struct dlg_rt rt = meta_att_rt(p, a);
-		struct cni_err e = { 0 };
-		if (dlg_list_del(&a->list, &rt, a->result, &e) < 0)
-			log_warning("meta_rollback of '%s' (%s): %s", a->name, a->ifname, e.msg);
-		if (a->device_info_file)
-			(void)unlink(a->device_info_file);
+	if (r < 0 && !*first) {
+		*first = r;
+		*err = *e;
 	}
 }
 
+static void remove_device_info(const char *path)
+{
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warning("remove device-info '%s': %s, ignoring", path, strerror(errno));
+	/* A copy killed mid-write leaves "<file>.tmp.<pid>". */
+	(void)file_unlink_temps(path, false);
+}
+
+struct link_names {
+	char **names;
+	size_t n;
+};
+
+/* Inside the pod: every link but loopback. */
+static int list_links(void *arg, struct cni_err *err)
+{
+	struct link_names *l = arg;
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	int r = net_sock_open(&sk, err);
+	if (r < 0)
+		return r;
+	struct nl_cache *cache = NULL;
+	r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
+	if (r < 0)
+		return net_err(err, r, "list the pod's links");
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_link *link = (struct rtnl_link *)o;
+		if (rtnl_link_get_flags(link) & IFF_LOOPBACK)
+			continue;
+		l->names = xrealloc(l->names, (l->n + 1) * sizeof(*l->names));
+		l->names[l->n++] = xstrdup(rtnl_link_get_name(link));
+	}
+	nl_cache_free(cache);
+	return 0;
+}
+
+/* No usable plan: the pod's netns is the container's and plexus its only network, so every
+ * link in it but loopback is one of its attachments' (deleted with the built-ins' batch); the
+ * container's device-info files carry its ID in their names. Leases cannot be named without
+ * their network's config. */
+static int undo_by_convention(struct plan *p, struct cni_err *err)
+{
+	int first = 0;
+	if (p->ctx->netns_fd >= 0) {
+		struct link_names l = { 0 };
+		struct cni_err e = { 0 };
+		int r = cni_netns_run(p->ctx->netns_fd, list_links, &l, &e);
+		keep_first(r, &e, &first, err);
+		for (size_t i = 0; i < l.n; i++) {
+			r = net_link_retire_in_netns(p->ctx->netns_fd, l.names[i], &e);
+			if (r < 0)
+				log_warning("DEL: link '%s': %s", l.names[i], e.msg);
+			keep_first(r, &e, &first, err);
+			free(l.names[i]);
+		}
+		free(l.names);
+	}
+	_cleanup_free_ char *dir = xasprintf("%s/cni", p->conf.device_info_dir);
+	_cleanup_free_ char *tag = xasprintf("-%s_", p->ctx->container_id);
+	DIR *d = opendir(dir);
+	for (struct dirent *e; d && (e = readdir(d));)
+		if (strstr(e->d_name, tag) && unlinkat(dirfd(d), e->d_name, 0) == 0)
+			log_info("removed device-info '%s/%s'", dir, e->d_name);
+	if (d)
+		(void)closedir(d);
+	return first;
+}
+
+int meta_undo(struct plan *p, bool by_convention, struct cni_err *err)
+{
+	int first = 0;
+	/* The built-ins' links are deleted together at the end: one kernel RCU wait for the pod
+	 * instead of one each (net_del_batch_begin). */
+	net_del_batch_begin(p->ctx->netns_fd);
+	for (size_t i = p->n_att; i-- > 0;) {
+		struct attachment *a = &p->att[i];
+		struct cni_err e = { 0 };
+		int r = 0;
+		if (a->attempted) {
+			struct dlg_rt rt = meta_att_rt(p, a);
+			r = dlg_list_del(&a->list, &rt, a->result, &e);
+		}
+		/* Recorded before it was copied: it may exist even if nothing ran. */
+		if (a->device_info_file)
+			remove_device_info(a->device_info_file);
+		if (r < 0) {
+			log_warning("undo '%s' (%s): %s", a->name, a->ifname, e.msg);
+			(void)cni_err_wrap(&e, "network '%s' (%s)", a->name, a->ifname);
+			keep_first(r, &e, &first, err);
+		}
+	}
+	if (by_convention) {
+		struct cni_err e = { 0 };
+		keep_first(undo_by_convention(p, &e), &e, &first, err);
+	}
+	struct cni_err e = { 0 };
+	int r = net_del_batch_end(&e);
+	if (r < 0)
+		log_warning("delete the pod's links: %s", e.msg);
+	keep_first(r, &e, &first, err);
+	return first;
+}
+
+int meta_undo_container(struct plan *p, bool by_convention, struct cni_err *err)
+{
+	int r = meta_undo(p, by_convention, err);
+	/* retryDeleteOnError: keep the log so the runtime's next DEL (or GC) tries again. */
+	if (r == 0 || !p->conf.retry_delete_on_error)
+		meta_intent_remove(p);
+	return r;
+}
