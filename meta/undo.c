@@ -30,11 +30,25 @@ static void remove_device_info(const char *path)
 }
 
 struct link_names {
+	bool temp_only;
 	char **names;
 	size_t n;
 };
 
-/* Inside the pod: every link but loopback. */
+/* lib/net creates links under a temporary "plx" + 8 hex digits name and renames them to the
+ * attachment's ifname (net_link_create_in_netns): a process killed in between leaves one that
+ * no delegate's DEL can name. */
+static bool temp_link_name(const char *name)
+{
+	if (strlen(name) != 11 || strncmp(name, "plx", 3) != 0)
+		return false;
+	for (const char *c = name + 3; *c; c++)
+		if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+			return false;
+	return true;
+}
+
+/* Inside the pod: every link but loopback (or only temp_link_name ones). */
 static int list_links(void *arg, struct cni_err *err)
 {
 	struct link_names *l = arg;
@@ -48,36 +62,44 @@ static int list_links(void *arg, struct cni_err *err)
 		return net_err(err, r, "list the pod's links");
 	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
 		struct rtnl_link *link = (struct rtnl_link *)o;
-		if (rtnl_link_get_flags(link) & IFF_LOOPBACK)
+		const char *name = rtnl_link_get_name(link);
+		if ((rtnl_link_get_flags(link) & IFF_LOOPBACK) || !name ||
+		    (l->temp_only && !temp_link_name(name)))
 			continue;
 		l->names = xrealloc(l->names, (l->n + 1) * sizeof(*l->names));
-		l->names[l->n++] = xstrdup(rtnl_link_get_name(link));
+		l->names[l->n++] = xstrdup(name);
 	}
 	nl_cache_free(cache);
 	return 0;
 }
 
+/* Retire the pod's links (all but loopback, or the temp-named ones) into the deletion batch. */
+static int retire_links(int netns_fd, bool temp_only, struct cni_err *err)
+{
+	struct link_names l = { .temp_only = temp_only };
+	struct cni_err e = { 0 };
+	int first = 0;
+	int r = cni_netns_run(netns_fd, list_links, &l, &e);
+	keep_first(r, &e, &first, err);
+	for (size_t i = 0; i < l.n; i++) {
+		r = net_link_retire_in_netns(netns_fd, l.names[i], &e);
+		if (r < 0)
+			log_warning("link '%s': %s", l.names[i], e.msg);
+		keep_first(r, &e, &first, err);
+		free(l.names[i]);
+	}
+	free(l.names);
+	return first;
+}
+
 /* No usable plan: the pod's netns is the container's and plexus its only network, so every
- * link in it but loopback is one of its attachments' (deleted with the built-ins' batch); the
- * container's device-info files carry its ID in their names. Leases cannot be named without
- * their network's config. */
+ * link in it but loopback is one of its attachments'; the container's device-info files carry
+ * its ID in their names. Leases cannot be named without their network's config. */
 static int undo_by_convention(struct plan *p, struct cni_err *err)
 {
 	int first = 0;
-	if (p->ctx->netns_fd >= 0) {
-		struct link_names l = { 0 };
-		struct cni_err e = { 0 };
-		int r = cni_netns_run(p->ctx->netns_fd, list_links, &l, &e);
-		keep_first(r, &e, &first, err);
-		for (size_t i = 0; i < l.n; i++) {
-			r = net_link_retire_in_netns(p->ctx->netns_fd, l.names[i], &e);
-			if (r < 0)
-				log_warning("DEL: link '%s': %s", l.names[i], e.msg);
-			keep_first(r, &e, &first, err);
-			free(l.names[i]);
-		}
-		free(l.names);
-	}
+	if (p->ctx->netns_fd >= 0)
+		first = retire_links(p->ctx->netns_fd, false, err);
 	_cleanup_free_ char *dir = xasprintf("%s/cni", p->conf.device_info_dir);
 	_cleanup_free_ char *tag = xasprintf("-%s_", p->ctx->container_id);
 	DIR *d = opendir(dir);
@@ -112,10 +134,11 @@ int meta_undo(struct plan *p, bool by_convention, struct cni_err *err)
 			keep_first(r, &e, &first, err);
 		}
 	}
-	if (by_convention) {
-		struct cni_err e = { 0 };
-		keep_first(undo_by_convention(p, &e), &e, &first, err);
-	}
+	struct cni_err ce = { 0 };
+	if (by_convention)
+		keep_first(undo_by_convention(p, &ce), &ce, &first, err);
+	else if (p->ctx->netns_fd >= 0 && p->ctx->cmd == CNI_CMD_DEL)
+		keep_first(retire_links(p->ctx->netns_fd, true, &ce), &ce, &first, err);
 	struct cni_err e = { 0 };
 	int r = net_del_batch_end(&e);
 	if (r < 0)
