@@ -73,10 +73,10 @@ static int default_route_in_pod(void *arg, struct cni_err *err)
 	return 0;
 }
 
-/* NAD-20: the attachment whose selection carries default-route gets the pod's default route
- * via its gateways (the listed ones, or its IPAM gateways when the list is empty); every other
- * attachment loses its default routes of those families, in the pod and in the cached results
- * so CHECK and DEL stay consistent. */
+/* NPWG network-attachment spec, default-route: the attachment whose selection carries default-route
+ * gets the pod's default route via its gateways (the listed ones, or its IPAM gateways when the
+ * list is empty); every other attachment loses its default routes of those families, in the pod and
+ * in the cached results so CHECK and DEL stay consistent. */
 static int apply_default_route(struct plan *p, struct cni_err *err)
 {
 	struct attachment *chosen = NULL;
@@ -156,14 +156,8 @@ int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err 
 	int r = meta_plan_init(&p, ctx, err);
 	if (r < 0)
 		goto out;
-	const char *ready = p.conf.readiness_indicator_file;
-	if (ready && access(ready, F_OK) < 0) {
-		r = cni_err_set(err, CNI_ERR_TRY_AGAIN, ENOENT,
-				"readinessindicatorfile '%s' does not exist: the cluster network "
-				"is not ready",
-				ready);
+	if ((r = meta_plan_ready(&p, CNI_ERR_TRY_AGAIN, err)) < 0)
 		goto out;
-	}
 	/* Planning has no side effect; from the first intent-log write on, a failure undoes
 	 * everything the log records. */
 	if ((r = meta_plan_annotations(&p, err)) < 0 || (r = meta_plan_default(&p, err)) < 0 ||

@@ -53,6 +53,8 @@ struct plan {
 /* Parse the netconf into an empty plan; meta_plan_done must follow either way. */
 int meta_plan_init(struct plan *p, const struct cni_ctx *ctx, struct cni_err *err);
 void meta_plan_done(struct plan *p);
+/* The readiness indicator file exists (or none is configured); else code, naming it. */
+int meta_plan_ready(const struct plan *p, int code, struct cni_err *err);
 /* The API client, made on first use. */
 int meta_kube(struct plan *p, struct cni_err *err);
 /* The pod's annotations: from the runtime when it passes them, else GET pod. */

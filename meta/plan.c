@@ -19,6 +19,18 @@
 #include "meta/internal.h"
 #include "meta/networks.h"
 
+int meta_plan_ready(const struct plan *p, int code, struct cni_err *err)
+{
+	const char *ready = p->conf.readiness_indicator_file;
+	if (ready && access(ready, F_OK) < 0)
+		return cni_err_set(
+			err, code, ENOENT,
+			"readinessindicatorfile '%s' does not exist: the cluster network "
+			"is not ready",
+			ready);
+	return 0;
+}
+
 void meta_plan_done(struct plan *p)
 {
 	for (size_t i = 0; i < p->n_att; i++) {
@@ -84,7 +96,7 @@ static const char *annotation(const struct plan *p, const char *key)
 	return cJSON_GetStringValue(json_get(p->annotations, key));
 }
 
-/* NAD-02: a conf or conflist file in confDir whose "name" is name (.conflist first). */
+/* A conf or conflist file in confDir whose "name" is name (.conflist first), as Multus. */
 static int conf_from_dir(const char *dir, const char *name, char **ret, struct cni_err *err)
 {
 	struct dirent **ents = NULL;
@@ -153,7 +165,8 @@ static int conf_from_path(const char *path, char **ret, struct cni_err *err)
 	return 0;
 }
 
-/* A NAD's config (NAD-02): spec.config, else the confDir file of that name. */
+/* A NAD's config: spec.config, else the confDir file of that name (NPWG network-attachment
+ * spec, as Multus). */
 static int nad_conf(struct plan *p, const char *ns, const char *name, char **ret,
 		    char **ret_resource, struct cni_err *err)
 {
@@ -193,7 +206,7 @@ static int parse_list(struct plan *p, struct attachment *a, const char *text,
 	return r < 0 ? cni_err_wrap(err, "network '%s'", a->name) : 0;
 }
 
-/* The cluster-wide default network (NAD-18, NAD-29), attached first as CNI_IFNAME. */
+/* The cluster-wide default network (NPWG network-attachment spec), attached first as CNI_IFNAME. */
 int meta_plan_default(struct plan *p, struct cni_err *err)
 {
 	_cleanup_free_ char *text = NULL;
@@ -259,7 +272,7 @@ int meta_plan_default(struct plan *p, struct cni_err *err)
 		free(a->name);
 		a->name = xstrdup(a->list.name);
 	}
-	/* NAD-25: what the runtime passes (portMappings, bandwidth...) is the default's only. */
+	/* What the runtime passes (portMappings, bandwidth...) is the default's only. */
 	if (p->ctx->runtime_config) {
 		a->cap_args = cJSON_Duplicate(p->ctx->runtime_config, true);
 		cJSON_DeleteItemFromObjectCaseSensitive(a->cap_args, POD_ANNOTATIONS_KEY);
@@ -277,7 +290,8 @@ static bool declares(const struct dlg_list *l, const char *cap)
 	return false;
 }
 
-/* Selection keys -> capability args; a key no plugin declares fails the attachment (NAD-09). */
+/* Selection keys -> capability args; a key no plugin declares fails the attachment
+ * (NPWG network-attachment spec). */
 static int selection_caps(struct attachment *a, struct meta_selection *s, struct cni_err *err)
 {
 	struct {
@@ -311,7 +325,7 @@ static int selection_caps(struct attachment *a, struct meta_selection *s, struct
 	return r;
 }
 
-/* cni-args -> every plugin's args.cni, the annotation winning over the NAD (§2.7 item 9). */
+/* cni-args -> every plugin's args.cni, the annotation winning over the NAD (NPWG spec). */
 static void merge_cni_args(struct attachment *a, const cJSON *cni_args)
 {
 	cJSON *pl;
@@ -364,9 +378,9 @@ static int next_device(struct plan *p, const char *resource, const char **ret, s
 	return 0;
 }
 
-/* NAD-31..34: the resource's device goes into every plugin as deviceID and pciBusID (as Multus
- * does) and as runtimeConfig.deviceID; the device plugin's device-info file is copied to this
- * attachment's own, whose path reaches plugins declaring CNIDeviceInfoFile. */
+/* Device-info spec and Multus: the resource's device goes into every plugin as deviceID and
+ * pciBusID (as Multus does) and as runtimeConfig.deviceID; the device plugin's device-info file is
+ * copied to this attachment's own, whose path reaches plugins declaring CNIDeviceInfoFile. */
 char *meta_device_info_path(const struct plan *p, const char *name, const char *ifname)
 {
 	_cleanup_free_ char *base = xasprintf("%s-%s_%s", name, p->ctx->container_id, ifname);
@@ -437,7 +451,7 @@ static int plan_selection(struct plan *p, struct meta_selection *s, size_t index
 			  struct cni_err *err)
 {
 	const char *ns = s->namespace ? s->namespace : p->pod_ns;
-	/* NAD-24: namespace isolation as Multus defines it. */
+	/* Namespace isolation as Multus defines it. */
 	if (p->conf.namespace_isolation && strcmp(ns, p->pod_ns) != 0 &&
 	    !meta_ns_in(p->conf.global_namespaces, p->conf.n_global_namespaces, ns))
 		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EPERM,
@@ -448,7 +462,7 @@ static int plan_selection(struct plan *p, struct meta_selection *s, size_t index
 	int r = nad_conf(p, ns, s->name, &text, &resource, err);
 	if (r < 0)
 		return cni_err_wrap(err, "network '%s'", name);
-	/* NAD-12: net1, net2... by position unless the pod names the interface. */
+	/* net1, net2... by position unless the pod names the interface. */
 	_cleanup_free_ char *gen = xasprintf("net%zu", index + 1);
 	const char *ifname = s->ifname ? s->ifname : gen;
 	for (size_t i = 0; i < p->n_att; i++)

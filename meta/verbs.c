@@ -164,13 +164,8 @@ static int meta_status(const struct cni_ctx *ctx, struct cni_err *err)
 	int r = meta_plan_init(&p, ctx, err);
 	if (r < 0)
 		goto out;
-	const char *ready = p.conf.readiness_indicator_file;
-	if (ready && access(ready, F_OK) < 0) {
-		r = cni_err_set(err, CNI_ERR_NOT_AVAILABLE, ENOENT,
-				"readinessindicatorfile '%s' does not exist", ready);
-		goto out;
-	}
-	if ((r = cni_dir_status(&p, err)) < 0)
+	if ((r = meta_plan_ready(&p, CNI_ERR_NOT_AVAILABLE, err)) < 0 ||
+	    (r = cni_dir_status(&p, err)) < 0)
 		goto out;
 	struct cni_err e = { 0 };
 	r = meta_plan_default(&p, &e);
