@@ -72,6 +72,13 @@ int meta_intent_write(const struct plan *p, struct cni_err *err)
 	}
 	_cleanup_free_ char *text = json_print(j);
 	_cleanup_free_ char *path = meta_intent_path(p);
+	/* A log DEL would refuse to read must not be written. */
+	if (strlen(text) > CACHE_MAX)
+		return cni_err_set(
+			err, CNI_ERR_INVALID_CONFIG, EFBIG,
+			"intent log '%s': the pod's attachments need %zu bytes, more than "
+			"%u",
+			path, strlen(text), CACHE_MAX);
 	/* Durable: after a power loss the log must still name every lease and file it
 	 * promised to undo, and must never be empty (docs/meta.md). */
 	r = file_write_durable(path, text, strlen(text), 0600);
