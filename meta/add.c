@@ -161,7 +161,7 @@ int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err 
 	/* Planning has no side effect; from the first intent-log write on, a failure undoes
 	 * everything the log records. */
 	if ((r = meta_plan_annotations(&p, err)) < 0 || (r = meta_plan_default(&p, err)) < 0 ||
-	    (r = meta_plan_secondary(&p, err)) < 0 || (r = meta_intent_write(&p, err)) < 0)
+	    (r = meta_plan_secondary(&p, err)) < 0 || (r = meta_intent_write(&p, true, err)) < 0)
 		goto out;
 	for (size_t i = 0; i < p.n_att; i++)
 		if ((r = meta_device_info_copy(&p.att[i], err)) < 0)
@@ -171,7 +171,7 @@ int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err 
 		struct dlg_rt rt = meta_att_rt(&p, a);
 		/* Record the attempt first: a crash mid-ADD must still be undone by DEL. */
 		a->attempted = true;
-		if ((r = meta_intent_write(&p, err)) < 0)
+		if ((r = meta_intent_write(&p, false, err)) < 0)
 			goto fail;
 		if ((r = dlg_list_add(&a->list, &rt, &a->result, err)) < 0) {
 			(void)cni_err_wrap(err, "network '%s' (%s)", a->name, a->ifname);
@@ -179,7 +179,7 @@ int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err 
 		}
 		log_info("attached '%s' as '%s'", a->name, a->ifname);
 	}
-	if ((r = apply_default_route(&p, err)) < 0 || (r = meta_intent_write(&p, err)) < 0)
+	if ((r = apply_default_route(&p, err)) < 0 || (r = meta_intent_write(&p, false, err)) < 0)
 		goto fail;
 	patch_status(&p, err, &r);
 	if (r < 0)

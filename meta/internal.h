@@ -86,8 +86,9 @@ enum meta_intent {
 char *meta_intent_path(const struct plan *p);
 /* An attachment as the intent log and network-status record it. Owned tree. */
 cJSON *meta_att_json(const struct attachment *a);
-/* Write the intent log (durably) with each attachment's attempted flag. */
-int meta_intent_write(const struct plan *p, struct cni_err *err);
+/* Write the intent log with each attachment's attempted flag, atomically; durable: also
+ * fsync'ed (file and cniDir) so that a power loss cannot lose or empty it. */
+int meta_intent_write(const struct plan *p, bool durable, struct cni_err *err);
 /* Validate an intent log's text for p's container and append its valid entries to p. Returns
  * 0 (all valid), the number of invalid entries (skipped and logged; err names the first), or
  * < 0 when the log as a whole is unusable (code 6, nothing appended). */

@@ -36,8 +36,11 @@ static int setup(void **state)
 		"\"c\",\"cniDir\":\"%s\",\"deviceInfoDir\":\"%s/devinfo\"}",
 		dir, dir);
 	conf = cJSON_Parse(text);
-	ctx = (struct cni_ctx){ .container_id = CID, .ifname = "eth0", .netns_fd = -1,
-				.version = CNI_V100, .conf = conf };
+	ctx = (struct cni_ctx){ .container_id = CID,
+				.ifname = "eth0",
+				.netns_fd = -1,
+				.version = CNI_V100,
+				.conf = conf };
 	return conf ? 0 : -1;
 }
 
@@ -84,7 +87,7 @@ static char *real_log(void)
 	    false);
 	add(&p, "default/sriov-a", "net1", "{\"cniVersion\":\"1.0.0\",\"type\":\"macvlan\"}", true);
 	struct cni_err err = { 0 };
-	assert_int_equal(meta_intent_write(&p, &err), 0);
+	assert_int_equal(meta_intent_write(&p, true, &err), 0);
 	_cleanup_free_ char *path = meta_intent_path(&p);
 	char *text = NULL;
 	assert_int_equal(file_read_all(path, CACHE_MAX, &text, NULL), 0);
@@ -125,7 +128,8 @@ static void test_intent_truncated_at_every_length(void **state)
 	_cleanup_free_ char *text = real_log();
 	size_t len = strlen(text);
 	for (size_t l = 0; l < len; l++) {
-		_cleanup_free_ char *cut = xstrndup(text, l); /* no terminator past l for the parser */
+		_cleanup_free_ char *cut =
+			xstrndup(text, l); /* no terminator past l for the parser */
 		struct plan p;
 		size_t n;
 		int r = parse(cut, l, &n, &p);
