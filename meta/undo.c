@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hostlocal/hostlocal.h"
 #include "lib/cni/netns.h"
 #include "lib/net/net.h"
 #include "lib/util/cleanup.h"
@@ -92,14 +93,47 @@ static int retire_links(int netns_fd, bool temp_only, struct cni_err *err)
 	return first;
 }
 
+/* Every host-local lease of container id in the stores under data_dir (one directory per
+ * network, the reference's format: a file per IP holding "<id>\r\n<ifname>", or "<id>"), each
+ * store under its lock as host-local takes it. */
+static void release_leases(const char *data_dir, const char *id)
+{
+	DIR *root = opendir(data_dir);
+	size_t il = strlen(id);
+	for (struct dirent *n; root && (n = readdir(root));) {
+		if (n->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *dir = xasprintf("%s/%s", data_dir, n->d_name);
+		_cleanup_free_ char *lock = xasprintf("%s/lock", dir);
+		DIR *d = opendir(dir);
+		_cleanup_close_ int lfd = d ? file_lock(lock) : -1;
+		for (struct dirent *e; d && lfd >= 0 && (e = readdir(d));) {
+			_cleanup_free_ char *path = xasprintf("%s/%s", dir, e->d_name),
+					    *text = NULL;
+			if ((e->d_type != DT_REG && e->d_type != DT_UNKNOWN) ||
+			    file_read_all(path, 4096, &text, NULL) < 0 ||
+			    strncmp(text, id, il) != 0 || !strchr("\r\n", text[il]))
+				continue;
+			if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+				log_info("released lease '%s'", path);
+		}
+		if (d)
+			(void)closedir(d);
+	}
+	if (root)
+		(void)closedir(root);
+}
+
 /* No usable plan: the pod's netns is the container's and plexus its only network, so every
  * link in it but loopback is one of its attachments'; the container's device-info files carry
- * its ID in their names. Leases cannot be named without their network's config. */
+ * its ID in their names, and so do its leases in host-local's default store. Leases in a
+ * dataDir only the lost config named cannot be found. */
 static int undo_by_convention(struct plan *p, struct cni_err *err)
 {
 	int first = 0;
 	if (p->ctx->netns_fd >= 0)
 		first = retire_links(p->ctx->netns_fd, false, err);
+	release_leases(HL_DEFAULT_DATA_DIR, p->ctx->container_id);
 	_cleanup_free_ char *dir = xasprintf("%s/cni", p->conf.device_info_dir);
 	_cleanup_free_ char *tag = xasprintf("-%s_", p->ctx->container_id);
 	DIR *d = opendir(dir);

@@ -83,7 +83,12 @@ STATIC=$(jq -cn '{cniVersion:"1.0.0",plugins:[{type:"macvlan",master:"eth9",capa
 	nad kube-system cluster-503 "$CLUSTER"; echo ,
 	nad default fail-del-net '{"cniVersion":"1.0.0","name":"fail-del-net","type":"fail-del"}'; echo ,
 	nad default devinfo-net '{"cniVersion":"1.0.0","type":"devinfo-writer","capabilities":{"CNIDeviceInfoFile":true}}'; echo ,
-	for p in u-patch u-empty u-trunc u-garbage u-partial u-gcok u-noname u-api; do
+	# host-local's default store (no dataDir), under a network name of this run's own.
+	nad default default-store-net "$(jq -cn --arg n "plxundo$T_ID" \
+		'{cniVersion:"1.0.0",name:$n,type:"macvlan",master:"eth9",
+		  ipam:{type:"host-local",ranges:[[{subnet:"10.219.0.0/24"}]]}}')"; echo ,
+	pod default u-api "default-store-net,macvlan-net"; echo ,
+	for p in u-patch u-empty u-trunc u-garbage u-partial u-gcok u-noname; do
 		pod default "$p" "macvlan-net,vxlan-net@vx0,br-net"; echo ,
 	done
 	pod default u-gcfail "macvlan-net,fail-del-net,br-net"; echo ,
@@ -471,7 +476,10 @@ check "... every attachment undone, the damaged one too" only_lo u-partial
 check "... every lease released" bash -c "! grep -rqs cid-u-partial $TMP/ipam-*"
 
 # Damaged log and no API: the pod's links are found by convention.
+STORE=/var/lib/cni/networks/plxundo$T_ID
+T_DIRS+=("$STORE")
 u_add u-api
+check "undo: u-api holds a lease in host-local's default store" grep -rqs cid-u-api "$STORE"
 : >"$TMP/cache/cid-u-api.json"
 faults '[{"status":503,"count":100}]'
 plexus DEL u-api "$(jq -c '. + {apiTimeoutSeconds:2}' <<<"$CONF_U")"
@@ -479,7 +487,9 @@ no_faults
 check "undo: DEL with an empty log and the API failing succeeds" test "$RC" -eq 0
 check "... the pod's links are removed by convention" only_lo u-api
 check "... the log is moved aside" bash -c "[ -f $TMP/cache/cid-u-api.json.corrupt ] && [ ! -e $TMP/cache/cid-u-api.json ]"
-# (Its leases cannot be named without a network config: docs/meta.md says so.)
+check "... its lease in host-local's default store is released by container ID" \
+	bash -c "[ -d $STORE ] && ! grep -rqs cid-u-api $STORE"
+# (Leases in a dataDir only the lost config named stay: docs/meta.md says so.)
 for net in cluster mv vx br; do
 	grep -rls cid-u-api "$TMP/ipam-$net" 2>/dev/null | xargs -r rm -f
 done
