@@ -161,8 +161,12 @@ int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err 
 	/* Planning has no side effect; from the first intent-log write on, a failure undoes
 	 * everything the log records. */
 	if ((r = meta_plan_annotations(&p, err)) < 0 || (r = meta_plan_default(&p, err)) < 0 ||
-	    (r = meta_plan_secondary(&p, err)) < 0 || (r = meta_intent_write(&p, true, err)) < 0)
+	    (r = meta_plan_secondary(&p, err)) < 0)
 		goto out;
+	/* Even a failed write may have left the log (a directory fsync failing after the rename).
+	 */
+	if ((r = meta_intent_write(&p, true, err)) < 0)
+		goto fail;
 	for (size_t i = 0; i < p.n_att; i++)
 		if ((r = meta_device_info_copy(&p.att[i], err)) < 0)
 			goto fail;
