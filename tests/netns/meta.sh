@@ -4,7 +4,8 @@
 # (real TLS, token, real object shapes) and plexus itself; pods get the cluster network (the
 # reference bridge plugin, exec'd) plus NAD-selected macvlan and vxlan attachments (built-ins,
 # in-process). Checks interfaces, traffic, network-status, API request counts, rollback on
-# failure, DEL without the API, and bad input. Needs root, node and openssl.
+# failure (a refused status PATCH too), DEL without the API, DEL and GC with damaged intent logs,
+# temp files and device-info files, and bad input. Needs root, node and openssl.
 source "$(dirname "$0")/../lib.sh"
 need_root
 for t in node openssl curl jq; do
