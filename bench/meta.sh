@@ -134,6 +134,37 @@ done
 TRUE=$(median <"$TMP/true")
 KDEL=$(awk -v a="$(median <"$TMP/ipdel")" -v b="$(median <"$TMP/ipshow")" 'BEGIN {print a - b}')
 
+# What the intent log's durability costs: one write of a log-sized file (3 KiB) with
+# file_write_atomic (temp + rename) and with file_write_durable (+ fsync of the file and of the
+# directory), in the bench's cniDir and on the default cniDir's filesystem (/var/lib/cni).
+# An ADD of n attachments makes n + 2 log writes.
+cat >"$TMP/iw.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "lib/util/file.h"
+static long ns(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1000000000L + t.tv_nsec; }
+static int cmp(const void *a, const void *b) { long x = *(const long *)a, y = *(const long *)b; return (x > y) - (x < y); }
+int main(int argc, char **argv) {
+	char path[4096], buf[3072]; long a[200], d[200]; int n = 200;
+	memset(buf, 'x', sizeof(buf)); snprintf(path, sizeof(path), "%s/log.json", argv[1]);
+	for (int i = 0; i < n; i++) {
+		long t0 = ns(); if (file_write_atomic(path, buf, sizeof(buf), 0600)) return 1;
+		long t1 = ns(); if (file_write_durable(path, buf, sizeof(buf), 0600)) return 1;
+		a[i] = t1 - t0; d[i] = ns() - t1;
+	}
+	qsort(a, n, sizeof(long), cmp); qsort(d, n, sizeof(long), cmp);
+	printf("%ld %ld\n", a[n / 2], d[n / 2]);
+	return argc < 2;
+}
+C
+cc -O2 -std=gnu11 -D_GNU_SOURCE -I. -o "$TMP/iw" "$TMP/iw.c" "$BUILD/libplexus.a" || exit 1
+mkdir -p "$TMP/iwdir" /var/lib/cni && VARDIR=$(mktemp -d /var/lib/cni/plexus-bench.XXXXXX) || exit 1
+read -r IW_TMP_A IW_TMP_D < <("$TMP/iw" "$TMP/iwdir")
+read -r IW_VAR_A IW_VAR_D < <("$TMP/iw" "$VARDIR")
+rm -rf "$VARDIR"
+
 REFC=$(median <"$TMP/ref.cyc")
 echo
 echo "plexus meta-plugin: $N ADD+DEL cycles each, $(uname -r), $(nproc) CPU(s), $(date -u +%FT%RZ)"
@@ -174,3 +205,7 @@ echo "Floors on this machine (why 2 ms is out of reach here): starting a process
 echo "exit of /bin/true) takes $(ms "$TRUE"), and ADD+DEL is two processes; the kernel's deletion"
 echo "of one macvlan (RTM_DELLINK, which waits for an RCU grace period) takes $(ms "$KDEL")."
 echo "Without those floors: reference macvlan $(ms "$(awk -v a="$REFC" -v t="$TRUE" -v k="$KDEL" 'BEGIN {print a - 2*t - k}')"), plexus + plexus-apid with 1 attachment $(ms "$(awk -v a="$M1" -v t="$TRUE" -v k="$KDEL" 'BEGIN {print a - 2*t - k}')")."
+echo
+echo "Intent-log write (3 KiB), median of 200: atomic (temp + rename) / durable (+ fsync of file"
+echo "and directory): $(ms "$IW_TMP_A") / $(ms "$IW_TMP_D") in $TMP ($(df --output=fstype "$TMP" | tail -n1)),"
+echo "$(ms "$IW_VAR_A") / $(ms "$IW_VAR_D") in /var/lib/cni ($(df --output=fstype /var/lib/cni | tail -n1)); an ADD of n attachments makes n + 2."

@@ -4,7 +4,8 @@
 # (real TLS, token, real object shapes) and plexus itself; pods get the cluster network (the
 # reference bridge plugin, exec'd) plus NAD-selected macvlan and vxlan attachments (built-ins,
 # in-process). Checks interfaces, traffic, network-status, API request counts, rollback on
-# failure, DEL without the API, and bad input. Needs root, node and openssl.
+# failure (a refused status PATCH too), DEL without the API, DEL and GC with damaged intent logs,
+# temp files and device-info files, and bad input. Needs root, node and openssl.
 source "$(dirname "$0")/../lib.sh"
 need_root
 for t in node openssl curl jq; do
@@ -78,7 +79,24 @@ STATIC=$(jq -cn '{cniVersion:"1.0.0",plugins:[{type:"macvlan",master:"eth9",capa
 	pod default pod-ipam-exec "macvlan-net"; echo ,
 	pod default pod-foreign "macvlan-net@m1,macvlan-net@m2"; echo ,
 	pod default pod-static '[{"name":"static-net","ips":["10.214.0.7/24"],"mac":"02:00:00:00:21:07"}]'; echo ,
-	pod default pod-isolated "other/private-net"
+	pod default pod-isolated "other/private-net"; echo ,
+	nad kube-system cluster-noname "$(jq -c 'del(.name)' <<<"$CLUSTER")"; echo ,
+	nad kube-system cluster-503 "$CLUSTER"; echo ,
+	nad default fail-del-net '{"cniVersion":"1.0.0","name":"fail-del-net","type":"fail-del"}'; echo ,
+	nad default devinfo-net '{"cniVersion":"1.0.0","type":"devinfo-writer","capabilities":{"CNIDeviceInfoFile":true}}'; echo ,
+	# host-local's default store (no dataDir), under a network name of this run's own.
+	nad default default-store-net "$(jq -cn --arg n "plxundo$T_ID" \
+		'{cniVersion:"1.0.0",name:$n,type:"macvlan",master:"eth9",
+		  ipam:{type:"host-local",ranges:[[{subnet:"10.219.0.0/24"}]]}}')"; echo ,
+	pod default u-api "default-store-net,macvlan-net"; echo ,
+	for p in u-patch u-empty u-trunc u-garbage u-partial u-gcok u-noname; do
+		pod default "$p" "macvlan-net,vxlan-net@vx0,br-net"; echo ,
+	done
+	pod default u-gcfail "macvlan-net,fail-del-net,br-net"; echo ,
+	pod default u-dev "devinfo-net,macvlan-net"; echo ,
+	pod default u-dev-gc "devinfo-net"; echo ,
+	pod default u-dev-rb "devinfo-net,bad-master"; echo ,
+	pod default u-nad ""
 	echo ']}'
 } >"$TMP/state.json"
 ip netns exec "$NODE" node "$TOP/tests/fixtures/apiserver/apiserver.js" --cert "$TMP/pki/server.crt" \
@@ -382,6 +400,175 @@ check "... leaving no intent log or device-info file" \
 	bash -c "[ ! -e $TMP/cache/cid-web-short.json ] && [ -z \"\$(ls $TMP/devinfo/cni 2>/dev/null)\" ]"
 kill "$PR_PID" 2>/dev/null
 EXTRA_ENV=()
+
+# ---- the undo path: every failed ADD leaves nothing; DEL and GC never blocked ---------------
+# Plugins of this section's own: fail-del refuses DEL; devinfo-writer writes the device-info
+# file it is given and leaves a temp file next to it, as a copy killed mid-write would.
+mkdir -p "$TMP/ubin"
+cat >"$TMP/ubin/fail-del" <<'SH'
+#!/bin/sh
+cat >/dev/null
+case $CNI_COMMAND in
+ADD) echo '{"cniVersion":"1.0.0"}' ;;
+DEL) echo '{"cniVersion":"1.0.0","code":11,"msg":"fail-del: refusing DEL"}'; exit 1 ;;
+esac
+SH
+cat >"$TMP/ubin/devinfo-writer" <<'SH'
+#!/bin/sh
+f=$(jq -r '.runtimeConfig.CNIDeviceInfoFile // empty')
+if [ "$CNI_COMMAND" = ADD ]; then
+	[ -z "$f" ] || { mkdir -p "${f%/*}"; echo '{"type":"pci","version":"1.1.0"}' >"$f"; : >"$f.tmp.4194303"; }
+	echo '{"cniVersion":"1.0.0"}'
+fi
+SH
+chmod +x "$TMP/ubin/fail-del" "$TMP/ubin/devinfo-writer"
+CONF_U=$(jq -c --arg d "$TMP/devinfo-u" --arg b "$TMP/ubin" \
+	'. + {deviceInfoDir:$d,binDir:$b,failOnStatusPatchError:true}' <<<"$CONF")
+node_links() { ip -n "$NODE" -j link show | jq -r '[.[].ifname] | sort | join(" ")'; }
+only_lo() { [ "$(ip -n "$(podns "$1")" -j link show | jq -r 'map(.ifname) | join(",")')" = lo ]; }
+no_log() { ! compgen -G "$TMP/cache/cid-$1.json" >/dev/null && ! compgen -G "$TMP/cache/cid-$1.json.tmp.*" >/dev/null; }
+quarantined() { test -f "$TMP/cache/cid-$1.json.corrupt"; }
+no_devinfo() { ! ls "$TMP/devinfo-u/cni" 2>/dev/null | grep -q -- "-cid-$1_"; }
+faults() { ip netns exec "$NODE" curl -sk -X POST "https://127.0.0.1:$PORT/_fixture/faults" -d "$1" >/dev/null; }
+no_faults() { ip netns exec "$NODE" curl -sk -X DELETE "https://127.0.0.1:$PORT/_fixture/faults" >/dev/null; }
+# ADD of POD that must succeed before a test damages something.
+u_add() { mkpod "$1"; plexus ADD "$1" "${2:-$CONF_U}"; [ "$RC" -eq 0 ] || { fail "undo: ADD $1: $OUT"; cat "$TMP/stderr"; }; }
+
+# A refused network-status PATCH with failOnStatusPatchError rolls back everything.
+LEASES0=$(leases) LINKS0=$(node_links)
+mkpod u-patch
+faults '[{"status":403,"method":"PATCH","path":"/pods/u-patch/status"}]'
+plexus ADD u-patch "$CONF_U"
+no_faults
+check "undo: a refused status PATCH fails ADD with the API's code (101)" is_err 101
+check "... and rolls back every attachment: pod has only lo" only_lo u-patch
+check "... no host veth, VTEP or other node link left" test "$(node_links)" = "$LINKS0"
+check "... every lease released" test "$(leases)" -eq "$LEASES0"
+check "... no intent log or temp file" no_log u-patch
+plexus DEL u-patch "$CONF_U"
+check "... and its DEL succeeds" test "$RC" -eq 0
+
+# DEL with a damaged intent log: quarantined, the plan rebuilt from the API, everything undone.
+for kind in empty trunc garbage; do
+	u_add "u-$kind"
+	LOG=$TMP/cache/cid-u-$kind.json
+	case $kind in
+	empty) : >"$LOG" ;;
+	trunc) head -c "$(($(stat -c %s "$LOG") / 2))" "$LOG" >"$LOG.x" && mv "$LOG.x" "$LOG" ;;
+	garbage) head -c 300 /dev/urandom >"$LOG" ;;
+	esac
+	plexus DEL "u-$kind" "$CONF_U"
+	check "undo: DEL with a $kind intent log succeeds" test "$RC" -eq 0
+	check "... removes the pod's links" only_lo "u-$kind"
+	check "... releases its leases" bash -c "! grep -rqs cid-u-$kind $TMP/ipam-*"
+	check "... and moves the log aside (.corrupt), leaving none" \
+		bash -c "$(declare -f no_log quarantined); TMP=$TMP; no_log u-$kind && quarantined u-$kind"
+	plexus DEL "u-$kind" "$CONF_U"
+	check "... a second DEL succeeds" test "$RC" -eq 0
+done
+
+# One bad entry does not stop the others; the API plan fills in the bad one.
+u_add u-partial
+LOG=$TMP/cache/cid-u-partial.json
+jq -c '.attachments[1] |= del(.conf)' "$LOG" >"$LOG.x" && mv "$LOG.x" "$LOG"
+plexus DEL u-partial "$CONF_U"
+check "undo: DEL with one attachment without conf succeeds" test "$RC" -eq 0
+check "... every attachment undone, the damaged one too" only_lo u-partial
+check "... every lease released" bash -c "! grep -rqs cid-u-partial $TMP/ipam-*"
+
+# Damaged log and no API: the pod's links are found by convention.
+STORE=/var/lib/cni/networks/plxundo$T_ID
+T_DIRS+=("$STORE")
+u_add u-api
+check "undo: u-api holds a lease in host-local's default store" grep -rqs cid-u-api "$STORE"
+: >"$TMP/cache/cid-u-api.json"
+faults '[{"status":503,"count":100}]'
+plexus DEL u-api "$(jq -c '. + {apiTimeoutSeconds:2}' <<<"$CONF_U")"
+no_faults
+check "undo: DEL with an empty log and the API failing succeeds" test "$RC" -eq 0
+check "... the pod's links are removed by convention" only_lo u-api
+check "... the log is moved aside" bash -c "[ -f $TMP/cache/cid-u-api.json.corrupt ] && [ ! -e $TMP/cache/cid-u-api.json ]"
+check "... its lease in host-local's default store is released by container ID" \
+	bash -c "[ -d $STORE ] && ! grep -rqs cid-u-api $STORE"
+# (Leases in a dataDir only the lost config named stay: docs/meta.md says so.)
+for net in cluster mv vx br; do
+	grep -rls cid-u-api "$TMP/ipam-$net" 2>/dev/null | xargs -r rm -f
+done
+
+# Temp files of a killed ADD: DEL sweeps the container's.
+u_add u-noname
+: >"$TMP/cache/cid-u-noname.json.tmp.4194303"
+: >"$TMP/cache/cid-other.json.tmp.4194303"
+# A built-in killed between creating a link (temporary name) and renaming it leaves this.
+ip -n "$(podns u-noname)" link add plx0badc0de type veth peer name plx0badc0df
+plexus DEL u-noname "$CONF_U"
+check "undo: DEL removes links left under lib/net's temporary names" only_lo u-noname
+check "undo: DEL removes the container's intent-log temp files" \
+	bash -c "[ $RC -eq 0 ] && [ ! -e $TMP/cache/cid-u-noname.json.tmp.4194303 ] && [ -e $TMP/cache/cid-other.json.tmp.4194303 ]"
+
+# Device-info files: named in the log before anything writes them, removed by DEL and rollback.
+u_add u-dev
+DEVF=$TMP/devinfo-u/cni/default-devinfo-net-cid-u-dev_net1
+check "undo: the plugin wrote the attachment's device-info file" test -f "$DEVF"
+check "... the intent log named it" jq -e --arg f "$DEVF" '.attachments[1].deviceInfoFile == $f' "$TMP/cache/cid-u-dev.json"
+plexus DEL u-dev "$CONF_U"
+check "... DEL removes it and its temp file" bash -c "[ $RC -eq 0 ] && [ ! -e $DEVF ] && [ ! -e $DEVF.tmp.4194303 ]"
+mkpod u-dev-rb
+plexus ADD u-dev-rb "$CONF_U"
+check "undo: a failing second network fails ADD" test "$RC" -ne 0
+check "... and the rollback removes the first one's device-info files" \
+	bash -c "$(declare -f no_devinfo); TMP=$TMP; no_devinfo u-dev-rb"
+check "... leaving no intent log" no_log u-dev-rb
+
+# GC: every attachment of every stale container, past a failing one.
+u_add u-gcfail; u_add u-gcok; u_add u-dev-gc
+ip netns del "$(podns u-gcfail)"; ip netns del "$(podns u-gcok)"; ip netns del "$(podns u-dev-gc)"
+: >"$TMP/cache/cid-gone.json.tmp.4194303"
+sleep 600 & LIVE=$!
+: >"$TMP/cache/cid-busy.json.tmp.$LIVE"
+GC_U=$(jq -c '.cniVersion = "1.1.0" | . + {"cni.dev/valid-attachments":[{containerID:"cid-pod-a",ifname:"eth0"},{containerID:"cid-pod-b",ifname:"eth0"}]}' <<<"$CONF_U")
+OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" PLEXUS_RUN_DIR="$TMP/run" CNI_COMMAND=GC \
+	CNI_PATH=/usr/lib/cni "$P" <<<"$GC_U" 2>"$TMP/stderr"); RC=$?
+check "undo: GC with a failing attachment reports it" bash -c "[ $RC -ne 0 ] && jq -r .msg <<<'$OUT' | grep -q 'fail-del: refusing DEL'"
+check "... the failing pod's other attachments are undone (leases released)" \
+	bash -c "! grep -rqs cid-u-gcfail $TMP/ipam-*"
+check "... the other stale containers are undone too" \
+	bash -c "! grep -rqs cid-u-gcok $TMP/ipam-* && [ ! -e $TMP/cache/cid-u-gcok.json ]"
+check "... their device-info files removed" \
+	bash -c "$(declare -f no_devinfo); TMP=$TMP; no_devinfo u-dev-gc && [ ! -e $TMP/cache/cid-u-dev-gc.json ]"
+check "... temp files of dead writers removed, a live writer's kept" \
+	bash -c "[ ! -e $TMP/cache/cid-gone.json.tmp.4194303 ] && [ -e $TMP/cache/cid-busy.json.tmp.$LIVE ]"
+check "... the quarantined logs of stale containers removed" bash -c "! compgen -G '$TMP/cache/*.corrupt' >/dev/null"
+kill "$LIVE"; rm -f "$TMP/cache/cid-busy.json.tmp.$LIVE" "$TMP/cache/cid-other.json.tmp.4194303"
+
+# STATUS: a cniDir that cannot take intent logs is "not available".
+: >"$TMP/not-a-dir"
+OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" CNI_COMMAND=STATUS CNI_PATH=/usr/lib/cni "$P" \
+	<<<"$(jq -c --arg c "$TMP/not-a-dir" '.cniVersion = "1.1.0" | .cniDir = $c' <<<"$CONF")" 2>"$TMP/stderr"); RC=$?
+check "STATUS: cniDir not a writable directory is code 50" is_err 50
+check "... naming cniDir" msg_has "cniDir"
+
+# The cluster network's NAD: API failures keep their code (no confDir fallback); no name is fine.
+cp "$TMP/confdir/50-from-confdir.conf" "$TMP/confdir/60-cluster-503.conf"
+jq '.name = "cluster-503"' "$TMP/confdir/60-cluster-503.conf" >"$TMP/confdir/x" && mv "$TMP/confdir/x" "$TMP/confdir/60-cluster-503.conf"
+CONF_503=$(jq -c '. + {clusterNetwork:"cluster-503",apiTimeoutSeconds:2}' <<<"$CONF_U")
+mkpod u-nad
+faults '[{"status":503,"count":100,"path":"network-attachment-definitions/cluster-503"}]'
+plexus ADD u-nad "$CONF_503"
+no_faults
+check "cluster network NAD GET 503: code 11, not 7 from a confDir fallback" is_err 11
+check "... and nothing attached" only_lo u-nad
+faults '[{"status":403,"count":1,"path":"network-attachment-definitions/cluster-503"}]'
+plexus ADD u-nad "$CONF_503"
+no_faults
+check "cluster network NAD GET 403: code 101" is_err 101
+check "... naming the NAD" msg_has "kube-system/cluster-503"
+rm -f "$TMP/confdir/60-cluster-503.conf"
+plexus ADD u-nad "$(jq -c '. + {clusterNetwork:"cluster-noname"}' <<<"$CONF_U")"
+check "a cluster network NAD config without name works (the NAD's name is used)" test "$RC" -eq 0
+check "... network-status names it" test "$(network_status u-nad | jq -r '.[0].name')" = kube-system/cluster-noname
+plexus DEL u-nad "$(jq -c '. + {clusterNetwork:"cluster-noname"}' <<<"$CONF_U")"
+check "... DEL succeeds" bash -c "[ $RC -eq 0 ] && $(declare -f only_lo podns); T_ID=$T_ID; only_lo u-nad"
 
 # ---- CHECK, DEL without the API, DEL twice ------------------------------------------------
 plexus CHECK pod-a

@@ -154,11 +154,51 @@ static void test_log_file_line_format(void **state)
 	assert_int_equal(strchr(data, '\n') - data + 1, (long)strlen(data));
 }
 
+static void test_file_write_durable_replaces_content(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *path = xasprintf("%s/durable", dir), *text = NULL;
+	assert_int_equal(file_write_durable(path, "one", 3, 0600), 0);
+	assert_int_equal(file_write_durable(path, "two!", 4, 0600), 0);
+	assert_int_equal(file_read_all(path, 64, &text, NULL), 0);
+	assert_string_equal(text, "two!");
+	assert_int_equal(file_unlink_temps(path, false), 0); /* none left behind */
+	(void)unlink(path);
+}
+
+static void test_file_temp_names_and_sweep(void **state)
+{
+	(void)state;
+	size_t l = 0;
+	assert_int_equal(file_temp_pid("a.json.tmp.123", &l), 123);
+	assert_int_equal(l, 6);
+	assert_int_equal(file_temp_pid("a.json", NULL), -1);
+	assert_int_equal(file_temp_pid("a.json.tmp.", NULL), -1);
+	assert_int_equal(file_temp_pid("a.json.tmp.12x", NULL), -1);
+	assert_int_equal(file_temp_pid(".tmp.12", NULL), -1);
+	assert_int_equal(file_temp_pid("a.tmp.99999999999", NULL), -1);
+	assert_false(file_temp_stale(getpid()));
+	_cleanup_free_ char *path = xasprintf("%s/log.json", dir);
+	_cleanup_free_ char *dead = xasprintf("%s.tmp.4194303", path);
+	_cleanup_free_ char *live = xasprintf("%s.tmp.%d", path, (int)getpid());
+	_cleanup_free_ char *other = xasprintf("%s/log.jsonx.tmp.4194303", dir);
+	assert_int_equal(file_write_atomic(dead, "x", 1, 0600), 0);
+	assert_int_equal(file_write_atomic(live, "x", 1, 0600), 0);
+	assert_int_equal(file_write_atomic(other, "x", 1, 0600), 0);
+	assert_int_equal(file_unlink_temps(path, true), 1); /* only the dead writer's */
+	assert_int_equal(access(live, F_OK), 0);
+	assert_int_equal(file_unlink_temps(path, false), 1);
+	assert_int_equal(access(other, F_OK), 0); /* another file's */
+	(void)unlink(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_file_write_atomic_replaces_content),
 		cmocka_unit_test(test_file_write_atomic_failure_leaves_nothing),
+		cmocka_unit_test(test_file_write_durable_replaces_content),
+		cmocka_unit_test(test_file_temp_names_and_sweep),
 		cmocka_unit_test(test_file_read_all_limits_size),
 		cmocka_unit_test(test_file_mkdir_p_nested_and_existing),
 		cmocka_unit_test(test_file_lock_is_exclusive),

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The meta-plugin's internal API shared by its files: the plan, the intent log, the undo. */
+#pragma once
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "delegates/dlg.h"
+#include "lib/cni/cni.h"
+#include "meta/conf.h"
+
+#define POD_ANNOTATIONS_KEY "io.kubernetes.cri.pod-annotations"
+#define DEFAULT_NETWORK_ANNOTATION "v1.multus-cni.io/default-network"
+#define CACHE_MAX (4u << 20)
+
+/* One attachment of the plan; also what the intent log records. */
+struct attachment {
+	char *name; /* "ns/nad", or the cluster network's name */
+	char *ifname;
+	bool is_default;
+	struct dlg_list list;
+	cJSON *cap_args;	  /* owned, or NULL */
+	cJSON *default_route;	  /* owned gateways, or NULL */
+	char *device_info_file;	  /* the attachment's CNI device-info file, or NULL */
+	char *device_info_source; /* the device plugin's file copied to it, or NULL */
+	bool attempted;		  /* its delegates may have run: DEL must undo them */
+	struct cni_result *result;
+};
+
+/* Device IDs kubelet allocated to the pod, per resource, handed out in order. */
+struct resource_ids {
+	char *name;
+	char **ids;
+	size_t n, next;
+};
+
+struct plan {
+	struct meta_conf conf;
+	const struct cni_ctx *ctx;
+	const char *pod_ns, *pod_name;
+	char *path; /* CNI_PATH + binDir */
+	struct kube_config *kube;
+	const cJSON *annotations; /* borrowed from runtimeConfig or pod */
+	struct kube_pod *pod;
+	struct attachment *att;
+	size_t n_att;
+	struct resource_ids *res;
+	size_t n_res;
+};
+
+/* plan.c */
+/* Parse the netconf into an empty plan; meta_plan_done must follow either way. */
+int meta_plan_init(struct plan *p, const struct cni_ctx *ctx, struct cni_err *err);
+void meta_plan_done(struct plan *p);
+/* The readiness indicator file exists (or none is configured); else code, naming it. */
+int meta_plan_ready(const struct plan *p, int code, struct cni_err *err);
+/* The API client, made on first use. */
+int meta_kube(struct plan *p, struct cni_err *err);
+/* The pod's annotations: from the runtime when it passes them, else GET pod. */
+int meta_plan_annotations(struct plan *p, struct cni_err *err);
+/* Append the cluster network (first, as CNI_IFNAME) / the secondaries to the plan. */
+int meta_plan_default(struct plan *p, struct cni_err *err);
+int meta_plan_secondary(struct plan *p, struct cni_err *err);
+/* Append an empty attachment (strings copied); the pointer lives until the next append. */
+struct attachment *meta_att_add(struct plan *p, const char *name, const char *ifname,
+				bool is_default);
+/* <deviceInfoDir>/cni/<name with '/' as '-'>-<containerID>_<ifname>, owned. */
+char *meta_device_info_path(const struct plan *p, const char *name, const char *ifname);
+/* Copy a's device-plugin file to its own device-info file (nothing when it has none). */
+int meta_device_info_copy(const struct attachment *a, struct cni_err *err);
+/* The delegate runtime of attachment a (borrows from p and a). */
+struct dlg_rt meta_att_rt(const struct plan *p, const struct attachment *a);
+/* The rt of a verb that concerns no container (STATUS, GC). */
+struct dlg_rt meta_global_rt(const struct plan *p);
+
+/* intent.c */
+/* The quarantine suffix of a damaged intent log: "<cniDir>/<containerID>.json.corrupt". */
+#define META_INTENT_CORRUPT ".corrupt"
+enum meta_intent {
+	META_INTENT_NONE,    /* no log: nothing was attempted (or DEL already ran) */
+	META_INTENT_OK,	     /* every entry valid */
+	META_INTENT_DAMAGED, /* unreadable, undecodable, or some entries invalid */
+};
+/* <cniDir>/<containerID>.json, owned. */
+char *meta_intent_path(const struct plan *p);
+/* An attachment as the intent log and network-status record it. Owned tree. */
+cJSON *meta_att_json(const struct attachment *a);
+/* Write the intent log with each attachment's attempted flag, atomically; durable: also
+ * fsync'ed (file and cniDir) so that a power loss cannot lose or empty it. */
+int meta_intent_write(const struct plan *p, bool durable, struct cni_err *err);
+/* Validate an intent log's text for p's container and append its valid entries to p. Returns
+ * 0 (all valid), the number of invalid entries (skipped and logged; err names the first), or
+ * < 0 when the log as a whole is unusable (code 6, nothing appended). */
+int meta_intent_parse(struct plan *p, const char *text, size_t len, struct cni_err *err);
+/* Read and validate p's intent log into p; err says why when DAMAGED. */
+enum meta_intent meta_intent_load(struct plan *p, struct cni_err *err);
+/* Move a damaged log aside (META_INTENT_CORRUPT, replacing an older one) with a warning, so
+ * it never blocks a DEL again; removed when it cannot be moved. */
+void meta_intent_quarantine(const struct plan *p, const char *why);
+/* Remove p's intent log and its temp files. */
+void meta_intent_remove(const struct plan *p);
+
+/* undo.c */
+/* Undo p's attachments, last first: DEL of the attempted ones' delegates with their cached
+ * results, removal of every recorded device-info file (and its temp files); by_convention adds
+ * what can be found without a plan (every non-loopback link in the pod netns, the container's
+ * device-info files). Keeps going past failures and returns the first (err). */
+int meta_undo(struct plan *p, bool by_convention, struct cni_err *err);
+/* meta_undo, then remove the intent log unless that failed with retryDeleteOnError. */
+int meta_undo_container(struct plan *p, bool by_convention, struct cni_err *err);
+
+/* add.c */
+int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err *err);
