@@ -23,9 +23,9 @@
 #include "meta/conf.h"
 #include "meta/meta.h"
 #include "meta/networks.h"
+#include "meta/policy.h"
 
 #define POD_ANNOTATIONS_KEY "io.kubernetes.cri.pod-annotations"
-#define DEFAULT_NETWORK_ANNOTATION "v1.multus-cni.io/default-network"
 #define CACHE_MAX (4u << 20)
 
 /* One attachment of the plan; also what the intent log records. */
@@ -194,9 +194,10 @@ static int conf_from_path(const char *path, char **ret, struct cni_err *err)
 	return 0;
 }
 
-/* A NAD's config (NAD-02): spec.config, else the confDir file of that name. */
+/* A NAD's config (NAD-02): spec.config, else the confDir file of that name (then
+ * *ret_from_dir is set: admin input). */
 static int nad_conf(struct plan *p, const char *ns, const char *name, char **ret,
-		    char **ret_resource, struct cni_err *err)
+		    char **ret_resource, bool *ret_from_dir, struct cni_err *err)
 {
 	int r = kube(p, err);
 	if (r < 0)
@@ -211,6 +212,7 @@ static int nad_conf(struct plan *p, const char *ns, const char *name, char **ret
 		*ret = xstrdup(nad->config);
 		return 0;
 	}
+	*ret_from_dir = true;
 	return conf_from_dir(p->conf.conf_dir, name, ret, err);
 }
 
@@ -239,7 +241,8 @@ static int plan_default(struct plan *p, struct cni_err *err)
 {
 	_cleanup_free_ char *text = NULL;
 	_cleanup_free_ char *name = NULL;
-	const char *override = annotation(p, DEFAULT_NETWORK_ANNOTATION);
+	const char *override = annotation(p, META_DEFAULT_NETWORK_ANNOTATION);
+	bool admin = true; /* policy: only the override comes from a tenant */
 	int r;
 	if (override && *override) {
 		struct meta_selection *sel = NULL;
@@ -247,15 +250,23 @@ static int plan_default(struct plan *p, struct cni_err *err)
 		r = meta_networks_parse(override, &sel, &n, err);
 		if (r == 0 && n != 1)
 			r = cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-					DEFAULT_NETWORK_ANNOTATION ": exactly one network, not %zu",
+					META_DEFAULT_NETWORK_ANNOTATION
+					": exactly one network, not %zu",
 					n);
 		if (r < 0) {
 			meta_selections_free(sel, n);
 			return r;
 		}
-		const char *ns = sel[0].namespace ? sel[0].namespace : p->pod_ns;
+		/* policy: unqualified means multusNamespace (as Multus); isolation applies. */
+		const char *ns = sel[0].namespace ? sel[0].namespace : p->conf.multus_namespace;
 		name = xasprintf("%s/%s", ns, sel[0].name);
-		r = nad_conf(p, ns, sel[0].name, &text, NULL, err);
+		bool from_dir = false;
+		r = meta_policy_check_isolation(
+			p->conf.namespace_isolation, p->conf.global_namespaces,
+			p->conf.n_global_namespaces, p->pod_ns, ns, sel[0].name, err);
+		if (r == 0)
+			r = nad_conf(p, ns, sel[0].name, &text, NULL, &from_dir, err);
+		admin = from_dir || meta_policy_trusted(&p->conf.policy, ns);
 		meta_selections_free(sel, n);
 	} else if (!p->conf.cluster_network) {
 		/* Legacy form; Multus ignores delegates when clusterNetwork is set. */
@@ -267,7 +278,9 @@ static int plan_default(struct plan *p, struct cni_err *err)
 		name = xasprintf("%s/%s", p->conf.multus_namespace, p->conf.cluster_network);
 		/* A NAD in multusNamespace, else a config of that name in confDir (Multus). */
 		struct cni_err e = { 0 };
-		r = nad_conf(p, p->conf.multus_namespace, p->conf.cluster_network, &text, NULL, &e);
+		bool from_dir = false;
+		r = nad_conf(p, p->conf.multus_namespace, p->conf.cluster_network, &text, NULL,
+			     &from_dir, &e);
 		if (r < 0) {
 			r = conf_from_dir(p->conf.conf_dir, p->conf.cluster_network, &text, err);
 			if (r < 0 && e.msg[0])
@@ -286,6 +299,10 @@ static int plan_default(struct plan *p, struct cni_err *err)
 		free(a->name);
 		a->name = xstrdup(a->list.name);
 	}
+	/* policy: before anything of the network runs or is recorded. */
+	r = meta_policy_check_network(&p->conf.policy, a->name, &a->list, admin, err);
+	if (r < 0)
+		return r;
 	/* NAD-25: what the runtime passes (portMappings, bandwidth...) is the default's only. */
 	if (p->ctx->runtime_config) {
 		a->cap_args = cJSON_Duplicate(p->ctx->runtime_config, true);
@@ -444,19 +461,22 @@ static int plan_device(struct plan *p, struct attachment *a, const char *resourc
 	return 0;
 }
 
-static int plan_selection(struct plan *p, struct meta_selection *s, size_t index,
+/* node_conf: a defaultNetworks entry (the admin's choice, so no namespace isolation). */
+static int plan_selection(struct plan *p, struct meta_selection *s, size_t index, bool node_conf,
 			  struct cni_err *err)
 {
 	const char *ns = s->namespace ? s->namespace : p->pod_ns;
-	/* NAD-24: namespace isolation as Multus defines it. */
-	if (p->conf.namespace_isolation && strcmp(ns, p->pod_ns) != 0 &&
-	    !meta_ns_in(p->conf.global_namespaces, p->conf.n_global_namespaces, ns))
-		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EPERM,
-				   "namespace isolation: pod in '%s' may not use network '%s/%s'",
-				   p->pod_ns, ns, s->name);
+	int r = 0;
+	if (!node_conf)
+		r = meta_policy_check_isolation(
+			p->conf.namespace_isolation, p->conf.global_namespaces,
+			p->conf.n_global_namespaces, p->pod_ns, ns, s->name, err);
+	if (r < 0)
+		return r;
 	_cleanup_free_ char *name = xasprintf("%s/%s", ns, s->name);
 	_cleanup_free_ char *text = NULL, *resource = NULL;
-	int r = nad_conf(p, ns, s->name, &text, &resource, err);
+	bool from_dir = false;
+	r = nad_conf(p, ns, s->name, &text, &resource, &from_dir, err);
 	if (r < 0)
 		return cni_err_wrap(err, "network '%s'", name);
 	/* NAD-12: net1, net2... by position unless the pod names the interface. */
@@ -470,6 +490,11 @@ static int plan_selection(struct plan *p, struct meta_selection *s, size_t index
 	struct attachment *a = add_att(p, name, ifname, false);
 	r = parse_list(p, a, text, s->name, err);
 	if (r < 0)
+		return r;
+	/* policy: before anything of the network runs or is recorded. */
+	bool admin = node_conf || from_dir || meta_policy_trusted(&p->conf.policy, ns);
+	if ((r = meta_policy_check_network(&p->conf.policy, name, &a->list, admin, err)) < 0 ||
+	    (s->cni_args && (r = meta_policy_check_cni_args(name, &a->list, s->cni_args, err)) < 0))
 		return r;
 	if (s->cni_args)
 		merge_cni_args(a, s->cni_args);
@@ -494,13 +519,13 @@ static int plan_secondary(struct plan *p, struct cni_err *err)
 	cJSON_ArrayForEach (dn, defaults) {
 		struct meta_selection s = { .name = dn->valuestring,
 					    .namespace = (char *)p->conf.multus_namespace };
-		r = plan_selection(p, &s, index++, err);
+		r = plan_selection(p, &s, index++, true, err);
 		if (r < 0)
 			return r;
 	}
 	r = meta_networks_parse(annotation(p, META_NETWORKS_ANNOTATION), &sel, &n, err);
 	for (size_t i = 0; r == 0 && i < n; i++)
-		r = plan_selection(p, &sel[i], index++, err);
+		r = plan_selection(p, &sel[i], index++, false, err);
 	meta_selections_free(sel, n);
 	return r;
 }
@@ -770,8 +795,10 @@ static int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct c
 				ready);
 		goto out;
 	}
-	if ((r = load_annotations(&p, err)) < 0 || (r = plan_default(&p, err)) < 0 ||
-	    (r = plan_secondary(&p, err)) < 0 || (r = cache_write(&p, 0, err)) < 0) {
+	if ((r = load_annotations(&p, err)) < 0 ||
+	    (r = meta_policy_check_pod(&p.conf, p.pod_ns, p.annotations, err)) < 0 ||
+	    (r = plan_default(&p, err)) < 0 || (r = plan_secondary(&p, err)) < 0 ||
+	    (r = cache_write(&p, 0, err)) < 0) {
 		/* Nothing ran yet, but planning may have copied device-info files. */
 		for (size_t i = 0; i < p.n_att; i++)
 			if (p.att[i].device_info_file)
@@ -858,6 +885,8 @@ static int meta_del(const struct cni_ctx *ctx, struct cni_err *err)
 		 * name to clean up, and failing would only make the runtime retry forever. */
 		struct cni_err e = { 0 };
 		r = load_annotations(&p, &e);
+		if (r >= 0)
+			r = meta_policy_check_pod(&p.conf, p.pod_ns, p.annotations, &e);
 		if (r >= 0)
 			r = plan_default(&p, &e);
 		if (r >= 0)

@@ -12,6 +12,8 @@
 struct cni_err;
 
 #define META_NETWORKS_ANNOTATION "k8s.v1.cni.cncf.io/networks"
+/* Multus's per-pod override of the cluster network. */
+#define META_DEFAULT_NETWORK_ANNOTATION "v1.multus-cni.io/default-network"
 
 /* One requested attachment. Strings owned; cJSON members are owned deep copies or NULL. */
 struct meta_selection {
