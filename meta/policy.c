@@ -27,24 +27,62 @@ static const char *const always_denied[] = {
  * its own host-side link, bridge or iptables rules. Not host-device: it moves any host link
  * into the pod. */
 static const char *const default_allowed[] = {
-	"macvlan",	  "plexus-macvlan", "ipvlan",	      "plexus-ipvlan",	   "vxlan",
-	"plexus-vxlan",	  "sriov",	    "plexus-sriov",   "host-local",	   "plexus-host-local",
-	"plexus-hostlocal", "static",	    "plexus-static",  "plexus-staticipam", "bridge",
-	"vlan",		  "ptp",	    "tap",	      "dummy",		   "loopback",
-	"tuning",	  "portmap",	    "bandwidth",      "firewall",	   "sbr",
-	"vrf",		  "dhcp",	    "whereabouts",
+	"macvlan",
+	"plexus-macvlan",
+	"ipvlan",
+	"plexus-ipvlan",
+	"vxlan",
+	"plexus-vxlan",
+	"sriov",
+	"plexus-sriov",
+	"host-local",
+	"plexus-host-local",
+	"plexus-hostlocal",
+	"static",
+	"plexus-static",
+	"plexus-staticipam",
+	"bridge",
+	"vlan",
+	"ptp",
+	"tap",
+	"dummy",
+	"loopback",
+	"tuning",
+	"portmap",
+	"bandwidth",
+	"firewall",
+	"sbr",
+	"vrf",
+	"dhcp",
+	"whereabouts",
 };
 
 /* Keys that name host files, binaries, sockets or credentials of the node (the meta conf's,
  * the common netconf's logFile, whereabouts', flannel's) or host iptables state. A key listed
  * in hostPathRoots is checked against its roots instead. */
 static const char *const admin_only[] = {
-	"logFile",	    "log_file",		  "binDir",	       "cniDir",
-	"confDir",	    "kubeconfig",	  "apiRelay",	       "readinessindicatorfile",
-	"podResourcesSocket", "deviceInfoDir",	  "tenantPolicy",      "dataDir",
-	"resolvConf",	    "daemonSocketPath",	  "configuration_path", "etcd_key_file",
-	"etcd_cert_file",   "etcd_ca_cert_file",  "subnetFile",	       "iptablesAdminChainName",
-	"conditionsV4",	    "conditionsV6",
+	"logFile",
+	"log_file",
+	"binDir",
+	"cniDir",
+	"confDir",
+	"kubeconfig",
+	"apiRelay",
+	"readinessindicatorfile",
+	"podResourcesSocket",
+	"deviceInfoDir",
+	"tenantPolicy",
+	"dataDir",
+	"resolvConf",
+	"daemonSocketPath",
+	"configuration_path",
+	"etcd_key_file",
+	"etcd_cert_file",
+	"etcd_ca_cert_file",
+	"subnetFile",
+	"iptablesAdminChainName",
+	"conditionsV4",
+	"conditionsV6",
 };
 
 /* Keys the runtime or the meta-plugin itself fills in (CNI SPEC.md "Section 3: execution
@@ -183,12 +221,14 @@ static int parse_roots(const cJSON *obj, struct meta_policy *p, struct cni_err *
 		return 0;
 	if (!cJSON_IsObject(obj))
 		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-				   KNOB ".hostPathRoots: must be an object of key -> list of paths");
+				   KNOB
+				   ".hostPathRoots: must be an object of key -> list of paths");
 	const cJSON *kv;
 	cJSON_ArrayForEach (kv, obj) {
 		if (!cJSON_IsArray(kv) || !*kv->string)
 			return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-					   KNOB ".hostPathRoots.%s: must be a list of absolute paths",
+					   KNOB
+					   ".hostPathRoots.%s: must be a list of absolute paths",
 					   kv->string);
 		/* A key the admin names replaces its default roots; [] refuses the key. */
 		struct meta_policy_roots *e = roots_of(p, kv->string);
@@ -216,8 +256,7 @@ static int parse_roots(const cJSON *obj, struct meta_policy *p, struct cni_err *
 	return 0;
 }
 
-static int parse(const cJSON *tp, const char *multus_ns, struct meta_policy *p,
-		 struct cni_err *err)
+static int parse(const cJSON *tp, const char *multus_ns, struct meta_policy *p, struct cni_err *err)
 {
 	bool present = false;
 	int r = get_list(tp, "trustedNamespaces", nonempty, "namespace names", &p->trusted,
@@ -232,8 +271,8 @@ static int parse(const cJSON *tp, const char *multus_ns, struct meta_policy *p,
 		return r;
 	for (size_t i = 0; !present && i < ARRAY_SIZE(default_allowed); i++)
 		strv_add(&p->allowed, &p->n_allowed, default_allowed[i]);
-	r = get_list(tp, "deniedTypes", plain_name, "plain plugin names", &p->denied,
-		     &p->n_denied, &present, err);
+	r = get_list(tp, "deniedTypes", plain_name, "plain plugin names", &p->denied, &p->n_denied,
+		     &present, err);
 	if (r < 0)
 		return r;
 	if ((r = parse_roots(json_get(tp, "hostPathRoots"), p, err)) < 0)
@@ -244,8 +283,8 @@ static int parse(const cJSON *tp, const char *multus_ns, struct meta_policy *p,
 		return r;
 	p->max_attachments = (long)v;
 	v = 32 * 1024;
-	if ((r = json_get_int(tp, "maxAnnotationBytes", KNOB ".maxAnnotationBytes", 1, 1 << 20,
-			      &v, NULL, err)) < 0)
+	if ((r = json_get_int(tp, "maxAnnotationBytes", KNOB ".maxAnnotationBytes", 1, 1 << 20, &v,
+			      NULL, err)) < 0)
 		return r;
 	p->max_annotation_bytes = (long)v;
 	return 0;
@@ -320,8 +359,9 @@ static int check_path(const struct walk *w, const char *path, const struct meta_
 	char roots[256];
 	roots_text(e, roots, sizeof(roots));
 	if (!clean_abs_path(s))
-		return refuse(w, "%s '%s' must be an absolute path without '.', '..' or empty "
-				 "components",
+		return refuse(w,
+			      "%s '%s' must be an absolute path without '.', '..' or empty "
+			      "components",
 			      path, s);
 	for (size_t i = 0; i < e->n; i++)
 		if (under(s, e->roots[i]))
@@ -336,12 +376,14 @@ static int check_key(const struct walk *w, const char *path, const char *key, co
 	if (e)
 		return check_path(w, path, e, v);
 	if (in_list(admin_only, ARRAY_SIZE(admin_only), key))
-		return refuse(w, "%s is a node-admin key; allow it with " KNOB ".hostPathRoots.%s "
-				 "or trust the namespace in " KNOB ".trustedNamespaces",
+		return refuse(w,
+			      "%s is a node-admin key; allow it with " KNOB ".hostPathRoots.%s "
+			      "or trust the namespace in " KNOB ".trustedNamespaces",
 			      path, key);
 	if (in_list(injected, ARRAY_SIZE(injected), key) || strncmp(key, "cni.dev/", 8) == 0)
-		return refuse(w, "%s is set by the runtime, not by a network; only "
-				 "" KNOB ".trustedNamespaces may set it",
+		return refuse(w,
+			      "%s is set by the runtime, not by a network; only "
+			      "" KNOB ".trustedNamespaces may set it",
 			      path);
 	return 0;
 }
@@ -395,8 +437,8 @@ static bool declares(const struct dlg_list *l, const char *cap)
 	return false;
 }
 
-int meta_policy_check_cni_args(const char *network, const struct dlg_list *l,
-			       const cJSON *cni_args, struct cni_err *err)
+int meta_policy_check_cni_args(const char *network, const struct dlg_list *l, const cJSON *cni_args,
+			       struct cni_err *err)
 {
 	/* Top level of spec.config: a conflist's, or the single config's (now plugins[0]). */
 	if (cJSON_IsTrue(json_get(l->json, "allowCniArgs")) ||
@@ -418,8 +460,8 @@ int meta_policy_check_cni_args(const char *network, const struct dlg_list *l,
 	return 0;
 }
 
-int meta_policy_check_pod(const struct meta_conf *c, const char *pod_ns,
-			  const cJSON *annotations, struct cni_err *err)
+int meta_policy_check_pod(const struct meta_conf *c, const char *pod_ns, const cJSON *annotations,
+			  struct cni_err *err)
 {
 	const struct meta_policy *p = &c->policy;
 	/* plan_secondary's rule: no defaultNetworks for systemNamespaces pods. */

@@ -51,14 +51,14 @@ int meta_policy_check_network(const struct meta_policy *p, const char *network,
 /* Check a selection's cni-args against its network: with the network's top-level
  * "allowCniArgs": true every key passes; otherwise "ips" and "mac" need the network to declare
  * that capability and any other key is refused (code 7). */
-int meta_policy_check_cni_args(const char *network, const struct dlg_list *l,
-			       const cJSON *cni_args, struct cni_err *err);
+int meta_policy_check_cni_args(const char *network, const struct dlg_list *l, const cJSON *cni_args,
+			       struct cni_err *err);
 
 /* Bound a pod's work before any NAD is fetched: each selection annotation's size
  * (maxAnnotationBytes) and the number of secondary attachments (maxAttachments: the
  * defaultNetworks that apply to pod_ns plus the pod's selections). Code 7. */
-int meta_policy_check_pod(const struct meta_conf *c, const char *pod_ns,
-			  const cJSON *annotations, struct cni_err *err);
+int meta_policy_check_pod(const struct meta_conf *c, const char *pod_ns, const cJSON *annotations,
+			  struct cni_err *err);
 
 /* Namespace isolation (Multus's namespaceIsolation): a pod in pod_ns may use a network of ns
  * only if ns is its own or one of global. Code 7 (EPERM) naming both. */

@@ -90,7 +90,8 @@ static const struct {
 	  "\"500\"}},{\"type\":\"portmap\",\"capabilities\":{\"portMappings\":true}},{\"type\":"
 	  "\"bandwidth\",\"capabilities\":{\"bandwidth\":true}},{\"type\":\"sbr\"}]}",
 	  NULL },
-	{ "{\"type\":\"vlan\",\"master\":\"eth0\",\"vlanId\":5,\"ipam\":{\"type\":\"dhcp\"}}", NULL },
+	{ "{\"type\":\"vlan\",\"master\":\"eth0\",\"vlanId\":5,\"ipam\":{\"type\":\"dhcp\"}}",
+	  NULL },
 	{ "{\"type\":\"plexus-vxlan\",\"vni\":42,\"master\":\"eth0\",\"ipam\":{\"type\":"
 	  "\"plexus-host-local\",\"ranges\":[[{\"subnet\":\"10.1.0.0/24\"}]]}}",
 	  NULL },
@@ -118,7 +119,8 @@ static const struct {
 	/* the nested meta-plugin: refused by type before its keys matter */
 	{ "{\"type\":\"plexus\",\"binDir\":\"/tmp/t\",\"delegates\":[{\"type\":\"sh\"}]}",
 	  "plugins[0].type 'plexus' is never run as a delegate" },
-	{ "{\"type\":\"multus\",\"kubeconfig\":\"/tmp/k\"}", "'multus' is never run as a delegate" },
+	{ "{\"type\":\"multus\",\"kubeconfig\":\"/tmp/k\"}",
+	  "'multus' is never run as a delegate" },
 	{ "{\"type\":\"plexus-apid\"}", "'plexus-apid' is never run" },
 	{ "{\"type\":\"sh\",\"binDir\":\"/bin\"}", "'sh' is not in tenantPolicy.allowedTypes" },
 	{ "{\"type\":\"macvlan\",\"ipam\":{\"type\":\"../../bin/sh\"}}",
@@ -126,12 +128,14 @@ static const struct {
 	{ "{\"type\":\"..\"}", "'..' is not a plain plugin name" },
 	{ "{\"type\":\"macvlan\",\"ipam\":{\"type\":\"/bin/sh\"}}",
 	  "plugins[0].ipam.type '/bin/sh' is not a plain" },
-	{ "{\"type\":\"flannel\",\"delegate\":{\"type\":\"sh\"}}", "not in tenantPolicy.allowedTypes" },
+	{ "{\"type\":\"flannel\",\"delegate\":{\"type\":\"sh\"}}",
+	  "not in tenantPolicy.allowedTypes" },
 	{ "{\"type\":\"macvlan\",\"args\":{\"x\":{\"type\":\"sh\"}}}",
 	  "plugins[0].args.x.type 'sh' is not in tenantPolicy.allowedTypes" },
 	/* host paths */
 	{ "{\"type\":\"macvlan\",\"logFile\":\"/etc/cron.d/x\"}",
-	  "plugins[0].logFile is a node-admin key; allow it with tenantPolicy.hostPathRoots.logFile "
+	  "plugins[0].logFile is a node-admin key; allow it with "
+	  "tenantPolicy.hostPathRoots.logFile "
 	  "or trust the namespace in tenantPolicy.trustedNamespaces" },
 	{ "{\"type\":\"macvlan\",\"binDir\":\"/tmp\"}", "plugins[0].binDir is a node-admin key" },
 	{ "{\"type\":\"macvlan\",\"ipam\":{\"type\":\"host-local\",\"dataDir\":\"/etc\"}}",
@@ -139,7 +143,8 @@ static const struct {
 	  "tenantPolicy.hostPathRoots.dataDir [/var/lib/cni/networks]" },
 	{ "{\"type\":\"macvlan\",\"ipam\":{\"type\":\"host-local\",\"dataDir\":"
 	  "\"/var/lib/cni/networks/../../../etc\"}}",
-	  "'/var/lib/cni/networks/../../../etc' must be an absolute path without '.', '..' or empty" },
+	  "'/var/lib/cni/networks/../../../etc' must be an absolute path without '.', '..' or "
+	  "empty" },
 	{ "{\"type\":\"macvlan\",\"ipam\":{\"type\":\"host-local\",\"dataDir\":"
 	  "\"/var/lib/cni/networks2\"}}",
 	  "is outside tenantPolicy.hostPathRoots.dataDir" },
@@ -150,8 +155,10 @@ static const struct {
 	  "must be an absolute path" },
 	{ "{\"type\":\"macvlan\",\"ipam\":{\"type\":\"host-local\",\"dataDir\":7}}",
 	  "plugins[0].ipam.dataDir must be a string path" },
-	{ "{\"type\":\"macvlan\",\"ipam\":{\"type\":\"host-local\",\"resolvConf\":\"/etc/shadow\"}}",
-	  "plugins[0].ipam.resolvConf '/etc/shadow' is outside tenantPolicy.hostPathRoots.resolvConf "
+	{ "{\"type\":\"macvlan\",\"ipam\":{\"type\":\"host-local\",\"resolvConf\":\"/etc/"
+	  "shadow\"}}",
+	  "plugins[0].ipam.resolvConf '/etc/shadow' is outside "
+	  "tenantPolicy.hostPathRoots.resolvConf "
 	  "[/etc/resolv.conf /run/systemd/resolve/resolv.conf" },
 	{ "{\"type\":\"macvlan\",\"ipam\":{\"type\":\"dhcp\",\"daemonSocketPath\":"
 	  "\"/run/containerd/containerd.sock\"}}",
@@ -168,7 +175,8 @@ static const struct {
 	/* what the runtime and the meta-plugin inject */
 	{ "{\"type\":\"macvlan\",\"runtimeConfig\":{\"ips\":[\"10.0.0.1/24\"]}}",
 	  "plugins[0].runtimeConfig is set by the runtime" },
-	{ "{\"type\":\"macvlan\",\"prevResult\":{}}", "plugins[0].prevResult is set by the runtime" },
+	{ "{\"type\":\"macvlan\",\"prevResult\":{}}",
+	  "plugins[0].prevResult is set by the runtime" },
 	{ "{\"type\":\"macvlan\",\"cni.dev/valid-attachments\":[]}",
 	  "cni.dev/valid-attachments is set by the runtime" },
 	{ "{\"type\":\"sriov\",\"deviceID\":\"0000:3b:02.0\"}",
@@ -220,7 +228,8 @@ static void test_policy_knobs(void **state)
 		  &c);
 	const char *ok[] = {
 		"{\"type\":\"my-cni\"}",
-		"{\"type\":\"macvlan\",\"ipam\":{\"type\":\"host-local\",\"dataDir\":\"/srv/ipam\"}}",
+		"{\"type\":\"macvlan\",\"ipam\":{\"type\":\"host-local\",\"dataDir\":\"/srv/"
+		"ipam\"}}",
 		"{\"type\":\"macvlan\",\"ipam\":{\"type\":\"host-local\",\"dataDir\":"
 		"\"/run/ipam/a\"}}",
 		"{\"type\":\"macvlan\",\"logFile\":\"/var/log/cni/macvlan.log\"}",
@@ -254,11 +263,13 @@ static void test_policy_parse_errors_name_the_key(void **state)
 		const char *want;
 	} cases[] = {
 		{ "[]", "tenantPolicy" },
-		{ "{\"trustedNamespaces\":\"a\"}", "tenantPolicy.trustedNamespaces: must be a list" },
+		{ "{\"trustedNamespaces\":\"a\"}",
+		  "tenantPolicy.trustedNamespaces: must be a list" },
 		{ "{\"allowedTypes\":[\"a/b\"]}", "tenantPolicy.allowedTypes[0]: must be plain" },
 		{ "{\"deniedTypes\":[\"..\"]}", "tenantPolicy.deniedTypes[0]" },
 		{ "{\"hostPathRoots\":[]}", "tenantPolicy.hostPathRoots: must be an object" },
-		{ "{\"hostPathRoots\":{\"dataDir\":\"/x\"}}", "tenantPolicy.hostPathRoots.dataDir" },
+		{ "{\"hostPathRoots\":{\"dataDir\":\"/x\"}}",
+		  "tenantPolicy.hostPathRoots.dataDir" },
 		{ "{\"hostPathRoots\":{\"dataDir\":[\"rel\"]}}",
 		  "tenantPolicy.hostPathRoots.dataDir[0]: must be an absolute path" },
 		{ "{\"hostPathRoots\":{\"dataDir\":[\"/a/../b\"]}}", "hostPathRoots.dataDir[0]" },
@@ -266,8 +277,8 @@ static void test_policy_parse_errors_name_the_key(void **state)
 		{ "{\"maxAnnotationBytes\":0}", "tenantPolicy.maxAnnotationBytes" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		_cleanup_free_ char *text =
-			xasprintf("{\"clusterNetwork\":\"c\",\"tenantPolicy\":%s}", cases[i].policy);
+		_cleanup_free_ char *text = xasprintf(
+			"{\"clusterNetwork\":\"c\",\"tenantPolicy\":%s}", cases[i].policy);
 		_cleanup_json_ cJSON *j = cJSON_Parse(text);
 		struct meta_conf c;
 		struct cni_err err = { 0 };
@@ -331,9 +342,9 @@ static void pod_one(const struct meta_conf *c, const char *pod_ns, const char *n
 static void test_policy_pod_bounds(void **state)
 {
 	(void)state;
-	_cleanup_json_ cJSON *j = cJSON_Parse(
-		"{\"clusterNetwork\":\"c\",\"defaultNetworks\":[\"d1\"],"
-		"\"tenantPolicy\":{\"maxAttachments\":3,\"maxAnnotationBytes\":40}}");
+	_cleanup_json_ cJSON *j =
+		cJSON_Parse("{\"clusterNetwork\":\"c\",\"defaultNetworks\":[\"d1\"],"
+			    "\"tenantPolicy\":{\"maxAttachments\":3,\"maxAnnotationBytes\":40}}");
 	struct meta_conf c;
 	struct cni_err err = { 0 };
 	assert_int_equal(meta_conf_parse(j, &c, &err), 0);

@@ -110,9 +110,12 @@ mkdir -p "$TMP/confdir"
 jq -cn --argjson i "$(hlr cd 10.218.0.0/24)" \
 	'{cniVersion:"1.0.0",name:"from-confdir",type:"macvlan",master:"eth9",ipam:$i}' \
 	>"$TMP/confdir/50-from-confdir.conf"
-CONF=$(jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" --arg d "$TMP/confdir" \
+# The tenant NADs keep their host-local dataDirs under $TMP and use the fake plugins: the node
+# admin allows both with tenantPolicy (docs/security.md).
+CONF=$(jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" --arg d "$TMP/confdir" --arg t "$TMP" \
 	'{cniVersion:"1.0.0",name:"plexus-net",type:"plexus",kubeconfig:$k,clusterNetwork:"cluster",
-	  cniDir:$c,confDir:$d}')
+	  cniDir:$c,confDir:$d,tenantPolicy:{hostPathRoots:{dataDir:[$t]},
+	  allowedTypes:["macvlan","plexus-vxlan","bridge","host-local","static","fake-plugin","fake-second"]}}')
 
 # plexus VERB POD [CONF]: run the meta-plugin in the node for pod POD; sets OUT, RC.
 plexus() {
