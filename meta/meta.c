@@ -194,7 +194,7 @@ static int conf_from_path(const char *path, char **ret, struct cni_err *err)
 	return 0;
 }
 
-/* A NAD's config (NAD-02): spec.config, else the confDir file of that name (then
+/* A NAD's config: spec.config, else the confDir file of that name (NPWG spec; then
  * *ret_from_dir is set: admin input). */
 static int nad_conf(struct plan *p, const char *ns, const char *name, char **ret,
 		    char **ret_resource, bool *ret_from_dir, struct cni_err *err)
@@ -311,16 +311,6 @@ static int plan_default(struct plan *p, struct cni_err *err)
 	return 0;
 }
 
-static bool declares(const struct dlg_list *l, const char *cap)
-{
-	const cJSON *pl;
-	cJSON_ArrayForEach (pl, l->plugins) {
-		if (cJSON_IsTrue(json_get(json_get(pl, "capabilities"), cap)))
-			return true;
-	}
-	return false;
-}
-
 /* Selection keys -> capability args; a key no plugin declares fails the attachment (NAD-09). */
 static int selection_caps(struct attachment *a, struct meta_selection *s, struct cni_err *err)
 {
@@ -343,7 +333,8 @@ static int selection_caps(struct attachment *a, struct meta_selection *s, struct
 	for (size_t i = 0; i < ARRAY_SIZE(caps); i++) {
 		if (!caps[i].value)
 			continue;
-		if (r == 0 && !declares(&a->list, caps[i].cap) && strcmp(caps[i].cap, "deviceID"))
+		if (r == 0 && !dlg_list_declares(&a->list, caps[i].cap) &&
+		    strcmp(caps[i].cap, "deviceID"))
 			r = cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
 					"network '%s': the pod asks for '%s' but no plugin of the "
 					"network declares the capability '%s'",
@@ -431,7 +422,7 @@ static int plan_device(struct plan *p, struct attachment *a, const char *resourc
 		cJSON_DeleteItemFromObjectCaseSensitive(a->cap_args, "deviceID");
 		cJSON_AddStringToObject(a->cap_args, "deviceID", dev);
 	}
-	if (!dev && !declares(&a->list, "CNIDeviceInfoFile"))
+	if (!dev && !dlg_list_declares(&a->list, "CNIDeviceInfoFile"))
 		return 0;
 	_cleanup_free_ char *base = xasprintf("%s-%s_%s", a->name, p->ctx->container_id, a->ifname);
 	for (char *c = base; *c; c++)

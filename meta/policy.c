@@ -427,16 +427,6 @@ int meta_policy_check_network(const struct meta_policy *p, const char *network,
 
 /* ---- cni-args, bounds, isolation ----------------------------------------------------------- */
 
-static bool declares(const struct dlg_list *l, const char *cap)
-{
-	const cJSON *pl;
-	cJSON_ArrayForEach (pl, l->plugins) {
-		if (cJSON_IsTrue(json_get(json_get(pl, "capabilities"), cap)))
-			return true;
-	}
-	return false;
-}
-
 int meta_policy_check_cni_args(const char *network, const struct dlg_list *l, const cJSON *cni_args,
 			       struct cni_err *err)
 {
@@ -448,7 +438,7 @@ int meta_policy_check_cni_args(const char *network, const struct dlg_list *l, co
 	cJSON_ArrayForEach (kv, cni_args) {
 		const char *k = kv->string;
 		bool cap = strcmp(k, "ips") == 0 || strcmp(k, "mac") == 0;
-		if (cap && declares(l, k))
+		if (cap && dlg_list_declares(l, k))
 			continue;
 		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EPERM,
 				   "network '%s': cni-args.%s %s; the network may opt in with "
