@@ -29,7 +29,6 @@ chmod +x "$EVIL/canary"
 ln -s canary "$EVIL/sh"
 : >"$TMP/canary.log"
 
-bash "$TOP/tests/fixtures/apiserver/mkcerts.sh" "$TMP/pki"
 TOKEN=plexus-node-token-$T_ID
 nad() { # nad NS NAME CONFIG_JSON
 	jq -cn --arg ns "$1" --arg n "$2" --arg c "$3" \
@@ -106,29 +105,8 @@ MANY=$(printf 'ok-net@m%d,' $(seq 40)); MANY=${MANY%,}
 	pod tenant p-many "$MANY"
 	echo ']}'
 } >"$TMP/state.json"
-ip netns exec "$NODE" node "$TOP/tests/fixtures/apiserver/apiserver.js" --cert "$TMP/pki/server.crt" \
-	--key "$TMP/pki/server.key" --state "$TMP/state.json" --token "$TOKEN" \
-	--log "$TMP/api.log" --max-lifetime 300 >"$TMP/port" 2>"$TMP/api.err" &
-for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
-PORT=$(head -n1 "$TMP/port")
+api_fixture "$NODE" "$TMP" "$TOKEN" 300
 check "security: API server fixture is up" test -n "$PORT"
-cat >"$TMP/kubeconfig" <<KC
-apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster:
-    server: https://127.0.0.1:$PORT
-    certificate-authority: $TMP/pki/ca.crt
-users:
-- name: plexus
-  user:
-    token: $TOKEN
-contexts:
-- name: test
-  context: {cluster: test, user: plexus}
-current-context: test
-KC
 # The node admin's conf: binDir holds the canary (so a tenant type "sh" or "canary" would be
 # found and run without the policy); infra is trusted besides multusNamespace; tenant host-local
 # dataDirs may live under $IPAM (the hostPathRoots knob).
@@ -252,3 +230,4 @@ plexus DEL p-many "$(jq -c '.tenantPolicy.maxAttachments = 40' <<<"$CONF")"
 check "... and DEL cleans it" bash -c "[ $RC -eq 0 ] && [ \$(ip -n $(podns p-many) -j link show | jq length) -eq 1 ]"
 
 check "every lease is released" test "$(leases)" -eq 0
+kill "$API_PID" 2>/dev/null; wait "$API_PID" 2>/dev/null
