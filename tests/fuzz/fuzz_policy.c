@@ -40,8 +40,8 @@ static void as_nad(const char *s, size_t size)
 	struct cni_err err = { 0 };
 	if (!ready) {
 		_cleanup_json_ cJSON *j = cJSON_Parse(
-			"{\"clusterNetwork\":\"c\",\"tenantPolicy\":{\"hostPathRoots\":{\"logFile\":"
-			"[\"/var/log/cni\"],\"dataDir\":[\"/\"]},\"deniedTypes\":[\"bridge\"]}}");
+			"{\"clusterNetwork\":\"c\",\"tenantPolicy\":{\"deniedTypes\":[\"bridge\"],"
+			"\"hostPathRoots\":{\"logFile\":[\"/var/log/cni\"],\"dataDir\":[\"/\"]}}}");
 		ready = meta_conf_parse(j, &c, &err) == 0;
 	}
 	struct dlg_list l = { 0 };
