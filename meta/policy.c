@@ -354,15 +354,16 @@ static int check_path(const struct walk *w, const char *path, const struct meta_
 		      const cJSON *v)
 {
 	if (!cJSON_IsString(v))
-		return refuse(w, "%s must be a string path", path);
+		return refuse(w, "%s must be a string path (" KNOB ".hostPathRoots.%s)", path,
+			      e->key);
 	const char *s = v->valuestring;
 	char roots[256];
 	roots_text(e, roots, sizeof(roots));
 	if (!clean_abs_path(s))
 		return refuse(w,
 			      "%s '%s' must be an absolute path without '.', '..' or empty "
-			      "components",
-			      path, s);
+			      "components, under " KNOB ".hostPathRoots.%s [%s]",
+			      path, s, e->key, roots);
 	for (size_t i = 0; i < e->n; i++)
 		if (under(s, e->roots[i]))
 			return 0;
