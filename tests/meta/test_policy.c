@@ -144,7 +144,7 @@ static const struct {
 	{ "{\"type\":\"macvlan\",\"ipam\":{\"type\":\"host-local\",\"dataDir\":"
 	  "\"/var/lib/cni/networks/../../../etc\"}}",
 	  "'/var/lib/cni/networks/../../../etc' must be an absolute path without '.', '..' or "
-	  "empty" },
+	  "empty components, under tenantPolicy.hostPathRoots.dataDir [/var/lib/cni/networks]" },
 	{ "{\"type\":\"macvlan\",\"ipam\":{\"type\":\"host-local\",\"dataDir\":"
 	  "\"/var/lib/cni/networks2\"}}",
 	  "is outside tenantPolicy.hostPathRoots.dataDir" },
@@ -154,7 +154,7 @@ static const struct {
 	  "\"/var/lib/cni/networks//x\"}}",
 	  "must be an absolute path" },
 	{ "{\"type\":\"macvlan\",\"ipam\":{\"type\":\"host-local\",\"dataDir\":7}}",
-	  "plugins[0].ipam.dataDir must be a string path" },
+	  "plugins[0].ipam.dataDir must be a string path (tenantPolicy.hostPathRoots.dataDir)" },
 	{ "{\"type\":\"macvlan\",\"ipam\":{\"type\":\"host-local\",\"resolvConf\":\"/etc/"
 	  "shadow\"}}",
 	  "plugins[0].ipam.resolvConf '/etc/shadow' is outside "
