@@ -85,8 +85,8 @@ static const char *const admin_only[] = {
 	"conditionsV6",
 };
 
-/* Keys the runtime or the meta-plugin itself fills in (CNI SPEC.md "Section 3: execution
- * protocol"; deviceID/pciBusID come from the NAD's resourceName via kubelet). */
+/* Keys the runtime or the meta-plugin itself fills in (CNI SPEC.md, "Section 3: Execution of
+ * Network Configurations"; deviceID/pciBusID come from the NAD's resourceName via kubelet). */
 static const char *const injected[] = { "runtimeConfig", "prevResult", "deviceID", "pciBusID" };
 
 static const struct {
