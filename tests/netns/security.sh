@@ -64,6 +64,11 @@ DD_DOTS=$(mv "$(hl "$IPAM/../outside2" 10.225.0.0/24)")
 RESOLV=$(mv "$(hl "$IPAM/tenant" 10.224.0.0/24 | jq -c '. + {resolvConf:"/etc/shadow"}')")
 OPT_IN=$(mv "$(hl "$IPAM/tenant" 10.224.0.0/24)" '{"allowCniArgs":true}')
 TRUSTED_DD=$(mv "$(hl "$TMP/trusted-dd" 10.226.0.0/24)")
+DHCP_SOCK=$(mv '{"type":"dhcp","daemonSocketPath":"/run/containerd/containerd.sock"}')
+RT_CONF=$(mv "$(hl "$IPAM/tenant" 10.224.0.0/24)" '{"runtimeConfig":{"ips":["10.224.0.99/24"]}}')
+DEV_ID=$(mv "$(hl "$IPAM/tenant" 10.224.0.0/24)" '{"deviceID":"0000:3b:02.0"}')
+# As the whereabouts docs write it; a fake whereabouts (below) stands in for the real one.
+WB=$(mv '{"type":"whereabouts","range":"10.227.0.0/24","kubernetes":{"kubeconfig":"/etc/cni/net.d/whereabouts.d/whereabouts.kubeconfig"}}')
 HUGE=$(printf 'tenant/ok-net,%.0s' $(seq 8535) | head -c 102400)
 MANY=$(printf 'ok-net@m%d,' $(seq 40)); MANY=${MANY%,}
 {
@@ -84,6 +89,10 @@ MANY=$(printf 'ok-net@m%d,' $(seq 40)); MANY=${MANY%,}
 	nad tenant resolv "$RESOLV"; echo ,
 	nad tenant opt-in "$OPT_IN"; echo ,
 	nad tenant trusted-dd "$TRUSTED_DD"; echo ,
+	nad tenant dhcp-sock "$DHCP_SOCK"; echo ,
+	nad tenant rt-conf "$RT_CONF"; echo ,
+	nad tenant dev-id "$DEV_ID"; echo ,
+	nad tenant wb "$WB"; echo ,
 	nad infra trusted-dd "$TRUSTED_DD"; echo ,
 	pod tenant p-nested "nested"; echo ,
 	pod tenant p-nested-infra "infra/nested"; echo ,
@@ -102,6 +111,10 @@ MANY=$(printf 'ok-net@m%d,' $(seq 40)); MANY=${MANY%,}
 	pod tenant p-args '[{"name":"ok-net","cni-args":{"ips":["10.224.0.77/24"]}}]'; echo ,
 	pod tenant p-args-optin '[{"name":"opt-in","cni-args":{"ips":["10.224.0.78/24"]}}]'; echo ,
 	pod tenant p-huge "$HUGE"; echo ,
+	pod tenant p-dhcp-sock "dhcp-sock"; echo ,
+	pod tenant p-rt-conf "rt-conf"; echo ,
+	pod tenant p-dev-id "dev-id"; echo ,
+	pod tenant p-wb "wb"; echo ,
 	pod tenant p-many "$MANY"
 	echo ']}'
 } >"$TMP/state.json"
@@ -179,6 +192,31 @@ check "dataDir with '..': not created" test ! -e "$TMP/outside2"
 refused "resolvConf outside hostPathRoots" p-resolv \
 	"plugins[0].ipam.resolvConf '/etc/shadow' is outside tenantPolicy.hostPathRoots.resolvConf"
 refused "trusted-namespace dataDir used from an untrusted NAD" p-untrusted-dd "outside tenantPolicy.hostPathRoots.dataDir"
+
+refused "dhcp daemonSocketPath outside hostPathRoots" p-dhcp-sock \
+	"plugins[0].ipam.daemonSocketPath '/run/containerd/containerd.sock' is outside tenantPolicy.hostPathRoots.daemonSocketPath [/run/cni/dhcp.sock]"
+
+# ---- what the runtime and plexus inject ------------------------------------------------------
+refused "runtimeConfig in a NAD" p-rt-conf "plugins[0].runtimeConfig is set by the runtime" "tenantPolicy.trustedNamespaces"
+refused "deviceID in a NAD" p-dev-id "plugins[0].deviceID is set by the runtime"
+
+# ---- a whereabouts-shaped NAD passes unchanged (its kubeconfig is under the default root) -----
+printf '#!/bin/sh
+echo "$CNI_COMMAND" >>%s
+cat >/dev/null
+[ "$CNI_COMMAND" = ADD ] && echo %s
+exit 0
+' \
+	"$TMP/wb.log" "'{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":\"10.227.0.5/24\"}]}'" >"$EVIL/whereabouts"
+chmod +x "$EVIL/whereabouts"
+mkpod p-wb
+plexus ADD p-wb
+check "whereabouts-shaped NAD: ADD succeeds" test "$RC" -eq 0
+[ "$RC" -eq 0 ] || echo "  out: $OUT" >&2
+check "... its IPAM (a fake whereabouts) ran and net1 has its address" \
+	bash -c "grep -q ADD '$TMP/wb.log' && ip -n $(podns p-wb) addr show net1 2>/dev/null | grep -q 10.227.0.5"
+plexus DEL p-wb
+check "whereabouts-shaped NAD: DEL" bash -c "[ $RC -eq 0 ] && grep -q DEL '$TMP/wb.log'"
 
 # ---- the knobs: an allowed root works; a trusted NAD may use any dataDir ---------------------
 mkpod p-ok
