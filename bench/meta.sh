@@ -64,7 +64,9 @@ meta_conf() { # meta_conf N_EXTRA
 	local nets=
 	[ "$1" -eq 0 ] || { nets=$(printf 'mv,%.0s' $(seq "$1")); nets=${nets%,}; }
 	jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cluster.conf" --arg cache "$TMP/cache" --arg n "$nets" \
+		--arg t "$TMP" \
 		'{cniVersion:"1.0.0",name:"plexus",type:"plexus",kubeconfig:$k,clusterNetwork:$c,cniDir:$cache,
+		  tenantPolicy:{hostPathRoots:{dataDir:[$t]}},
 		  runtimeConfig:{"io.kubernetes.cri.pod-annotations":(if $n == "" then {} else {"k8s.v1.cni.cncf.io/networks":$n} end)}}'
 }
 meta_conf 0 >"$TMP/meta1"

@@ -41,6 +41,8 @@ const struct cni_plugin *dlg_builtin(const char *type);
 int dlg_list_parse(const char *text, size_t len, const char *default_name,
 		   const char *default_version, struct dlg_list *ret, struct cni_err *err);
 void dlg_list_done(struct dlg_list *l);
+/* Whether any plugin of l declares the capability cap true. */
+bool dlg_list_declares(const struct dlg_list *l, const char *cap);
 
 /* The request config of plugin i (CNI-45): the plugin object plus the list's cniVersion and
  * name, "runtimeConfig" with only the capability args the plugin declares true (omitted when

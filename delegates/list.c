@@ -17,6 +17,16 @@ void dlg_list_done(struct dlg_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
+bool dlg_list_declares(const struct dlg_list *l, const char *cap)
+{
+	const cJSON *pl;
+	cJSON_ArrayForEach (pl, l->plugins) {
+		if (cJSON_IsTrue(json_get(json_get(pl, "capabilities"), cap)))
+			return true;
+	}
+	return false;
+}
+
 static void set_string(cJSON *obj, const char *key, const char *value)
 {
 	cJSON_DeleteItemFromObjectCaseSensitive(obj, key);

@@ -20,6 +20,7 @@ void meta_conf_done(struct meta_conf *c)
 {
 	strv_free(c->global_namespaces, c->n_global_namespaces);
 	strv_free(c->system_namespaces, c->n_system_namespaces);
+	meta_policy_done(&c->policy);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -160,6 +161,8 @@ int meta_conf_parse(const cJSON *conf, struct meta_conf *ret, struct cni_err *er
 			     &c.n_global_namespaces, err)) < 0 ||
 	    (r = get_ns_list(conf, "systemNamespaces", "kube-system", &c.system_namespaces,
 			     &c.n_system_namespaces, err)) < 0)
+		goto fail;
+	if ((r = meta_policy_parse(conf, c.multus_namespace, &c.policy, err)) < 0)
 		goto fail;
 	*ret = c;
 	return 0;

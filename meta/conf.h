@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "meta/policy.h"
+
 struct cni_err;
 
 struct meta_conf {
@@ -36,6 +38,7 @@ struct meta_conf {
 	long api_connect_timeout_ms; /* apiConnectTimeoutSeconds, default 3 s */
 	bool fail_on_status_error;   /* failOnStatusPatchError: a failed network-status patch fails
 					ADD */
+	struct meta_policy policy;   /* tenantPolicy (meta/policy.h), owned */
 };
 
 /* Parse the meta keys of conf (the plugin's netconf). Unknown keys are ignored; a key of the

@@ -11,7 +11,6 @@
 #include "meta/conf.h"
 
 #define POD_ANNOTATIONS_KEY "io.kubernetes.cri.pod-annotations"
-#define DEFAULT_NETWORK_ANNOTATION "v1.multus-cni.io/default-network"
 #define CACHE_MAX (4u << 20)
 
 /* One attachment of the plan; also what the intent log records. */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Parsing and validation of the k8s.v1.cni.cncf.io/networks annotation (NAD-07..12). */
+/* Parsing and validation of the k8s.v1.cni.cncf.io/networks annotation (NPWG network-attachment
+ * spec). */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,40 +11,11 @@
 #include "lib/cni/args.h"
 #include "lib/cni/err.h"
 #include "lib/json/json.h"
+#include "lib/kube/nad.h"
 #include "lib/util/cleanup.h"
 #include "meta/networks.h"
 
 #define ANN META_NETWORKS_ANNOTATION
-
-bool meta_dns1123_label(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n > 63)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-		if (!alnum && (c != '-' || i == 0 || i == n - 1))
-			return false;
-	}
-	return true;
-}
-
-bool meta_dns1123_subdomain(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n > 253)
-		return false;
-	_cleanup_free_ char *copy = xstrdup(s);
-	char *save = NULL;
-	/* strtok_r skips empty labels, so reject ".." and leading/trailing dots first. */
-	if (s[0] == '.' || s[n - 1] == '.' || strstr(s, ".."))
-		return false;
-	for (char *l = strtok_r(copy, ".", &save); l; l = strtok_r(NULL, ".", &save))
-		if (!meta_dns1123_label(l))
-			return false;
-	return true;
-}
 
 static void selection_done(struct meta_selection *s)
 {
@@ -81,13 +53,14 @@ static int bad(struct cni_err *err, size_t i, const char *key, const char *fmt, 
 			   key ? "." : "", key ? key : "", what);
 }
 
+/* The API client's rule and text (kube_nad_check_name), so both refuse the same names. */
 static int check_name(size_t i, const char *name, const char *ns, struct cni_err *err)
 {
-	if (!meta_dns1123_subdomain(name))
-		return bad(err, i, "name", "'%s' is not a valid object name (DNS-1123)", name);
-	if (ns && !meta_dns1123_label(ns))
-		return bad(err, i, "namespace", "'%s' is not a valid namespace (DNS-1123 label)",
-			   ns);
+	struct cni_err e = { 0 };
+	if (kube_nad_check_name(NULL, name, &e) < 0)
+		return bad(err, i, "name", "%s", e.msg);
+	if (ns && kube_nad_check_name(ns, name, &e) < 0)
+		return bad(err, i, "namespace", "%s", e.msg);
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The pod's network selection annotation k8s.v1.cni.cncf.io/networks (CHECKLIST §2.2). */
+/* The pod's network selection annotation k8s.v1.cni.cncf.io/networks (NPWG
+ * network-attachment spec: the network selection annotation). */
 #pragma once
 
 #include <cjson/cJSON.h>
@@ -11,6 +12,8 @@
 struct cni_err;
 
 #define META_NETWORKS_ANNOTATION "k8s.v1.cni.cncf.io/networks"
+/* Multus's per-pod override of the cluster network. */
+#define META_DEFAULT_NETWORK_ANNOTATION "v1.multus-cni.io/default-network"
 
 /* One requested attachment. Strings owned; cJSON members are owned deep copies or NULL. */
 struct meta_selection {
@@ -31,15 +34,10 @@ struct meta_selection {
 
 /* Parse the annotation value: the comma-separated short form ("a, ns/b, ns/c@net9") or the
  * JSON form (a list of objects), told apart like Multus (any of [ { " means JSON). Every
- * element is validated (names DNS-1123, ips, mac, interface, portMappings, bandwidth,
+ * element is validated (names by kube_nad_check_name, ips, mac, interface, portMappings, bandwidth,
  * default-route on at most one element, ips excludes ipam-claim-reference). Errors are code 7
  * and name the element and key, e.g. "k8s.v1.cni.cncf.io/networks: [1].mac: invalid MAC 'x'".
  * An empty or blank value gives zero selections. *ret is owned (meta_selections_free). */
 int meta_networks_parse(const char *value, struct meta_selection **ret, size_t *ret_n,
 			struct cni_err *err);
 void meta_selections_free(struct meta_selection *s, size_t n);
-
-/* DNS-1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters. */
-bool meta_dns1123_label(const char *s);
-/* DNS-1123 subdomain (object names): labels joined by '.', at most 253 characters. */
-bool meta_dns1123_subdomain(const char *s);

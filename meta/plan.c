@@ -18,6 +18,7 @@
 #include "lib/util/file.h"
 #include "meta/internal.h"
 #include "meta/networks.h"
+#include "meta/policy.h"
 
 int meta_plan_ready(const struct plan *p, int code, struct cni_err *err)
 {
@@ -77,18 +78,17 @@ int meta_plan_annotations(struct plan *p, struct cni_err *err)
 	const cJSON *ann = json_get(p->ctx->runtime_config, POD_ANNOTATIONS_KEY);
 	if (cJSON_IsObject(ann)) {
 		p->annotations = ann;
-		return 0;
+	} else if (p->pod_name) {
+		int r = meta_kube(p, err);
+		if (r < 0)
+			return r;
+		r = kube_pod_get(p->kube, p->pod_ns, p->pod_name, &p->pod, err);
+		if (r < 0)
+			return r;
+		p->annotations = p->pod->annotations;
 	}
-	if (!p->pod_name)
-		return 0;
-	int r = meta_kube(p, err);
-	if (r < 0)
-		return r;
-	r = kube_pod_get(p->kube, p->pod_ns, p->pod_name, &p->pod, err);
-	if (r < 0)
-		return r;
-	p->annotations = p->pod->annotations;
-	return 0;
+	/* Bounded work per pod, checked before the first NAD request. */
+	return meta_policy_check_pod(&p->conf, p->pod_ns, p->annotations, err);
 }
 
 static const char *annotation(const struct plan *p, const char *key)
@@ -166,9 +166,9 @@ static int conf_from_path(const char *path, char **ret, struct cni_err *err)
 }
 
 /* A NAD's config: spec.config, else the confDir file of that name (NPWG network-attachment
- * spec, as Multus). */
+ * spec, as Multus; then *ret_from_dir is set: admin input). */
 static int nad_conf(struct plan *p, const char *ns, const char *name, char **ret,
-		    char **ret_resource, struct cni_err *err)
+		    char **ret_resource, bool *ret_from_dir, struct cni_err *err)
 {
 	int r = meta_kube(p, err);
 	if (r < 0)
@@ -183,6 +183,7 @@ static int nad_conf(struct plan *p, const char *ns, const char *name, char **ret
 		*ret = xstrdup(nad->config);
 		return 0;
 	}
+	*ret_from_dir = true;
 	return conf_from_dir(p->conf.conf_dir, name, ret, err);
 }
 
@@ -211,7 +212,8 @@ int meta_plan_default(struct plan *p, struct cni_err *err)
 {
 	_cleanup_free_ char *text = NULL;
 	_cleanup_free_ char *name = NULL, *nad_name = NULL;
-	const char *override = annotation(p, DEFAULT_NETWORK_ANNOTATION);
+	const char *override = annotation(p, META_DEFAULT_NETWORK_ANNOTATION);
+	bool admin = true; /* policy: only the override comes from a tenant */
 	int r;
 	if (override && *override) {
 		struct meta_selection *sel = NULL;
@@ -219,16 +221,24 @@ int meta_plan_default(struct plan *p, struct cni_err *err)
 		r = meta_networks_parse(override, &sel, &n, err);
 		if (r == 0 && n != 1)
 			r = cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-					DEFAULT_NETWORK_ANNOTATION ": exactly one network, not %zu",
+					META_DEFAULT_NETWORK_ANNOTATION
+					": exactly one network, not %zu",
 					n);
 		if (r < 0) {
 			meta_selections_free(sel, n);
 			return r;
 		}
-		const char *ns = sel[0].namespace ? sel[0].namespace : p->pod_ns;
+		/* Unqualified means multusNamespace (as Multus); namespace isolation applies. */
+		const char *ns = sel[0].namespace ? sel[0].namespace : p->conf.multus_namespace;
 		name = xasprintf("%s/%s", ns, sel[0].name);
 		nad_name = xstrdup(sel[0].name);
-		r = nad_conf(p, ns, sel[0].name, &text, NULL, err);
+		bool from_dir = false;
+		r = meta_policy_check_isolation(
+			p->conf.namespace_isolation, p->conf.global_namespaces,
+			p->conf.n_global_namespaces, p->pod_ns, ns, sel[0].name, err);
+		if (r == 0)
+			r = nad_conf(p, ns, sel[0].name, &text, NULL, &from_dir, err);
+		admin = from_dir || meta_policy_trusted(&p->conf.policy, ns);
 		meta_selections_free(sel, n);
 	} else if (!p->conf.cluster_network) {
 		/* Legacy form; Multus ignores delegates when clusterNetwork is set. */
@@ -246,8 +256,9 @@ int meta_plan_default(struct plan *p, struct cni_err *err)
 		struct cni_err e = { 0 };
 		r = meta_kube(p, &e);
 		if (r >= 0) {
+			bool from_dir = false;
 			r = nad_conf(p, p->conf.multus_namespace, p->conf.cluster_network, &text,
-				     NULL, &e);
+				     NULL, &from_dir, &e);
 			if (r < 0 && !(e.code == CNI_ERR_KUBE_API && e.sys == ENOENT)) {
 				*err = e;
 				return cni_err_wrap(err, "cluster network '%s'", name);
@@ -272,22 +283,16 @@ int meta_plan_default(struct plan *p, struct cni_err *err)
 		free(a->name);
 		a->name = xstrdup(a->list.name);
 	}
+	/* policy: before anything of the network runs or is recorded. */
+	r = meta_policy_check_network(&p->conf.policy, a->name, &a->list, admin, err);
+	if (r < 0)
+		return r;
 	/* What the runtime passes (portMappings, bandwidth...) is the default's only. */
 	if (p->ctx->runtime_config) {
 		a->cap_args = cJSON_Duplicate(p->ctx->runtime_config, true);
 		cJSON_DeleteItemFromObjectCaseSensitive(a->cap_args, POD_ANNOTATIONS_KEY);
 	}
 	return 0;
-}
-
-static bool declares(const struct dlg_list *l, const char *cap)
-{
-	const cJSON *pl;
-	cJSON_ArrayForEach (pl, l->plugins) {
-		if (cJSON_IsTrue(json_get(json_get(pl, "capabilities"), cap)))
-			return true;
-	}
-	return false;
 }
 
 /* Selection keys -> capability args; a key no plugin declares fails the attachment
@@ -313,7 +318,8 @@ static int selection_caps(struct attachment *a, struct meta_selection *s, struct
 	for (size_t i = 0; i < ARRAY_SIZE(caps); i++) {
 		if (!caps[i].value)
 			continue;
-		if (r == 0 && !declares(&a->list, caps[i].cap) && strcmp(caps[i].cap, "deviceID"))
+		if (r == 0 && !dlg_list_declares(&a->list, caps[i].cap) &&
+		    strcmp(caps[i].cap, "deviceID"))
 			r = cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
 					"network '%s': the pod asks for '%s' but no plugin of the "
 					"network declares the capability '%s'",
@@ -429,7 +435,7 @@ static int plan_device(struct plan *p, struct attachment *a, const char *resourc
 		cJSON_DeleteItemFromObjectCaseSensitive(a->cap_args, "deviceID");
 		cJSON_AddStringToObject(a->cap_args, "deviceID", dev);
 	}
-	if (!dev && !declares(&a->list, "CNIDeviceInfoFile"))
+	if (!dev && !dlg_list_declares(&a->list, "CNIDeviceInfoFile"))
 		return 0;
 	a->device_info_file = meta_device_info_path(p, a->name, a->ifname);
 	/* Only named here: the copy is a side effect, made once the intent log records the file
@@ -447,19 +453,22 @@ static int plan_device(struct plan *p, struct attachment *a, const char *resourc
 	return 0;
 }
 
-static int plan_selection(struct plan *p, struct meta_selection *s, size_t index,
+/* node_conf: a defaultNetworks entry (the admin's choice, so no namespace isolation). */
+static int plan_selection(struct plan *p, struct meta_selection *s, size_t index, bool node_conf,
 			  struct cni_err *err)
 {
 	const char *ns = s->namespace ? s->namespace : p->pod_ns;
-	/* Namespace isolation as Multus defines it. */
-	if (p->conf.namespace_isolation && strcmp(ns, p->pod_ns) != 0 &&
-	    !meta_ns_in(p->conf.global_namespaces, p->conf.n_global_namespaces, ns))
-		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EPERM,
-				   "namespace isolation: pod in '%s' may not use network '%s/%s'",
-				   p->pod_ns, ns, s->name);
+	int r = 0;
+	if (!node_conf)
+		r = meta_policy_check_isolation(
+			p->conf.namespace_isolation, p->conf.global_namespaces,
+			p->conf.n_global_namespaces, p->pod_ns, ns, s->name, err);
+	if (r < 0)
+		return r;
 	_cleanup_free_ char *name = xasprintf("%s/%s", ns, s->name);
 	_cleanup_free_ char *text = NULL, *resource = NULL;
-	int r = nad_conf(p, ns, s->name, &text, &resource, err);
+	bool from_dir = false;
+	r = nad_conf(p, ns, s->name, &text, &resource, &from_dir, err);
 	if (r < 0)
 		return cni_err_wrap(err, "network '%s'", name);
 	/* net1, net2... by position unless the pod names the interface. */
@@ -473,6 +482,11 @@ static int plan_selection(struct plan *p, struct meta_selection *s, size_t index
 	struct attachment *a = meta_att_add(p, name, ifname, false);
 	r = parse_list(p, a, text, s->name, err);
 	if (r < 0)
+		return r;
+	/* policy: before anything of the network runs or is recorded. */
+	bool admin = node_conf || from_dir || meta_policy_trusted(&p->conf.policy, ns);
+	if ((r = meta_policy_check_network(&p->conf.policy, name, &a->list, admin, err)) < 0 ||
+	    (s->cni_args && (r = meta_policy_check_cni_args(name, &a->list, s->cni_args, err)) < 0))
 		return r;
 	if (s->cni_args)
 		merge_cni_args(a, s->cni_args);
@@ -497,13 +511,13 @@ int meta_plan_secondary(struct plan *p, struct cni_err *err)
 	cJSON_ArrayForEach (dn, defaults) {
 		struct meta_selection s = { .name = dn->valuestring,
 					    .namespace = (char *)p->conf.multus_namespace };
-		r = plan_selection(p, &s, index++, err);
+		r = plan_selection(p, &s, index++, true, err);
 		if (r < 0)
 			return r;
 	}
 	r = meta_networks_parse(annotation(p, META_NETWORKS_ANNOTATION), &sel, &n, err);
 	for (size_t i = 0; r == 0 && i < n; i++)
-		r = plan_selection(p, &sel[i], index++, err);
+		r = plan_selection(p, &sel[i], index++, false, err);
 	meta_selections_free(sel, n);
 	return r;
 }

@@ -97,3 +97,35 @@ leases() {
 	[ -d "$1" ] || { echo 0; return; }
 	find "$1" -type f ! -name lock ! -name 'last_reserved_ip*' | wc -l
 }
+
+# api_fixture NODE DIR TOKEN [MAX_LIFETIME]: start the TLS API server fixture inside netns NODE
+# serving DIR/state.json (certificates in DIR/pki, every request logged to DIR/api.log) and
+# write DIR/kubeconfig for it. Sets API_PID, and PORT (empty when it did not come up).
+api_fixture() {
+	local node=$1 dir=$2 token=$3 life=${4:-300}
+	bash "$TOP/tests/fixtures/apiserver/mkcerts.sh" "$dir/pki"
+	ip netns exec "$node" node "$TOP/tests/fixtures/apiserver/apiserver.js" \
+		--cert "$dir/pki/server.crt" --key "$dir/pki/server.key" --state "$dir/state.json" \
+		--token "$token" --log "$dir/api.log" --max-lifetime "$life" \
+		>"$dir/port" 2>"$dir/api.err" &
+	API_PID=$!
+	for _ in $(seq 100); do [ -s "$dir/port" ] && break; sleep 0.05; done
+	PORT=$(head -n1 "$dir/port")
+	cat >"$dir/kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: https://127.0.0.1:$PORT
+    certificate-authority: $dir/pki/ca.crt
+users:
+- name: plexus
+  user:
+    token: $token
+contexts:
+- name: test
+  context: {cluster: test, user: plexus}
+current-context: test
+KC
+}

@@ -8,7 +8,7 @@
 struct cni_err;
 struct kube_config;
 
-/* DNS-1123 label (namespaces; NAD names, NPWG spec v1.3 §3.3) and subdomain (pod names). */
+/* DNS-1123 label (namespaces) and subdomain (pod and NAD names), as Kubernetes names objects. */
 bool kube_dns1123_label(const char *s);
 bool kube_dns1123_subdomain(const char *s);
 /* Validate ns (label) and name (label or subdomain) before they go into a URL: code 7. */

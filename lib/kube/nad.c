@@ -21,10 +21,17 @@ void kube_nad_free(struct kube_nad *nad)
 	free(nad);
 }
 
+int kube_nad_check_name(const char *ns, const char *name, struct cni_err *err)
+{
+	/* kube_check_names always checks a namespace: a valid stand-in when there is none. */
+	return kube_check_names(ns ? ns : "default", name, false, "network-attachment-definition",
+				err);
+}
+
 int kube_nad_get(const struct kube_config *cfg, const char *ns, const char *name,
 		 struct kube_nad **ret, struct cni_err *err)
 {
-	int r = kube_check_names(ns, name, true, "network-attachment-definition", err);
+	int r = kube_nad_check_name(ns, name, err);
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *path = xasprintf(

@@ -20,9 +20,14 @@ struct kube_nad {
 	const cJSON *annotations;
 };
 
+/* The Kubernetes object-name rule for a NAD reference: ns a DNS-1123 label, name a DNS-1123
+ * subdomain (NADs are custom resources). ns NULL checks the name only. Code 7, the same text
+ * for the annotation parser and the API client. */
+int kube_nad_check_name(const char *ns, const char *name, struct cni_err *err);
+
 /* GET /apis/k8s.cni.cncf.io/v1/namespaces/NS/network-attachment-definitions/NAME. ns and name
- * must be DNS-1123 labels (code 7); missing NAD -ENOENT (code 101); a non-string spec.config is
- * code 6. The config text is not parsed here. */
+ * must pass kube_nad_check_name (code 7); missing NAD -ENOENT (code 101); a non-string
+ * spec.config is code 6. The config text is not parsed here. */
 int kube_nad_get(const struct kube_config *cfg, const char *ns, const char *name,
 		 struct kube_nad **ret, struct cni_err *err);
 void kube_nad_free(struct kube_nad *nad);

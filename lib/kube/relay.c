@@ -56,7 +56,7 @@ bool kube_relay_allowed(const char *method, const char *path, const char *conten
 	return n == 7 && get && !content_type && !strcmp(p[0], "apis") &&
 	       !strcmp(p[1], "k8s.cni.cncf.io") && !strcmp(p[2], "v1") &&
 	       !strcmp(p[3], "namespaces") && kube_dns1123_label(p[4]) &&
-	       !strcmp(p[5], "network-attachment-definitions") && kube_dns1123_label(p[6]);
+	       !strcmp(p[5], "network-attachment-definitions") && kube_dns1123_subdomain(p[6]);
 }
 
 /* Wait for fd to be ready for events until deadline (monotonic ms); 0, -ETIMEDOUT or -errno. */

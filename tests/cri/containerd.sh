@@ -132,9 +132,10 @@ jq -n --argjson i "$(hlr cluster 10.231.0.0/24)" \
 	'{cniVersion:"1.0.0",name:"cluster",plugins:[{type:"bridge",bridge:"cni0",isGateway:true,ipam:$i}]}' \
 	>"$D/cluster/cluster.conflist"
 jq -n --arg k "$D/kubeconfig" --arg c "$D/cni-cache" --arg cl "$D/cluster/cluster.conflist" \
-	--arg l "$D/plexus.log" --arg relay "$D/apid/api.sock" \
+	--arg l "$D/plexus.log" --arg relay "$D/apid/api.sock" --arg t "$D" \
 	'{cniVersion:"1.0.0",name:"plexus-net",plugins:[{type:"plexus",kubeconfig:$k,clusterNetwork:$cl,
 	  cniDir:$c,confDir:$c,logFile:$l,logLevel:"debug",apiRelay:$relay,
+	  tenantPolicy:{hostPathRoots:{dataDir:[$t]}},
 	  capabilities:{portMappings:true,"io.kubernetes.cri.pod-annotations":true}}]}' \
 	>"$D/net.d/10-plexus.conflist"
 for f in "$REF_CNI"/*; do ln -s "$f" "$D/bin/"; done

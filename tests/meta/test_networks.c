@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests for the k8s.v1.cni.cncf.io/networks annotation parser (CHECKLIST §2.2). */
+/* Unit tests for the k8s.v1.cni.cncf.io/networks annotation parser (NPWG network selection). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +9,8 @@
 #include <cmocka.h>
 
 #include "lib/cni/err.h"
+#include "lib/util/cleanup.h"
+#include "lib/kube/nad.h"
 #include "meta/networks.h"
 
 static void expect(const struct meta_selection *s, const char *ns, const char *name,
@@ -134,22 +136,40 @@ static void test_networks_errors_name_element_and_key(void **state)
 	}
 }
 
-static void test_networks_dns1123(void **state)
+/* One name rule for the annotation and the API client: object names are DNS-1123 subdomains
+ * (dots allowed), namespaces DNS-1123 labels, with kube_nad_check_name's text. */
+static void test_networks_name_rule(void **state)
 {
 	(void)state;
-	assert_true(meta_dns1123_label("a"));
-	assert_true(meta_dns1123_label("net-1"));
-	assert_false(meta_dns1123_label("-a"));
-	assert_false(meta_dns1123_label("a-"));
-	assert_false(meta_dns1123_label("A"));
-	assert_false(meta_dns1123_label(""));
+	struct meta_selection *sel = NULL;
+	size_t n = 0;
+	struct cni_err err = { 0 };
+	assert_int_equal(meta_networks_parse("ns/a.b-c.d, net-1", &sel, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(sel[0].name, "a.b-c.d");
+	meta_selections_free(sel, n);
+	struct cni_err api = { 0 };
+	assert_int_equal(kube_nad_check_name("ns", "a.b-c.d", &api), 0);
+	const char *bad[] = { "a..b", ".a", "-a", "a-", "A", "a_b" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		memset(&err, 0, sizeof(err));
+		memset(&api, 0, sizeof(api));
+		assert_true(meta_networks_parse(bad[i], &sel, &n, &err) < 0);
+		assert_true(kube_nad_check_name("ns", bad[i], &api) < 0);
+		assert_int_equal(api.code, 7);
+		if (!strstr(err.msg, api.msg) || !strstr(err.msg, "[0].name"))
+			fail_msg("'%s': annotation '%s' vs API '%s'", bad[i], err.msg, api.msg);
+	}
 	char long_label[70];
 	memset(long_label, 'a', 64);
 	long_label[64] = '\0';
-	assert_false(meta_dns1123_label(long_label));
-	assert_true(meta_dns1123_subdomain("a.b-c.d"));
-	assert_false(meta_dns1123_subdomain("a..b"));
-	assert_false(meta_dns1123_subdomain(".a"));
+	_cleanup_free_ char *sel_text = xasprintf("%s/net", long_label);
+	memset(&err, 0, sizeof(err));
+	memset(&api, 0, sizeof(api));
+	assert_true(meta_networks_parse(sel_text, &sel, &n, &err) < 0);
+	assert_true(kube_nad_check_name(long_label, "net", &api) < 0);
+	if (!strstr(err.msg, api.msg) || !strstr(err.msg, "[0].namespace"))
+		fail_msg("namespace: annotation '%s' vs API '%s'", err.msg, api.msg);
 }
 
 int main(void)
@@ -159,7 +179,7 @@ int main(void)
 		cmocka_unit_test(test_networks_empty),
 		cmocka_unit_test(test_networks_json_form),
 		cmocka_unit_test(test_networks_errors_name_element_and_key),
-		cmocka_unit_test(test_networks_dns1123),
+		cmocka_unit_test(test_networks_name_rule),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,8 +64,10 @@ printf '%s\n' "apiVersion: v1" "kind: Config" "clusters:" "- name: test" "  clus
 	"    server: https://127.0.0.1:$PORT" "    certificate-authority: $TMP/pki/ca.crt" "users:" \
 	"- name: plexus" "  user:" "    token: $TOKEN" "contexts:" "- name: test" \
 	"  context: {cluster: test, user: plexus}" "current-context: test" >"$TMP/kubeconfig"
-CONF=$(jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" \
-	'{cniVersion:"1.0.0",name:"plexus-net",type:"plexus",kubeconfig:$k,clusterNetwork:"cluster",cniDir:$c}')
+# The tenant NADs keep their leases under $TMP: allowed by tenantPolicy (docs/security.md).
+CONF=$(jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" --arg t "$TMP" \
+	'{cniVersion:"1.0.0",name:"plexus-net",type:"plexus",kubeconfig:$k,clusterNetwork:"cluster",cniDir:$c,
+	  tenantPolicy:{hostPathRoots:{dataDir:[$t]}}}')
 CONF_R=$(jq -c --arg s "$SOCK" '. + {apiRelay:$s}' <<<"$CONF")
 CONF_RD=$(jq -c '. + {logLevel:"debug"}' <<<"$CONF_R")
 

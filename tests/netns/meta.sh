@@ -23,7 +23,6 @@ ip -n "$NODE" link set eth9 up
 ip -n "$NODE" link set eth9p up
 
 # ---- the API server fixture, inside the node ---------------------------------------------
-bash "$TOP/tests/fixtures/apiserver/mkcerts.sh" "$TMP/pki"
 TOKEN=plexus-node-token-$T_ID
 nad() { # nad NS NAME CONFIG_JSON [RESOURCE]
 	jq -cn --arg ns "$1" --arg n "$2" --arg c "$3" --arg r "${4:-}" \
@@ -99,38 +98,19 @@ STATIC=$(jq -cn '{cniVersion:"1.0.0",plugins:[{type:"macvlan",master:"eth9",capa
 	pod default u-nad ""
 	echo ']}'
 } >"$TMP/state.json"
-ip netns exec "$NODE" node "$TOP/tests/fixtures/apiserver/apiserver.js" --cert "$TMP/pki/server.crt" \
-	--key "$TMP/pki/server.key" --state "$TMP/state.json" --token "$TOKEN" \
-	--log "$TMP/api.log" --max-lifetime 300 >"$TMP/port" 2>"$TMP/api.err" &
-API_PID=$!
-for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
-PORT=$(head -n1 "$TMP/port")
+api_fixture "$NODE" "$TMP" "$TOKEN" 300
 check "meta: API server fixture is up" test -n "$PORT"
-cat >"$TMP/kubeconfig" <<KC
-apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster:
-    server: https://127.0.0.1:$PORT
-    certificate-authority: $TMP/pki/ca.crt
-users:
-- name: plexus
-  user:
-    token: $TOKEN
-contexts:
-- name: test
-  context: {cluster: test, user: plexus}
-current-context: test
-KC
 mkdir -p "$TMP/confdir"
 # NAD-02: a NAD without spec.config takes the confDir config of the same name.
 jq -cn --argjson i "$(hlr cd 10.218.0.0/24)" \
 	'{cniVersion:"1.0.0",name:"from-confdir",type:"macvlan",master:"eth9",ipam:$i}' \
 	>"$TMP/confdir/50-from-confdir.conf"
-CONF=$(jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" --arg d "$TMP/confdir" \
+# The tenant NADs keep their host-local dataDirs under $TMP and use the fake plugins: the node
+# admin allows both with tenantPolicy (docs/security.md).
+CONF=$(jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" --arg d "$TMP/confdir" --arg t "$TMP" \
 	'{cniVersion:"1.0.0",name:"plexus-net",type:"plexus",kubeconfig:$k,clusterNetwork:"cluster",
-	  cniDir:$c,confDir:$d}')
+	  cniDir:$c,confDir:$d,tenantPolicy:{hostPathRoots:{dataDir:[$t]},
+	  allowedTypes:["macvlan","plexus-vxlan","bridge","host-local","static","fake-plugin","fake-second"]}}')
 
 # plexus VERB POD [CONF]: run the meta-plugin in the node for pod POD; sets OUT, RC.
 plexus() {

@@ -251,10 +251,10 @@ static void test_http_invalid_names_make_no_request(void **state)
 			kube_pod_status_patch_network_status(&cfg, bad_ns[i], "web", "[]", &err),
 			-EINVAL);
 	}
-	/* Pod names are subdomains, NAD names labels (NPWG spec v1.3 §3.3). */
+	/* Pod and NAD names are subdomains (Kubernetes object names): no empty label. */
 	struct cni_err err = { 0 };
 	struct kube_nad *nad = NULL;
-	assert_int_equal(kube_nad_get(&cfg, "default", "a.b", &nad, &err), -EINVAL);
+	assert_int_equal(kube_nad_get(&cfg, "default", "a..b", &nad, &err), -EINVAL);
 	assert_int_equal(f.calls, 0);
 }
 

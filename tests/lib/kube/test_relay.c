@@ -41,6 +41,7 @@ static const struct allow_case allowed[] = {
 	{ "PATCH", "/api/v1/namespaces/ns1/pods/web-0.x/status", MERGE },
 	{ "PATCH", "/api/v1/namespaces/default/pods/web-0/status", MERGE },
 	{ "GET", NAD_PATH "macvlan-conf", NULL },
+	{ "GET", NAD_PATH "sriov.net-a", NULL }, /* NAD names are subdomains */
 	{ "GET", "/apis/k8s.cni.cncf.io/v1/namespaces/a/network-attachment-definitions/b", NULL },
 };
 
@@ -168,7 +169,7 @@ static const struct allow_case refused[] = {
 	{ "GET", "/api/v1/namespaces/default/pods/" L64, NULL },
 	{ "GET", "/api/v1/namespaces/default/pods/a." L64, NULL },
 	{ "GET", NAD_PATH L64, NULL },
-	{ "GET", NAD_PATH "a.b", NULL }, /* NAD names are labels */
+	{ "GET", NAD_PATH "a..b", NULL }, /* NAD names are subdomains: no empty label */
 	{ "GET", NAD_PATH "Macvlan", NULL },
 	{ "GET", NAD_PATH "mac_vlan", NULL },
 	{ "GET", "/apis/k8s.cni.cncf.io/v1/namespaces/" L64 "/network-attachment-definitions/m",
