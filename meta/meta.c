@@ -593,7 +593,7 @@ static struct dlg_rt att_rt(const struct plan *p, const struct attachment *a)
 		.path = p->path,
 		.cap_args = a->cap_args,
 		.exec_builtins = !in_process(p, a),
-		.timeout_ms = 60000,
+		.timeout_ms = (int)p->conf.delegate_timeout_ms,
 	};
 }
 
@@ -939,7 +939,7 @@ out:
 /* The rt of a verb that concerns no container (STATUS, GC). */
 static struct dlg_rt global_rt(const struct plan *p)
 {
-	return (struct dlg_rt){ .path = p->path, .timeout_ms = 60000 };
+	return (struct dlg_rt){ .path = p->path, .timeout_ms = (int)p->conf.delegate_timeout_ms };
 }
 
 /* STATUS: not ready until the readiness indicator exists (NAD-19); then the cluster network's
@@ -1050,6 +1050,7 @@ const struct cni_plugin meta_plugin = {
 	.name = "plexus",
 	.aliases = meta_aliases,
 	.versions = CNI_VERSIONS_ALL,
+	.top_level_only = true,
 	.add = meta_add,
 	.del = meta_del,
 	.check = meta_check,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/cni/args.h"
+#include "lib/cni/exec.h"
 #include "lib/cni/ipam.h"
 #include "lib/cni/netns.h"
 #include "lib/cni/skel.h"
@@ -248,7 +249,8 @@ static int cmd_version(const struct cni_plugin *plugin, const char *in, size_t l
 	return 0;
 }
 
-/* logLevel / logFile in the netconf (sriov-cni and Multus use these keys). */
+/* logLevel / logFile in the netconf (sriov-cni and Multus use these keys). A delegate's
+ * netconf came from a NetworkAttachmentDefinition: a tenant must not pick a file root writes. */
 static void setup_logging(const cJSON *conf)
 {
 	const char *level = NULL, *file = NULL;
@@ -256,9 +258,20 @@ static void setup_logging(const cJSON *conf)
 	if (json_get_string(conf, "logLevel", "logLevel", &level, NULL, NULL) == 0 && level &&
 	    log_level_parse(level, &l) == 0)
 		log_set_level(l);
-	if (json_get_string(conf, "logFile", "logFile", &file, NULL, NULL) == 0 && file &&
-	    log_set_file(file) < 0)
-		log_warning("cannot open logFile '%s': %m, ignoring", file);
+	if (json_get_string(conf, "logFile", "logFile", &file, NULL, NULL) < 0 || !file || !*file)
+		return;
+	if (cni_exec_delegated()) {
+		log_warning("logFile ignored: running as a delegate of plexus, whose network "
+			    "configuration may come from a NetworkAttachmentDefinition");
+		return;
+	}
+	/* ENXIO: a FIFO nobody reads (O_NONBLOCK) or a device. */
+	int r = log_set_file(file);
+	if (r < 0)
+		log_warning("cannot open logFile '%s': %s, ignoring", file,
+			    r == -ELOOP			  ? "it is a symbolic link"
+			    : r == -EINVAL || r == -ENXIO ? "not a regular file"
+							  : strerror(-r));
 }
 
 int cni_ctx_open_netns(struct cni_ctx *ctx, struct cni_err *err)
@@ -327,6 +340,15 @@ int cni_skel_main(int argc, char **argv, const struct cni_plugin *plugin, const 
 	if (env.cmd == CNI_CMD_VERSION) {
 		cni_env_done(&env);
 		return cmd_version(plugin, in, in_len);
+	}
+	/* Defence in depth against a NAD whose type is this plugin: its nested copy would take
+	 * binDir, kubeconfig, cniDir... from tenant JSON. */
+	if (plugin->top_level_only && cni_exec_delegated()) {
+		cni_env_done(&env);
+		cni_err_set(&err, CNI_ERR_INVALID_CONFIG, EPERM,
+			    "type '%s': plexus may not run as a delegate of plexus (%s is set)",
+			    plugin->name, CNI_EXEC_MARKER);
+		return print_error(version, &err);
 	}
 
 	struct cni_ctx ctx;
