@@ -266,6 +266,15 @@ static int listen_on(const char *path)
 	return -1;
 }
 
+/* optarg as a count of 1 to max; a usage error says the range. */
+static int parse_count(const char *opt, int64_t max, int64_t *ret)
+{
+	int r = parse_i64(optarg, 1, max, ret);
+	if (r < 0)
+		fprintf(stderr, "plexus-apid: %s: must be 1-%d\n", opt, (int)max);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	log_set_program("plexus-apid");
@@ -291,18 +300,12 @@ int main(int argc, char **argv)
 			sock = optarg;
 			break;
 		case 'w':
-			if (parse_i64(optarg, 1, WORKERS_MAX, &workers) < 0) {
-				fprintf(stderr, "plexus-apid: --workers: must be 1-%d\n",
-					WORKERS_MAX);
+			if (parse_count("--workers", WORKERS_MAX, &workers) < 0)
 				return 2;
-			}
 			break;
 		case 'm':
-			if (parse_i64(optarg, 1, CLIENTS_MAX, &max_clients) < 0) {
-				fprintf(stderr, "plexus-apid: --max-clients: must be 1-%d\n",
-					CLIENTS_MAX);
+			if (parse_count("--max-clients", CLIENTS_MAX, &max_clients) < 0)
 				return 2;
-			}
 			break;
 		case 'l': {
 			enum log_level level;
