@@ -43,7 +43,8 @@ struct cni_ctx {
 	size_t n_args;
 
 	enum cni_version version; /* the request's cniVersion */
-	const char *conf_raw;	  /* stdin bytes, passed unchanged to IPAM (CNI-65) */
+	const char
+		*conf_raw; /* stdin bytes, passed unchanged to IPAM (SPEC.md "Plugin Delegation") */
 	size_t conf_len;
 	const cJSON *conf;		/* parsed stdin */
 	const char *name;		/* network name */
@@ -60,8 +61,8 @@ struct cni_ctx {
 
 /* Value of CNI_ARGS key (case-sensitive), or NULL. */
 const char *cni_ctx_arg(const struct cni_ctx *ctx, const char *key);
-/* CHECK (CNI-30/33): the index in prevResult of the interface named CNI_IFNAME whose sandbox is
- * CNI_NETNS. A missing prevResult or no such interface is code 7. */
+/* CHECK (SPEC.md "CHECK"): the index in prevResult of the interface named CNI_IFNAME whose sandbox
+ * is CNI_NETNS. A missing prevResult or no such interface is code 7. */
 int cni_ctx_prev_iface(const struct cni_ctx *ctx, size_t *ret, struct cni_err *err);
 
 /* One built-in plugin. Slot contracts:

@@ -167,7 +167,7 @@ static int pump(int in_fd, int out_fd, const char *data, size_t len, int64_t dea
 	return 0;
 }
 
-/* A failed plugin's stdout should hold error JSON (CNI-15); use its code/msg/details. */
+/* A failed plugin's stdout should hold error JSON (SPEC.md "Error"); use its code/msg/details. */
 static int plugin_error(const char *type, int status, const char *out, size_t len,
 			struct cni_err *err)
 {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Logging to stderr and an optional log file, one line per event (CONVENTIONS §6). */
+/* Logging to stderr and an optional log file, one line per event (docs/troubleshooting.md). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Logging: one line per event to stderr and optionally a log file (CONVENTIONS §6). */
+/* Logging: one line per event to stderr and optionally a log file (docs/troubleshooting.md). */
 #pragma once
 
 #include <stdbool.h>

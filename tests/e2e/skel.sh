@@ -110,7 +110,7 @@ expect_ok_empty "DEL without netns still releases IPAM"
 check "DEL ran IPAM DEL" grep -qx CNI_COMMAND=DEL "$TMP/del.env"
 run CNI_COMMAND=DEL CNI_CONTAINERID=c1 CNI_IFNAME=net1 CNI_PATH=$FIX FAKE_MODE=error FAKE_CODE=11 -- \
 	'{"cniVersion":"1.0.0","name":"n","ipam":{"type":"fake-plugin"}}'
-expect_error "DEL reports IPAM's failure (CNI-28)" 11 "ipam 'fake-plugin' DEL"
+expect_error "DEL reports IPAM's failure (SPEC.md DEL)" 11 "ipam 'fake-plugin' DEL"
 run "${ADD[@]}" CNI_NETNS= -- "$V10"
 expect_error "ADD with empty CNI_NETNS" 4 "CNI_NETNS"
 check "errors are logged on stderr, one line" bash -c "[ \$(wc -l <'$TMP/stderr') -eq 1 ] && grep -q ' error plexus-macvlan\[' '$TMP/stderr'"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests for CNI_* env loading/validation and CNI_ARGS parsing (CNI-04..CNI-09). */
+/* Unit tests for CNI_* env loading/validation and CNI_ARGS parsing (SPEC.md "Parameters"). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -67,7 +67,7 @@ static void test_env_required_per_command(void **state)
 		{ "ADD", "CNI_IFNAME", NULL, NULL, 4, "[CNI_IFNAME]" },
 		{ "ADD", "CNI_PATH", NULL, NULL, 4, "[CNI_PATH]" },
 		{ "CHECK", "CNI_NETNS", NULL, NULL, 4, "CNI_NETNS" },
-		/* DEL: CNI_NETNS is optional (SPEC 1.0 / CNI-25). */
+		/* DEL: CNI_NETNS is optional (SPEC.md "DEL"). */
 		{ "DEL", "CNI_NETNS", NULL, NULL, 0, NULL },
 		{ "DEL", "CNI_IFNAME", NULL, NULL, 4, "CNI_IFNAME" },
 		{ "STATUS", "CNI_CONTAINERID", NULL, NULL, 0, NULL },
@@ -125,10 +125,10 @@ static void test_args_parse_pairs(void **state)
 	assert_int_equal(n, 4);
 	assert_string_equal(cni_kv_get(kv, n, "IgnoreUnknown"), "1");
 	assert_string_equal(cni_kv_get(kv, n, "K8S_POD_NAME"), "p");
-	/* CNI-09: split on the first '=' only. */
+	/* SPEC.md "Parameters", CNI_ARGS: split on the first '=' only. */
 	assert_string_equal(cni_kv_get(kv, n, "X"), "a=b");
 	assert_string_equal(cni_kv_get(kv, n, "MAC"), "");
-	assert_null(cni_kv_get(kv, n, "mac")); /* keys are case-sensitive (CNI-55) */
+	assert_null(cni_kv_get(kv, n, "mac")); /* keys are case-sensitive */
 	cni_kv_free(kv, n);
 }
 
