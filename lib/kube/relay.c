@@ -285,8 +285,8 @@ static int relay_exchange(void *data, const struct kube_config *cfg, const struc
 	long ack_ms = timeout_ms / 4 < KUBE_RELAY_ACK_MS ? timeout_ms / 4 : KUBE_RELAY_ACK_MS;
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
-	r = kube_relay_recv(fd, cfg->max_response + KUBE_RELAY_HEADER_MAX, start + ack_ms, deadline,
-			    &buf, &len);
+	size_t max = cfg->max_response + strlen(KUBE_RELAY_ACK) + KUBE_RELAY_HEADER_MAX;
+	r = kube_relay_recv(fd, max, start + ack_ms, deadline, &buf, &len);
 	if (r == -ETIME) {
 		relay_stuck = true;
 		/* Closed first: a daemon that wakes up finds us gone and forwards nothing. */

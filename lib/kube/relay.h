@@ -23,7 +23,7 @@ struct kube_response;
 
 #include <stdint.h>
 
-/* A request: the PATCH body below, JSON-escaped (at most doubled), and the rest. */
+/* A request: the PATCH body below, JSON-escaped (quotes and backslashes doubled), and the rest. */
 #define KUBE_RELAY_REQUEST_MAX (2 * KUBE_RELAY_PATCH_MAX + 4096u)
 /* A PATCH body: Kubernetes caps a pod's annotations at 256 KiB in total. */
 #define KUBE_RELAY_PATCH_MAX (256u << 10)
