@@ -267,6 +267,7 @@ while time.time() - t < 10:
         b += d
     except socket.timeout:
         if sys.argv[2] == "trickle": s.send(b" ")
+    except (BrokenPipeError, ConnectionResetError): break # closed as a byte went out
 print(b.decode().strip() or "TIMEOUT"); print("%.1f" % (time.time() - t))' "$SOCK" "$1"
 }
 S1=$(slow silent)
