@@ -135,6 +135,18 @@ SLOW=$(jq -cn --arg c "$TMP/outer" '{cniVersion:"1.1.0",name:"outer",type:"plexu
 	delegateTimeoutSeconds:1,delegates:[{cniVersion:"1.1.0",name:"slow",type:"fake-plugin"}]}')
 P=$META run CNI_COMMAND=STATUS CNI_PATH=$FIX FAKE_MODE=sleep -- "$SLOW"
 expect_error "delegateTimeoutSeconds bounds an exec'd delegate" 11 "plugin 'fake-plugin' STATUS timed out after 1000 ms"
+# A delegate that ignores SIGTERM, closes its stdout and hangs while a child it forked holds
+# that stdout: the deadline still holds, and its whole process group is killed.
+mkdir -p "$TMP/bin"
+printf '%s\n' '#!/bin/sh' 'cat >/dev/null' "trap '' TERM" "(trap '' TERM; sleep 299.$T_ID) &" \
+	'exec >&-' "sleep 298.$T_ID" >"$TMP/bin/hang"
+chmod +x "$TMP/bin/hang"
+P=$META run CNI_COMMAND=STATUS CNI_PATH="$TMP/bin" -- "$(jq -c '.delegates[0].type = "hang"' <<<"$SLOW")"
+expect_error "a delegate hanging with stdout closed and a child holding it times out" 11 \
+	"plugin 'hang' STATUS timed out after 1000 ms (killed)"
+survivors() { pgrep -f "sleep 29[89]\.$T_ID" >/dev/null; }
+for _ in $(seq 50); do survivors || break; sleep 0.02; done
+check "... and no process of its group survives" bash -c "! pgrep -f 'sleep 29[89]\.$T_ID'"
 for bad in 0 3601 '"10"' 1.5; do
 	P=$META run CNI_COMMAND=STATUS CNI_PATH=$FIX -- "$(jq -c ".delegateTimeoutSeconds = $bad" <<<"$SLOW")"
 	expect_error "delegateTimeoutSeconds $bad is code 7 naming the key" 7 "delegateTimeoutSeconds"
