@@ -29,8 +29,13 @@
 #define SOCKET_DEFAULT "/run/plexus/api.sock"
 #define WORKERS_DEFAULT 4
 #define WORKERS_MAX 64
-/* A client has this long to send its request; a stuck one must not hold a worker. */
-#define REQUEST_READ_TIMEOUT_S 5
+#define CLIENTS_DEFAULT 16
+#define CLIENTS_MAX 1024
+/* Each request's deadline, from its accept: the request must be in within READ_MS (the plugin
+ * sends it at once, and stops waiting for our ack after KUBE_RELAY_ACK_MS), the API call gets
+ * at most the kubeconfig's timeout, the answer ANSWER_MS more. */
+#define READ_MS KUBE_RELAY_ACK_MS
+#define ANSWER_MS 1000
 
 static const char usage[] =
 	"Usage: plexus-apid [OPTION]...\n"
@@ -40,6 +45,8 @@ static const char usage[] =
 	"  --kubeconfig FILE   credentials (default: in-cluster service account)\n"
 	"  --socket PATH       Unix socket to serve, mode 0600 (default " SOCKET_DEFAULT ")\n"
 	"  --workers N         requests served at once, 1-64 (default 4)\n"
+	"  --max-clients N     connections served or waiting for a worker, 1-1024 (default 16);\n"
+	"                      beyond, a client is told at once that the relay is busy\n"
 	"  --log-level LEVEL   error|warning|info|debug (default info)\n"
 	"  -h, --help          this text\n"
 	"\n"
@@ -47,7 +54,7 @@ static const char usage[] =
 
 static struct kube_config *cfg;
 
-static void answer_error(int fd, const struct cni_err *e)
+static void answer_error(int fd, const struct cni_err *e, int64_t deadline)
 {
 	_cleanup_json_ cJSON *j = cJSON_CreateObject();
 	cJSON *o = cJSON_AddObjectToObject(j, "error");
@@ -56,23 +63,41 @@ static void answer_error(int fd, const struct cni_err *e)
 	cJSON_AddStringToObject(o, "msg", e->msg);
 	_cleanup_free_ char *text = json_print(j);
 	_cleanup_free_ char *line = xasprintf("%s\n", text);
-	(void)file_write_all(fd, line, strlen(line));
+	(void)kube_relay_send(fd, line, strlen(line), deadline);
 }
 
-/* One connection: read the request to EOF, check it, forward it, answer, close. */
-static void serve(int fd)
+/* One connection, accepted at t0: read the request to EOF, acknowledge it, check it, forward
+ * it, answer. Everything before t0 + READ_MS + the API timeout + ANSWER_MS. */
+static void serve(int fd, int64_t t0)
 {
-	struct timeval tv = { .tv_sec = REQUEST_READ_TIMEOUT_S };
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	int64_t deadline = t0 + READ_MS + cfg->timeout_ms + ANSWER_MS;
 	struct cni_err e = { 0 };
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
-	int r = file_read_fd(fd, KUBE_RELAY_REQUEST_MAX, &text, &len);
+	int r = kube_relay_recv(fd, KUBE_RELAY_REQUEST_MAX, t0 + READ_MS, t0 + READ_MS, &text,
+				&len);
 	if (r < 0) {
-		log_warning("relay: reading a request: %s", strerror(-r));
-		(void)cni_err_set(&e, CNI_ERR_TRY_AGAIN, -r, "relay could not read the request: %s",
-				  strerror(-r));
-		answer_error(fd, &e);
+		log_warning("relay: reading a request: %s",
+			    r == -ETIMEDOUT ? "not complete in time" : strerror(-r));
+		if (r == -ETIMEDOUT || r == -ETIME)
+			(void)cni_err_set(&e, CNI_ERR_TRY_AGAIN, ETIMEDOUT,
+					  "relay: request not received within %d ms", READ_MS);
+		else if (r == -EFBIG)
+			(void)cni_err_set(&e, CNI_ERR_KUBE_API, EFBIG,
+					  "relay: request larger than %u bytes",
+					  KUBE_RELAY_REQUEST_MAX);
+		else
+			(void)cni_err_set(&e, CNI_ERR_TRY_AGAIN, -r,
+					  "relay could not read the request: %s", strerror(-r));
+		answer_error(fd, &e, deadline);
+		return;
+	}
+	/* The ack, which also tells whether the client is still there: one that gave up on us
+	 * (it went to the API server itself) has closed the socket, and gets nothing forwarded. */
+	r = kube_relay_send(fd, KUBE_RELAY_ACK, strlen(KUBE_RELAY_ACK), deadline);
+	if (r < 0) {
+		log_info("relay: client gone before the request was served (%s), dropping it",
+			 strerror(-r));
 		return;
 	}
 	_cleanup_json_ cJSON *j = NULL;
@@ -80,7 +105,7 @@ static void serve(int fd)
 		if (!e.code)
 			(void)cni_err_set(&e, CNI_ERR_DECODE, EINVAL,
 					  "relay request: not a JSON object");
-		answer_error(fd, &e);
+		answer_error(fd, &e, deadline);
 		return;
 	}
 	const char *method = cJSON_GetStringValue(json_get(j, "method"));
@@ -97,12 +122,22 @@ static void serve(int fd)
 			"the API relay forwards only GET pod, GET "
 			"network-attachment-definition and PATCH pod status, not %.16s %.256s",
 			method ? method : "(no method)", path ? path : "(no path)");
-		answer_error(fd, &e);
+		answer_error(fd, &e, deadline);
 		return;
 	}
-	long timeout_ms = cfg->timeout_ms;
+	if (kube_relay_check_body(method, body, &e) < 0) {
+		log_warning("relay: refused the body of %s %.256s: %s", method, path, e.msg);
+		answer_error(fd, &e, deadline);
+		return;
+	}
+	/* What is left for the API call, keeping ANSWER_MS to answer. */
+	long timeout_ms = (long)(deadline - ANSWER_MS - clock_now_ms());
+	if (timeout_ms > cfg->timeout_ms)
+		timeout_ms = cfg->timeout_ms;
 	if (cJSON_IsNumber(tmo) && tmo->valuedouble >= 1 && tmo->valuedouble < timeout_ms)
 		timeout_ms = (long)tmo->valuedouble;
+	if (timeout_ms < 1)
+		timeout_ms = 1;
 	_cleanup_free_ char *what = xasprintf("%s %s", method, path);
 	struct kube_request req = {
 		.method = method,
@@ -113,29 +148,63 @@ static void serve(int fd)
 		.what = what,
 	};
 	struct kube_response resp = { .retry_after = -1 };
-	int64_t t0 = clock_now_us();
+	int64_t t1 = clock_now_us();
 	r = kube_exchange(cfg, &req, timeout_ms, &resp, &e);
 	if (r < 0) {
 		log_warning("relay: %s: %s", what, e.msg);
-		answer_error(fd, &e);
+		answer_error(fd, &e, deadline);
 		kube_response_done(&resp);
 		return;
 	}
 	log_debug("relay: %s: HTTP %ld in %.2f ms", what, resp.status,
-		  (double)(clock_now_us() - t0) / 1000.0);
+		  (double)(clock_now_us() - t1) / 1000.0);
 	_cleanup_free_ char *head =
 		xasprintf("{\"status\":%ld,\"retryAfter\":%ld}\n", resp.status, resp.retry_after);
 	/* SIGPIPE is ignored: a client that went away is EPIPE here, nothing more. */
-	if (file_write_all(fd, head, strlen(head)) == 0 && resp.len)
-		(void)file_write_all(fd, resp.body, resp.len);
+	if (kube_relay_send(fd, head, strlen(head), deadline) == 0 && resp.len)
+		(void)kube_relay_send(fd, resp.body, resp.len, deadline);
 	kube_response_done(&resp);
 }
 
+/* Accepted connections waiting for a worker, and how many are being served; at most
+ * max_clients together. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t ready;
+	int *fds;
+	int64_t *t0;
+	size_t head, queued, serving, max;
+} clients = { .lock = PTHREAD_MUTEX_INITIALIZER, .ready = PTHREAD_COND_INITIALIZER };
+
 static void *worker(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		(void)pthread_mutex_lock(&clients.lock);
+		while (clients.queued == 0)
+			(void)pthread_cond_wait(&clients.ready, &clients.lock);
+		int fd = clients.fds[clients.head];
+		int64_t t0 = clients.t0[clients.head];
+		clients.head = (clients.head + 1) % clients.max;
+		clients.queued--;
+		clients.serving++;
+		(void)pthread_mutex_unlock(&clients.lock);
+		serve(fd, t0);
+		(void)close(fd);
+		(void)pthread_mutex_lock(&clients.lock);
+		clients.serving--;
+		(void)pthread_mutex_unlock(&clients.lock);
+	}
+	return NULL;
+}
+
+/* Accept, and queue for the workers or answer "busy" at once: the plugin then makes the
+ * request itself rather than wait behind others. */
+static void *acceptor(void *arg)
 {
 	int ls = (int)(intptr_t)arg;
 	for (;;) {
-		int fd = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+		int fd = accept4(ls, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
 			if (errno != EINTR && errno != ECONNABORTED) {
 				/* Out of fds or memory: retrying at once would only spin. */
@@ -145,7 +214,25 @@ static void *worker(void *arg)
 			}
 			continue;
 		}
-		serve(fd);
+		int64_t t0 = clock_now_ms();
+		(void)pthread_mutex_lock(&clients.lock);
+		size_t busy = clients.queued + clients.serving;
+		if (busy < clients.max) {
+			size_t tail = (clients.head + clients.queued) % clients.max;
+			clients.fds[tail] = fd;
+			clients.t0[tail] = t0;
+			clients.queued++;
+			(void)pthread_cond_signal(&clients.ready);
+		}
+		(void)pthread_mutex_unlock(&clients.lock);
+		if (busy < clients.max)
+			continue;
+		log_info("relay: busy (%zu clients), sending a client to the API server", busy);
+		struct cni_err e = { 0 };
+		(void)cni_err_set(&e, CNI_ERR_TRY_AGAIN, EBUSY,
+				  "API relay busy: %zu clients, make the request directly", busy);
+		/* A fresh socket's buffer takes the line at once; never wait on this client. */
+		answer_error(fd, &e, t0);
 		(void)close(fd);
 	}
 	return NULL;
@@ -179,16 +266,26 @@ static int listen_on(const char *path)
 	return -1;
 }
 
+/* optarg as a count of 1 to max; a usage error says the range. */
+static int parse_count(const char *opt, int64_t max, int64_t *ret)
+{
+	int r = parse_i64(optarg, 1, max, ret);
+	if (r < 0)
+		fprintf(stderr, "plexus-apid: %s: must be 1-%d\n", opt, (int)max);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	log_set_program("plexus-apid");
 	log_set_level(LOG_LEVEL_INFO);
 	const char *kubeconfig = "", *sock = SOCKET_DEFAULT;
-	int64_t workers = WORKERS_DEFAULT;
+	int64_t workers = WORKERS_DEFAULT, max_clients = CLIENTS_DEFAULT;
 	static const struct option opts[] = {
 		{ "kubeconfig", required_argument, NULL, 'k' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "max-clients", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -203,11 +300,12 @@ int main(int argc, char **argv)
 			sock = optarg;
 			break;
 		case 'w':
-			if (parse_i64(optarg, 1, WORKERS_MAX, &workers) < 0) {
-				fprintf(stderr, "plexus-apid: --workers: must be 1-%d\n",
-					WORKERS_MAX);
+			if (parse_count("--workers", WORKERS_MAX, &workers) < 0)
 				return 2;
-			}
+			break;
+		case 'm':
+			if (parse_count("--max-clients", CLIENTS_MAX, &max_clients) < 0)
+				return 2;
 			break;
 		case 'l': {
 			enum log_level level;
@@ -252,9 +350,14 @@ int main(int argc, char **argv)
 	int ls = listen_on(sock);
 	if (ls < 0)
 		return 1;
-	for (int64_t i = 0; i < workers; i++) {
+	clients.max = (size_t)max_clients;
+	clients.fds = xcalloc(clients.max, sizeof(*clients.fds));
+	clients.t0 = xcalloc(clients.max, sizeof(*clients.t0));
+	for (int64_t i = 0; i <= workers; i++) {
 		pthread_t t;
-		int r = pthread_create(&t, NULL, worker, (void *)(intptr_t)ls);
+		/* The last thread is the acceptor. */
+		int r = pthread_create(&t, NULL, i < workers ? worker : acceptor,
+				       (void *)(intptr_t)ls);
 		if (r != 0) {
 			log_error("starting worker %d: %s", (int)i, strerror(r));
 			(void)unlink(sock);
@@ -262,7 +365,8 @@ int main(int argc, char **argv)
 		}
 		(void)pthread_detach(t);
 	}
-	log_info("relaying to %s on %s with %d worker(s)", cfg->server, sock, (int)workers);
+	log_info("relaying to %s on %s with %d worker(s), at most %d client(s)", cfg->server, sock,
+		 (int)workers, (int)max_clients);
 	int sig = 0;
 	(void)sigwait(&set, &sig);
 	struct stat st;

@@ -155,7 +155,9 @@ int meta_conf_parse(const cJSON *conf, struct meta_conf *ret, struct cni_err *er
 		c.in_process_ipam = true;
 	if ((r = get_seconds(conf, "apiTimeoutSeconds", 10000, &c.api_timeout_ms, err)) < 0 ||
 	    (r = get_seconds(conf, "apiConnectTimeoutSeconds", 3000, &c.api_connect_timeout_ms,
-			     err)) < 0)
+			     err)) < 0 ||
+	    (r = get_seconds(conf, "delegateTimeoutSeconds", 60000, &c.delegate_timeout_ms, err)) <
+		    0)
 		goto fail;
 	if ((r = get_ns_list(conf, "globalNamespaces", "default", &c.global_namespaces,
 			     &c.n_global_namespaces, err)) < 0 ||

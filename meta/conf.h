@@ -36,6 +36,7 @@ struct meta_conf {
 	const char *api_relay;	     /* plexus-apid's socket (lib/kube/relay.h); NULL/"": direct */
 	long api_timeout_ms;	     /* apiTimeoutSeconds, default 10 s */
 	long api_connect_timeout_ms; /* apiConnectTimeoutSeconds, default 3 s */
+	long delegate_timeout_ms;    /* delegateTimeoutSeconds, default 60 s: each exec'd plugin */
 	bool fail_on_status_error;   /* failOnStatusPatchError: a failed network-status patch fails
 					ADD */
 	struct meta_policy policy;   /* tenantPolicy (meta/policy.h), owned */

@@ -550,7 +550,7 @@ struct dlg_rt meta_att_rt(const struct plan *p, const struct attachment *a)
 		.path = p->path,
 		.cap_args = a->cap_args,
 		.exec_builtins = !in_process(p, a),
-		.timeout_ms = 60000,
+		.timeout_ms = (int)p->conf.delegate_timeout_ms,
 	};
 }
 
@@ -577,5 +577,5 @@ int meta_plan_init(struct plan *p, const struct cni_ctx *ctx, struct cni_err *er
 /* The rt of a verb that concerns no container (STATUS, GC). */
 struct dlg_rt meta_global_rt(const struct plan *p)
 {
-	return (struct dlg_rt){ .path = p->path, .timeout_ms = 60000 };
+	return (struct dlg_rt){ .path = p->path, .timeout_ms = (int)p->conf.delegate_timeout_ms };
 }

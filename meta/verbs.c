@@ -278,6 +278,7 @@ const struct cni_plugin meta_plugin = {
 	.name = "plexus",
 	.aliases = meta_aliases,
 	.versions = CNI_VERSIONS_ALL,
+	.top_level_only = true,
 	.add = meta_add,
 	.del = meta_del,
 	.check = meta_check,

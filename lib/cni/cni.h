@@ -70,11 +70,14 @@ int cni_ctx_prev_iface(const struct cni_ctx *ctx, size_t *ret, struct cni_err *e
  * - del: idempotent; a missing netns, link or IPAM lease is success.
  * - check: compare prevResult with reality; never modify state. NULL = always fine.
  * - status: NULL = always ready (the core still forwards STATUS to IPAM).
- * - gc: NULL = nothing to collect (the core still forwards GC to IPAM). */
+ * - gc: NULL = nothing to collect (the core still forwards GC to IPAM).
+ * - top_level_only: the skel refuses every verb but VERSION when the plugin runs as a delegate
+ *   of plexus (lib/cni/exec.h, CNI_EXEC_MARKER). */
 struct cni_plugin {
 	const char *name;	    /* the netconf "type" */
 	const char *const *aliases; /* NULL-terminated other accepted types, or NULL */
 	unsigned versions;	    /* bitmask of 1u << enum cni_version */
+	bool top_level_only;
 	int (*add)(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err *err);
 	int (*del)(const struct cni_ctx *ctx, struct cni_err *err);
 	int (*check)(const struct cni_ctx *ctx, struct cni_err *err);

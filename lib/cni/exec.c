@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Exec of external CNI plugins (SPEC §4, CNI-64..66): lookup, env, pipes, timeout, errors. */
+/* Exec of external CNI plugins (CNI SPEC.md "Execution protocol"): lookup, env, pipes, one
+ * deadline for the whole call, errors. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -46,17 +49,20 @@ int cni_exec_find(const char *type, const char *path, char **ret, struct cni_err
 			   "failed to find plugin '%s' in path [%s]", type, path ? path : "");
 }
 
-/* Our environment minus CNI_*, plus the request's CNI_* (libcni DelegateArgs semantics). */
+/* Our environment minus CNI_*, plus the request's CNI_* (libcni DelegateArgs semantics) and
+ * the nesting marker. */
 static char **build_env(const struct cni_exec_req *req)
 {
 	size_t n = 0;
 	for (char **e = environ; *e; e++)
 		n++;
-	char **env = xcalloc(n + 8, sizeof(char *));
+	char **env = xcalloc(n + 9, sizeof(char *));
 	size_t i = 0;
 	for (char **e = environ; *e; e++)
-		if (strncmp(*e, "CNI_", 4) != 0)
+		if (strncmp(*e, "CNI_", 4) != 0 &&
+		    strncmp(*e, CNI_EXEC_MARKER "=", sizeof(CNI_EXEC_MARKER)) != 0)
 			env[i++] = xstrdup(*e);
+	env[i++] = xstrdup(CNI_EXEC_MARKER "=1");
 	env[i++] = xasprintf("CNI_COMMAND=%s", cni_cmd_str(req->cmd));
 	if (req->container_id)
 		env[i++] = xasprintf("CNI_CONTAINERID=%s", req->container_id);
@@ -81,11 +87,16 @@ static void strv_free(char **v)
 	free(v);
 }
 
-/* Feed stdin and collect stdout until EOF or the deadline. */
-static int pump(int in_fd, int out_fd, const char *data, size_t len, int timeout_ms, char **ret,
+bool cni_exec_delegated(void)
+{
+	const char *v = secure_getenv(CNI_EXEC_MARKER);
+	return v && *v;
+}
+
+/* Feed stdin and collect stdout until EOF or the deadline (monotonic ms, 0 = none). */
+static int pump(int in_fd, int out_fd, const char *data, size_t len, int64_t deadline, char **ret,
 		size_t *ret_len)
 {
-	int64_t deadline = timeout_ms > 0 ? clock_now_ms() + timeout_ms : 0;
 	size_t off = 0, cap = 4096, got = 0;
 	_cleanup_free_ char *buf = xmalloc(cap + 1);
 	if (len == 0) {
@@ -156,7 +167,7 @@ static int pump(int in_fd, int out_fd, const char *data, size_t len, int timeout
 	return 0;
 }
 
-/* A failed plugin's stdout should hold error JSON (CNI-15); use its code/msg/details. */
+/* A failed plugin's stdout should hold error JSON (SPEC.md "Error"); use its code/msg/details. */
 static int plugin_error(const char *type, int status, const char *out, size_t len,
 			struct cni_err *err)
 {
@@ -182,9 +193,41 @@ static int plugin_error(const char *type, int status, const char *out, size_t le
 			   out);
 }
 
+/* Wait until pid has exited, without reaping it: while it is a zombie its process group id
+ * cannot be reused, so killing the group stays safe. 0, -ETIMEDOUT or -errno. */
+static int wait_exit(pid_t pid, int64_t deadline, siginfo_t *si)
+{
+	for (long ms = 1;; ms = ms < 20 ? ms * 2 : 20) {
+		memset(si, 0, sizeof(*si));
+		if (waitid(P_PID, (id_t)pid, si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (si->si_pid == pid)
+			return 0;
+		if (deadline && clock_now_ms() >= deadline)
+			return -ETIMEDOUT;
+		struct timespec pause = { .tv_nsec = ms * 1000000 };
+		(void)nanosleep(&pause, NULL);
+	}
+}
+
+/* Kill the plugin's whole process group (it leads it), then reap the plugin. */
+static int reap(pid_t pid, bool kill_group)
+{
+	if (kill_group)
+		(void)kill(-pid, SIGKILL);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return status;
+}
+
 int cni_exec_run(const struct cni_exec_req *req, char **ret_stdout, size_t *ret_len,
 		 struct cni_err *err)
 {
+	int64_t deadline = req->timeout_ms > 0 ? clock_now_ms() + req->timeout_ms : 0;
 	_cleanup_free_ char *bin = NULL;
 	int r = cni_exec_find(req->type, req->path, &bin, err);
 	if (r < 0)
@@ -203,16 +246,22 @@ int cni_exec_run(const struct cni_exec_req *req, char **ret_stdout, size_t *ret_
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in_pipe[0], STDIN_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], STDOUT_FILENO);
+	/* Its own process group, so that a timeout or an error kills whatever it forked too. */
+	posix_spawnattr_t attr;
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&attr, 0);
 	char **env = build_env(req);
 	char *argv[] = { bin, NULL };
 	pid_t pid = -1;
 	/* libcni retries "text file busy": a plugin binary being replaced right now. */
 	for (int attempt = 0; attempt < 5; attempt++) {
-		r = posix_spawn(&pid, bin, &fa, NULL, argv, env);
+		r = posix_spawn(&pid, bin, &fa, &attr, argv, env);
 		if (r != ETXTBSY)
 			break;
 		(void)usleep(100000 * (attempt + 1));
 	}
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	strv_free(env);
 	(void)close(in_pipe[0]);
@@ -227,23 +276,23 @@ int cni_exec_run(const struct cni_exec_req *req, char **ret_stdout, size_t *ret_
 	(void)sigaction(SIGPIPE, &ign, &old);
 	_cleanup_free_ char *out = NULL;
 	size_t len = 0;
-	r = pump(in_pipe[1], out_pipe[0], req->stdin_data, req->stdin_len, req->timeout_ms, &out,
-		 &len);
+	r = pump(in_pipe[1], out_pipe[0], req->stdin_data, req->stdin_len, deadline, &out, &len);
 	(void)sigaction(SIGPIPE, &old, NULL);
 	(void)close(out_pipe[0]);
-	if (r == -ETIMEDOUT)
-		(void)kill(pid, SIGKILL);
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	/* Closing stdout is not exiting: the deadline holds until the plugin is gone. */
+	siginfo_t si = { 0 };
+	if (r == 0)
+		r = wait_exit(pid, deadline, &si);
+	bool ok = r == 0 && si.si_code == CLD_EXITED && si.si_status == 0;
+	int status = reap(pid, !ok);
 	if (r == -ETIMEDOUT)
 		return cni_err_set(err, CNI_ERR_TRY_AGAIN, ETIMEDOUT,
-				   "plugin '%s' %s timed out after %d ms", req->type,
+				   "plugin '%s' %s timed out after %d ms (killed)", req->type,
 				   cni_cmd_str(req->cmd), req->timeout_ms);
 	if (r < 0)
 		return cni_err_set(err, CNI_ERR_IO, -r, "reading output of plugin '%s': %s",
 				   req->type, strerror(-r));
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	if (!ok)
 		return plugin_error(req->type, status, out, len, err);
 	log_debug("plugin '%s' %s ok", req->type, cni_cmd_str(req->cmd));
 	*ret_stdout = TAKE_PTR(out);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/cni/args.h"
+#include "lib/cni/exec.h"
 #include "lib/cni/ipam.h"
 #include "lib/cni/netns.h"
 #include "lib/cni/skel.h"
@@ -55,7 +56,7 @@ void cni_ctx_done(struct cni_ctx *ctx)
 	ctx->netns_fd = -1;
 }
 
-/* cni.dev/valid-attachments (or the pre-1.1 key cni.dev/attachments, CNI-46) for GC. */
+/* cni.dev/valid-attachments (or the pre-1.1 key cni.dev/attachments; SPEC.md "GC") for GC. */
 static int parse_attachments(struct cni_ctx *ctx, struct cni_err *err)
 {
 	const cJSON *list = json_get(ctx->conf, "cni.dev/valid-attachments");
@@ -114,7 +115,7 @@ int cni_ctx_init(struct cni_ctx *ctx, const struct cni_env *env, const char *con
 		return r;
 	ctx->args = kv;
 
-	/* CNI-61: libcni decodes a missing cniVersion as 0.1.0. */
+	/* libcni decodes a missing cniVersion as 0.1.0. */
 	const char *version = "0.1.0";
 	r = json_get_string(conf, "cniVersion", "cniVersion", &version, NULL, err);
 	if (r < 0)
@@ -126,7 +127,7 @@ int cni_ctx_init(struct cni_ctx *ctx, const struct cni_env *env, const char *con
 		return cni_err_set(err, CNI_ERR_INCOMPATIBLE_VERSION, EINVAL,
 				   "plugin '%s' does not support config version \"%s\"",
 				   plugin->name, version);
-	/* Verb gating by version (CNI-29, CNI-34, CNI-40). */
+	/* Verb gating by version (SPEC.md "CNI operations": CHECK 0.4.0, STATUS/GC 1.1.0). */
 	if (ctx->cmd == CNI_CMD_CHECK && ctx->version < CNI_V040)
 		return cni_err_set(err, CNI_ERR_INCOMPATIBLE_VERSION, EINVAL,
 				   "config version does not allow CHECK");
@@ -183,7 +184,7 @@ int cni_plugin_run(const struct cni_plugin *plugin, const struct cni_ctx *ctx,
 			return r;
 		return cni_ipam_status(ctx, err);
 	case CNI_CMD_GC: {
-		/* CNI-42: keep going and report the first failure. */
+		/* SPEC.md "GC": keep going and report the first failure. */
 		struct cni_err ipam_err = { 0 };
 		int r1 = plugin->gc ? plugin->gc(ctx, err) : 0;
 		int r2 = cni_ipam_gc(ctx, &ipam_err);
@@ -229,7 +230,7 @@ static int print_error(const char *version, const struct cni_err *err)
 	return 1;
 }
 
-/* CNI-39: echo a supported request version, else answer with the latest. */
+/* SPEC.md "VERSION": echo a supported request version, else answer with the latest. */
 static int cmd_version(const struct cni_plugin *plugin, const char *in, size_t len)
 {
 	enum cni_version v = CNI_VERSION_LATEST;
@@ -248,7 +249,8 @@ static int cmd_version(const struct cni_plugin *plugin, const char *in, size_t l
 	return 0;
 }
 
-/* logLevel / logFile in the netconf (sriov-cni and Multus use these keys). */
+/* logLevel / logFile in the netconf (sriov-cni and Multus use these keys). A delegate's
+ * netconf came from a NetworkAttachmentDefinition: a tenant must not pick a file root writes. */
 static void setup_logging(const cJSON *conf)
 {
 	const char *level = NULL, *file = NULL;
@@ -256,9 +258,20 @@ static void setup_logging(const cJSON *conf)
 	if (json_get_string(conf, "logLevel", "logLevel", &level, NULL, NULL) == 0 && level &&
 	    log_level_parse(level, &l) == 0)
 		log_set_level(l);
-	if (json_get_string(conf, "logFile", "logFile", &file, NULL, NULL) == 0 && file &&
-	    log_set_file(file) < 0)
-		log_warning("cannot open logFile '%s': %m, ignoring", file);
+	if (json_get_string(conf, "logFile", "logFile", &file, NULL, NULL) < 0 || !file || !*file)
+		return;
+	if (cni_exec_delegated()) {
+		log_warning("logFile ignored: running as a delegate of plexus, whose network "
+			    "configuration may come from a NetworkAttachmentDefinition");
+		return;
+	}
+	/* ENXIO: a FIFO nobody reads (O_NONBLOCK) or a device. */
+	int r = log_set_file(file);
+	if (r < 0)
+		log_warning("cannot open logFile '%s': %s, ignoring", file,
+			    r == -ELOOP			  ? "it is a symbolic link"
+			    : r == -EINVAL || r == -ENXIO ? "not a regular file"
+							  : strerror(-r));
 }
 
 int cni_ctx_open_netns(struct cni_ctx *ctx, struct cni_err *err)
@@ -279,7 +292,8 @@ int cni_ctx_open_netns(struct cni_ctx *ctx, struct cni_err *err)
 	ctx->netns_fd = fd;
 	if (ctx->cmd == CNI_CMD_DEL)
 		return 0;
-	/* CNI-10: refuse to configure our own netns before changing anything. */
+	/* As the reference plugins' skel: refuse to configure our own netns before changing
+	 * anything. */
 	const char *override = secure_getenv("CNI_NETNS_OVERRIDE");
 	if (override && (strcmp(override, "1") == 0 || strcasecmp(override, "true") == 0))
 		return 0;
@@ -303,7 +317,7 @@ int cni_skel_main(int argc, char **argv, const struct cni_plugin *plugin, const 
 
 	const char *command = secure_getenv("CNI_COMMAND");
 	if (!command || !*command) {
-		/* CNI-05: a person ran us by hand. */
+		/* A person ran us by hand: say what we are, like the reference plugins. */
 		_cleanup_json_ cJSON *v = versions_json(plugin->versions);
 		_cleanup_free_ char *list = json_print(v);
 		(void)fprintf(stderr, "%s\nCNI protocol versions supported: %s\n", about, list);
@@ -327,6 +341,15 @@ int cni_skel_main(int argc, char **argv, const struct cni_plugin *plugin, const 
 	if (env.cmd == CNI_CMD_VERSION) {
 		cni_env_done(&env);
 		return cmd_version(plugin, in, in_len);
+	}
+	/* Defence in depth against a NAD whose type is this plugin: its nested copy would take
+	 * binDir, kubeconfig, cniDir... from tenant JSON. */
+	if (plugin->top_level_only && cni_exec_delegated()) {
+		cni_env_done(&env);
+		cni_err_set(&err, CNI_ERR_INVALID_CONFIG, EPERM,
+			    "type '%s': plexus may not run as a delegate of plexus (%s is set)",
+			    plugin->name, CNI_EXEC_MARKER);
+		return print_error(version, &err);
 	}
 
 	struct cni_ctx ctx;
@@ -354,8 +377,9 @@ int cni_skel_main(int argc, char **argv, const struct cni_plugin *plugin, const 
 		_cleanup_json_ cJSON *json = NULL;
 		r = cni_result_encode(result, ctx.version, &json, &err);
 		if (r < 0) {
-			/* The attachment exists but cannot be expressed in this version (CNI-60):
-			 * undo it so the failed ADD leaves nothing behind. */
+			/* The attachment exists but cannot be expressed in this version (SPEC.md
+			 * "Version considerations"): undo it so the failed ADD leaves nothing
+			 * behind. */
 			struct cni_err del_err = { 0 };
 			ctx.cmd = CNI_CMD_DEL;
 			if (plugin->del(&ctx, &del_err) < 0)

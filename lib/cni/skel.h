@@ -17,8 +17,8 @@ int cni_ctx_init(struct cni_ctx *ctx, const struct cni_env *env, const char *con
 		 size_t conf_len, const struct cni_plugin *plugin, struct cni_err *err);
 void cni_ctx_done(struct cni_ctx *ctx);
 /* Open ctx->netns_path into ctx->netns_fd. ADD/CHECK need it and refuse the caller's own netns
- * unless CNI_NETNS_OVERRIDE is 1/true (CNI-10, code 8); DEL tolerates a missing or stale one
- * (CNI-25/26) and leaves netns_fd at -1. */
+ * unless CNI_NETNS_OVERRIDE is 1/true (code 8); DEL tolerates a missing or stale one
+ * (SPEC.md "DEL") and leaves netns_fd at -1. */
 int cni_ctx_open_netns(struct cni_ctx *ctx, struct cni_err *err);
 /* Run one verb of plugin with ctx (including IPAM forwarding for STATUS/GC when the slot
  * is NULL). On ADD, *ret gets the result. */

@@ -2,6 +2,7 @@
 /* The API relay's client transport and its request filter (relay.h). */
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 #include "lib/kube/config.h"
 #include "lib/kube/http.h"
 #include "lib/kube/internal.h"
+#include "lib/kube/pod.h"
 #include "lib/kube/relay.h"
 #include "lib/util/clock.h"
 #include "lib/util/cleanup.h"
@@ -59,11 +61,40 @@ bool kube_relay_allowed(const char *method, const char *path, const char *conten
 	       !strcmp(p[5], "network-attachment-definitions") && kube_dns1123_subdomain(p[6]);
 }
 
+int kube_relay_check_body(const char *method, const char *body, struct cni_err *err)
+{
+	if (!method || strcmp(method, "PATCH") != 0) {
+		if (body)
+			return cni_err_set(err, CNI_ERR_KUBE_API, EPERM,
+					   "the API relay forwards a body only with PATCH");
+		return 0;
+	}
+	if (!body || strlen(body) > KUBE_RELAY_PATCH_MAX)
+		return cni_err_set(err, CNI_ERR_KUBE_API, EPERM,
+				   "the API relay forwards PATCH bodies of 1 to %u bytes",
+				   KUBE_RELAY_PATCH_MAX);
+	/* Exactly one member per level, compared case-sensitively (cJSON lookups are not). */
+	_cleanup_json_ cJSON *j = cJSON_Parse(body);
+	const cJSON *v = j;
+	static const char *const keys[] = { "metadata", "annotations", KUBE_ANN_NETWORK_STATUS };
+	for (size_t i = 0; v && i < sizeof(keys) / sizeof(keys[0]); i++)
+		v = cJSON_IsObject(v) && cJSON_GetArraySize(v) == 1 && v->child->string &&
+				    strcmp(v->child->string, keys[i]) == 0
+			    ? v->child
+			    : NULL;
+	if (!cJSON_IsString(v))
+		return cni_err_set(err, CNI_ERR_KUBE_API, EPERM,
+				   "the API relay forwards only the merge patch "
+				   "{\"metadata\":{\"annotations\":{\"%s\":\"<string>\"}}}",
+				   KUBE_ANN_NETWORK_STATUS);
+	return 0;
+}
+
 /* Wait for fd to be ready for events until deadline (monotonic ms); 0, -ETIMEDOUT or -errno. */
-static int wait_fd(int fd, short events, long deadline)
+static int wait_fd(int fd, short events, int64_t deadline)
 {
 	for (;;) {
-		long left = deadline - clock_now_ms();
+		int64_t left = deadline - clock_now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		struct pollfd pfd = { .fd = fd, .events = events };
@@ -81,7 +112,7 @@ static int relay_err(struct cni_err *err, int r, const char *sock, const char *w
 			   strerror(-r));
 }
 
-static int send_all(int fd, const char *data, size_t len, long deadline)
+int kube_relay_send(int fd, const char *data, size_t len, int64_t deadline)
 {
 	while (len > 0) {
 		ssize_t n = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -101,11 +132,13 @@ static int send_all(int fd, const char *data, size_t len, long deadline)
 	return 0;
 }
 
-/* Read until EOF, at most max bytes (-EFBIG beyond). */
-static int recv_all(int fd, size_t max, long deadline, char **ret, size_t *ret_len)
+int kube_relay_recv(int fd, size_t max, int64_t line_deadline, int64_t deadline, char **ret,
+		    size_t *ret_len)
 {
 	size_t cap = 8192, len = 0;
+	bool line = false;
 	_cleanup_free_ char *buf = xmalloc(cap + 1);
+	int r = 0;
 	for (;;) {
 		if (len == cap) {
 			if (cap > max)
@@ -119,26 +152,39 @@ static int recv_all(int fd, size_t max, long deadline, char **ret, size_t *ret_l
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno != EAGAIN)
-				return -errno;
-			int r = wait_fd(fd, POLLIN, deadline);
+			if (errno != EAGAIN) {
+				r = -errno;
+				break;
+			}
+			int64_t until = line || line_deadline > deadline ? deadline : line_deadline;
+			r = wait_fd(fd, POLLIN, until);
+			if (r == -ETIMEDOUT && !line && until < deadline)
+				return -ETIME;
 			if (r < 0)
 				return r;
 			continue;
 		}
+		line = line || memchr(buf + len, '\n', (size_t)n);
 		len += (size_t)n;
 	}
+	if (r < 0 && (r != -ECONNRESET || len == 0))
+		return r;
 	if (len > max)
 		return -EFBIG;
 	buf[len] = '\0';
 	*ret_len = len;
 	*ret = TAKE_PTR(buf);
-	return 0;
+	return r;
 }
 
 int kube_relay_parse_answer(const char *sock, const char *buf, size_t len,
 			    struct kube_response *resp, struct cni_err *err)
 {
+	size_t ack = strlen(KUBE_RELAY_ACK);
+	if (len >= ack && memcmp(buf, KUBE_RELAY_ACK, ack) == 0) {
+		buf += ack;
+		len -= ack;
+	}
 	const char *nl =
 		memchr(buf, '\n', len < KUBE_RELAY_HEADER_MAX ? len : KUBE_RELAY_HEADER_MAX);
 	if (!nl)
@@ -180,21 +226,35 @@ int kube_relay_parse_answer(const char *sock, const char *buf, size_t len,
 	return 0;
 }
 
+/* Set once a relay failed to acknowledge: the rest of this process's requests go direct. */
+static bool relay_stuck;
+
+static int direct(const char *sock, const char *why, const struct kube_config *cfg,
+		  const struct kube_request *req, const char *token, long timeout_ms,
+		  struct kube_response *resp, struct cni_err *err)
+{
+	log_debug("API relay '%s' %s: direct request", sock, why);
+	return kube_curl_ops.exchange(NULL, cfg, req, token, timeout_ms, resp, err);
+}
+
 static int relay_exchange(void *data, const struct kube_config *cfg, const struct kube_request *req,
 			  const char *token, long timeout_ms, struct kube_response *resp,
 			  struct cni_err *err)
 {
 	const char *sock = data;
-	long deadline = clock_now_ms() + timeout_ms;
+	int64_t start = clock_now_ms(), deadline = start + timeout_ms;
+	if (relay_stuck)
+		return direct(sock, "did not acknowledge earlier", cfg, req, token, timeout_ms,
+			      resp, err);
 	/* deadline 0: a full listen queue (every worker busy) is EAGAIN at once, not a wait. */
 	_cleanup_close_ int fd = sock_unix_connect(sock, 0);
 	int r = fd < 0 ? fd : 0;
 	if (r == -ENOENT || r == -ECONNREFUSED || r == -EAGAIN) {
 		/* No daemon (yet, or restarting), or one with a full queue: talk to the API server
 		 * ourselves. */
-		log_debug("API relay '%s' not %s (%s): direct request", sock,
-			  r == -EAGAIN ? "accepting" : "listening", strerror(-r));
-		return kube_curl_ops.exchange(NULL, cfg, req, token, timeout_ms, resp, err);
+		_cleanup_free_ char *why = xasprintf(
+			"not %s (%s)", r == -EAGAIN ? "accepting" : "listening", strerror(-r));
+		return direct(sock, why, cfg, req, token, timeout_ms, resp, err);
 	}
 	if (r < 0)
 		return relay_err(err, r, sock, "connect");
@@ -214,20 +274,40 @@ static int relay_exchange(void *data, const struct kube_config *cfg, const struc
 	long margin = timeout_ms / 10 < 200 ? timeout_ms / 10 : 200;
 	cJSON_AddNumberToObject(j, "timeoutMs", (double)(timeout_ms - margin));
 	_cleanup_free_ char *text = json_print(j);
-	r = send_all(fd, text, strlen(text), deadline);
+	r = kube_relay_send(fd, text, strlen(text), deadline);
 	if (r == 0 && shutdown(fd, SHUT_WR) < 0)
 		r = -errno;
-	if (r < 0)
+	/* EPIPE: a busy daemon may answer and close before reading; its answer is still ours. */
+	if (r < 0 && r != -EPIPE)
 		return relay_err(err, r, sock, "send");
+	/* A stuck daemon (accepted by the kernel, never served) costs a short wait, not the whole
+	 * timeout: no first line within the ack deadline and the request goes direct. */
+	long ack_ms = timeout_ms / 4 < KUBE_RELAY_ACK_MS ? timeout_ms / 4 : KUBE_RELAY_ACK_MS;
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
-	r = recv_all(fd, cfg->max_response + KUBE_RELAY_HEADER_MAX, deadline, &buf, &len);
+	size_t max = cfg->max_response + strlen(KUBE_RELAY_ACK) + KUBE_RELAY_HEADER_MAX;
+	r = kube_relay_recv(fd, max, start + ack_ms, deadline, &buf, &len);
+	if (r == -ETIME) {
+		relay_stuck = true;
+		/* Closed first: a daemon that wakes up finds us gone and forwards nothing. */
+		(void)close(TAKE_FD(fd));
+		_cleanup_free_ char *why = xasprintf("did not acknowledge within %ld ms", ack_ms);
+		return direct(sock, why, cfg, req, token, deadline - clock_now_ms(), resp, err);
+	}
+	/* A daemon that refused the request without reading it all resets after its answer. */
+	if (r == -ECONNRESET && strncmp(buf, "{\"error\"", 8) == 0)
+		r = 0;
 	if (r == -ETIMEDOUT)
 		return cni_err_set(err, CNI_ERR_TRY_AGAIN, ETIMEDOUT,
 				   "API relay '%s': no answer within %ld ms", sock, timeout_ms);
 	if (r < 0)
 		return relay_err(err, r, sock, "receive");
-	return kube_relay_parse_answer(sock, buf, len, resp, err);
+	r = kube_relay_parse_answer(sock, buf, len, resp, err);
+	if (r < 0 && err->sys == EBUSY && strstr(err->msg, "API relay busy")) {
+		*err = (struct cni_err){ 0 };
+		return direct(sock, "busy", cfg, req, token, deadline - clock_now_ms(), resp, err);
+	}
+	return r;
 }
 
 const struct kube_transport_ops kube_relay_ops = {

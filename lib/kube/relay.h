@@ -5,10 +5,14 @@
  * 10 MB of RSS here). One request per connection on a root-only Unix socket:
  *
  *   plugin -> daemon: {"method","path","contentType","body","timeoutMs"}, then EOF (SHUT_WR)
- *   daemon -> plugin: {"status":N,"retryAfter":S}\n<body bytes>, or {"error":{...}}\n; EOF
+ *   daemon -> plugin: KUBE_RELAY_ACK once it has read the request, then
+ *                     {"status":N,"retryAfter":S}\n<body bytes>, or {"error":{...}}\n; EOF
  *
- * The daemon forwards only what the meta-plugin asks (kube_relay_allowed) with its own
- * credentials; retries and the HTTP status mapping stay in the plugin (kube_request). */
+ * The daemon forwards only what the meta-plugin asks (kube_relay_allowed, kube_relay_check_body)
+ * with its own credentials; retries and the HTTP status mapping stay in the plugin
+ * (kube_request). A daemon with all its client slots taken answers at once with an error of
+ * errno EBUSY; a daemon that sends no first line within KUBE_RELAY_ACK_MS is taken as stuck.
+ * Either way the plugin makes the request itself. */
 #pragma once
 
 #include <stdbool.h>
@@ -17,8 +21,18 @@
 struct cni_err;
 struct kube_response;
 
-#define KUBE_RELAY_REQUEST_MAX (1u << 20)
+#include <stdint.h>
+
+/* A request: the PATCH body below, JSON-escaped (quotes and backslashes doubled), and the rest. */
+#define KUBE_RELAY_REQUEST_MAX (2 * KUBE_RELAY_PATCH_MAX + 4096u)
+/* A PATCH body: Kubernetes caps a pod's annotations at 256 KiB in total. */
+#define KUBE_RELAY_PATCH_MAX (256u << 10)
 #define KUBE_RELAY_HEADER_MAX 4096u
+/* The daemon's first line, sent once it has read the request. */
+#define KUBE_RELAY_ACK "{\"accepted\":true}\n"
+/* How long the plugin waits for the daemon's first line (at most a quarter of the request's
+ * timeout), and how long the daemon waits for a whole request. */
+#define KUBE_RELAY_ACK_MS 1000
 
 /* The relay transport: cfg->ops = &kube_relay_ops, cfg->ops_data = the socket path. When
  * nothing listens there (no socket, connection refused) it falls back to libcurl with cfg's
@@ -29,7 +43,22 @@ extern const struct kube_transport_ops kube_relay_ops;
  * status with a JSON merge patch; names must be valid DNS-1123 names. */
 bool kube_relay_allowed(const char *method, const char *path, const char *content_type);
 
-/* Parse the daemon's answer (header line, then the body) into resp (body owned by resp).
+/* Whether body suits method: none for GET; for PATCH exactly the network-status merge patch
+ * {"metadata":{"annotations":{"k8s.v1.cni.cncf.io/network-status":"<string>"}}}, at most
+ * KUBE_RELAY_PATCH_MAX bytes. Otherwise err is code 101 (EPERM) saying what is wrong. */
+int kube_relay_check_body(const char *method, const char *body, struct cni_err *err);
+
+/* Read from the non-blocking fd until EOF, at most max bytes (-EFBIG beyond), until deadline
+ * (clock_now_ms); -ETIME when no '\n' came before line_deadline (pass deadline to not care).
+ * On success *ret (owned, NUL-terminated) and *ret_len. On -ECONNRESET after some data (a peer
+ * that answered and closed without reading everything), they hold that data too. */
+int kube_relay_recv(int fd, size_t max, int64_t line_deadline, int64_t deadline, char **ret,
+		    size_t *ret_len);
+/* Write all of data to the non-blocking fd before deadline; 0, -ETIMEDOUT or -errno. */
+int kube_relay_send(int fd, const char *data, size_t len, int64_t deadline);
+
+/* Parse the daemon's answer (KUBE_RELAY_ACK if present, header line, then the body) into resp
+ * (body owned by resp).
  * An {"error"} header becomes err with the daemon's code; anything malformed is code 11,
  * EPROTO. buf need not be NUL-terminated. */
 int kube_relay_parse_answer(const char *sock, const char *buf, size_t len,

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Logging to stderr and an optional log file, one line per event. */
+/* Logging to stderr and an optional log file, one line per event (docs/troubleshooting.md). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,9 +58,20 @@ int log_set_file(const char *path)
 	log_state.fd = -1;
 	if (!path || !*path)
 		return 0;
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+	/* Root writes here: no symlink as the last component, no FIFO (O_NONBLOCK: opening one
+	 * must not block) nor device, only a regular file. */
+	int fd =
+		open(path,
+		     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK,
+		     0600);
 	if (fd < 0)
 		return -errno;
+	struct stat st;
+	int r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	if (r < 0) {
+		(void)close(fd);
+		return r;
+	}
 	log_state.fd = fd;
 	return 0;
 }

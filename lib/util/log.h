@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Logging: one line per event to stderr and optionally a log file. */
+/* Logging: one line per event to stderr and optionally a log file (docs/troubleshooting.md). */
 #pragma once
 
 #include <stdbool.h>
@@ -16,7 +16,8 @@ void log_set_program(const char *program);
 void log_set_context(const char *container_id, const char *ifname);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
-/* Also append lines to path (opened O_APPEND|O_CLOEXEC); NULL closes it. Returns -errno. */
+/* Also append lines to path, a regular file (created 0600), not a symlink (-ELOOP) nor anything
+ * else (-EINVAL; a FIFO without a reader is -ENXIO); NULL closes it. Returns -errno. */
 int log_set_file(const char *path);
 /* Whether lines also go to stderr (default true). */
 void log_set_stderr(bool on);

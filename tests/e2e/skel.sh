@@ -114,3 +114,62 @@ expect_error "DEL reports IPAM's failure (CNI spec §4)" 11 "ipam 'fake-plugin' 
 run "${ADD[@]}" CNI_NETNS= -- "$V10"
 expect_error "ADD with empty CNI_NETNS" 4 "CNI_NETNS"
 check "errors are logged on stderr, one line" bash -c "[ \$(wc -l <'$TMP/stderr') -eq 1 ] && grep -q ' error plexus-macvlan\[' '$TMP/stderr'"
+
+# ---- plexus inside plexus (PLEXUS_DELEGATED), the delegate deadline, logFile -------------------
+META=$BIN/plexus
+# A legacy "delegates" conf whose cluster network is plexus again, with its own cniDir.
+NESTED=$(jq -cn --arg b "$BIN" --arg c "$TMP/outer" --arg e "$TMP/nested" '{cniVersion:"1.1.0",
+	name:"outer",type:"plexus",binDir:$b,cniDir:$c,delegates:[{cniVersion:"1.1.0",name:"inner",
+	type:"plexus",cniDir:$e,delegates:[{cniVersion:"1.1.0",name:"x",type:"macvlan"}]}]}')
+P=$META run CNI_COMMAND=STATUS CNI_PATH=$BIN -- "$NESTED"
+expect_error "plexus exec'd by plexus refuses to run" 7 "type 'plexus': plexus may not run as a delegate of plexus (PLEXUS_DELEGATED is set)"
+check "... and the nested copy touched nothing" test ! -e "$TMP/nested"
+P=$META run "${ADD[@]}" PLEXUS_DELEGATED=1 -- "$NESTED"
+expect_error "plexus ADD with PLEXUS_DELEGATED=1 is refused before reading its conf" 7 "may not run as a delegate of plexus"
+P=$META run CNI_COMMAND=VERSION PLEXUS_DELEGATED=1 -- '{"cniVersion":"1.0.0"}'
+check "... VERSION is still answered" test "$(jq -r .cniVersion <<<"$OUT")" = 1.0.0
+P=$BIN/plexus-macvlan run CNI_COMMAND=STATUS CNI_PATH=$FIX PLEXUS_DELEGATED=1 -- "$V11"
+expect_ok_empty "the marker does not concern other plexus plugins"
+
+SLOW=$(jq -cn --arg c "$TMP/outer" '{cniVersion:"1.1.0",name:"outer",type:"plexus",cniDir:$c,
+	delegateTimeoutSeconds:1,delegates:[{cniVersion:"1.1.0",name:"slow",type:"fake-plugin"}]}')
+P=$META run CNI_COMMAND=STATUS CNI_PATH=$FIX FAKE_MODE=sleep -- "$SLOW"
+expect_error "delegateTimeoutSeconds bounds an exec'd delegate" 11 "plugin 'fake-plugin' STATUS timed out after 1000 ms"
+# A delegate that ignores SIGTERM, closes its stdout and hangs while a child it forked holds
+# that stdout: the deadline still holds, and its whole process group is killed.
+mkdir -p "$TMP/bin"
+printf '%s\n' '#!/bin/sh' 'cat >/dev/null' "trap '' TERM" "(trap '' TERM; sleep 299.$T_ID) &" \
+	'exec >&-' "sleep 298.$T_ID" >"$TMP/bin/hang"
+chmod +x "$TMP/bin/hang"
+P=$META run CNI_COMMAND=STATUS CNI_PATH="$TMP/bin" -- "$(jq -c '.delegates[0].type = "hang"' <<<"$SLOW")"
+expect_error "a delegate hanging with stdout closed and a child holding it times out" 11 \
+	"plugin 'hang' STATUS timed out after 1000 ms (killed)"
+survivors() { pgrep -f "sleep 29[89]\.$T_ID" >/dev/null; }
+for _ in $(seq 50); do survivors || break; sleep 0.02; done
+check "... and no process of its group survives" bash -c "! pgrep -f 'sleep 29[89]\.$T_ID'"
+for bad in 0 3601 '"10"' 1.5; do
+	P=$META run CNI_COMMAND=STATUS CNI_PATH=$FIX -- "$(jq -c ".delegateTimeoutSeconds = $bad" <<<"$SLOW")"
+	expect_error "delegateTimeoutSeconds $bad is code 7 naming the key" 7 "delegateTimeoutSeconds"
+done
+
+# logFile: a failing STATUS (IPAM not ready) logs one error line.
+logconf() { jq -c --arg f "$1" '. + {logFile:$f}' <<<"$IPAM11"; }
+P=$BIN/plexus-macvlan run CNI_COMMAND=STATUS CNI_PATH=$FIX FAKE_MODE=error FAKE_CODE=50 -- "$(logconf "$TMP/plugin.log")"
+check "logFile gets the error line, mode 0600" bash -c "grep -q 'fake failure' '$TMP/plugin.log' &&
+	[ \$(stat -c %a '$TMP/plugin.log') = 600 ]"
+P=$BIN/plexus-macvlan run CNI_COMMAND=STATUS CNI_PATH=$FIX FAKE_MODE=error FAKE_CODE=50 PLEXUS_DELEGATED=1 -- \
+	"$(logconf "$TMP/tenant.log")"
+expect_error "a delegated plugin still answers" 50 "fake failure"
+check "... but ignores logFile: no file, one warning" bash -c "[ ! -e '$TMP/tenant.log' ] &&
+	[ \$(grep -c 'logFile ignored: running as a delegate of plexus' '$TMP/stderr') -eq 1 ]"
+echo keep >"$TMP/target"
+ln -s "$TMP/target" "$TMP/link.log"
+P=$BIN/plexus-macvlan run CNI_COMMAND=STATUS CNI_PATH=$FIX FAKE_MODE=error FAKE_CODE=50 -- "$(logconf "$TMP/link.log")"
+check "a symlinked logFile is refused, its target untouched" bash -c "[ \"\$(cat '$TMP/target')\" = keep ] &&
+	grep -q \"cannot open logFile '$TMP/link.log': it is a symbolic link, ignoring\" '$TMP/stderr'"
+mkfifo "$TMP/fifo.log"
+OUT=$(timeout 10 env -i PATH="$PATH" CNI_COMMAND=STATUS CNI_PATH="$FIX" FAKE_MODE=error FAKE_CODE=50 \
+	"$BIN/plexus-macvlan" <<<"$(logconf "$TMP/fifo.log")" 2>"$TMP/stderr")
+RC=$?
+check "a FIFO logFile neither blocks nor is used" bash -c "[ $RC -eq 1 ] &&
+	grep -q \"cannot open logFile '$TMP/fifo.log': not a regular file, ignoring\" '$TMP/stderr'"

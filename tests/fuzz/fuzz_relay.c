@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/* libFuzzer harness: the API relay's answer parser and request filter (lib/kube/relay.h).
- * First byte even: the rest is a daemon answer for kube_relay_parse_answer (no NUL after it).
+/* libFuzzer harness: the API relay's answer parser and request filters (lib/kube/relay.h).
+ * First byte 0 mod 4: the rest is a daemon answer for kube_relay_parse_answer (no NUL after it).
+ * First byte 2 mod 4: the rest is a PATCH body for kube_relay_check_body.
  * First byte odd: the rest is "method\0path\0content-type" for kube_relay_allowed (bit 1 of
  * the first byte drops the content type, bit 2 the method). Invariants abort. */
 #include <errno.h>
@@ -9,6 +10,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "lib/cni/err.h"
 #include "lib/kube/http.h"
@@ -33,8 +36,10 @@ static void fuzz_answer(const uint8_t *data, size_t size)
 	struct cni_err err = { 0 };
 	int r = kube_relay_parse_answer("/run/plexus/api.sock", buf, size, &resp, &err);
 	if (r == 0) {
-		const char *nl = memchr(buf, '\n', size);
-		check(nl && (size_t)(nl - buf) < KUBE_RELAY_HEADER_MAX);
+		size_t ack = strlen(KUBE_RELAY_ACK);
+		size_t skip = size >= ack && !memcmp(buf, KUBE_RELAY_ACK, ack) ? ack : 0;
+		const char *nl = memchr(buf + skip, '\n', size - skip);
+		check(nl && (size_t)(nl - buf - skip) < KUBE_RELAY_HEADER_MAX);
 		size_t off = (size_t)(nl - buf) + 1;
 		check(err.code == 0);
 		check(resp.status >= 100 && resp.status <= 599);
@@ -91,12 +96,42 @@ static void fuzz_allowed(uint8_t mode, const uint8_t *data, size_t size)
 	free(buf);
 }
 
+static void fuzz_body(const uint8_t *data, size_t size)
+{
+	char *body = xmalloc(size + 1);
+	if (size)
+		memcpy(body, data, size);
+	body[size] = '\0';
+	struct cni_err err = { 0 };
+	int r = kube_relay_check_body("PATCH", body, &err);
+	if (r == 0) {
+		/* Exactly {"metadata":{"annotations":{"<network-status>":"<string>"}}}. */
+		check(strlen(body) <= KUBE_RELAY_PATCH_MAX);
+		cJSON *j = cJSON_Parse(body);
+		check(cJSON_IsObject(j) && cJSON_GetArraySize(j) == 1);
+		const cJSON *m = j->child;
+		check(!strcmp(m->string, "metadata") && cJSON_IsObject(m) &&
+		      cJSON_GetArraySize(m) == 1);
+		const cJSON *a = m->child;
+		check(!strcmp(a->string, "annotations") && cJSON_IsObject(a) &&
+		      cJSON_GetArraySize(a) == 1);
+		check(!strcmp(a->child->string, "k8s.v1.cni.cncf.io/network-status") &&
+		      cJSON_IsString(a->child));
+		cJSON_Delete(j);
+	} else {
+		check(r == -EPERM && err.code == 101);
+	}
+	free(body);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
-	if (data[0] % 2 == 0)
+	if (data[0] % 4 == 0)
 		fuzz_answer(data + 1, size - 1);
+	else if (data[0] % 4 == 2)
+		fuzz_body(data + 1, size - 1);
 	else
 		fuzz_allowed(data[0], data + 1, size - 1);
 	return 0;

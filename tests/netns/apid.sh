@@ -3,8 +3,10 @@
 # plexus-apid, the node's Kubernetes API relay, end to end: a "node" network namespace runs the
 # API server fixture (real TLS, token) and the relay; the meta-plugin (conf "apiRelay") sends its
 # API requests through it. Checks the socket, the request filter, request counts, that the
-# plugin no longer loads libcurl, concurrency, error pass-through, and the fallback to direct
-# requests when nothing listens (daemon stopped, or a stale socket). Needs root, node, python3.
+# plugin no longer loads libcurl, concurrency, error pass-through, the fallback to direct
+# requests when nothing listens (daemon stopped, or a stale socket), and the daemon under
+# attack: slow clients, more clients than it takes, foreign PATCH bodies, a stuck daemon.
+# Needs root, node, python3.
 source "$(dirname "$0")/../lib.sh"
 need_root
 for t in node openssl curl jq python3; do
@@ -44,7 +46,7 @@ mv() { # mv NAME SUBNET: a macvlan conf with built-in host-local
 	jq -cn --arg n "$1" --arg d "$TMP/ipam-$1" --arg s "$2" '{cniVersion:"1.0.0",name:$n,type:"macvlan",
 		master:"eth9",mode:"bridge",ipam:{type:"host-local",dataDir:$d,ranges:[[{subnet:$s}]]}}'
 }
-PODS="pod-a pod-b pod-c pod-d pod-e pod-missing $(echo par-{1..8})"
+PODS="pod-a pod-b pod-c pod-d pod-e pod-f pod-g pod-missing $(echo par-{1..8})"
 {
 	echo '{"items":['
 	nad kube-system cluster "$(mv cluster 10.230.0.0/24)"; echo ,
@@ -89,18 +91,23 @@ network_status() { ip netns exec "$NODE" curl -sk "https://127.0.0.1:$PORT/_fixt
 leases() { find "$TMP"/ipam-* -type f -name '10.*' 2>/dev/null | wc -l; }
 is_err() { [ "$RC" -ne 0 ] && jq -e --argjson c "$1" '.code == $c' <<<"$OUT" >/dev/null 2>&1; }
 N=0
-start_apid() { # a new daemon logging to $ALOG; waits until it listens
+start_apid() { # start_apid [OPTION...]: a new daemon logging to $ALOG; waits until it listens
 	N=$((N + 1)) ALOG=$TMP/apid$N.log
 	ip netns exec "$NODE" "$BIN/plexus-apid" --kubeconfig "$TMP/kubeconfig" --socket "$SOCK" \
-		--log-level debug 2>"$ALOG" &
+		--log-level debug "$@" 2>"$ALOG" &
 	APID_PID=$!
 	for _ in $(seq 100); do grep -q 'relaying to' "$ALOG" && break; sleep 0.05; done
 }
-raw() { # raw TEXT: one raw relay exchange; prints the answer
+raw() { # raw TEXT: one raw relay exchange (TEXT "-": stdin); prints the answer. A busy daemon
+	# answers without reading: sending may then fail (EPIPE), and receiving end in a reset.
 	python3 -c 'import socket, sys
-s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode()); s.shutdown(socket.SHUT_WR); b = b""
-while (d := s.recv(65536)): b += d
+s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1]); b = b""
+try:
+    s.sendall((sys.stdin.read() if sys.argv[2] == "-" else sys.argv[2]).encode()); s.shutdown(socket.SHUT_WR)
+except BrokenPipeError: pass
+try:
+    while (d := s.recv(65536)): b += d
+except ConnectionResetError: pass
 sys.stdout.write(b.decode())' "$SOCK" "$1"
 }
 
@@ -151,7 +158,10 @@ check "... without any API request" test "$(wc -l <"$TMP/api.log")" -eq 0
 A1=$(raw '{"method":"GET","path":"/api/v1/namespaces/kube-system/secrets/x"}')
 A2=$(raw '{"method":"DELETE","path":"/api/v1/namespaces/default/pods/pod-b"}')
 A3=$(raw 'this is not JSON')
-answer() { jq -e "$2" <<<"$1" >/dev/null 2>&1; }
+# answer TEXT FILTER: FILTER holds for the answer after the daemon's ack line
+answer() { sed '1{/^{"accepted":true}$/d}' <<<"$1" | jq -e "$2" >/dev/null 2>&1; }
+check "apid: the daemon acknowledges a request it read before answering" \
+	test "$(head -n1 <<<"$A1")" = '{"accepted":true}' 
 check "apid: GET of a secret is refused with an error answer" \
 	answer "$A1" '.error.msg | contains("not GET /api/v1/namespaces/kube-system/secrets/x")'
 check "apid: DELETE of a pod is refused with an error answer" answer "$A2" '.error.msg | contains("not DELETE")'
@@ -227,3 +237,87 @@ check "apid: SIGTERM after its socket was replaced keeps the new one" \
 rm -f "$SOCK" "$SOCK.old"
 for p in pod-b pod-c pod-d pod-e; do plexus DEL "$p"; done
 check "apid: every lease is released" test "$(leases)" -eq 0
+
+
+# ---- 10: the daemon under attack --------------------------------------------------------------
+PATCH_PATH=/api/v1/namespaces/default/pods/pod-b/status
+patch_req() { jq -cn --arg p "$PATCH_PATH" --arg b "$1" '{method:"PATCH",path:$p,contentType:"application/merge-patch+json",body:$b}'; }
+start_apid --workers 1
+: >"$TMP/api.log"
+B1=$(raw "$(patch_req '{"metadata":{"labels":{"evil":"yes"}}}')")
+B2=$(raw "$(patch_req '{"metadata":{"annotations":{"k8s.v1.cni.cncf.io/network-status":"[]","k8s.v1.cni.cncf.io/networks":"x"}}}')")
+B3=$(raw "$(patch_req '{"metadata":{"annotations":{"k8s.v1.cni.cncf.io/network-status":"[]"}},"status":{"phase":"Failed"}}')")
+B4=$(python3 -c 'import json, sys; print(json.dumps({"method": "PATCH", "path": sys.argv[1],
+	"contentType": "application/merge-patch+json", "body": json.dumps({"metadata": {"annotations":
+	{"k8s.v1.cni.cncf.io/network-status": "x" * 300000}}})}))' "$PATCH_PATH" | raw -)
+for b in B1 B2 B3; do
+	check "apid: PATCH with another body ($b) is refused naming the one it forwards" \
+		answer "${!b}" '.error.code == 101 and (.error.msg | contains("forwards only the merge patch {\"metadata\":{\"annotations\":{\"k8s.v1.cni.cncf.io/network-status\":\"<string>\"}}}"))'
+done
+check "apid: a PATCH body over 256 KiB is refused" answer "$B4" '.error.code == 101 and (.error.msg | contains("PATCH bodies of 1 to 262144 bytes"))'
+check "... none reached the API server, each refusal logged" bash -c "[ \$(wc -l <'$TMP/api.log') -eq 0 ] &&
+	[ \$(grep -c 'relay: refused the body of PATCH' '$ALOG') -eq 4 ]"
+
+# Slow clients (one silent, one trickling a byte every 200 ms) against one worker.
+slow() { # slow MODE: prints the answer (or TIMEOUT) and the seconds it took
+	python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(0.2); t = time.time(); b = b""
+while time.time() - t < 10:
+    try:
+        d = s.recv(65536)
+        if not d: break
+        b += d
+    except socket.timeout:
+        if sys.argv[2] == "trickle": s.send(b" ")
+    except (BrokenPipeError, ConnectionResetError): break # closed as a byte went out
+print(b.decode().strip() or "TIMEOUT"); print("%.1f" % (time.time() - t))' "$SOCK" "$1"
+}
+S1=$(slow silent)
+check "apid: a client that sends nothing gets an error answer at the read deadline" \
+	answer "$(head -n1 <<<"$S1")" '.error.code == 11 and (.error.msg | contains("request not received within 1000 ms"))'
+slow trickle >"$TMP/trickle" &
+TRICKLE=$!
+sleep 0.2
+G1=$(raw '{"method":"GET","path":"/api/v1/namespaces/default/pods/pod-b"}')
+wait "$TRICKLE"
+check "apid: a trickling client is cut off at the same deadline" \
+	answer "$(head -n1 "$TMP/trickle")" '.error.msg | contains("request not received within 1000 ms")'
+check "... and the only worker then serves the request queued behind it" \
+	answer "$(head -n2 <<<"$G1" | tail -n1)" '.status == 200'
+check "... the daemon logged both" test "$(grep -c 'relay: reading a request: not complete in time' "$ALOG")" -eq 2
+
+# More clients than --max-clients: the next one is told at once, and the plugin goes direct.
+kill -TERM "$APID_PID"; wait "$APID_PID"; APID_PID=''
+start_apid --workers 2 --max-clients 2
+ip netns exec "$NODE" curl -sk -X POST "https://127.0.0.1:$PORT/_fixture/faults" \
+	-d '{"method":"GET","path":"pods/pod-b","delayMs":4000,"count":2}' >/dev/null
+HOLD='{"method":"GET","path":"/api/v1/namespaces/default/pods/pod-b"}'
+raw "$HOLD" >"$TMP/hold1" & H1=$!
+raw "$HOLD" >"$TMP/hold2" & H2=$!
+sleep 0.5 # both are being served (the fixture logs a request when it answers)
+BUSY=$(raw '{"method":"GET","path":"/api/v1/namespaces/default/pods/pod-c"}')
+check "apid: client 3 of --max-clients 2 is told the relay is busy (code 11, EBUSY)" \
+	answer "$BUSY" '.error.code == 11 and .error.errno == 16 and (.error.msg | contains("API relay busy: 2 clients"))'
+plexus ADD pod-f "$CONF_RD"
+check "apid: ADD while the relay is busy succeeds" bash -c "[ $RC -eq 0 ] && [ '$(links pod-f)' = eth0,lo,net1,net2 ]"
+check "... going direct as soon as it is told" grep -q "API relay '$SOCK' busy: direct request" "$TMP/stderr"
+wait "$H1" "$H2"
+check "... while the two held clients still get their answers" \
+	bash -c "grep -q '\"status\":200' '$TMP/hold1' && grep -q '\"status\":200' '$TMP/hold2'"
+
+# A relay that accepts and never answers (stopped): one short wait, then direct.
+kill -STOP "$APID_PID"
+SECONDS=0
+plexus ADD pod-g "$CONF_RD"
+ELAPSED=$SECONDS
+kill -CONT "$APID_PID"
+check "apid: ADD with a stuck relay succeeds" bash -c "[ $RC -eq 0 ] && [ '$(links pod-g)' = eth0,lo,net1,net2 ]"
+check "... after one unacknowledged request, then direct without asking the relay again" \
+	bash -c "[ \$(grep -c \"API relay '$SOCK' did not acknowledge within 1000 ms: direct request\" '$TMP/stderr') -eq 1 ] &&
+	grep -q 'did not acknowledge earlier: direct request' '$TMP/stderr' && ! grep -q 'no answer within' '$TMP/stderr'"
+check "... well within one API timeout (${ELAPSED}s < 10s)" test "$ELAPSED" -lt 10
+for _ in $(seq 40); do grep -q 'client gone before the request was served' "$ALOG" && break; sleep 0.05; done
+check "... and the relay, woken up, forwards nothing for the client that left" \
+	grep -q 'client gone before the request was served' "$ALOG"
+for p in pod-f pod-g; do plexus DEL "$p"; done
+check "apid: every lease is released after the attacks" test "$(leases)" -eq 0

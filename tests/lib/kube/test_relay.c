@@ -581,13 +581,14 @@ static void test_relay_parse_header_limit(void **state)
 
 /* ---- the transport against an in-test relay daemon ----------------------------------------- */
 
-/* One-connection daemon: accepts, reads the request to EOF, writes `answer` and closes; with
- * no answer it holds the connection until the client closes it. */
+/* One-connection daemon: accepts, reads the request to EOF (unless no_read), writes `answer`
+ * and closes; with no answer, or with hold, it then holds the connection until released. */
 struct daemon {
 	char dir[32], sock[64];
 	int lfd;
 	const char *answer;
 	size_t answer_len;
+	bool hold, no_read;
 	char *request;
 	size_t request_len;
 	bool accepted;
@@ -607,7 +608,7 @@ static void *daemon_main(void *arg)
 	d->accepted = true;
 	size_t cap = 4096, len = 0;
 	char *buf = xmalloc(cap);
-	for (;;) {
+	while (!d->no_read) {
 		if (len == cap)
 			buf = xrealloc(buf, cap *= 2);
 		pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
@@ -627,7 +628,8 @@ static void *daemon_main(void *arg)
 				break;
 			off += (size_t)n;
 		}
-	} else {
+	}
+	if (!d->answer || d->hold) {
 		/* The client has shut down its side already: wait for the test's go. */
 		pfd = (struct pollfd){ .fd = d->release[0], .events = POLLIN };
 		(void)poll(&pfd, 1, 10000);
@@ -853,12 +855,13 @@ static void test_relay_exchange_daemon_errors(void **state)
 	}
 }
 
-/* A daemon that never answers: the exchange gives up at its timeout. */
+/* A daemon that acknowledges and then never answers: the exchange gives up at its timeout. */
 static void test_relay_exchange_timeout(void **state)
 {
 	(void)state;
 	DAEMON(d);
-	daemon_start(&d, NULL, 0, true);
+	d.hold = true;
+	daemon_start(&d, KUBE_RELAY_ACK, strlen(KUBE_RELAY_ACK), true);
 	struct kube_config cfg;
 	relay_cfg(&cfg, d.sock);
 	struct kube_request req = { .method = "GET", .path = POD_PATH, .what = "get pod" };
@@ -979,6 +982,124 @@ static void test_relay_exchange_connect_error(void **state)
 	assert_null(resp.body);
 }
 
+/* A busy daemon answers before reading the request (the plugin's send may then fail with
+ * EPIPE, its receive end in ECONNRESET): the request goes direct, not a relay error. */
+static void test_relay_exchange_busy_goes_direct(void **state)
+{
+	(void)state;
+	static const char busy[] = "{\"error\":{\"code\":11,\"errno\":16,\"msg\":\"API relay busy: "
+				   "2 clients, make the request directly\"}}\n";
+	for (int no_read = 0; no_read < 2; no_read++) {
+		DAEMON(d);
+		d.no_read = no_read;
+		daemon_start(&d, busy, sizeof(busy) - 1, true);
+		check_direct_fallback(d.sock);
+		daemon_join(&d);
+		assert_true(d.accepted);
+	}
+}
+
+/* Last (it marks the relay stuck for the rest of the process): a daemon that accepts and
+ * never says a word costs a quarter of the timeout at most, then the request goes direct, and
+ * so do the next ones without asking it again. */
+static void test_relay_exchange_unacknowledged_goes_direct(void **state)
+{
+	(void)state;
+	DAEMON(d);
+	daemon_start(&d, NULL, 0, true);
+	check_direct_fallback(d.sock);
+	daemon_join(&d);
+	assert_true(d.accepted);
+	assert_true(d.request_len > 0);
+	/* A new daemon on another socket is not even connected to. */
+	DAEMON(d2);
+	daemon_start(&d2, KUBE_RELAY_ACK, strlen(KUBE_RELAY_ACK), true);
+	check_direct_fallback(d2.sock);
+	/* Wake its accept with a connection of our own, so the thread ends. */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	(void)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d2.sock);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	(void)shutdown(fd, SHUT_WR);
+	assert_int_equal(pthread_join(d2.thread, NULL), 0);
+	(void)close(fd);
+	/* It saw only our connection: an empty request. */
+	assert_int_equal(d2.request_len, 0);
+}
+
+/* ---- kube_relay_check_body ---------------------------------------------------------------- */
+
+static void test_relay_check_body(void **state)
+{
+	(void)state;
+	struct cni_err err = { 0 };
+	assert_int_equal(kube_relay_check_body("GET", NULL, &err), 0);
+	assert_int_equal(
+		kube_relay_check_body("PATCH",
+				      "{\"metadata\":{\"annotations\":{\"k8s.v1.cni.cncf.io/"
+				      "network-status\":\"[]\"}}}",
+				      &err),
+		0);
+	static const char *const bad_bodies[] = {
+		NULL,
+		"",
+		"not json",
+		"[]",
+		"{\"metadata\":{\"annotations\":{\"k8s.v1.cni.cncf.io/network-status\":[]}}}",
+		"{\"metadata\":{\"annotations\":{\"k8s.v1.cni.cncf.io/network-status\":null}}}",
+		"{\"metadata\":{\"annotations\":{\"k8s.v1.cni.cncf.io/networks\":\"x\"}}}",
+		"{\"metadata\":{\"labels\":{\"k8s.v1.cni.cncf.io/network-status\":\"x\"}}}",
+		"{\"Metadata\":{\"annotations\":{\"k8s.v1.cni.cncf.io/network-status\":\"x\"}}}",
+		"{\"metadata\":{\"annotations\":{\"k8s.v1.cni.cncf.io/network-status\":\"x\","
+		"\"other\":\"y\"}}}",
+		"{\"metadata\":{\"annotations\":{\"k8s.v1.cni.cncf.io/network-status\":\"x\"},"
+		"\"finalizers\":[]}}",
+		"{\"metadata\":{\"annotations\":{\"k8s.v1.cni.cncf.io/network-status\":\"x\"}},"
+		"\"status\":{\"phase\":\"Failed\"}}",
+		/* a duplicate member: the API server would take the last one */
+		"{\"metadata\":{\"annotations\":{\"k8s.v1.cni.cncf.io/network-status\":\"x\"}},"
+		"\"metadata\":{\"labels\":{}}}",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad_bodies); i++) {
+		err = (struct cni_err){ 0 };
+		if (kube_relay_check_body("PATCH", bad_bodies[i], &err) != -EPERM)
+			fail_msg("case %zu accepted", i);
+		assert_int_equal(err.code, 101);
+	}
+	assert_non_null(strstr(err.msg, "forwards only the merge patch"));
+	assert_int_equal(kube_relay_check_body("GET", "{}", &err), -EPERM);
+	assert_non_null(strstr(err.msg, "only with PATCH"));
+
+	/* The size cap, just above and at the limit. */
+	static const char pre[] = "{\"metadata\":{\"annotations\":{\"k8s.v1.cni.cncf.io/"
+				  "network-status\":\"",
+			  post[] = "\"}}}";
+	size_t len = KUBE_RELAY_PATCH_MAX + 1;
+	char *big = xmalloc(len + 1);
+	memset(big, 'x', len);
+	memcpy(big, pre, sizeof(pre) - 1);
+	memcpy(big + len - (sizeof(post) - 1), post, sizeof(post) - 1);
+	big[len] = '\0';
+	assert_int_equal(kube_relay_check_body("PATCH", big, &err), -EPERM);
+	assert_non_null(strstr(err.msg, "bytes"));
+	memcpy(big + len - sizeof(post), post, sizeof(post));
+	assert_int_equal(kube_relay_check_body("PATCH", big, &err), 0);
+	free(big);
+}
+
+/* The daemon's ack line is skipped. */
+static void test_relay_parse_skips_ack(void **state)
+{
+	(void)state;
+	static const char answer[] = KUBE_RELAY_ACK "{\"status\":200,\"retryAfter\":-1}\n{}";
+	struct kube_response resp = { .retry_after = -1 };
+	struct cni_err err = { 0 };
+	assert_int_equal(parse(answer, sizeof(answer) - 1, &resp, &err), 0);
+	assert_int_equal(resp.status, 200);
+	assert_string_equal(resp.body, "{}");
+	kube_response_done(&resp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1003,6 +1124,11 @@ int main(void)
 		cmocka_unit_test(test_relay_exchange_falls_back_to_direct),
 		cmocka_unit_test(test_relay_exchange_full_queue_goes_direct),
 		cmocka_unit_test(test_relay_exchange_connect_error),
+		cmocka_unit_test(test_relay_exchange_busy_goes_direct),
+		cmocka_unit_test(test_relay_check_body),
+		cmocka_unit_test(test_relay_parse_skips_ack),
+		/* last: it leaves the transport going direct */
+		cmocka_unit_test(test_relay_exchange_unacknowledged_goes_direct),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
