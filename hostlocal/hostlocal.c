@@ -43,12 +43,13 @@ static bool iter_next(struct hl_iter *it, struct ip_addr *ret, size_t *ret_range
 	}
 }
 
-static void iter_init(int dfd, const struct hl_rangeset *set, size_t set_idx, struct hl_iter *it)
+static void iter_init(const struct hl_store *st, const struct hl_rangeset *set, size_t set_idx,
+		      struct hl_iter *it)
 {
 	struct ip_addr last;
 	*it = (struct hl_iter){ .set = set };
 	/* A stale or foreign last IP only costs the round-robin position once. */
-	hl_store_last_ip(dfd, set_idx, &last);
+	hl_store_last_ip(st, set_idx, &last);
 	if (!last.family)
 		return;
 	int i = hl_rangeset_find(set, &last);
@@ -59,9 +60,9 @@ static void iter_init(int dfd, const struct hl_rangeset *set, size_t set_idx, st
 }
 
 /* Allocator.Get of the reference for one range set. */
-static int alloc_get(int dfd, const struct hl_rangeset *set, size_t set_idx, const char *id,
-		     const char *ifname, const struct ip_addr *req, struct cni_ip *ret,
-		     struct cni_err *err)
+static int alloc_get(struct hl_store *st, const struct hl_rangeset *set, size_t set_idx,
+		     const char *id, const char *ifname, const struct ip_addr *req,
+		     struct cni_ip *ret, struct cni_err *err)
 {
 	char setstr[1024], ipstr[IP_STR_LEN];
 	hl_rangeset_str(set, setstr, sizeof(setstr));
@@ -78,7 +79,7 @@ static int alloc_get(int dfd, const struct hl_rangeset *set, size_t set_idx, con
 		if (ip_addr_equal(req, &set->ranges[ri].gateway))
 			return cni_err_set(err, CNI_ERR_IPAM, EINVAL,
 					   "requested ip %s is subnet's gateway", ipstr);
-		r = hl_store_reserve(dfd, req, id, ifname, set_idx);
+		r = hl_store_reserve(st, req, id, ifname, set_idx);
 		if (r < 0)
 			return cni_err_set(err, CNI_ERR_IO, -r, "reserve %s: %s", ipstr,
 					   strerror(-r));
@@ -91,7 +92,7 @@ static int alloc_get(int dfd, const struct hl_rangeset *set, size_t set_idx, con
 	} else {
 		/* SPEC: a second ADD of one attachment is not a new allocation. */
 		_cleanup_free_ struct ip_addr *held = NULL;
-		size_t n = hl_store_get_by_id(dfd, id, ifname, &held);
+		size_t n = hl_store_get_by_id(st, id, ifname, &held);
 		for (size_t i = 0; i < n; i++)
 			if (hl_rangeset_find(set, &held[i]) >= 0) {
 				format_ip(&held[i], ipstr);
@@ -101,13 +102,13 @@ static int alloc_get(int dfd, const struct hl_rangeset *set, size_t set_idx, con
 						   ipstr, id);
 			}
 		struct hl_iter it;
-		iter_init(dfd, set, set_idx, &it);
+		iter_init(st, set, set_idx, &it);
 		for (;;) {
 			if (!iter_next(&it, &ip, &ri))
 				return cni_err_set(err, CNI_ERR_IPAM, ENOSPC,
 						   "no IP addresses available in range set: %s",
 						   setstr);
-			r = hl_store_reserve(dfd, &ip, id, ifname, set_idx);
+			r = hl_store_reserve(st, &ip, id, ifname, set_idx);
 			if (r < 0) {
 				format_ip(&ip, ipstr);
 				return cni_err_set(err, CNI_ERR_IO, -r, "reserve %s: %s", ipstr,
@@ -147,11 +148,10 @@ static int hl_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni
 			if (ip_addr_equal(&c.requested[i], req))
 				used[i] = true;
 		struct cni_ip ip;
-		r = alloc_get(st.dir_fd, &c.sets[s], s, ctx->container_id, ctx->ifname, req, &ip,
-			      err);
+		r = alloc_get(&st, &c.sets[s], s, ctx->container_id, ctx->ifname, req, &ip, err);
 		if (r < 0) {
 			if (s > 0)
-				hl_store_release(st.dir_fd, ctx->container_id, ctx->ifname);
+				hl_store_release(&st, ctx->container_id, ctx->ifname);
 			hl_store_close(&st);
 			return cni_err_wrap(err, "failed to allocate for range %zu", s);
 		}
@@ -173,7 +173,7 @@ static int hl_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni
 			break;
 	}
 	if (left[0]) {
-		hl_store_release(st.dir_fd, ctx->container_id, ctx->ifname);
+		hl_store_release(&st, ctx->container_id, ctx->ifname);
 		hl_store_close(&st);
 		return cni_err_set(err, CNI_ERR_IPAM, EINVAL,
 				   "failed to allocate all requested IPs:%s", left);
@@ -194,7 +194,7 @@ static int hl_del(const struct cni_ctx *ctx, struct cni_err *err)
 	struct hl_store st = HL_STORE_INIT;
 	if ((r = hl_store_open(&c, true, &st, err)) < 0)
 		return r;
-	hl_store_release(st.dir_fd, ctx->container_id, ctx->ifname);
+	hl_store_release(&st, ctx->container_id, ctx->ifname);
 	hl_store_close(&st);
 	return 0;
 }
@@ -209,7 +209,7 @@ static int hl_check(const struct cni_ctx *ctx, struct cni_err *err)
 	struct hl_store st = HL_STORE_INIT;
 	if ((r = hl_store_open(&c, false, &st, err)) < 0)
 		return r;
-	bool found = hl_store_find(st.dir_fd, ctx->container_id, ctx->ifname);
+	bool found = hl_store_find(&st, ctx->container_id, ctx->ifname);
 	hl_store_close(&st);
 	if (!found)
 		return cni_err_set(err, CNI_ERR_IPAM, ENOENT,
@@ -229,7 +229,7 @@ static int hl_gc(const struct cni_ctx *ctx, struct cni_err *err)
 	struct hl_store st = HL_STORE_INIT;
 	if ((r = hl_store_open(&c, true, &st, err)) < 0)
 		return r;
-	hl_store_gc(st.dir_fd, ctx->valid_attachments, ctx->n_valid_attachments);
+	hl_store_gc(&st, ctx->valid_attachments, ctx->n_valid_attachments);
 	hl_store_close(&st);
 	return 0;
 }

@@ -18,11 +18,16 @@
 
 void hl_store_close(struct hl_store *s)
 {
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->leases[i].name);
+		free(s->leases[i].id);
+	}
+	free(s->leases);
 	if (s->dir_fd >= 0)
 		(void)close(s->dir_fd);
 	if (s->lock_fd >= 0)
 		(void)close(s->lock_fd);
-	s->dir_fd = s->lock_fd = -1;
+	*s = (struct hl_store)HL_STORE_INIT;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -92,9 +97,9 @@ static int read_trimmed(int dfd, const char *name, char **ret)
 }
 
 /* The owner of a lease: "<id>\r\n<ifname>", or "<id>" (the format before ifnames; *ifname is
- * then NULL). -EBADMSG: garbage no DEL can ever match (see is_garbage); else -errno. */
-static int lease_owner(int dfd, const char *name, char **ret_buf, const char **ret_id,
-		       const char **ret_ifname)
+ * then NULL, else it points into *ret_id, which the caller frees). -EBADMSG: garbage no DEL
+ * can ever match (see load()); else -errno. */
+static int lease_owner(int dfd, const char *name, char **ret_id, const char **ret_ifname)
 {
 	char *buf = NULL;
 	int r = read_trimmed(dfd, name, &buf);
@@ -115,27 +120,9 @@ static int lease_owner(int dfd, const char *name, char **ret_buf, const char **r
 		free(buf);
 		return -EBADMSG;
 	}
-	*ret_buf = buf;
 	*ret_id = buf;
 	*ret_ifname = ifname;
 	return 0;
-}
-
-enum match {
-	MATCH_NONE,
-	MATCH_FULL,
-	MATCH_OLD,
-};
-
-static enum match lease_matches(int dfd, const char *name, const char *id, const char *ifname)
-{
-	_cleanup_free_ char *buf = NULL;
-	const char *lid, *lif;
-	if (lease_owner(dfd, name, &buf, &lid, &lif) < 0 || strcmp(lid, id) != 0)
-		return MATCH_NONE;
-	if (!lif)
-		return MATCH_OLD;
-	return strcmp(lif, ifname) == 0 ? MATCH_FULL : MATCH_NONE;
 }
 
 static bool is_lease_name(const char *name)
@@ -144,29 +131,42 @@ static bool is_lease_name(const char *name)
 	return parse_ip(name, &ip) == 0;
 }
 
-/* Under the store lock, a lease file no writer can still be completing. plexus links leases
- * in with their content, and every host-local (ours, the reference) writes a lease only while
- * holding the lock: an empty one is a writer killed between create and write, and a
- * non-file or a content no DEL can match is no one's. Either way the address is free. */
-static void sweep(int dfd)
+static void add_lease(struct hl_store *s, const char *name, char *id, const char *ifname)
 {
-	(void)safedir_sweep_tmp(dfd);
+	s->leases = xrealloc(s->leases, (s->n + 1) * sizeof(*s->leases));
+	s->leases[s->n++] = (struct hl_lease){
+		.name = xstrdup(name), .id = id, .ifname = ifname, .is_ip = is_lease_name(name)
+	};
+}
+
+/* Read every owner of the store. With sweep, first remove what no live writer can still be
+ * completing, which holds only under the store lock: plexus links leases in with their
+ * content and every host-local (ours, the reference) writes a lease only while holding the
+ * lock, so a temp file or an empty lease is a killed writer's, and a lease that is not a
+ * regular file or names an owner no DEL can match is no one's. The address is free. */
+static void load(struct hl_store *s, bool sweep)
+{
+	if (sweep)
+		(void)safedir_sweep_tmp(s->dir_fd);
 	char **names = NULL;
 	size_t n = 0;
-	if (list_files(dfd, &names, &n) < 0)
+	if (list_files(s->dir_fd, &names, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		_cleanup_free_ char *buf = NULL;
-		const char *id, *ifname;
-		if (is_lease_name(names[i]) &&
-		    lease_owner(dfd, names[i], &buf, &id, &ifname) == -EBADMSG)
-			(void)unlinkat(dfd, names[i], 0);
+		char *id = NULL;
+		const char *ifname;
+		if (strncmp(names[i], SAFEDIR_TMP_PREFIX, sizeof(SAFEDIR_TMP_PREFIX) - 1) == 0)
+			continue;
+		int r = lease_owner(s->dir_fd, names[i], &id, &ifname);
+		if (r == 0)
+			add_lease(s, names[i], id, ifname);
+		else if (r == -EBADMSG && sweep && is_lease_name(names[i]))
+			(void)unlinkat(s->dir_fd, names[i], 0);
 	}
 	names_free(names, n);
 }
 
-int hl_store_open(const struct hl_conf *c, bool sweep_store, struct hl_store *ret,
-		  struct cni_err *err)
+int hl_store_open(const struct hl_conf *c, bool sweep, struct hl_store *ret, struct cni_err *err)
 {
 	size_t dl = strlen(c->data_dir);
 	_cleanup_free_ char *dir =
@@ -191,107 +191,114 @@ int hl_store_open(const struct hl_conf *c, bool sweep_store, struct hl_store *re
 		return cni_err_set(err, CNI_ERR_IO, -lfd, "ipam.dataDir: lock '%s/lock': %s", dir,
 				   strerror(-lfd));
 	}
-	ret->dir_fd = dfd;
-	ret->lock_fd = lfd;
-	if (sweep_store)
-		sweep(dfd);
+	*ret = (struct hl_store){ .dir_fd = dfd, .lock_fd = lfd };
+	load(ret, sweep);
 	return 0;
 }
 
-size_t hl_store_get_by_id(int dfd, const char *id, const char *ifname, struct ip_addr **ret)
+enum match {
+	MATCH_NONE,
+	MATCH_FULL,
+	MATCH_OLD,
+};
+
+static enum match lease_matches(const struct hl_lease *l, const char *id, const char *ifname)
 {
-	char **names = NULL;
-	size_t n = 0, k = 0;
+	if (!l->name || strcmp(l->id, id) != 0)
+		return MATCH_NONE;
+	if (!l->ifname)
+		return MATCH_OLD;
+	return strcmp(l->ifname, ifname) == 0 ? MATCH_FULL : MATCH_NONE;
+}
+
+static void lease_remove(struct hl_store *s, struct hl_lease *l)
+{
+	(void)unlinkat(s->dir_fd, l->name, 0);
+	free(l->name);
+	l->name = NULL;
+}
+
+size_t hl_store_get_by_id(const struct hl_store *s, const char *id, const char *ifname,
+			  struct ip_addr **ret)
+{
+	size_t k = 0;
 	*ret = NULL;
-	if (list_files(dfd, &names, &n) < 0)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < s->n; i++) {
 		struct ip_addr ip;
-		if (parse_ip(names[i], &ip) < 0 ||
-		    lease_matches(dfd, names[i], id, ifname) == MATCH_NONE)
+		if (!s->leases[i].is_ip || lease_matches(&s->leases[i], id, ifname) == MATCH_NONE ||
+		    parse_ip(s->leases[i].name, &ip) < 0)
 			continue;
 		*ret = xrealloc(*ret, (k + 1) * sizeof(**ret));
 		(*ret)[k++] = ip;
 	}
-	names_free(names, n);
 	return k;
 }
 
-void hl_store_release(int dfd, const char *id, const char *ifname)
+void hl_store_release(struct hl_store *s, const char *id, const char *ifname)
 {
-	char **names = NULL;
-	size_t n = 0;
-	if (list_files(dfd, &names, &n) < 0)
-		return;
 	bool found = false;
-	for (size_t i = 0; i < n; i++)
-		if (lease_matches(dfd, names[i], id, ifname) == MATCH_FULL &&
-		    unlinkat(dfd, names[i], 0) == 0)
+	for (size_t i = 0; i < s->n; i++)
+		if (lease_matches(&s->leases[i], id, ifname) == MATCH_FULL) {
+			lease_remove(s, &s->leases[i]);
 			found = true;
-	for (size_t i = 0; i < n && !found; i++)
-		if (lease_matches(dfd, names[i], id, ifname) == MATCH_OLD)
-			(void)unlinkat(dfd, names[i], 0);
-	names_free(names, n);
+		}
+	for (size_t i = 0; i < s->n && !found; i++)
+		if (lease_matches(&s->leases[i], id, ifname) == MATCH_OLD)
+			lease_remove(s, &s->leases[i]);
 }
 
-bool hl_store_find(int dfd, const char *id, const char *ifname)
+bool hl_store_find(const struct hl_store *s, const char *id, const char *ifname)
 {
-	char **names = NULL;
-	size_t n = 0;
-	bool found = false;
-	if (list_files(dfd, &names, &n) < 0)
-		return false;
-	for (size_t i = 0; i < n && !found; i++)
-		found = lease_matches(dfd, names[i], id, ifname) != MATCH_NONE;
-	names_free(names, n);
-	return found;
+	for (size_t i = 0; i < s->n; i++)
+		if (lease_matches(&s->leases[i], id, ifname) != MATCH_NONE)
+			return true;
+	return false;
 }
 
-void hl_store_gc(int dfd, const struct cni_attachment *valid, size_t n_valid)
+void hl_store_gc(struct hl_store *s, const struct cni_attachment *valid, size_t n_valid)
 {
-	char **names = NULL;
-	size_t n = 0;
-	if (list_files(dfd, &names, &n) < 0)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		_cleanup_free_ char *buf = NULL;
-		const char *id, *ifname;
-		if (!is_lease_name(names[i]) || lease_owner(dfd, names[i], &buf, &id, &ifname) < 0)
+	for (size_t i = 0; i < s->n; i++) {
+		struct hl_lease *l = &s->leases[i];
+		if (!l->name || !l->is_ip)
 			continue;
 		bool keep = false;
 		for (size_t j = 0; j < n_valid && !keep; j++)
-			keep = strcmp(valid[j].container_id, id) == 0 &&
-			       (!ifname || strcmp(valid[j].ifname, ifname) == 0);
+			keep = strcmp(valid[j].container_id, l->id) == 0 &&
+			       (!l->ifname || strcmp(valid[j].ifname, l->ifname) == 0);
 		if (!keep)
-			(void)unlinkat(dfd, names[i], 0);
+			lease_remove(s, l);
 	}
-	names_free(names, n);
 }
 
-int hl_store_reserve(int dfd, const struct ip_addr *ip, const char *id, const char *ifname,
-		     size_t set)
+int hl_store_reserve(struct hl_store *s, const struct ip_addr *ip, const char *id,
+		     const char *ifname, size_t set)
 {
 	char name[IP_STR_LEN], last[sizeof(LAST_IP_PREFIX) + 24];
 	format_ip(ip, name);
+	size_t il = strlen(id);
 	_cleanup_free_ char *data = xasprintf("%s\r\n%s", id, ifname);
-	int r = safedir_link_new(dfd, name, data, strlen(data), 0644);
+	int r = safedir_link_new(s->dir_fd, name, data, strlen(data), 0644);
 	if (r <= 0)
 		return r;
 	(void)snprintf(last, sizeof(last), LAST_IP_PREFIX "%zu", set);
-	r = safedir_replace(dfd, last, name, strlen(name), 0644);
+	r = safedir_replace(s->dir_fd, last, name, strlen(name), 0644);
 	if (r < 0) {
-		(void)unlinkat(dfd, name, 0);
+		(void)unlinkat(s->dir_fd, name, 0);
 		return r;
 	}
+	/* The owner as load() reads it: data split at the line break. */
+	data[il] = '\0';
+	add_lease(s, name, TAKE_PTR(data), NULL);
+	s->leases[s->n - 1].ifname = s->leases[s->n - 1].id + il + 2;
 	return 1;
 }
 
-void hl_store_last_ip(int dfd, size_t set, struct ip_addr *ret)
+void hl_store_last_ip(const struct hl_store *s, size_t set, struct ip_addr *ret)
 {
 	char name[sizeof(LAST_IP_PREFIX) + 24];
 	_cleanup_free_ char *buf = NULL;
 	*ret = (struct ip_addr){ 0 };
 	(void)snprintf(name, sizeof(name), LAST_IP_PREFIX "%zu", set);
-	if (read_trimmed(dfd, name, &buf) < 0 || parse_ip(buf, ret) < 0)
+	if (read_trimmed(s->dir_fd, name, &buf) < 0 || parse_ip(buf, ret) < 0)
 		*ret = (struct ip_addr){ 0 };
 }
