@@ -133,7 +133,7 @@ static int hl_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni
 	_cleanup_(cni_result_freep) struct cni_result *res = cni_result_new();
 	if (c.resolv_conf && (r = hl_resolv_parse(c.resolv_conf, &res->dns, err)) < 0)
 		return r;
-	struct hl_store st = HL_STORE_INIT;
+	_cleanup_(hl_store_close) struct hl_store st = HL_STORE_INIT;
 	if ((r = hl_store_open(&c, true, &st, err)) < 0)
 		return r;
 	_cleanup_free_ bool *used = xcalloc(c.n_requested + 1, sizeof(bool));
@@ -152,7 +152,6 @@ static int hl_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni
 		if (r < 0) {
 			if (s > 0)
 				hl_store_release(&st, ctx->container_id, ctx->ifname);
-			hl_store_close(&st);
 			return cni_err_wrap(err, "failed to allocate for range %zu", s);
 		}
 		cni_result_add_ip(res, &ip);
@@ -174,28 +173,31 @@ static int hl_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni
 	}
 	if (left[0]) {
 		hl_store_release(&st, ctx->container_id, ctx->ifname);
-		hl_store_close(&st);
 		return cni_err_set(err, CNI_ERR_IPAM, EINVAL,
 				   "failed to allocate all requested IPs:%s", left);
 	}
-	hl_store_close(&st);
 	for (size_t i = 0; i < c.n_routes; i++)
 		cni_result_add_route(res, &c.routes[i]);
 	*ret = TAKE_PTR(res);
 	return 0;
 }
 
+/* The conf of ctx and its store, opened (and swept with sweep) for DEL, CHECK or GC. */
+static int open_store(const struct cni_ctx *ctx, bool sweep, struct hl_conf *c, struct hl_store *st,
+		      struct cni_err *err)
+{
+	int r = hl_conf_parse(ctx, c, err);
+	return r < 0 ? r : hl_store_open(c, sweep, st, err);
+}
+
 static int hl_del(const struct cni_ctx *ctx, struct cni_err *err)
 {
 	_cleanup_(hl_conf_done) struct hl_conf c = { 0 };
-	int r = hl_conf_parse(ctx, &c, err);
+	_cleanup_(hl_store_close) struct hl_store st = HL_STORE_INIT;
+	int r = open_store(ctx, true, &c, &st, err);
 	if (r < 0)
 		return r;
-	struct hl_store st = HL_STORE_INIT;
-	if ((r = hl_store_open(&c, true, &st, err)) < 0)
-		return r;
 	hl_store_release(&st, ctx->container_id, ctx->ifname);
-	hl_store_close(&st);
 	return 0;
 }
 
@@ -203,15 +205,11 @@ static int hl_del(const struct cni_ctx *ctx, struct cni_err *err)
 static int hl_check(const struct cni_ctx *ctx, struct cni_err *err)
 {
 	_cleanup_(hl_conf_done) struct hl_conf c = { 0 };
-	int r = hl_conf_parse(ctx, &c, err);
+	_cleanup_(hl_store_close) struct hl_store st = HL_STORE_INIT;
+	int r = open_store(ctx, false, &c, &st, err);
 	if (r < 0)
 		return r;
-	struct hl_store st = HL_STORE_INIT;
-	if ((r = hl_store_open(&c, false, &st, err)) < 0)
-		return r;
-	bool found = hl_store_find(&st, ctx->container_id, ctx->ifname);
-	hl_store_close(&st);
-	if (!found)
+	if (!hl_store_find(&st, ctx->container_id, ctx->ifname))
 		return cni_err_set(err, CNI_ERR_IPAM, ENOENT,
 				   "host-local: Failed to find address added by container %s",
 				   ctx->container_id);
@@ -223,14 +221,11 @@ static int hl_check(const struct cni_ctx *ctx, struct cni_err *err)
 static int hl_gc(const struct cni_ctx *ctx, struct cni_err *err)
 {
 	_cleanup_(hl_conf_done) struct hl_conf c = { 0 };
-	int r = hl_conf_parse(ctx, &c, err);
+	_cleanup_(hl_store_close) struct hl_store st = HL_STORE_INIT;
+	int r = open_store(ctx, true, &c, &st, err);
 	if (r < 0)
 		return r;
-	struct hl_store st = HL_STORE_INIT;
-	if ((r = hl_store_open(&c, true, &st, err)) < 0)
-		return r;
 	hl_store_gc(&st, ctx->valid_attachments, ctx->n_valid_attachments);
-	hl_store_close(&st);
 	return 0;
 }
 

@@ -120,10 +120,11 @@ int safedir_lock(int dfd, const char *name, mode_t mode)
 	int fd = open_regular(dfd, name, O_RDWR | O_CREAT, mode);
 	if (fd < 0)
 		return fd;
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno == EINTR)
-			continue;
-		int r = -errno;
+	int r;
+	while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+		;
+	if (r < 0) {
+		r = -errno;
 		(void)close(fd);
 		return r;
 	}

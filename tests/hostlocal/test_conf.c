@@ -53,6 +53,13 @@ static void assert_ip(const struct ip_addr *a, const char *want)
 	assert_string_equal(buf, want);
 }
 
+static void rm_rf(const char *path)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_conf_defaults_v4(void **state)
 {
 	(void)state;
@@ -337,9 +344,7 @@ static void test_resolv_conf(void **state)
 	assert_true(hl_resolv_parse(big, &d, &err) < 0);
 	assert_int_equal(err.code, CNI_ERR_INVALID_CONFIG);
 	assert_non_null(strstr(err.msg, "is larger than 64 KiB"));
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	rm_rf(dir);
 }
 
 /* Allocation through the vtable on a temp dataDir: reference order, wrap, gateway skip,
@@ -363,6 +368,20 @@ static int run(enum cni_cmd cmd, const char *id, const char *args, char *ret_ip,
 	return r;
 }
 
+/* ADDs of containers c0, c1, ... get exactly want[], in order. */
+static void assert_adds(const char *const *want, int n)
+{
+	struct cni_err err = { 0 };
+	char ip[IP_STR_LEN];
+	for (int i = 0; i < n; i++) {
+		char id[8];
+		snprintf(id, sizeof(id), "c%d", i);
+		if (run(CNI_CMD_ADD, id, NULL, ip, &err) != 0)
+			fail_msg("ADD %s: %s", id, err.msg);
+		assert_string_equal(ip, want[i]);
+	}
+}
+
 static void test_alloc_sequence(void **state)
 {
 	(void)state;
@@ -376,12 +395,7 @@ static void test_alloc_sequence(void **state)
 	struct cni_err err = { 0 };
 	char ip[IP_STR_LEN];
 	const char *want[] = { "10.5.0.1", "10.5.0.2", "10.5.0.4", "10.5.0.5", "10.5.0.6" };
-	for (int i = 0; i < 5; i++) {
-		char id[8];
-		snprintf(id, sizeof(id), "c%d", i);
-		assert_int_equal(run(CNI_CMD_ADD, id, NULL, ip, &err), 0);
-		assert_string_equal(ip, want[i]);
-	}
+	assert_adds(want, 5);
 	assert_true(run(CNI_CMD_ADD, "c9", NULL, ip, &err) < 0);
 	assert_string_equal(err.msg, "failed to allocate for range 0: no IP addresses available in "
 				     "range set: 10.5.0.1-10.5.0.6");
@@ -418,9 +432,7 @@ static void test_alloc_sequence(void **state)
 	assert_non_null(strstr(err.msg, "failed to allocate all requested IPs: 10.6.0.3"));
 	assert_int_equal(run(CNI_CMD_ADD, "c20", "IP=10.5.0.5", ip, &err), 0);
 	assert_string_equal(ip, "10.5.0.5");
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dd);
-	assert_int_equal(system(cmd), 0);
+	rm_rf(dd);
 }
 
 static void put(const char *name, const char *text)
@@ -484,20 +496,12 @@ static void test_store_crash_residue(void **state)
 	assert_int_equal(symlink(victim, ln), 0);
 
 	struct cni_err err = { 0 };
-	char ip[IP_STR_LEN];
 	/* No readable last_reserved_ip (a symlink is not read): from rangeStart. */
 	const char *want[] = { "10.6.0.2", "10.6.0.3", "10.6.0.4", "10.6.0.5", "10.6.0.8" };
-	for (int i = 0; i < 5; i++) {
-		char id[8];
-		snprintf(id, sizeof(id), "c%d", i);
-		assert_int_equal(run(CNI_CMD_ADD, id, NULL, ip, &err), 0);
-		assert_string_equal(ip, want[i]);
-		if (i == 0) {
-			assert_false(present(SAFEDIR_TMP_PREFIX "10.6.0.9.77"));
-			assert_true(present("10.6.0.6"));
-			assert_true(present("10.6.0.7"));
-		}
-	}
+	assert_adds(want, 5);
+	assert_false(present(SAFEDIR_TMP_PREFIX "10.6.0.9.77"));
+	assert_true(present("10.6.0.6"));
+	assert_true(present("10.6.0.7"));
 	assert_content("victim", "precious");
 	assert_content("n/10.6.0.8", "c4\r\neth0");
 	assert_content("n/last_reserved_ip.0", "10.6.0.8");
@@ -532,9 +536,7 @@ static void test_store_crash_residue(void **state)
 		if (present(gone[i]))
 			fail_msg("%s survived GC", gone[i]);
 	assert_content("victim", "precious");
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dd);
-	assert_int_equal(system(cmd), 0);
+	rm_rf(dd);
 }
 
 /* Unsafe dataDirs are refused with code 7 naming ipam.dataDir, and nothing is created. */
@@ -572,9 +574,7 @@ static void test_store_unsafe_data_dir(void **state)
 		struct stat st;
 		assert_int_equal(lstat(made, &st), -1);
 	}
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	assert_int_equal(system(cmd), 0);
+	rm_rf(root);
 }
 
 /* The hook: with host-local registered, cni_ipam_add never looks at CNI_PATH. */
@@ -609,9 +609,7 @@ static void test_hook_inprocess(void **state)
 	assert_true(cni_ipam_add(&ctx, &res, &err) < 0);
 	unsetenv("PLEXUS_IPAM_EXEC");
 	cni_ipam_set_builtins(NULL, 0);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dd);
-	assert_int_equal(system(cmd), 0);
+	rm_rf(dd);
 }
 
 int main(void)
