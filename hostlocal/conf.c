@@ -2,6 +2,7 @@
 /* host-local netconf: ranges, defaults, requested IPs and resolv.conf, as the reference reads them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "hostlocal/hostlocal.h"
 #include "lib/json/json.h"
 #include "lib/util/cleanup.h"
+#include "lib/util/safedir.h"
 
 int hl_ip_cmp(const struct ip_addr *a, const struct ip_addr *b)
 {
@@ -99,6 +101,26 @@ static int get_ip(const cJSON *obj, const char *key, const char *path, struct ip
 	return 0;
 }
 
+/* rangeStart or rangeEnd: inside the subnet, neither its network address nor (IPv4) its
+ * broadcast address, which are never handed out. */
+static int check_bound(const struct ip_net *subnet, const struct ip_addr *last,
+		       const struct ip_addr *ip, const char *path, const char *key, const char *net,
+		       struct cni_err *err)
+{
+	char a[IP_STR_LEN];
+	format_ip(ip, a);
+	if (!subnet_contains(subnet, ip))
+		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL, "%s.%s: not in network %s",
+				   path, key, net);
+	if (ip_addr_equal(ip, &subnet->ip))
+		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+				   "%s.%s: %s is the network address of %s", path, key, a, net);
+	if (ip->family == AF_INET && ip_addr_equal(ip, last))
+		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+				   "%s.%s: %s is the broadcast address of %s", path, key, a, net);
+	return 0;
+}
+
 /* Range.Canonicalize of the reference: subnet is a network address bigger than /31 (/127),
  * gateway = network + 1, rangeStart = network + 1, rangeEnd = last address (IPv4: - 1). */
 static int parse_range(const cJSON *obj, const char *path, struct hl_range *ret,
@@ -137,36 +159,47 @@ static int parse_range(const cJSON *obj, const char *path, struct hl_range *ret,
 	    (r = get_ip(obj, "rangeStart", path, &x.start, err)) < 0 ||
 	    (r = get_ip(obj, "rangeEnd", path, &x.end, err)) < 0)
 		return r;
+	/* Defaults of the reference's Range.Canonicalize: gateway and rangeStart network + 1,
+	 * rangeEnd the last address (IPv4: the one before broadcast). The gateway is never
+	 * allocated and, as in the reference, may lie anywhere of the family. */
+	struct ip_addr last = x.subnet.ip;
+	for (size_t i = 0; i < bits / 8; i++) {
+		unsigned b = i * 8;
+		if (b + 8 <= x.subnet.prefix)
+			continue;
+		last.raw[i] |=
+			b >= x.subnet.prefix ? 0xff : (uint8_t)(0xff >> (x.subnet.prefix - b));
+	}
 	if (!x.gateway.family) {
 		x.gateway = x.subnet.ip;
 		hl_ip_next(&x.gateway);
+	} else if (x.gateway.family != x.subnet.ip.family) {
+		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+				   "%s.gateway: not of the family of network %s", path, s);
 	}
-	/* Contains() with the other bound still open, as the reference checks. */
-	if (x.start.family) {
-		if (!subnet_contains(&x.subnet, &x.start))
-			return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-					   "%s.rangeStart: not in network %s", path, s);
-	} else {
+	bool start_set = x.start.family, end_set = x.end.family;
+	if ((start_set &&
+	     (r = check_bound(&x.subnet, &last, &x.start, path, "rangeStart", s, err)) < 0) ||
+	    (end_set && (r = check_bound(&x.subnet, &last, &x.end, path, "rangeEnd", s, err)) < 0))
+		return r;
+	if (!start_set) {
 		x.start = x.subnet.ip;
 		hl_ip_next(&x.start);
 	}
-	if (x.end.family) {
-		if (!subnet_contains(&x.subnet, &x.end) || hl_ip_cmp(&x.end, &x.start) < 0)
-			return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-					   "%s.rangeEnd: not in network %s", path, s);
-	} else {
-		/* CHECKLIST note 16: IPv6 uses the last address, not ".255". */
-		x.end = x.subnet.ip;
-		for (size_t i = 0; i < bits / 8; i++) {
-			unsigned b = i * 8;
-			if (b + 8 <= x.subnet.prefix)
-				continue;
-			x.end.raw[i] |= b >= x.subnet.prefix
-						? 0xff
-						: (uint8_t)(0xff >> (x.subnet.prefix - b));
-		}
+	if (!end_set) {
+		x.end = last;
 		if (x.end.family == AF_INET)
 			x.end.raw[3]--;
+	}
+	/* The reference checks this only for an explicit rangeEnd; a rangeStart past the
+	 * default end would make its iterator run into the next network. */
+	if (hl_ip_cmp(&x.end, &x.start) < 0) {
+		char a[IP_STR_LEN], b[IP_STR_LEN];
+		format_ip(&x.start, a);
+		format_ip(&x.end, b);
+		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+				   "%s.%s: rangeStart %s is after rangeEnd %s", path,
+				   end_set ? "rangeEnd" : "rangeStart", a, b);
 	}
 	*ret = x;
 	return 0;
@@ -311,6 +344,17 @@ static int parse_routes(const cJSON *ipam, struct hl_conf *c, struct cni_err *er
 	return cni_routes_decode(ipam, "ipam", &c->routes, &c->n_routes, err);
 }
 
+/* Tenant-written paths: no relative path, no "..", nothing for a later join to reinterpret. */
+static int check_path(const char *path, const char *field, struct cni_err *err)
+{
+	if (safedir_path_check(path) < 0)
+		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+				   "%s: '%s' is not an absolute path without empty, '.' or '..' "
+				   "components",
+				   field, path);
+	return 0;
+}
+
 int hl_conf_parse(const struct cni_ctx *ctx, struct hl_conf *ret, struct cni_err *err)
 {
 	_cleanup_(hl_conf_done) struct hl_conf c = { .name = ctx->name,
@@ -332,10 +376,14 @@ int hl_conf_parse(const struct cni_ctx *ctx, struct hl_conf *ret, struct cni_err
 	const char *s = NULL;
 	if ((r = json_get_string(ipam, "dataDir", "ipam.dataDir", &s, NULL, err)) < 0)
 		return r;
+	if (s && *s && (r = check_path(s, "ipam.dataDir", err)) < 0)
+		return r;
 	if (s && *s)
 		c.data_dir = s;
 	s = NULL;
 	if ((r = json_get_string(ipam, "resolvConf", "ipam.resolvConf", &s, NULL, err)) < 0)
+		return r;
+	if (s && *s && (r = check_path(s, "ipam.resolvConf", err)) < 0)
 		return r;
 	if (s && *s)
 		c.resolv_conf = s;
@@ -399,20 +447,24 @@ static void strv_add(char ***v, size_t *n, const char *s)
 
 int hl_resolv_parse(const char *path, struct cni_dns *ret, struct cni_err *err)
 {
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	if (!f) {
-		int e = errno;
-		return cni_err_set(err, CNI_ERR_IO, e, "ipam.resolvConf: open '%s': %s", path,
-				   strerror(e));
-	}
+	_cleanup_free_ char *text = NULL;
+	int r = safedir_read(AT_FDCWD, path, HL_RESOLV_MAX, &text, NULL);
+	if (r == -ELOOP || r == -EINVAL || r == -EFBIG)
+		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, -r, "ipam.resolvConf: '%s' %s",
+				   path,
+				   r == -ELOOP	  ? "is a symlink"
+				   : r == -EINVAL ? "is not a regular file"
+						  : "is larger than 64 KiB");
+	if (r < 0)
+		return cni_err_set(err, CNI_ERR_IO, -r, "ipam.resolvConf: open '%s': %s", path,
+				   strerror(-r));
 	struct cni_dns d = { 0 };
-	_cleanup_free_ char *line = NULL;
-	size_t cap = 0;
-	while (getline(&line, &cap, f) >= 0) {
-		char *save = NULL, *key = strtok_r(line, " \t\r\n", &save);
+	char *lsave = NULL;
+	for (char *line = strtok_r(text, "\n", &lsave); line; line = strtok_r(NULL, "\n", &lsave)) {
+		char *save = NULL, *key = strtok_r(line, " \t\r", &save);
 		if (!key || key[0] == '#' || key[0] == ';')
 			continue;
-		char *val = strtok_r(NULL, " \t\r\n", &save);
+		char *val = strtok_r(NULL, " \t\r", &save);
 		if (!val)
 			continue;
 		if (strcmp(key, "nameserver") == 0) {
@@ -422,7 +474,7 @@ int hl_resolv_parse(const char *path, struct cni_dns *ret, struct cni_err *err)
 			d.domain = xstrdup(val);
 		} else if (strcmp(key, "search") == 0 || strcmp(key, "options") == 0) {
 			bool search = key[0] == 's';
-			for (; val; val = strtok_r(NULL, " \t\r\n", &save))
+			for (; val; val = strtok_r(NULL, " \t\r", &save))
 				strv_add(search ? &d.search : &d.options,
 					 search ? &d.n_search : &d.n_options, val);
 		}

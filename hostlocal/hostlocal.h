@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Built-in host-local IPAM: conf, range arithmetic and the reference on-disk store (§3.7). */
+/* Built-in host-local IPAM: conf, range arithmetic and the reference on-disk store (docs/ipam.md).
+ */
 #pragma once
 
 #include <stdbool.h>
@@ -50,7 +51,11 @@ int hl_rangeset_find(const struct hl_rangeset *s, const struct ip_addr *ip);
 /* "start-end,start-end" as the reference prints a range set. */
 void hl_rangeset_str(const struct hl_rangeset *s, char *buf, size_t len);
 
-/* Parse a resolv.conf (nameserver, domain, search, options) into *ret like the reference. */
+#define HL_RESOLV_MAX (64 * 1024)
+
+/* Parse a resolv.conf (nameserver, domain, search, options) into *ret like the reference. The
+ * file must be a regular file of at most HL_RESOLV_MAX bytes, not a symlink. Errors name
+ * ipam.resolvConf: code 7 for those rules, 5 for I/O. */
 int hl_resolv_parse(const char *path, struct cni_dns *ret, struct cni_err *err);
 
 extern const struct cni_plugin hostlocal_plugin;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* static IPAM in-process: conf parsing and the ADD/DEL/CHECK verbs of the reference. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,26 @@ static bool net_contains(const struct ip_net *n, const struct ip_addr *ip)
 	ip_net_mask(&a);
 	ip_net_mask(&b);
 	return ip_addr_equal(&a.ip, &b.ip);
+}
+
+/* Why a with host bits kept cannot be an interface address: the network address or the IPv4
+ * broadcast of its prefix (/31, /32, /127, /128 have neither), or NULL. */
+static const char *addr_unusable(const struct ip_net *a)
+{
+	unsigned bits = (unsigned)ip_family_len(a->ip.family) * 8;
+	if ((unsigned)a->prefix + 1 >= bits)
+		return NULL;
+	struct ip_net n = *a;
+	ip_net_mask(&n);
+	if (ip_addr_equal(&n.ip, &a->ip))
+		return "is the network address of its prefix";
+	if (a->ip.family != AF_INET)
+		return NULL;
+	uint32_t host = ~(uint32_t)0 >> a->prefix;
+	for (unsigned i = 0; i < 4; i++)
+		if ((a->ip.raw[i] | (uint8_t)(host >> (24 - 8 * i))) != a->ip.raw[i])
+			return NULL;
+	return "is the broadcast address of its prefix";
 }
 
 static void trim(char **s)
@@ -68,6 +89,10 @@ static int parse_env_args(const struct cni_ctx *ctx, struct staticipam_conf *c, 
 			if (parse_ipnet(t, &n) < 0)
 				return cni_err_set(err, CNI_ERR_INVALID_ENV, EINVAL,
 						   "CNI_ARGS: IP: invalid CIDR '%s'", t);
+			const char *why = addr_unusable(&n);
+			if (why)
+				return cni_err_set(err, CNI_ERR_INVALID_ENV, EINVAL,
+						   "CNI_ARGS: IP: '%s' %s", t, why);
 			add_addr(c, &n, &(struct ip_addr){ 0 });
 		}
 	}
@@ -108,6 +133,10 @@ static int replace_from(struct staticipam_conf *c, const cJSON *list, const char
 					   "%s[%zu]: an entry in the 'ips' field is NOT in CIDR "
 					   "notation, got '%s'",
 					   path, i, cJSON_IsString(item) ? item->valuestring : "");
+		const char *why = addr_unusable(&n);
+		if (why)
+			return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL, "%s[%zu]: '%s' %s",
+					   path, i, item->valuestring, why);
 		add_addr(c, &n, &(struct ip_addr){ 0 });
 		i++;
 	}
@@ -139,6 +168,10 @@ static int parse_addresses(const cJSON *ipam, struct staticipam_conf *c, struct 
 					   "%s: the 'address' field is expected to be in CIDR "
 					   "notation, got: '%s'",
 					   field, a ? a : "");
+		const char *why = addr_unusable(&n);
+		if (why)
+			return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL, "%s: '%s' %s",
+					   field, a, why);
 		(void)snprintf(field, sizeof(field), "%s.gateway", path);
 		if ((r = json_get_string(item, "gateway", field, &g, NULL, err)) < 0)
 			return r;
@@ -146,6 +179,10 @@ static int parse_addresses(const cJSON *ipam, struct staticipam_conf *c, struct 
 		if (g && *g && parse_ip(g, &gw) < 0)
 			return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
 					   "%s: invalid IP '%s'", field, g);
+		if (gw.family && gw.family != n.ip.family)
+			return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+					   "%s: '%s' is not of the family of address '%s'", field,
+					   g, a);
 		add_addr(c, &n, &gw);
 	}
 	return 0;

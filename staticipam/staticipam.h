@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Built-in static IPAM: fixed addresses, routes and dns from the conf or the runtime (§3.8). */
+/* Built-in static IPAM: fixed addresses, routes and dns from the conf or the runtime
+ * (docs/ipam.md). */
 #pragma once
 
 #include <stddef.h>
@@ -22,7 +23,8 @@ struct staticipam_conf {
 
 /* Parse ipam.addresses/routes/dns and the runtime inputs as the reference does: CNI_ARGS IP=
  * (comma-separated CIDRs, appended) + GATEWAY=, then args.cni.ips, then runtimeConfig.ips (each
- * replacing what came before). Errors: code 7 naming the field, code 4 for CNI_ARGS. */
+ * replacing what came before). An address that is the network or IPv4 broadcast address of
+ * its prefix is refused. Errors: code 7 naming the field, code 4 for CNI_ARGS. */
 int staticipam_conf_parse(const struct cni_ctx *ctx, struct staticipam_conf *ret,
 			  struct cni_err *err);
 void staticipam_conf_done(struct staticipam_conf *c);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -16,6 +17,7 @@
 #include "lib/cni/ipam.h"
 #include "lib/cni/skel.h"
 #include "lib/util/file.h"
+#include "lib/util/safedir.h"
 
 static struct cni_ctx ctx;
 
@@ -51,6 +53,13 @@ static void assert_ip(const struct ip_addr *a, const char *want)
 	assert_string_equal(buf, want);
 }
 
+static void rm_rf(const char *path)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_conf_defaults_v4(void **state)
 {
 	(void)state;
@@ -70,7 +79,7 @@ static void test_conf_defaults_v4(void **state)
 	hl_conf_done(&c);
 }
 
-/* IPv6 rangeEnd is the last address of the subnet, as the reference code (its docs say ".255"). */
+/* IPv6 rangeEnd is the last address of the subnet (the reference code, not its README). */
 static void test_conf_defaults_v6(void **state)
 {
 	(void)state;
@@ -176,6 +185,59 @@ static void test_conf_errors(void **state)
 		  "1.0.0", NULL, 7, "ipam.routes");
 }
 
+/* Bounds: in the subnet, not its network or IPv4 broadcast address, start <= end even with the
+ * default end; paths: absolute without empty, '.' or '..' components. */
+static void test_conf_range_and_path_errors(void **state)
+{
+	(void)state;
+	one_error(
+		"\"ranges\":[[{\"subnet\":\"10.9.0.0/24\",\"rangeStart\":\"10.9.0.255\"}]]",
+		"1.0.0", NULL, 7,
+		"ipam.ranges[0][0].rangeStart: 10.9.0.255 is the broadcast address of 10.9.0.0/24");
+	one_error("\"ranges\":[[{\"subnet\":\"10.9.0.0/24\",\"rangeEnd\":\"10.9.0.255\"}]]",
+		  "1.0.0", NULL, 7, "ipam.ranges[0][0].rangeEnd: 10.9.0.255 is the broadcast");
+	one_error("\"ranges\":[[{\"subnet\":\"10.9.0.0/24\",\"rangeStart\":\"10.9.0.0\"}]]",
+		  "1.0.0", NULL, 7,
+		  "ipam.ranges[0][0].rangeStart: 10.9.0.0 is the network address of 10.9.0.0/24");
+	one_error("\"ranges\":[[{\"subnet\":\"fd00::/120\",\"rangeStart\":\"fd00::\"}]]", "1.0.0",
+		  NULL, 7, "ipam.ranges[0][0].rangeStart: fd00:: is the network address");
+	one_error("\"ranges\":[[{\"subnet\":\"10.9.0.0/24\",\"rangeStart\":\"10.9.0.20\","
+		  "\"rangeEnd\":\"10.9.0.10\"}]]",
+		  "1.0.0", NULL, 7,
+		  "ipam.ranges[0][0].rangeEnd: rangeStart 10.9.0.20 is after rangeEnd 10.9.0.10");
+	one_error("\"ranges\":[[{\"subnet\":\"10.9.0.0/24\"},{\"subnet\":\"10.9.1.0/24\","
+		  "\"gateway\":\"fd00::1\"}]]",
+		  "1.0.0", NULL, 7, "ipam.ranges[0][1].gateway: not of the family");
+	/* The legacy top-level range names its keys under ipam. */
+	one_error("\"subnet\":\"10.9.0.0/24\",\"rangeStart\":\"10.9.1.1\"", "1.0.0", NULL, 7,
+		  "ipam.rangeStart: not in network 10.9.0.0/24");
+	const char *bad[] = { "relative/dir", "/var/lib/../../etc", "/var//lib", "/var/./lib",
+			      "/var/lib/" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char ipam[256];
+		snprintf(ipam, sizeof(ipam),
+			 "\"dataDir\":\"%s\",\"ranges\":[[{\"subnet\":\"10.9.0.0/24\"}]]", bad[i]);
+		one_error(ipam, "1.0.0", NULL, 7, "ipam.dataDir: '");
+		snprintf(ipam, sizeof(ipam),
+			 "\"resolvConf\":\"%s\",\"ranges\":[[{\"subnet\":\"10.9.0.0/24\"}]]",
+			 bad[i]);
+		one_error(ipam, "1.0.0", NULL, 7, "ipam.resolvConf: '");
+	}
+	/* Bounds that are allowed: the last IPv6 address, IPv4 network + 1 and broadcast - 1. */
+	struct hl_conf c;
+	struct cni_err err = { 0 };
+	assert_int_equal(
+		parse("{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{\"type\":"
+		      "\"host-local\",\"ranges\":[[{\"subnet\":\"10.9.0.0/24\",\"rangeStart\":"
+		      "\"10.9.0.1\",\"rangeEnd\":\"10.9.0.254\"}],[{\"subnet\":\"fd00::/120\","
+		      "\"rangeStart\":\"fd00::ff\"}]]}}",
+		      NULL, &c, &err),
+		0);
+	assert_ip(&c.sets[1].ranges[0].start, "fd00::ff");
+	assert_ip(&c.sets[1].ranges[0].end, "fd00::ff");
+	hl_conf_done(&c);
+}
+
 static void test_conf_v4_and_v6_at_020(void **state)
 {
 	(void)state;
@@ -256,6 +318,33 @@ static void test_resolv_conf(void **state)
 	cni_dns_done(&d);
 	assert_true(hl_resolv_parse("/nonexistent/resolv.conf", &d, &err) < 0);
 	assert_int_equal(err.code, CNI_ERR_IO);
+	assert_non_null(strstr(err.msg, "ipam.resolvConf: open '/nonexistent/resolv.conf'"));
+	/* A symlink, a FIFO (which must not block) and a directory are refused. */
+	char dir[] = "/tmp/plexus-resolv-dir.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char ln[96], fifo[96], big[96];
+	snprintf(ln, sizeof(ln), "%s/ln", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	snprintf(big, sizeof(big), "%s/big", dir);
+	assert_int_equal(symlink("/etc/passwd", ln), 0);
+	assert_true(hl_resolv_parse(ln, &d, &err) < 0);
+	assert_int_equal(err.code, CNI_ERR_INVALID_CONFIG);
+	assert_non_null(strstr(err.msg, "ipam.resolvConf: '"));
+	assert_non_null(strstr(err.msg, "' is a symlink"));
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_true(hl_resolv_parse(fifo, &d, &err) < 0);
+	assert_non_null(strstr(err.msg, "is not a regular file"));
+	assert_true(hl_resolv_parse(dir, &d, &err) < 0);
+	assert_non_null(strstr(err.msg, "is not a regular file"));
+	FILE *f = fopen(big, "w");
+	assert_non_null(f);
+	for (int i = 0; i < HL_RESOLV_MAX / 16 + 1; i++)
+		fputs("nameserver 1.1.1.1\n", f);
+	fclose(f);
+	assert_true(hl_resolv_parse(big, &d, &err) < 0);
+	assert_int_equal(err.code, CNI_ERR_INVALID_CONFIG);
+	assert_non_null(strstr(err.msg, "is larger than 64 KiB"));
+	rm_rf(dir);
 }
 
 /* Allocation through the vtable on a temp dataDir: reference order, wrap, gateway skip,
@@ -279,6 +368,20 @@ static int run(enum cni_cmd cmd, const char *id, const char *args, char *ret_ip,
 	return r;
 }
 
+/* ADDs of containers c0, c1, ... get exactly want[], in order. */
+static void assert_adds(const char *const *want, int n)
+{
+	struct cni_err err = { 0 };
+	char ip[IP_STR_LEN];
+	for (int i = 0; i < n; i++) {
+		char id[8];
+		snprintf(id, sizeof(id), "c%d", i);
+		if (run(CNI_CMD_ADD, id, NULL, ip, &err) != 0)
+			fail_msg("ADD %s: %s", id, err.msg);
+		assert_string_equal(ip, want[i]);
+	}
+}
+
 static void test_alloc_sequence(void **state)
 {
 	(void)state;
@@ -292,12 +395,7 @@ static void test_alloc_sequence(void **state)
 	struct cni_err err = { 0 };
 	char ip[IP_STR_LEN];
 	const char *want[] = { "10.5.0.1", "10.5.0.2", "10.5.0.4", "10.5.0.5", "10.5.0.6" };
-	for (int i = 0; i < 5; i++) {
-		char id[8];
-		snprintf(id, sizeof(id), "c%d", i);
-		assert_int_equal(run(CNI_CMD_ADD, id, NULL, ip, &err), 0);
-		assert_string_equal(ip, want[i]);
-	}
+	assert_adds(want, 5);
 	assert_true(run(CNI_CMD_ADD, "c9", NULL, ip, &err) < 0);
 	assert_string_equal(err.msg, "failed to allocate for range 0: no IP addresses available in "
 				     "range set: 10.5.0.1-10.5.0.6");
@@ -334,9 +432,149 @@ static void test_alloc_sequence(void **state)
 	assert_non_null(strstr(err.msg, "failed to allocate all requested IPs: 10.6.0.3"));
 	assert_int_equal(run(CNI_CMD_ADD, "c20", "IP=10.5.0.5", ip, &err), 0);
 	assert_string_equal(ip, "10.5.0.5");
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dd);
-	assert_int_equal(system(cmd), 0);
+	rm_rf(dd);
+}
+
+static void put(const char *name, const char *text)
+{
+	char path[160];
+	snprintf(path, sizeof(path), "%s/n/%s", dd, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static bool present(const char *name)
+{
+	char path[160];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/n/%s", dd, name);
+	return lstat(path, &st) == 0;
+}
+
+static void assert_content(const char *name, const char *want)
+{
+	char path[160], *data = NULL;
+	snprintf(path, sizeof(path), "%s/%s", dd, name);
+	assert_int_equal(file_read_all(path, 4096, &data, NULL), 0);
+	assert_string_equal(data, want);
+	free(data);
+}
+
+/* What killed writers and planted names leave in the store: under the lock, ADD reclaims
+ * empty and garbage leases and removes temp files; symlinks are never written through; DEL
+ * sweeps too; a well-formed lease of someone else is left alone. */
+static void test_store_crash_residue(void **state)
+{
+	(void)state;
+	strcpy(dd, "/tmp/plexus-hl.XXXXXX");
+	assert_non_null(mkdtemp(dd));
+	snprintf(conf_buf, sizeof(conf_buf),
+		 "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"ipam\":{\"type\":\"host-local\","
+		 "\"dataDir\":\"%s\",\"ranges\":[[{\"subnet\":\"10.6.0.0/28\"}]]}}",
+		 dd);
+	char path[160], victim[160];
+	snprintf(path, sizeof(path), "%s/n", dd);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(victim, sizeof(victim), "%s/victim", dd);
+	FILE *f = fopen(victim, "w");
+	assert_non_null(f);
+	fputs("precious", f);
+	fclose(f);
+	put("10.6.0.2", "");			    /* a writer killed before its write */
+	put("10.6.0.3", "  \n");		    /* whitespace only: empty once trimmed */
+	put("10.6.0.4", "bad id!\r\neth0");	    /* no CNI container ID */
+	put("10.6.0.5", "c9\r\nbad/ifname");	    /* no CNI ifname */
+	put("10.6.0.6", "other\r\neth0");	    /* someone's lease */
+	put("10.6.0.7", "old");			    /* someone's lease, old format */
+	put(SAFEDIR_TMP_PREFIX "10.6.0.9.77", "x"); /* a writer killed before its link */
+	char ln[160];
+	snprintf(ln, sizeof(ln), "%s/n/10.6.0.8", dd);
+	assert_int_equal(symlink(victim, ln), 0);
+	snprintf(ln, sizeof(ln), "%s/n/last_reserved_ip.0", dd);
+	assert_int_equal(symlink(victim, ln), 0);
+
+	struct cni_err err = { 0 };
+	/* No readable last_reserved_ip (a symlink is not read): from rangeStart. */
+	const char *want[] = { "10.6.0.2", "10.6.0.3", "10.6.0.4", "10.6.0.5", "10.6.0.8" };
+	assert_adds(want, 5);
+	assert_false(present(SAFEDIR_TMP_PREFIX "10.6.0.9.77"));
+	assert_true(present("10.6.0.6"));
+	assert_true(present("10.6.0.7"));
+	assert_content("victim", "precious");
+	assert_content("n/10.6.0.8", "c4\r\neth0");
+	assert_content("n/last_reserved_ip.0", "10.6.0.8");
+	assert_content("n/10.6.0.6", "other\r\neth0");
+	assert_content("n/10.6.0.7", "old");
+
+	/* DEL sweeps a temp file too. */
+	put(SAFEDIR_TMP_PREFIX "10.6.0.9.78", "c1\r\neth0");
+	assert_int_equal(run(CNI_CMD_DEL, "c1", NULL, NULL, &err), 0);
+	assert_false(present("10.6.0.3"));
+	assert_false(present(SAFEDIR_TMP_PREFIX "10.6.0.9.78"));
+
+	/* GC keeps the valid attachments (and an old-format lease of a valid ID). */
+	snprintf(conf_buf, sizeof(conf_buf),
+		 "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"cni.dev/valid-attachments\":["
+		 "{\"containerID\":\"c2\",\"ifname\":\"eth0\"},{\"containerID\":\"old\","
+		 "\"ifname\":\"net1\"}],\"ipam\":{\"type\":\"host-local\",\"dataDir\":\"%s\","
+		 "\"ranges\":[[{\"subnet\":\"10.6.0.0/28\"}]]}}",
+		 dd);
+	put("10.6.0.12", "");
+	/* The vtable slot itself: cni_plugin_run would also forward GC to ipam.type. */
+	assert_int_equal(parse_cmd(CNI_CMD_GC, NULL, conf_buf, NULL, &err), 0);
+	assert_int_equal(ctx.n_valid_attachments, 2);
+	if (hostlocal_plugin.gc(&ctx, &err) != 0)
+		fail_msg("GC: %s", err.msg);
+	assert_true(present("10.6.0.4"));
+	assert_true(present("10.6.0.7"));
+	assert_true(present("lock"));
+	assert_true(present("last_reserved_ip.0"));
+	const char *gone[] = { "10.6.0.2", "10.6.0.5", "10.6.0.6", "10.6.0.8", "10.6.0.12" };
+	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+		if (present(gone[i]))
+			fail_msg("%s survived GC", gone[i]);
+	assert_content("victim", "precious");
+	rm_rf(dd);
+}
+
+/* Unsafe dataDirs are refused with code 7 naming ipam.dataDir, and nothing is created. */
+static void test_store_unsafe_data_dir(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/plexus-hl-dd.XXXXXX";
+	assert_non_null(mkdtemp(root));
+	char ww[96], ln[96], made[128];
+	snprintf(ww, sizeof(ww), "%s/ww", root);
+	snprintf(ln, sizeof(ln), "%s/ln", root);
+	assert_int_equal(mkdir(ww, 0755), 0);
+	assert_int_equal(chmod(ww, 0777), 0);
+	assert_int_equal(symlink(root, ln), 0);
+	struct {
+		const char *data_dir, *want, *not_made;
+	} cases[] = {
+		{ "ww/data", "' is owned by another user or writable by group or others",
+		  "ww/data" },
+		{ "ln/data", "' is a symlink", "data" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(conf_buf, sizeof(conf_buf),
+			 "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{\"type\":"
+			 "\"host-local\",\"dataDir\":\"%s/%s\",\"ranges\":[[{\"subnet\":"
+			 "\"10.6.0.0/28\"}]]}}",
+			 root, cases[i].data_dir);
+		struct cni_err err = { 0 };
+		char ip[IP_STR_LEN];
+		assert_true(run(CNI_CMD_ADD, "c1", NULL, ip, &err) < 0);
+		assert_int_equal(err.code, CNI_ERR_INVALID_CONFIG);
+		if (!strstr(err.msg, "ipam.dataDir: '") || !strstr(err.msg, cases[i].want))
+			fail_msg("%s: '%s'", cases[i].data_dir, err.msg);
+		snprintf(made, sizeof(made), "%s/%s", root, cases[i].not_made);
+		struct stat st;
+		assert_int_equal(lstat(made, &st), -1);
+	}
+	rm_rf(root);
 }
 
 /* The hook: with host-local registered, cni_ipam_add never looks at CNI_PATH. */
@@ -371,9 +609,7 @@ static void test_hook_inprocess(void **state)
 	assert_true(cni_ipam_add(&ctx, &res, &err) < 0);
 	unsetenv("PLEXUS_IPAM_EXEC");
 	cni_ipam_set_builtins(NULL, 0);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dd);
-	assert_int_equal(system(cmd), 0);
+	rm_rf(dd);
 }
 
 int main(void)
@@ -383,10 +619,13 @@ int main(void)
 		cmocka_unit_test_teardown(test_conf_defaults_v6, teardown),
 		cmocka_unit_test_teardown(test_conf_every_key, teardown),
 		cmocka_unit_test_teardown(test_conf_errors, teardown),
+		cmocka_unit_test_teardown(test_conf_range_and_path_errors, teardown),
 		cmocka_unit_test_teardown(test_conf_v4_and_v6_at_020, teardown),
 		cmocka_unit_test_teardown(test_range_arith, teardown),
 		cmocka_unit_test_teardown(test_resolv_conf, teardown),
 		cmocka_unit_test_teardown(test_alloc_sequence, teardown),
+		cmocka_unit_test_teardown(test_store_crash_residue, teardown),
+		cmocka_unit_test_teardown(test_store_unsafe_data_dir, teardown),
 		cmocka_unit_test_teardown(test_hook_inprocess, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -153,6 +153,53 @@ static void test_conf_errors(void **state)
 		  "ipam.routes: must be a list");
 }
 
+/* Network and IPv4 broadcast addresses are refused where an address is given; /31, /32 and
+ * /127 have neither. */
+static void test_conf_unusable_addresses(void **state)
+{
+	(void)state;
+	one_error(BASE ",\"ipam\":{\"type\":\"static\",\"addresses\":[{\"address\":"
+		       "\"10.0.0.0/24\"}]}}",
+		  NULL, 7,
+		  "ipam.addresses[0].address: '10.0.0.0/24' is the network address of its prefix");
+	one_error(BASE ",\"ipam\":{\"type\":\"static\",\"addresses\":[{\"address\":"
+		       "\"10.0.0.5/24\"},{\"address\":\"10.0.3.255/22\"}]}}",
+		  NULL, 7,
+		  "ipam.addresses[1].address: '10.0.3.255/22' is the broadcast address of its "
+		  "prefix");
+	one_error(BASE ",\"ipam\":{\"type\":\"static\",\"addresses\":[{\"address\":"
+		       "\"2001:db8::/64\"}]}}",
+		  NULL, 7, "ipam.addresses[0].address: '2001:db8::/64' is the network address");
+	one_error(BASE ",\"ipam\":{\"type\":\"static\",\"addresses\":[{\"address\":"
+		       "\"10.0.0.5/24\",\"gateway\":\"2001:db8::1\"}]}}",
+		  NULL, 7, "ipam.addresses[0].gateway: '2001:db8::1' is not of the family");
+	one_error(BASE ",\"ipam\":{\"type\":\"static\"}}", "IP=10.0.0.255/24", 4,
+		  "CNI_ARGS: IP: '10.0.0.255/24' is the broadcast address");
+	one_error(BASE ",\"runtimeConfig\":{\"ips\":[\"10.0.0.5/24\",\"10.1.0.0/16\"]},"
+		       "\"ipam\":{\"type\":\"static\"}}",
+		  NULL, 7, "runtimeConfig.ips[1]: '10.1.0.0/16' is the network address");
+	one_error(BASE ",\"args\":{\"cni\":{\"ips\":[\"10.2.0.255/24\"]}},"
+		       "\"ipam\":{\"type\":\"static\"}}",
+		  NULL, 7, "args.cni.ips[0]: '10.2.0.255/24' is the broadcast address");
+	const char *ok[] = {
+		"10.0.0.0/31",	  "10.0.0.1/31",   "10.0.0.7/32",
+		"2001:db8::/127", "10.0.0.254/24", "2001:db8::ffff:ffff:ffff:ffff/64"
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		char conf[256];
+		snprintf(conf, sizeof(conf),
+			 BASE ",\"ipam\":{\"type\":\"static\",\"addresses\":[{\"address\":"
+			      "\"%s\"}]}}",
+			 ok[i]);
+		struct staticipam_conf c;
+		struct cni_err err = { 0 };
+		if (parse(conf, NULL, &c, &err) != 0)
+			fail_msg("%s refused: %s", ok[i], err.msg);
+		assert_int_equal(c.n_addrs, 1);
+		staticipam_conf_done(&c);
+	}
+}
+
 static void test_add_and_check(void **state)
 {
 	(void)state;
@@ -190,6 +237,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_conf_cni_args, teardown),
 		cmocka_unit_test_teardown(test_conf_priority, teardown),
 		cmocka_unit_test_teardown(test_conf_errors, teardown),
+		cmocka_unit_test_teardown(test_conf_unusable_addresses, teardown),
 		cmocka_unit_test_teardown(test_add_and_check, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
