@@ -32,18 +32,22 @@ int meta_plan_ready(const struct plan *p, int code, struct cni_err *err)
 	return 0;
 }
 
+static void att_done(struct attachment *a)
+{
+	free(a->name);
+	free(a->ifname);
+	dlg_list_done(&a->list);
+	cJSON_Delete(a->cap_args);
+	cJSON_Delete(a->default_route);
+	free(a->device_info_file);
+	free(a->device_info_source);
+	cni_result_free(a->result);
+}
+
 void meta_plan_done(struct plan *p)
 {
-	for (size_t i = 0; i < p->n_att; i++) {
-		free(p->att[i].name);
-		free(p->att[i].ifname);
-		dlg_list_done(&p->att[i].list);
-		cJSON_Delete(p->att[i].cap_args);
-		cJSON_Delete(p->att[i].default_route);
-		free(p->att[i].device_info_file);
-		free(p->att[i].device_info_source);
-		cni_result_free(p->att[i].result);
-	}
+	for (size_t i = 0; i < p->n_att; i++)
+		att_done(&p->att[i]);
 	free(p->att);
 	for (size_t i = 0; i < p->n_res; i++) {
 		free(p->res[i].name);
@@ -207,6 +211,22 @@ static int parse_list(struct plan *p, struct attachment *a, const char *text,
 	return r < 0 ? cni_err_wrap(err, "network '%s'", a->name) : 0;
 }
 
+/* The tenant policy, before anything of the network runs or is recorded. A refused network
+ * (the plan's last attachment) leaves the plan: DEL, which runs what an API plan holds even
+ * when planning failed part-way, must never run it. */
+static int policy_check(struct plan *p, struct attachment *a, bool admin, const cJSON *cni_args,
+			struct cni_err *err)
+{
+	int r = meta_policy_check_network(&p->conf.policy, a->name, &a->list, admin, err);
+	if (r >= 0 && cni_args)
+		r = meta_policy_check_cni_args(a->name, &a->list, cni_args, err);
+	if (r < 0) {
+		att_done(a);
+		p->n_att--;
+	}
+	return r;
+}
+
 /* The cluster-wide default network (NPWG network-attachment spec), attached first as CNI_IFNAME. */
 int meta_plan_default(struct plan *p, struct cni_err *err)
 {
@@ -283,8 +303,7 @@ int meta_plan_default(struct plan *p, struct cni_err *err)
 		free(a->name);
 		a->name = xstrdup(a->list.name);
 	}
-	/* policy: before anything of the network runs or is recorded. */
-	r = meta_policy_check_network(&p->conf.policy, a->name, &a->list, admin, err);
+	r = policy_check(p, a, admin, NULL, err);
 	if (r < 0)
 		return r;
 	/* What the runtime passes (portMappings, bandwidth...) is the default's only. */
@@ -483,10 +502,9 @@ static int plan_selection(struct plan *p, struct meta_selection *s, size_t index
 	r = parse_list(p, a, text, s->name, err);
 	if (r < 0)
 		return r;
-	/* policy: before anything of the network runs or is recorded. */
 	bool admin = node_conf || from_dir || meta_policy_trusted(&p->conf.policy, ns);
-	if ((r = meta_policy_check_network(&p->conf.policy, name, &a->list, admin, err)) < 0 ||
-	    (s->cni_args && (r = meta_policy_check_cni_args(name, &a->list, s->cni_args, err)) < 0))
+	r = policy_check(p, a, admin, s->cni_args, err);
+	if (r < 0)
 		return r;
 	if (s->cni_args)
 		merge_cni_args(a, s->cni_args);

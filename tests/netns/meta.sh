@@ -110,7 +110,7 @@ jq -cn --argjson i "$(hlr cd 10.218.0.0/24)" \
 CONF=$(jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" --arg d "$TMP/confdir" --arg t "$TMP" \
 	'{cniVersion:"1.0.0",name:"plexus-net",type:"plexus",kubeconfig:$k,clusterNetwork:"cluster",
 	  cniDir:$c,confDir:$d,tenantPolicy:{hostPathRoots:{dataDir:[$t]},
-	  allowedTypes:["macvlan","plexus-vxlan","bridge","host-local","static","fake-plugin","fake-second"]}}')
+	  allowedTypes:["macvlan","plexus-vxlan","bridge","host-local","static","fake-plugin","fake-second","fail-del","devinfo-writer"]}}')
 
 # plexus VERB POD [CONF]: run the meta-plugin in the node for pod POD; sets OUT, RC.
 plexus() {
