@@ -165,6 +165,13 @@ bench: $(BINS)
 demo: $(BINS)
 	$(Q)PLEXUS_BUILD=$(B) scripts/demo-meta.sh
 
+# The container image the manifests in crds/ run, as an OCI archive (docs/install.md). Its last
+# output line is the image name.
+IMAGE ?= localhost/plexus:$(VERSION)
+.PHONY: image
+image: $(BINS)
+	$(Q)install/image.sh $(B)/bin $(B)/image.tar '$(IMAGE)' '$(VERSION)'
+
 # libFuzzer harnesses: clang builds each with the library sources it needs.
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -I$(B)/gen -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined \
