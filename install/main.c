@@ -324,8 +324,8 @@ static int stop(const struct inst_node *n, int sig)
 		return INST_EXIT_FAILURE;
 	}
 	if (!is_owner(n)) {
-		log_info("%s: another installer has taken over '" INST_CONF_NAME
-			 "', keeping it, exiting",
+		log_info("%s: '" INST_CONF_NAME "' is no longer this installer's (a newer one "
+			 "claimed the node, or --uninstall ran), leaving it, exiting",
 			 strsignal(sig));
 		return INST_EXIT_OK;
 	}
@@ -478,15 +478,22 @@ int main(int argc, char **argv)
 	_cleanup_free_ char *plexus_dir = o.plexus_conf_dir
 						  ? xstrdup(o.plexus_conf_dir)
 						  : xasprintf("%s/plexus.d", o.cni_conf_dir);
-	if (o.uninstall)
+	struct inst_node node = { .o = &o, .plexus_dir = plexus_dir };
+	if (o.uninstall) {
+		/* Under the lock: a running installer's claim or rewrite must not interleave. */
+		_cleanup_close_ int lock = lock_conf_dir(&node);
+		if (lock < 0 && lock != -ENOENT) {
+			log_error("lock --cni-conf-dir '%s': %s", o.cni_conf_dir, strerror(-lock));
+			return INST_EXIT_FAILURE;
+		}
 		return do_uninstall(&o, plexus_dir);
+	}
 
 	_cleanup_close_ int sfd = stop_signals();
 	if (sfd < 0) {
 		log_error("signalfd: %s", strerror(-sfd));
 		return INST_EXIT_FAILURE;
 	}
-	struct inst_node node = { .o = &o, .plexus_dir = plexus_dir };
 	new_id(node.id);
 	_cleanup_free_ char *src = o.src_bin_dir ? xstrdup(o.src_bin_dir) : default_src_dir();
 	struct cni_err err = { 0 };

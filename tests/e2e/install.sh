@@ -308,7 +308,7 @@ start_watch() {
 		>"$log" 2>&1 &
 	WPID=$!
 	BG+=($WPID)
-	wait_for 10 grep -q watching "$log"
+	wait_for 10 grep -qs watching "$log"
 }
 # term_wait PID: SIGTERM, then wait for the exit; sets RC and MS (milliseconds it took).
 term_wait() {
@@ -356,7 +356,7 @@ check "hand-over: SIGTERM to the old installer exits 0 within 1s (${MS} ms)" \
 	test "$RC" = 0 -a "$MS" -lt 1000
 check "hand-over: the conf, kubeconfig and token stay (the new installer owns them)" \
 	test -f "$CONF/00-plexus.conflist" -a -f "$CONF/plexus.d/plexus.kubeconfig" -a -f "$CONF/plexus.d/token"
-check "hand-over: the old installer says so" grep -q "another installer has taken over" "$TMP/old.log"
+check "hand-over: the old installer says so" grep -q "is no longer this installer's" "$TMP/old.log"
 echo "token-after-handover" >"$SA/token"
 check "hand-over: the new installer still follows token rotation" \
 	wait_for 5 bash -c "[ \"\$(cat '$CONF/plexus.d/token')\" = token-after-handover ]"
@@ -364,13 +364,27 @@ term_wait $NEW
 check "hand-over: SIGTERM to the last installer removes the conf" \
 	test "$RC" = 0 -a ! -e "$CONF/00-plexus.conflist" -a ! -e "$CONF/plexus.d"
 
+new_host
+bridge_conf "$CONF/10-bridge.conflist"
+start_watch "$TMP/uninst.log"
+inst --uninstall
+check "--uninstall next to a running installer removes the conf and plexus.d" \
+	test "$RC" = 0 -a ! -e "$CONF/00-plexus.conflist" -a ! -e "$CONF/plexus.d"
+bridge_conf "$CONF/05-new.conflist"
+sleep 0.5
+check "... and the running installer, no longer the owner, does not write it again" \
+	test ! -e "$CONF/00-plexus.conflist"
+term_wait $WPID
+check "... and exits 0 on SIGTERM within 1s (${MS} ms), leaving the node alone" \
+	test "$RC" = 0 -a "$MS" -lt 1000 -a ! -e "$CONF/00-plexus.conflist" -a -f "$CONF/05-new.conflist"
+
 new_host # no cluster network: the installer is waiting for one
 KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 "$INST" --src-bin-dir "$SRC" \
 	--sa-dir "$SA" --host-root "$HOST" --cni-bin-dir "$CBIN" --cni-conf-dir "$CONF" \
 	--readiness-timeout 60 >"$TMP/wait-term.log" 2>&1 &
 WPID=$!
 BG+=($WPID)
-wait_for 10 grep -q "waiting for the cluster network" "$TMP/wait-term.log"
+wait_for 10 grep -qs "waiting for the cluster network" "$TMP/wait-term.log"
 term_wait $WPID
 check "SIGTERM while waiting for the cluster network: exit 0 within 1s (${MS} ms), no conf" \
 	test "$RC" = 0 -a "$MS" -lt 1000 -a ! -e "$CONF/00-plexus.conflist"
@@ -398,7 +412,7 @@ else
 	pid1 "$TMP/pid1.log" env KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 \
 		"$INST" --src-bin-dir "$SRC" --sa-dir "$SA" --host-root "$HOST" \
 		--cni-bin-dir "$CBIN" --cni-conf-dir "$CONF"
-	wait_for 10 grep -q watching "$TMP/pid1.log"
+	wait_for 10 grep -qs watching "$TMP/pid1.log"
 	check "the installer runs as PID 1 of its namespace" \
 		bash -c "grep -q '^NSpid:.*[[:space:]]1\$' /proc/$P1/status"
 	t0=$(now_ms)
