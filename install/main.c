@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -251,17 +250,11 @@ struct inst_node {
 
 static int lock_conf_dir(const struct inst_node *n)
 {
-	int fd = open(n->o->cni_conf_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd = open(n->o->cni_conf_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int r = -errno;
-			(void)close(fd);
-			return r;
-		}
-	}
-	return fd;
+	int r = file_flock(fd);
+	return r < 0 ? r : TAKE_FD(fd);
 }
 
 static void new_id(char id[static 33])
