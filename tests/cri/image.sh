@@ -8,6 +8,7 @@
 # state, socket, runc root, namespace) in a temp dir; nothing of the host's is used.
 # Needs root, containerd, runc, ctr, umoci, python3-yaml, jq, openssl.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/ctrd.bash"
 need_root
 for t in containerd containerd-shim-runc-v2 runc ctr umoci jq openssl python3; do
 	command -v "$t" >/dev/null || { fail "image: $t missing (scripts/setup.sh installs it)"; exit 1; }
@@ -20,7 +21,7 @@ CTRD_PID=
 CTR() { ctr -a "$SOCK" -n "$NS" "$@"; }
 
 img_cleanup() {
-	local id p
+	local id
 	set +e
 	if [ -n "$CTRD_PID" ]; then
 		for id in $(CTR task ls -q 2>/dev/null); do CTR task kill -s SIGKILL "$id"; done
@@ -29,17 +30,9 @@ img_cleanup() {
 			CTR task delete -f "$id" >/dev/null 2>&1
 			CTR container delete "$id" >/dev/null 2>&1
 		done
-		kill -TERM "$CTRD_PID"
-		for _ in $(seq 50); do kill -0 "$CTRD_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$CTRD_PID" 2>/dev/null
-		wait "$CTRD_PID" 2>/dev/null
+		ctrd_stop "$CTRD_PID"
 	fi
-	for p in /proc/[0-9]*; do # our shims only: their command line names our socket
-		{ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "-address $SOCK " && kill -KILL "${p#/proc/}" 2>/dev/null
-	done
-	awk -v d="$D/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
-		umount -l "$m" 2>/dev/null
-	done
+	ctrd_leftovers "$D" "$SOCK"
 	rmdir /sys/fs/cgroup/*/"$NS"/* /sys/fs/cgroup/*/"$NS" 2>/dev/null
 	t_cleanup
 }
@@ -66,21 +59,7 @@ echo "image archive: $SIZE bytes"
 check "the image archive is small (< 20 MiB: $SIZE bytes)" test "$SIZE" -lt $((20 * 1024 * 1024))
 
 # ---- a private containerd ------------------------------------------------------------------
-cat >"$D/config.toml" <<TOML
-version = 2
-root = "$D/root"
-state = "$D/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt",
-  "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
-[grpc]
-  address = "$SOCK"
-[ttrpc]
-  address = "$SOCK.ttrpc"
-[metrics]
-  address = ""
-TOML
+ctrd_config "$D" "$SOCK" io.containerd.grpc.v1.cri >"$D/config.toml"
 env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	containerd --config "$D/config.toml" >"$D/containerd.log" 2>&1 &
 CTRD_PID=$!
@@ -112,31 +91,24 @@ for d in plexus-install plexus-apid plexus-device-plugin; do
 done
 
 # ---- the DaemonSets' containers, as the manifests write them --------------------------------
-# spec DS CONTAINER: the container's command + args (NUL-separated), from crds/.
-spec() {
-	python3 - "$TOP/crds" "$1" "$2" <<'PY'
+# manifest KIND NAME SUB, from crds/: a DaemonSet's container SUB's command + args
+# (NUL-separated), or a ConfigMap's data entry SUB.
+manifest() {
+	python3 - "$TOP/crds" "$@" <<'PY'
 import os, sys, yaml
-crds, ds, ctr = sys.argv[1:]
+crds, kind, name, sub = sys.argv[1:]
 for f in sorted(os.listdir(crds)):
     if not f.endswith(".yaml") or f == "kustomization.yaml":
         continue
     for d in yaml.safe_load_all(open(os.path.join(crds, f))):
-        if d and d.get("kind") == "DaemonSet" and d["metadata"]["name"] == ds:
-            for c in d["spec"]["template"]["spec"]["containers"]:
-                if c["name"] == ctr:
-                    sys.stdout.write("\0".join((c.get("command") or []) + (c.get("args") or [])))
-PY
-}
-configmap() { # configmap NAME KEY: a ConfigMap's data entry, from crds/
-	python3 - "$TOP/crds" "$1" "$2" <<'PY'
-import os, sys, yaml
-crds, name, key = sys.argv[1:]
-for f in sorted(os.listdir(crds)):
-    if not f.endswith(".yaml") or f == "kustomization.yaml":
-        continue
-    for d in yaml.safe_load_all(open(os.path.join(crds, f))):
-        if d and d.get("kind") == "ConfigMap" and d["metadata"]["name"] == name:
-            sys.stdout.write(d["data"][key])
+        if not d or d.get("kind") != kind or d["metadata"]["name"] != name:
+            continue
+        if kind == "ConfigMap":
+            sys.stdout.write(d["data"][sub])
+            continue
+        for c in d["spec"]["template"]["spec"]["containers"]:
+            if c["name"] == sub:
+                sys.stdout.write("\0".join((c.get("command") or []) + (c.get("args") or [])))
 PY
 }
 # start ID [CTR-RUN-OPTION]... -- CMD...: a detached container, output to $D/ID.log; sets TPID.
@@ -173,12 +145,12 @@ echo "token-$T_ID" >"$D/sa/token"
 echo default >"$D/sa/namespace"
 SA_MNT=$(bind "$D/sa" /var/run/secrets/kubernetes.io/serviceaccount ro)
 K8S_ENV=(--env KUBERNETES_SERVICE_HOST=10.96.0.1 --env KUBERNETES_SERVICE_PORT=443)
-configmap plexus-config install-args >"$D/plexus-cfg/install-args"
+manifest ConfigMap plexus-config install-args >"$D/plexus-cfg/install-args"
 jq -n '{cniVersion:"1.0.0",name:"cbr0",plugins:[{type:"bridge",bridge:"cni0",ipam:{type:"host-local",subnet:"10.244.0.0/24"}}]}' \
 	>"$D/host/etc/cni/net.d/10-bridge.conflist"
 
 # plexus-install: command [/bin/sh, -c], args [exec ... $(tr ...)], as PID 1.
-mapfile -d '' CMD < <(spec plexus plexus-install)
+mapfile -d '' CMD < <(manifest DaemonSet plexus plexus-install)
 is_exec_install() { [ "${CMD[0]}/${CMD[1]}" = /bin/sh/-c ] && [[ ${CMD[2]} == "exec /usr/lib/plexus/plexus-install "* ]]; }
 check "the manifest's installer command is sh -c 'exec /usr/lib/plexus/plexus-install ...'" is_exec_install
 start install "${K8S_ENV[@]}" --mount "$(bind "$D/host/opt/cni/bin" /host/opt/cni/bin)" \
@@ -201,7 +173,7 @@ check "installer: on SIGTERM it removed 00-plexus.conflist and plexus.d, kept th
 echo "--- installer log:"; cat "$D/install.log"
 
 # plexus-apid: in-cluster credentials, libcurl dlopened at start, socket in the hostPath.
-mapfile -d '' CMD < <(spec plexus plexus-apid)
+mapfile -d '' CMD < <(manifest DaemonSet plexus plexus-apid)
 start apid "${K8S_ENV[@]}" --mount "$SA_MNT" --mount "$(bind "$D/run/plexus" /run/plexus)" -- "${CMD[@]}"
 for _ in $(seq 100); do [ -S "$D/run/plexus/api.sock" ] && break; sleep 0.05; done
 check "plexus-apid: loads libcurl in the image and serves /run/plexus/api.sock" \
@@ -212,9 +184,9 @@ check "plexus-apid: SIGTERM ends it within 2s ($MS ms), exit 0, socket removed" 
 echo "--- plexus-apid log:"; cat "$D/apid.log"
 
 # plexus-device-plugin: privileged, the host's /sys read-only; no kubelet here, so it waits.
-mapfile -d '' CMD < <(spec plexus-device-plugin plexus-device-plugin)
+mapfile -d '' CMD < <(manifest DaemonSet plexus-device-plugin plexus-device-plugin)
 mkdir -p "$D/dp/device-plugins" "$D/dp/cfg" "$D/dp/vfio" "$D/dp/devinfo"
-configmap plexus-device-plugin-config device-plugin.json >"$D/dp/cfg/device-plugin.json"
+manifest ConfigMap plexus-device-plugin-config device-plugin.json >"$D/dp/cfg/device-plugin.json"
 start dp --privileged --mount "$(bind "$D/dp/device-plugins" /var/lib/kubelet/device-plugins)" \
 	--mount "$(bind /sys /sys ro)" --mount "$(bind "$D/dp/vfio" /dev/vfio)" \
 	--mount "$(bind "$D/dp/cfg" /etc/plexus ro)" \

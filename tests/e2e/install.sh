@@ -258,14 +258,19 @@ check "a concurrent reader never saw a short plexus-big ($looks looks, 4 install
 check "the big binary is complete after the installs" cmp -s "$BIG/plexus-big" "$CBIN/plexus-big"
 
 # ---- watch mode: token rotation and cluster network changes ------------------------------------
+# start_watch LOG [ARGS...]: an installer in watch mode for $HOST; sets WPID once it is watching.
+start_watch() {
+	local log=$1; shift
+	KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 "$INST" --src-bin-dir "$SRC" \
+		--sa-dir "$SA" --host-root "$HOST" --cni-bin-dir "$CBIN" --cni-conf-dir "$CONF" "$@" \
+		>"$log" 2>&1 &
+	WPID=$!
+	BG+=($WPID)
+	wait_for 10 grep -qs watching "$log"
+}
 new_host
 bridge_conf "$CONF/10-bridge.conflist"
-KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 "$INST" --src-bin-dir "$SRC" \
-	--sa-dir "$SA" --host-root "$HOST" --cni-bin-dir "$CBIN" --cni-conf-dir "$CONF" \
-	>"$TMP/watch.log" 2>&1 &
-WPID=$!
-BG+=($WPID)
-wait_for 10 grep -q watching "$TMP/watch.log"
+start_watch "$TMP/watch.log"
 check "without --once it keeps running after installing" kill -0 $WPID
 KC_BEFORE=$(cat "$CONF/plexus.d/plexus.kubeconfig")
 # The kubelet's projected volume swaps a symlink; a rename into the dir is the same event kind.
@@ -300,16 +305,6 @@ check "the installer is still running" kill -0 $WPID
 check "watch mode leaves no temp files" test -z "$(find "$CBIN" "$CONF" -name '*plexus-tmp*')"
 
 # ---- SIGTERM: prompt exit, uninstall, hand-over to a newer installer ---------------------------
-# start_watch LOG [ARGS...]: an installer in watch mode for $HOST; sets WPID once it is watching.
-start_watch() {
-	local log=$1; shift
-	KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 "$INST" --src-bin-dir "$SRC" \
-		--sa-dir "$SA" --host-root "$HOST" --cni-bin-dir "$CBIN" --cni-conf-dir "$CONF" "$@" \
-		>"$log" 2>&1 &
-	WPID=$!
-	BG+=($WPID)
-	wait_for 10 grep -qs watching "$log"
-}
 # term_wait PID: SIGTERM, then wait for the exit; sets RC and MS (milliseconds it took).
 term_wait() {
 	local t0=$(date +%s%N)
