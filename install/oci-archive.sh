@@ -28,6 +28,8 @@ umoci config --image "$w/oci:$name" --no-history --created "$created" \
 	--architecture amd64 --os linux "$@"
 umoci unpack "${rootless[@]}" --image "$w/oci:$name" "$w/bundle"
 cp -a "$rootfs/." "$w/bundle/rootfs/"
+# Everything owned by root in the image, whoever built it (rootless mode maps us to 0 too).
+[ "$(id -u)" -ne 0 ] || chown -R -h 0:0 "$w/bundle/rootfs"
 find "$w/bundle/rootfs" -exec touch -h -d "@$epoch" {} +
 umoci repack --image "$w/oci:$name" --history.created "$created" \
 	--history.created_by "plexus install/oci-archive.sh" "$w/bundle"
