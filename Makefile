@@ -26,6 +26,9 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -D_GNU_SOURCE $(WARN) -MMD -MP -I. -I$(B)/gen $(SAN_FLAGS) \
 	-DPLEXUS_VERSION='"$(VERSION)"' $(shell $(PKG_CONFIG) --cflags $(PKGS))
 LDFLAGS += $(SAN_FLAGS)
+# Debug info names the checkout as '.', so the GNU build ID (a hash over it) and with it the
+# binaries and `make image` do not depend on where the tree is checked out.
+CFLAGS  += -ffile-prefix-map=$(CURDIR)=.
 # libcurl is dlopen'ed by lib/kube/curl.c when the API is first needed (startup cost): its
 # headers are used, its library is not linked. The other small libraries are linked
 # statically: the binaries are copied onto hosts that may not have them, and a process that
