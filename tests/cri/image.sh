@@ -137,6 +137,15 @@ stop() {
 	CTR container delete "$1" >/dev/null 2>&1
 }
 bind() { echo "type=bind,src=$1,dst=$2,options=rbind:${3:-rw}"; }
+# drop_caps [KEPT]...: --cap-drop for each of ctr's default capabilities but KEPT (ctr 1.6 has
+# no --cap-drop ALL); the manifests drop all.
+drop_caps() {
+	local c
+	for c in CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP SETPCAP \
+		NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE; do
+		[[ " $* " == *" $c "* ]] || echo "--cap-drop=CAP_$c"
+	done
+}
 
 mkdir -p "$D/host/opt/cni/bin" "$D/host/etc/cni/net.d" "$D/plexus-cfg" "$D/sa" "$D/run/plexus"
 bash "$TOP/tests/fixtures/apiserver/mkcerts.sh" "$D/pki" >/dev/null 2>&1
@@ -149,35 +158,42 @@ manifest ConfigMap plexus-config install-args >"$D/plexus-cfg/install-args"
 jq -n '{cniVersion:"1.0.0",name:"cbr0",plugins:[{type:"bridge",bridge:"cni0",ipam:{type:"host-local",subnet:"10.244.0.0/24"}}]}' \
 	>"$D/host/etc/cni/net.d/10-bridge.conflist"
 
-# plexus-install: command [/bin/sh, -c], args [exec ... $(tr ...)], as PID 1.
+# plexus-install: command [/bin/sh, -c], args [exec ... $(tr ...)], as PID 1, with the
+# manifest's capabilities (all dropped but DAC_OVERRIDE).
 mapfile -d '' CMD < <(manifest DaemonSet plexus plexus-install)
 is_exec_install() { [ "${CMD[0]}/${CMD[1]}" = /bin/sh/-c ] && [[ ${CMD[2]} == "exec /usr/lib/plexus/plexus-install "* ]]; }
 check "the manifest's installer command is sh -c 'exec /usr/lib/plexus/plexus-install ...'" is_exec_install
-start install "${K8S_ENV[@]}" --mount "$(bind "$D/host/opt/cni/bin" /host/opt/cni/bin)" \
+start install "${K8S_ENV[@]}" $(drop_caps DAC_OVERRIDE) --mount "$(bind "$D/host/opt/cni/bin" /host/opt/cni/bin)" \
 	--mount "$(bind "$D/host/etc/cni/net.d" /host/etc/cni/net.d)" \
 	--mount "$(bind "$D/plexus-cfg" /etc/plexus ro)" --mount "$SA_MNT" -- "${CMD[@]}"
 CL=$D/host/etc/cni/net.d/00-plexus.conflist
 for _ in $(seq 100); do [ -f "$CL" ] && grep -q watching "$D/install.log" 2>/dev/null && break; sleep 0.05; done
+jqf() { jq -e "$1" "$2" >/dev/null 2>&1; }
 check "installer: 00-plexus.conflist written with the ConfigMap's options (apiRelay, cniDir)" \
-	jq -e '.plugins[0] | .apiRelay == "/run/plexus/api.sock" and .cniDir == "/var/lib/cni/multus" and .clusterNetwork == "/etc/cni/net.d/10-bridge.conflist"' "$CL" >/dev/null
+	jqf '.plugins[0] | .apiRelay == "/run/plexus/api.sock" and .cniDir == "/var/lib/cni/multus" and .clusterNetwork == "/etc/cni/net.d/10-bridge.conflist"' "$CL"
 check "installer: the plugins are in the host's bin dir, plexus-install is not" bash -c \
 	"for p in $PLUGINS; do [ -x '$D/host/opt/cni/bin/'\$p ] || exit 1; done; [ ! -e '$D/host/opt/cni/bin/plexus-install' ]"
 check "installer: the installed plexus is the image's (stripped) binary, runnable on the host" \
-	bash -c "echo '{}' | CNI_COMMAND=VERSION '$D/host/opt/cni/bin/plexus' | jq -e .supportedVersions >/dev/null"
+	bash -c "set -o pipefail; echo '{}' | CNI_COMMAND=VERSION '$D/host/opt/cni/bin/plexus' | jq -e .supportedVersions >/dev/null"
 check "installer: it is PID 1 of its container (sh exec'ed it)" bash -c \
 	"grep -q '^NSpid:.*[[:space:]]1\$' /proc/$TPID/status && [ \"\$(cat /proc/$TPID/comm)\" = plexus-install ]"
+check "installer: its only capability is DAC_OVERRIDE, as in the manifest" \
+	grep -q '^CapEff:[[:space:]]*0000000000000002$' "/proc/$TPID/status"
 stop install
 check "installer: SIGTERM as PID 1 ends it within 2s ($MS ms), exit 0" test "$MS" -lt 2000 -a "$RC" = 0
 check "installer: on SIGTERM it removed 00-plexus.conflist and plexus.d, kept the binaries" \
 	test ! -e "$CL" -a ! -e "$D/host/etc/cni/net.d/plexus.d" -a -x "$D/host/opt/cni/bin/plexus"
 echo "--- installer log:"; cat "$D/install.log"
 
-# plexus-apid: in-cluster credentials, libcurl dlopened at start, socket in the hostPath.
+# plexus-apid: in-cluster credentials, libcurl dlopened at start, socket in the hostPath; no
+# capabilities, as in the manifest.
 mapfile -d '' CMD < <(manifest DaemonSet plexus plexus-apid)
-start apid "${K8S_ENV[@]}" --mount "$SA_MNT" --mount "$(bind "$D/run/plexus" /run/plexus)" -- "${CMD[@]}"
+start apid "${K8S_ENV[@]}" $(drop_caps) --mount "$SA_MNT" --mount "$(bind "$D/run/plexus" /run/plexus)" -- "${CMD[@]}"
 for _ in $(seq 100); do [ -S "$D/run/plexus/api.sock" ] && break; sleep 0.05; done
 check "plexus-apid: loads libcurl in the image and serves /run/plexus/api.sock" \
 	test -S "$D/run/plexus/api.sock"
+check "plexus-apid: runs without capabilities, as in the manifest" \
+	grep -q '^CapEff:[[:space:]]*0000000000000000$' "/proc/$TPID/status"
 stop apid
 check "plexus-apid: SIGTERM ends it within 2s ($MS ms), exit 0, socket removed" \
 	test "$MS" -lt 2000 -a "$RC" = 0 -a ! -e "$D/run/plexus/api.sock"
