@@ -26,6 +26,9 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -D_GNU_SOURCE $(WARN) -MMD -MP -I. -I$(B)/gen $(SAN_FLAGS) \
 	-DPLEXUS_VERSION='"$(VERSION)"' $(shell $(PKG_CONFIG) --cflags $(PKGS))
 LDFLAGS += $(SAN_FLAGS)
+# Debug info names the checkout as '.', so the GNU build ID (a hash over it) and with it the
+# binaries and `make image` do not depend on where the tree is checked out.
+CFLAGS  += -ffile-prefix-map=$(CURDIR)=.
 # libcurl is dlopen'ed by lib/kube/curl.c when the API is first needed (startup cost): its
 # headers are used, its library is not linked. The other small libraries are linked
 # statically: the binaries are copied onto hosts that may not have them, and a process that
@@ -164,6 +167,13 @@ bench: $(BINS)
 
 demo: $(BINS)
 	$(Q)PLEXUS_BUILD=$(B) scripts/demo-meta.sh
+
+# The container image the manifests in crds/ run, as an OCI archive (docs/install.md). Its last
+# output line is the image name.
+IMAGE ?= localhost/plexus:$(VERSION)
+.PHONY: image
+image: $(BINS)
+	$(Q)install/image.sh $(B)/bin $(B)/image.tar '$(IMAGE)' '$(VERSION)'
 
 # libFuzzer harnesses: clang builds each with the library sources it needs.
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -I$(B)/gen -fsanitize=fuzzer,address,undefined \

@@ -19,6 +19,8 @@ enum {
 #define INST_KUBECONFIG_NAME "plexus.kubeconfig"
 #define INST_TOKEN_NAME "token"
 #define INST_CA_NAME "ca.crt"
+/* Names the installer that last installed 00-plexus.conflist: the one that removes it on exit. */
+#define INST_OWNER_NAME "owner"
 
 /* Options; every string is borrowed from argv or a static default. */
 struct inst_opts {
@@ -37,6 +39,7 @@ struct inst_opts {
 	long readiness_timeout_s; /* 0 = wait forever */
 	bool once;
 	bool uninstall;
+	bool keep_on_exit; /* SIGTERM/SIGINT leave the conf in place */
 };
 
 /* The detected cluster network: its path (as the installer sees it), cniVersion and the
@@ -71,8 +74,9 @@ int inst_detect_cluster(const char *conf_dir, struct inst_cluster *ret, struct c
 /* Read an explicitly named cluster network file. */
 int inst_load_cluster(const char *path, struct inst_cluster *ret, struct cni_err *err);
 /* inst_detect_cluster (or inst_load_cluster of explicit, when not NULL), waiting with inotify
- * up to timeout_s seconds (0 = forever) for a valid one. Timeout: -ETIMEDOUT, err says why. */
-int inst_wait_cluster(const char *conf_dir, const char *explicit, long timeout_s,
+ * up to timeout_s seconds (0 = forever) for a valid one. Timeout: -ETIMEDOUT, err says why.
+ * stop_fd (-1 = none) becoming readable (a signalfd) ends the wait with -EINTR. */
+int inst_wait_cluster(const char *conf_dir, const char *explicit, long timeout_s, int stop_fd,
 		      struct inst_cluster *ret, struct cni_err *err);
 
 /* Write <cni_conf_dir>/00-plexus.conflist (0644, atomic) for cluster c. */

@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 /* plexus-install: installs plexus on a node from its DaemonSet pod and keeps it current. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "install/install.h"
 #include "lib/cni/err.h"
+#include "lib/util/clock.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/file.h"
 #include "lib/util/log.h"
@@ -45,6 +50,8 @@ static const char usage[] =
 	"                           (default none: the plugin talks to the API server itself)\n"
 	"  --once                   install and exit (default: keep running, follow token\n"
 	"                           rotation and cluster network changes)\n"
+	"  --keep-on-exit           on SIGTERM/SIGINT keep 00-plexus.conflist (default: remove it\n"
+	"                           and the plexus conf dir, unless a newer installer took over)\n"
 	"  --uninstall              remove 00-plexus.conflist and the plexus conf dir, then exit\n"
 	"  -h, --help               this text\n"
 	"\n"
@@ -65,6 +72,7 @@ enum {
 	OPT_LOG_FILE,
 	OPT_API_RELAY,
 	OPT_ONCE,
+	OPT_KEEP_ON_EXIT,
 	OPT_UNINSTALL,
 };
 
@@ -83,6 +91,7 @@ static const struct option long_opts[] = {
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "api-relay", required_argument, NULL, OPT_API_RELAY },
 	{ "once", no_argument, NULL, OPT_ONCE },
+	{ "keep-on-exit", no_argument, NULL, OPT_KEEP_ON_EXIT },
 	{ "uninstall", no_argument, NULL, OPT_UNINSTALL },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
@@ -155,6 +164,9 @@ static int parse_args(int argc, char **argv, struct inst_opts *o)
 		case OPT_ONCE:
 			o->once = true;
 			break;
+		case OPT_KEEP_ON_EXIT:
+			o->keep_on_exit = true;
+			break;
 		case OPT_UNINSTALL:
 			o->uninstall = true;
 			break;
@@ -208,7 +220,8 @@ static int do_uninstall(const struct inst_opts *o, const char *plexus_dir)
 	/* Only what plexus-install wrote: never the cluster network's conf, never binaries
 	 * (pods still running need them for DEL). */
 	_cleanup_free_ char *conf = xasprintf("%s/" INST_CONF_NAME, o->cni_conf_dir);
-	const char *own[] = { INST_KUBECONFIG_NAME, INST_TOKEN_NAME, INST_CA_NAME };
+	const char *own[] = { INST_KUBECONFIG_NAME, INST_TOKEN_NAME, INST_CA_NAME,
+			      INST_OWNER_NAME };
 	if (unlink(conf) < 0 && errno != ENOENT) {
 		log_error("remove '%s': %s", conf, strerror(errno));
 		return INST_EXIT_FAILURE;
@@ -226,16 +239,113 @@ static int do_uninstall(const struct inst_opts *o, const char *plexus_dir)
 	return INST_EXIT_OK;
 }
 
+/* One installer per node at a time: during a rolling update the new pod's installer and the
+ * old one run side by side (DaemonSet maxSurge). Claiming the conf, writing it and removing it
+ * happen under an flock of the conf dir, so a claim and a removal never interleave. */
+struct inst_node {
+	const struct inst_opts *o;
+	const char *plexus_dir;
+	char id[33]; /* this run's random id, written to the owner file when it claims */
+};
+
+static int lock_conf_dir(const struct inst_node *n)
+{
+	_cleanup_close_ int fd = open(n->o->cni_conf_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = file_flock(fd);
+	return r < 0 ? r : TAKE_FD(fd);
+}
+
+static void new_id(char id[static 33])
+{
+	uint8_t b[16];
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+		(void)snprintf(id, 33, "%08x%024llx", (unsigned)getpid(),
+			       (unsigned long long)clock_now_ms());
+		return;
+	}
+	for (size_t i = 0; i < sizeof(b); i++)
+		(void)snprintf(id + 2 * i, 3, "%02x", b[i]);
+}
+
+/* Whether the owner file names this run: the last installer to claim the conf. */
+static bool is_owner(const struct inst_node *n)
+{
+	_cleanup_free_ char *p = xasprintf("%s/" INST_OWNER_NAME, n->plexus_dir);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	if (file_read_all(p, 64, &data, &len) < 0)
+		return false;
+	return len == strlen(n->id) + 1 && strncmp(data, n->id, len - 1) == 0 &&
+	       data[len - 1] == '\n';
+}
+
+/* Claim the node and install credentials, kubeconfig and conflist for cluster c. Binaries
+ * and credentials come before the conf: once it exists the runtime may call plexus. */
+static int claim_and_install(const struct inst_node *n, const struct inst_cluster *c,
+			     struct cni_err *err)
+{
+	_cleanup_close_ int lock = lock_conf_dir(n);
+	if (lock < 0)
+		return cni_err_set(err, CNI_ERR_IO, -lock, "lock --cni-conf-dir '%s': %s",
+				   n->o->cni_conf_dir, strerror(-lock));
+	int r;
+	if ((r = inst_sync_credentials(n->o, n->plexus_dir, NULL, err)) < 0 ||
+	    (r = inst_write_kubeconfig(n->o, n->plexus_dir, err)) < 0)
+		return r;
+	_cleanup_free_ char *owner = xasprintf("%s/" INST_OWNER_NAME, n->plexus_dir);
+	_cleanup_free_ char *line = xasprintf("%s\n", n->id);
+	if ((r = inst_write_file(owner, line, strlen(line), 0600)) < 0)
+		return cni_err_set(err, CNI_ERR_IO, -r, "write '%s': %s", owner, strerror(-r));
+	return inst_write_conflist(n->o, n->plexus_dir, c, err);
+}
+
+/* SIGTERM/SIGINT in watch mode: the pod is going away. Remove plexus's conf unless told to
+ * keep it or a newer installer (the rolling update's new pod) has claimed it since. */
+static int stop(const struct inst_node *n, int sig)
+{
+	if (n->o->keep_on_exit) {
+		log_info("%s: keeping '" INST_CONF_NAME "' (--keep-on-exit), exiting",
+			 strsignal(sig));
+		return INST_EXIT_OK;
+	}
+	_cleanup_close_ int lock = lock_conf_dir(n);
+	if (lock < 0) {
+		log_error("%s: lock --cni-conf-dir '%s': %s", strsignal(sig), n->o->cni_conf_dir,
+			  strerror(-lock));
+		return INST_EXIT_FAILURE;
+	}
+	if (!is_owner(n)) {
+		log_info("%s: '" INST_CONF_NAME "' is no longer this installer's (a newer one "
+			 "claimed the node, or --uninstall ran), leaving it, exiting",
+			 strsignal(sig));
+		return INST_EXIT_OK;
+	}
+	log_info("%s: removing plexus's conf, exiting", strsignal(sig));
+	return do_uninstall(n->o, n->plexus_dir);
+}
+
+static int read_signal(int sfd)
+{
+	struct signalfd_siginfo si;
+	if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return SIGTERM;
+	return (int)si.ssi_signo;
+}
+
 static bool is_ours(const char *name)
 {
 	return !name || !*name || name[0] == '.' || strcmp(name, INST_CONF_NAME) == 0;
 }
 
 /* Follow the service account (token rotation: the kubelet swaps a symlink, or a file is
- * replaced) and the conf dir (the cluster network changing) with inotify; never returns
- * unless inotify itself fails. */
-static int watch(const struct inst_opts *o, const char *plexus_dir, struct inst_cluster *cur)
+ * replaced) and the conf dir (the cluster network changing) with inotify until a signal
+ * arrives on sfd. Only the owner writes: after a newer installer claimed the node, this one
+ * just waits for its end. */
+static int watch(const struct inst_node *n, int sfd, struct inst_cluster *cur)
 {
+	const struct inst_opts *o = n->o;
 	_cleanup_close_ int fd = inotify_init1(IN_CLOEXEC);
 	if (fd < 0) {
 		log_error("inotify: %s", strerror(errno));
@@ -256,27 +366,46 @@ static int watch(const struct inst_opts *o, const char *plexus_dir, struct inst_
 		 conf_wd >= 0 ? " and the conf dir for cluster network changes" : "");
 	bool warned_missing = false;
 	for (;;) {
-		char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+				       { .fd = sfd, .events = POLLIN } };
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("poll: %s", strerror(errno));
+			return INST_EXIT_FAILURE;
+		}
+		if (p[1].revents)
+			return stop(n, read_signal(sfd));
+		if (!p[0].revents)
 			continue;
-		if (n <= 0) {
-			log_error("inotify read: %s", n < 0 ? strerror(errno) : "end of file");
+		char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+		ssize_t len = read(fd, buf, sizeof(buf));
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len <= 0) {
+			log_error("inotify read: %s", len < 0 ? strerror(errno) : "end of file");
 			return INST_EXIT_FAILURE;
 		}
 		bool sa = false, conf = false;
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *e = (const struct inotify_event *)(void *)p;
+		for (char *e_p = buf; e_p < buf + len;) {
+			const struct inotify_event *e = (const struct inotify_event *)(void *)e_p;
 			if (e->wd == sa_wd)
 				sa = true;
 			else if (e->wd == conf_wd && !is_ours(e->len ? e->name : NULL))
 				conf = true;
-			p += sizeof(*e) + e->len;
+			e_p += sizeof(*e) + e->len;
 		}
+		_cleanup_close_ int lock = lock_conf_dir(n);
+		if (lock < 0) {
+			log_error("lock --cni-conf-dir '%s': %s", o->cni_conf_dir, strerror(-lock));
+			return INST_EXIT_FAILURE;
+		}
+		if (!is_owner(n))
+			continue;
 		struct cni_err err = { 0 };
 		bool changed = false;
 		if (sa) {
-			if (inst_sync_credentials(o, plexus_dir, &changed, &err) < 0)
+			if (inst_sync_credentials(o, n->plexus_dir, &changed, &err) < 0)
 				log_warning("%s, retrying on the next change", err.msg);
 			else if (changed)
 				log_info("service account token or CA changed: copies refreshed");
@@ -295,7 +424,7 @@ static int watch(const struct inst_opts *o, const char *plexus_dir, struct inst_
 		}
 		warned_missing = false;
 		if (!inst_cluster_equal(&c, cur)) {
-			if (inst_write_conflist(o, plexus_dir, &c, &err) < 0) {
+			if (inst_write_conflist(o, n->plexus_dir, &c, &err) < 0) {
 				log_error("%s", err.msg);
 				inst_cluster_done(&c);
 				continue;
@@ -306,6 +435,20 @@ static int watch(const struct inst_opts *o, const char *plexus_dir, struct inst_
 			inst_cluster_done(&c);
 		}
 	}
+}
+
+/* SIGTERM and SIGINT, blocked and read from a signalfd: the installer is PID 1 in its
+ * container, where a signal left at its default action is ignored by the kernel. */
+static int stop_signals(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return fd < 0 ? -errno : fd;
 }
 
 int main(int argc, char **argv)
@@ -328,9 +471,23 @@ int main(int argc, char **argv)
 	_cleanup_free_ char *plexus_dir = o.plexus_conf_dir
 						  ? xstrdup(o.plexus_conf_dir)
 						  : xasprintf("%s/plexus.d", o.cni_conf_dir);
-	if (o.uninstall)
+	struct inst_node node = { .o = &o, .plexus_dir = plexus_dir };
+	if (o.uninstall) {
+		/* Under the lock: a running installer's claim or rewrite must not interleave. */
+		_cleanup_close_ int lock = lock_conf_dir(&node);
+		if (lock < 0 && lock != -ENOENT) {
+			log_error("lock --cni-conf-dir '%s': %s", o.cni_conf_dir, strerror(-lock));
+			return INST_EXIT_FAILURE;
+		}
 		return do_uninstall(&o, plexus_dir);
+	}
 
+	_cleanup_close_ int sfd = stop_signals();
+	if (sfd < 0) {
+		log_error("signalfd: %s", strerror(-sfd));
+		return INST_EXIT_FAILURE;
+	}
+	new_id(node.id);
 	_cleanup_free_ char *src = o.src_bin_dir ? xstrdup(o.src_bin_dir) : default_src_dir();
 	struct cni_err err = { 0 };
 	struct inst_cluster cluster = { 0 };
@@ -338,19 +495,21 @@ int main(int argc, char **argv)
 		log_error("--cni-conf-dir '%s': %s", o.cni_conf_dir, strerror(-r));
 		return INST_EXIT_FAILURE;
 	}
-	/* Binaries and credentials first: once our conf exists the runtime may call plexus. */
-	if ((r = inst_copy_binaries(src, o.cni_bin_dir, &err)) < 0 ||
-	    (r = inst_sync_credentials(&o, plexus_dir, NULL, &err)) < 0 ||
-	    (r = inst_write_kubeconfig(&o, plexus_dir, &err)) < 0) {
+	if ((r = inst_copy_binaries(src, o.cni_bin_dir, &err)) < 0) {
 		log_error("%s", err.msg);
 		return INST_EXIT_FAILURE;
 	}
-	if ((r = inst_wait_cluster(o.cni_conf_dir, o.cluster_network, o.readiness_timeout_s,
+	if ((r = inst_wait_cluster(o.cni_conf_dir, o.cluster_network, o.readiness_timeout_s, sfd,
 				   &cluster, &err)) < 0) {
+		if (r == -EINTR) {
+			/* Nothing claimed yet: whatever conf exists is not ours to remove. */
+			log_info("%s: %s, exiting", strsignal(read_signal(sfd)), err.msg);
+			return INST_EXIT_OK;
+		}
 		log_error("%s", err.msg);
 		return r == -ETIMEDOUT ? INST_EXIT_TIMEOUT : INST_EXIT_FAILURE;
 	}
-	if ((r = inst_write_conflist(&o, plexus_dir, &cluster, &err)) < 0) {
+	if ((r = claim_and_install(&node, &cluster, &err)) < 0) {
 		log_error("%s", err.msg);
 		inst_cluster_done(&cluster);
 		return INST_EXIT_FAILURE;
@@ -359,7 +518,7 @@ int main(int argc, char **argv)
 		inst_cluster_done(&cluster);
 		return INST_EXIT_OK;
 	}
-	r = watch(&o, plexus_dir, &cluster);
+	r = watch(&node, sfd, &cluster);
 	inst_cluster_done(&cluster);
 	return r;
 }

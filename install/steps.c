@@ -474,7 +474,7 @@ static int probe(const char *conf_dir, const char *explicit, struct inst_cluster
 	return r;
 }
 
-int inst_wait_cluster(const char *conf_dir, const char *explicit, long timeout_s,
+int inst_wait_cluster(const char *conf_dir, const char *explicit, long timeout_s, int stop_fd,
 		      struct inst_cluster *ret, struct cni_err *err)
 {
 	_cleanup_free_ char *dir = xstrdup(explicit ? explicit : conf_dir);
@@ -513,10 +513,14 @@ int inst_wait_cluster(const char *conf_dir, const char *explicit, long timeout_s
 			return cni_err_set(err, CNI_ERR_TRY_AGAIN, ETIMEDOUT,
 					   "--readiness-timeout %lds expired: %s", timeout_s, why);
 		}
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int k = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+				       { .fd = stop_fd, .events = POLLIN } };
+		int k = poll(p, stop_fd >= 0 ? 2 : 1, left > INT_MAX ? INT_MAX : (int)left);
 		if (k < 0 && errno != EINTR)
 			return cni_err_set(err, CNI_ERR_IO, errno, "poll: %s", strerror(errno));
+		if (k > 0 && stop_fd >= 0 && p[1].revents)
+			return cni_err_set(err, CNI_ERR_TRY_AGAIN, EINTR,
+					   "stopped while waiting for the cluster network");
 		char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 		while (read(fd, buf, sizeof(buf)) > 0)
 			; /* drain: we look again anyway */

@@ -19,6 +19,8 @@ PACKAGES=(
 	# tests/cri: containerd 1.6 + runc drive plexus through the CRI (gcc -static needs libc6-dev)
 	containerd runc libc6-dev
 	clang-format
+	# make image and tests/cri/mkimage: umoci builds the OCI images
+	umoci
 )
 
 missing=()

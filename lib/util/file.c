@@ -186,15 +186,22 @@ int file_mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+int file_flock(int fd)
+{
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
 int file_lock(const char *path)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno == EINTR)
-			continue;
-		int r = -errno;
+	int r = file_flock(fd);
+	if (r < 0) {
 		(void)close(fd);
 		return r;
 	}

@@ -42,3 +42,5 @@ int file_mkdir_p(const char *path, mode_t mode);
 /* Open (creating) path and take an exclusive flock on it; blocks. Returns the fd (O_CLOEXEC)
  * which holds the lock until closed, or -errno. */
 int file_lock(const char *path);
+/* Take an exclusive flock on an open fd (a directory's too); blocks. Returns 0 or -errno. */
+int file_flock(int fd);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 # Offline checker of the manifests under crds/: kinds and current apiVersions, required fields,
-# the NAD CRD against its expected apiextensions.k8s.io/v1 form, RBAC against the API calls in the code, example NADs and pods.
+# the NAD CRD against its expected apiextensions.k8s.io/v1 form, RBAC against the API calls in the code, example NADs and pods,
+# and kustomization.yaml (every manifest listed, every plexus container's image named in it).
 # Usage: check_manifests.py [CRDS_DIR] [SRC_ROOT]; prints "PASS: x" / "FAIL: x" lines.
 import json
 import os
@@ -15,6 +16,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 CRDS = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.path.join(TOP, "crds")
 SRC = os.path.abspath(sys.argv[2]) if len(sys.argv) > 2 else TOP
 INSTALL_BIN = os.environ.get("PLEXUS_INSTALL_BIN")
+KUSTOMIZATION = "kustomization.yaml"
 
 # Current (non-removed, non-beta) API versions of every kind we ship.
 KINDS = {
@@ -96,7 +98,7 @@ def load_all():
     files = []
     for root, _, names in os.walk(CRDS):
         for n in sorted(names):
-            if n.endswith((".yaml", ".yml")):
+            if n.endswith((".yaml", ".yml")) and n != KUSTOMIZATION:
                 files.append(os.path.join(root, n))
     for f in sorted(files):
         rel = os.path.relpath(f, CRDS)
@@ -453,8 +455,41 @@ def check_install_args(docs):
              + ("" if INSTALL_BIN else " (options not checked: no PLEXUS_INSTALL_BIN)"), errs)
 
 
+def check_kustomization(docs):
+    errs = []
+    try:
+        with open(os.path.join(CRDS, KUSTOMIZATION)) as fh:
+            k = yaml.safe_load(fh) or {}
+    except (OSError, yaml.YAMLError) as e:
+        problems("kustomization.yaml lists the manifests and names the image", [str(e)])
+        return
+    if k.get("kind") != "Kustomization":
+        errs.append("kustomization.yaml: kind is not Kustomization")
+    top = sorted(n for n in os.listdir(CRDS) if n.endswith(".yaml") and n != KUSTOMIZATION)
+    if sorted(k.get("resources") or []) != top:
+        errs.append(f"resources {k.get('resources')} are not the manifests {top}")
+    images = k.get("images") or []
+    if len(images) != 1 or not images[0].get("newTag"):
+        errs.append("images: want exactly one entry with a newTag")
+    name = images[0].get("name") if images else None
+    n = 0
+    for rel, d in docs:
+        if d.get("kind") != "DaemonSet":
+            continue
+        for c in d["spec"]["template"]["spec"].get("containers") or []:
+            n += 1
+            if c.get("image") != name:
+                errs.append(f"{ident(rel, d)}: container {c.get('name')} image "
+                            f"{c.get('image')!r} is not {name!r} (the kustomization's)")
+            if "/usr/lib/plexus/" not in " ".join((c.get("command") or []) + (c.get("args") or [])):
+                errs.append(f"{ident(rel, d)}: container {c.get('name')} runs no plexus binary")
+    problems(f"kustomization.yaml lists every manifest and names the image of all {n} "
+             "plexus containers", errs)
+
+
 def main():
     docs = load_all()
+    check_kustomization(docs)
     check_kinds(docs)
     check_crd(docs)
     check_workloads(docs)

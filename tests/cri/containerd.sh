@@ -10,6 +10,7 @@
 # The sandbox image is built locally (mkimage) and imported with ctr. See
 # docs/testing-containerd.md. Needs root, containerd, runc, ctr, node, gcc, openssl.
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/ctrd.bash"
 need_root
 for t in containerd containerd-shim-runc-v2 runc ctr node gcc openssl curl jq nsenter; do
 	command -v "$t" >/dev/null || { fail "cri: $t missing (scripts/setup.sh installs it)"; exit 1; }
@@ -26,17 +27,14 @@ CG_EXISTED=$(ls -d /sys/fs/cgroup/*/k8s.io 2>/dev/null | head -n1)
 
 # ---- cleanup: also on failure, ^C or kill -------------------------------------------------
 cri_cleanup() {
-	local id p m
+	local id
 	set +e
 	if [ -n "$CTRD_PID" ] && kill -0 "$CTRD_PID" 2>/dev/null; then
 		for id in $(CRI_TIMEOUT_MS=20000 CRI list 2>/dev/null | jq -r '.[].id' 2>/dev/null); do
 			CRI_TIMEOUT_MS=20000 CRI stop "$id" >/dev/null 2>&1
 			CRI_TIMEOUT_MS=20000 CRI rm "$id" >/dev/null 2>&1
 		done
-		kill -TERM "$CTRD_PID"
-		for _ in $(seq 50); do kill -0 "$CTRD_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$CTRD_PID" 2>/dev/null
-		wait "$CTRD_PID" 2>/dev/null
+		ctrd_stop "$CTRD_PID"
 	fi
 	# Containers still alive (containerd died): runc kills them, then their shims go.
 	if [ -d "$D/runc" ]; then
@@ -45,13 +43,7 @@ cri_cleanup() {
 			runc --root "$D/runc/k8s.io" delete -f "$id" 2>/dev/null
 		done
 	fi
-	for p in /proc/[0-9]*; do # our shims only: their command line names our socket
-		{ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "-address $SOCK " && kill -KILL "${p#/proc/}" 2>/dev/null
-	done
-	# Mounts under the temp dir (rootfs, shm, pod netns), deepest first.
-	awk -v d="$D/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
-		umount -l "$m" 2>/dev/null
-	done
+	ctrd_leftovers "$D" "$SOCK"
 	[ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null
 	[ -n "$APID_PID" ] && kill "$APID_PID" 2>/dev/null
 	for id in "${SANDBOXES[@]}"; do
@@ -146,20 +138,7 @@ printf '#!/bin/sh\necho "$CNI_COMMAND $CNI_CONTAINERID netns=$CNI_NETNS" >>%s\ne
 chmod +x "$D/bin/plexus"
 
 # ---- containerd: own root, state, sockets, runc root, netns mounts; in the node netns -----
-cat >"$D/config.toml" <<TOML
-version = 2
-root = "$D/root"
-state = "$D/state"
-disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.internal.v1.tracing"]
-[grpc]
-  address = "$SOCK"
-[ttrpc]
-  address = "$SOCK.ttrpc"
-[metrics]
-  address = ""
+{ ctrd_config "$D" "$SOCK"; cat <<TOML; } >"$D/config.toml"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "plexus.local/pause:1"
   restrict_oom_score_adj = true

@@ -17,6 +17,16 @@ check "plexus-install is built ($PLEXUS_INSTALL_BIN)" test -x "$PLEXUS_INSTALL_B
 # The real manifests: the checker's own PASS/FAIL lines are this test's.
 python3 "$CHECK" "$TOP/crds" "$TOP"
 
+# kubectl's own kustomize renders them, with the image the kustomization names everywhere.
+if command -v kubectl >/dev/null; then
+	K=$(kubectl kustomize "$TOP/crds" 2>&1)
+	WANT=$(python3 -c 'import sys,yaml; i=yaml.safe_load(open(sys.argv[1]))["images"][0]; print(i["newName"] + ":" + i["newTag"])' "$TOP/crds/kustomization.yaml")
+	check "kubectl kustomize crds/ sets image $WANT on all 3 containers" \
+		test "$(grep -E '^ +image: ' <<<"$K" | sed 's/^ *image: //' | sort | uniq -c | tr -s ' ')" = " 3 $WANT"
+else
+	skip "kubectl kustomize crds/: no kubectl"
+fi
+
 # mutant NAME FILE SED-EXPR [PY]: a copy of crds/ with one change must make the checker fail.
 mutant() {
 	local name=$1 file=$2 expr=$3 d
@@ -49,7 +59,9 @@ mutant "an RBAC wildcard" plexus-daemonset.yaml 's|resources: \[pods\]|resources
 mutant "a selector that does not match the template" plexus-daemonset.yaml \
 	'0,/      app: plexus$/s//      app: plexus-other/'
 mutant "a mount of an undefined volume" plexus-daemonset.yaml '0,/- name: cni-bin$/s//- name: cni-bins/'
-mutant "a container without an image" device-plugin.yaml '/image: ghcr.io/d'
+mutant "a container without an image" device-plugin.yaml '/image: localhost/d'
+mutant "a container with another image" device-plugin.yaml 's|image: localhost/plexus|image: ghcr.io/x/plexus:latest|'
+mutant "a manifest missing from kustomization.yaml" kustomization.yaml '/- device-plugin.yaml/d'
 mutant "an unknown plexus-install option" plexus-daemonset.yaml 's|--log-level=warning|--log-levels=warning|'
 mutant "a NAD whose spec.config is not JSON" examples/macvlan.yaml 's|"mode": "bridge",|"mode": bridge,|'
 mutant "a NAD with a foreign plugin type" examples/ipvlan.yaml 's|"plexus-ipvlan"|"calico"|'

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # plexus-install in temp dirs: atomic binary copies, kubeconfig and token copies, cluster network
 # auto-detection (waiting, half-written files, timeout), 00-plexus.conflist (checked with jq and
-# parsed by the real meta-plugin), --uninstall, and the watch mode (token rotation, conf changes).
+# parsed by the real meta-plugin), --uninstall, the watch mode (token rotation, conf changes), and
+# SIGTERM: prompt exit also as PID 1, the conf removed, kept (--keep-on-exit) or handed over.
 source "$(dirname "$0")/../lib.sh"
 INST=$BIN/plexus-install
 TMP=$(t_tmpdir)
@@ -257,14 +258,19 @@ check "a concurrent reader never saw a short plexus-big ($looks looks, 4 install
 check "the big binary is complete after the installs" cmp -s "$BIG/plexus-big" "$CBIN/plexus-big"
 
 # ---- watch mode: token rotation and cluster network changes ------------------------------------
+# start_watch LOG [ARGS...]: an installer in watch mode for $HOST; sets WPID once it is watching.
+start_watch() {
+	local log=$1; shift
+	KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 "$INST" --src-bin-dir "$SRC" \
+		--sa-dir "$SA" --host-root "$HOST" --cni-bin-dir "$CBIN" --cni-conf-dir "$CONF" "$@" \
+		>"$log" 2>&1 &
+	WPID=$!
+	BG+=($WPID)
+	wait_for 10 grep -qs watching "$log"
+}
 new_host
 bridge_conf "$CONF/10-bridge.conflist"
-KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 "$INST" --src-bin-dir "$SRC" \
-	--sa-dir "$SA" --host-root "$HOST" --cni-bin-dir "$CBIN" --cni-conf-dir "$CONF" \
-	>"$TMP/watch.log" 2>&1 &
-WPID=$!
-BG+=($WPID)
-wait_for 10 grep -q watching "$TMP/watch.log"
+start_watch "$TMP/watch.log"
 check "without --once it keeps running after installing" kill -0 $WPID
 KC_BEFORE=$(cat "$CONF/plexus.d/plexus.kubeconfig")
 # The kubelet's projected volume swaps a symlink; a rename into the dir is the same event kind.
@@ -297,3 +303,117 @@ check "with no cluster network left, our conf is kept (ADD fails loudly instead)
 check "... and the installer says so" grep -q "keeping '00-plexus.conflist'" "$TMP/watch.log"
 check "the installer is still running" kill -0 $WPID
 check "watch mode leaves no temp files" test -z "$(find "$CBIN" "$CONF" -name '*plexus-tmp*')"
+
+# ---- SIGTERM: prompt exit, uninstall, hand-over to a newer installer ---------------------------
+# term_wait PID: SIGTERM, then wait for the exit; sets RC and MS (milliseconds it took).
+term_wait() {
+	local t0=$(date +%s%N)
+	kill -TERM "$1"
+	wait_for 5 bash -c "! kill -0 $1 2>/dev/null"
+	MS=$((($(date +%s%N) - t0) / 1000000))
+	wait "$1"
+	RC=$?
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+new_host
+bridge_conf "$CONF/10-bridge.conflist"
+start_watch "$TMP/term.log"
+check "watch mode: the owner file names this run (0600)" \
+	test "$(mode "$CONF/plexus.d/owner" 2>/dev/null)" = 600
+term_wait $WPID
+check "SIGTERM: the installer exits 0 within 1s (${MS} ms)" test "$RC" = 0 -a "$MS" -lt 1000
+check "SIGTERM: 00-plexus.conflist and plexus.d (kubeconfig, token, CA, owner) are removed" \
+	test ! -e "$CONF/00-plexus.conflist" -a ! -e "$CONF/plexus.d"
+check "SIGTERM: the cluster network's conf and the binaries stay" \
+	test -f "$CONF/10-bridge.conflist" -a -x "$CBIN/plexus"
+check "SIGTERM: the log says why" grep -q "Terminated: removing plexus's conf, exiting" "$TMP/term.log"
+
+new_host
+bridge_conf "$CONF/10-bridge.conflist"
+start_watch "$TMP/keep.log" --keep-on-exit
+term_wait $WPID
+check "--keep-on-exit: SIGTERM exits 0 within 1s (${MS} ms) and keeps the conf and plexus.d" \
+	test "$RC" = 0 -a "$MS" -lt 1000 -a -f "$CONF/00-plexus.conflist" -a -f "$CONF/plexus.d/token"
+
+new_host
+bridge_conf "$CONF/10-bridge.conflist"
+start_watch "$TMP/old.log"
+OLD=$WPID
+OLD_OWNER=$(cat "$CONF/plexus.d/owner")
+start_watch "$TMP/new.log" # a rolling update's new pod, started before the old one stops
+NEW=$WPID
+NEW_OWNER=$(cat "$CONF/plexus.d/owner")
+check "a second installer claims the node (new owner id)" \
+	test -n "$NEW_OWNER" -a "$NEW_OWNER" != "$OLD_OWNER"
+term_wait $OLD
+check "hand-over: SIGTERM to the old installer exits 0 within 1s (${MS} ms)" \
+	test "$RC" = 0 -a "$MS" -lt 1000
+check "hand-over: the conf, kubeconfig and token stay (the new installer owns them)" \
+	test -f "$CONF/00-plexus.conflist" -a -f "$CONF/plexus.d/plexus.kubeconfig" -a -f "$CONF/plexus.d/token"
+check "hand-over: the old installer says so" grep -q "is no longer this installer's" "$TMP/old.log"
+echo "token-after-handover" >"$SA/token"
+check "hand-over: the new installer still follows token rotation" \
+	wait_for 5 bash -c "[ \"\$(cat '$CONF/plexus.d/token')\" = token-after-handover ]"
+term_wait $NEW
+check "hand-over: SIGTERM to the last installer removes the conf" \
+	test "$RC" = 0 -a ! -e "$CONF/00-plexus.conflist" -a ! -e "$CONF/plexus.d"
+
+new_host
+bridge_conf "$CONF/10-bridge.conflist"
+start_watch "$TMP/uninst.log"
+inst --uninstall
+check "--uninstall next to a running installer removes the conf and plexus.d" \
+	test "$RC" = 0 -a ! -e "$CONF/00-plexus.conflist" -a ! -e "$CONF/plexus.d"
+bridge_conf "$CONF/05-new.conflist"
+sleep 0.5
+check "... and the running installer, no longer the owner, does not write it again" \
+	test ! -e "$CONF/00-plexus.conflist"
+term_wait $WPID
+check "... and exits 0 on SIGTERM within 1s (${MS} ms), leaving the node alone" \
+	test "$RC" = 0 -a "$MS" -lt 1000 -a ! -e "$CONF/00-plexus.conflist" -a -f "$CONF/05-new.conflist"
+
+new_host # no cluster network: the installer is waiting for one
+KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 "$INST" --src-bin-dir "$SRC" \
+	--sa-dir "$SA" --host-root "$HOST" --cni-bin-dir "$CBIN" --cni-conf-dir "$CONF" \
+	--readiness-timeout 60 >"$TMP/wait-term.log" 2>&1 &
+WPID=$!
+BG+=($WPID)
+wait_for 10 grep -qs "waiting for the cluster network" "$TMP/wait-term.log"
+term_wait $WPID
+check "SIGTERM while waiting for the cluster network: exit 0 within 1s (${MS} ms), no conf" \
+	test "$RC" = 0 -a "$MS" -lt 1000 -a ! -e "$CONF/00-plexus.conflist"
+
+# As PID 1 of a PID namespace (as in its container) the kernel drops signals left at their
+# default action; the installer must still stop on SIGTERM.
+if [ "$(id -u)" -ne 0 ]; then
+	skip "SIGTERM as PID 1: needs root (unshare --pid)"
+else
+	# pid1 LOG CMD...: CMD as PID 1 of a new PID namespace; sets P1 (its pid here).
+	pid1() {
+		local log=$1; shift
+		unshare --pid --fork "$@" >"$log" 2>&1 &
+		BG+=($!)
+		wait_for 5 test -s "/proc/$!/task/$!/children"
+		P1=$(tr -d ' ' <"/proc/$!/task/$!/children")
+	}
+	pid1 "$TMP/ctl.log" sleep 30
+	kill -TERM "$P1"
+	sleep 0.5
+	check "(control) a PID 1 without a handler survives SIGTERM" kill -0 "$P1"
+	kill -KILL "$P1"
+	new_host
+	bridge_conf "$CONF/10-bridge.conflist"
+	pid1 "$TMP/pid1.log" env KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 \
+		"$INST" --src-bin-dir "$SRC" --sa-dir "$SA" --host-root "$HOST" \
+		--cni-bin-dir "$CBIN" --cni-conf-dir "$CONF"
+	wait_for 10 grep -qs watching "$TMP/pid1.log"
+	check "the installer runs as PID 1 of its namespace" \
+		bash -c "grep -q '^NSpid:.*[[:space:]]1\$' /proc/$P1/status"
+	t0=$(now_ms)
+	kill -TERM "$P1"
+	wait_for 5 bash -c "! kill -0 $P1 2>/dev/null"
+	MS=$(($(now_ms) - t0))
+	check "as PID 1, SIGTERM ends the installer within 1s (${MS} ms) and removes the conf" \
+		test "$MS" -lt 1000 -a ! -e "$CONF/00-plexus.conflist"
+fi
