@@ -30,6 +30,9 @@ done
 # The gRPC interop peer (tests/fixtures/grpc) is installed with npm. Debian packages it apart
 # from nodejs; NodeSource's nodejs bundles it and conflicts with Debian's npm package.
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# tests/e2e/crds.sh renders crds/ with kubectl's kustomize; any kubectl will do (Debian's is
+# kubernetes-client).
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "plexus setup: installing ${missing[*]}" >&2

@@ -24,7 +24,7 @@ if command -v kubectl >/dev/null; then
 	check "kubectl kustomize crds/ sets image $WANT on all 3 containers" \
 		test "$(grep -E '^ +image: ' <<<"$K" | sed 's/^ *image: //' | sort | uniq -c | tr -s ' ')" = " 3 $WANT"
 else
-	skip "kubectl kustomize crds/: no kubectl"
+	fail "kubectl kustomize crds/: no kubectl (scripts/setup.sh installs kubernetes-client)"
 fi
 
 # mutant NAME FILE SED-EXPR [PY]: a copy of crds/ with one change must make the checker fail.
