@@ -68,7 +68,10 @@ static int create_link(void *arg, struct cni_err *err)
 	rtnl_link_set_link(tmpl, rtnl_link_get_ifindex(master));
 	if (c->has_mtu)
 		rtnl_link_set_mtu(tmpl, c->mtu);
-	r = net_link_create_in_netns(sk, tmpl, a->ctx->netns_fd, a->ctx->ifname, &a->ifindex, err);
+	char tmpname[IFNAMSIZ];
+	net_tmp_ifname_for(a->ctx->container_id, a->ctx->ifname, tmpname);
+	r = net_link_create_in_netns(sk, tmpl, a->ctx->netns_fd, tmpname, a->ctx->ifname,
+				     &a->ifindex, err);
 	if (r < 0)
 		return cni_err_wrap(err, "%s: create '%s' on '%s'", a->ops->kind, a->ctx->ifname,
 				    rtnl_link_get_name(master));
@@ -184,15 +187,19 @@ int net_sublink_add(const struct cni_ctx *ctx, const struct net_sublink_ops *ops
 	return 0;
 }
 
-int net_sublink_del(const struct cni_ctx *ctx, struct cni_err *err)
+int net_sublink_del(const struct cni_ctx *ctx, const struct net_sublink_ops *ops,
+		    struct cni_err *err)
 {
-	/* CNI-27: DEL needs nothing ADD needed (no master lookup); IPAM first (CNI-25). */
+	/* DEL needs nothing ADD needed (no master lookup); IPAM first (SPEC "DEL": the
+	 * reverse order of ADD). */
 	int r = cni_ipam_del(ctx, err);
 	if (r < 0)
 		return r;
 	if (ctx->netns_fd < 0)
 		return 0;
-	return net_link_retire_in_netns(ctx->netns_fd, ctx->ifname, err);
+	char tmpname[IFNAMSIZ];
+	net_tmp_ifname_for(ctx->container_id, ctx->ifname, tmpname);
+	return net_link_del_attachment(ctx->netns_fd, ctx->ifname, tmpname, ops->kind, err);
 }
 
 struct check_args {

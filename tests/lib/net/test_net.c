@@ -124,7 +124,9 @@ static int create_macvlan(struct fx *fx, const char *ifname, int *ret_ifindex, s
 	assert_non_null(tmpl);
 	rtnl_link_set_link(tmpl, fx->veth_index);
 	assert_int_equal(rtnl_link_macvlan_set_mode(tmpl, rtnl_link_macvlan_str2mode("bridge")), 0);
-	return net_link_create_in_netns(sk, tmpl, fx->ns_fd, ifname, ret_ifindex, err);
+	char tmpname[IFNAMSIZ];
+	net_tmp_ifname_for("test-container", ifname, tmpname);
+	return net_link_create_in_netns(sk, tmpl, fx->ns_fd, tmpname, ifname, ret_ifindex, err);
 }
 
 /* Whether any link in the netns still has a temporary "plx" name. */
