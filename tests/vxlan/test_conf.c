@@ -120,16 +120,16 @@ static void test_conf_host_veth_name(void **state)
 {
 	(void)state;
 	char a[IFNAMSIZ], b[IFNAMSIZ], d[IFNAMSIZ];
-	vxlan_host_veth_name("container-1", "net1", a);
-	vxlan_host_veth_name("container-1", "net1", b);
-	vxlan_host_veth_name("container-1", "net2", d);
+	vxlan_host_veth_name("container-1", "net1", 0, a);
+	vxlan_host_veth_name("container-1", "net1", 0, b);
+	vxlan_host_veth_name("container-1", "net2", 0, d);
 	assert_string_equal(a, b);
 	assert_string_not_equal(a, d);
 	assert_int_equal(strlen(a), 11);
 	assert_memory_equal(a, "vxh", 3);
 	/* The split between id and ifname matters: "ab"+"c" is not "a"+"bc". */
-	vxlan_host_veth_name("ab", "c", a);
-	vxlan_host_veth_name("a", "bc", b);
+	vxlan_host_veth_name("ab", "c", 0, a);
+	vxlan_host_veth_name("a", "bc", 0, b);
 	assert_string_not_equal(a, b);
 }
 
