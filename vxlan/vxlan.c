@@ -380,15 +380,14 @@ static int del_host_tagged(const struct cni_ctx *ctx, struct cni_err *err)
  * which takes the host end with it, then a host end tagged as ours. */
 static int vxlan_del(const struct cni_ctx *ctx, struct cni_err *err)
 {
-	struct cni_err e = { 0 };
-	int r;
-	/* An IPAM that cannot be found cannot hold a lease: its ADD never ran. */
-	if (cni_ipam_resolve(ctx, &e) < 0) {
-		log_warning("del: %s, no IPAM to release from", e.msg);
-	} else {
-		r = cni_ipam_del(ctx, err);
-		if (r < 0)
-			return r;
+	/* An IPAM that cannot be found or cannot parse its config (code 7) cannot hold a lease
+	 * under it: DEL goes on, or the runtime would retry a DEL that never succeeds. */
+	int r = cni_ipam_del(ctx, err);
+	if (r < 0 && err->code != CNI_ERR_INVALID_CONFIG)
+		return r;
+	if (r < 0) {
+		log_warning("del: %s, ignoring", err->msg);
+		memset(err, 0, sizeof(*err));
 	}
 	if (ctx->netns_fd >= 0) {
 		char tmpname[IFNAMSIZ];
@@ -402,7 +401,7 @@ static int vxlan_del(const struct cni_ctx *ctx, struct cni_err *err)
 		return r;
 	/* DEL must not fail on what only the cleanup needs. */
 	struct vxlan_conf c;
-	memset(&e, 0, sizeof(e));
+	struct cni_err e = { 0 };
 	if (vxlan_conf_parse(ctx, &c, &e) < 0) {
 		log_warning("del: %s, skipping VTEP cleanup", e.msg);
 		return 0;
