@@ -368,6 +368,17 @@ static int sriov_del(const struct cni_ctx *ctx, struct cni_err *err)
 			log_warning("no cache: IPAM DEL: %s, ignoring", e.msg);
 		return 0;
 	}
+	if (r < 0 && err->code == CNI_ERR_DECODE) {
+		/* Without the original state nothing can be restored safely (the VF in the pod
+		 * is known only by the recorded ifindex); failing would block every retry. */
+		log_error("DEL: %s; VF not restored, cache quarantined as '.corrupt'", err->msg);
+		sriov_cache_quarantine(ctx);
+		struct cni_err e = { 0 };
+		if (cni_ipam_del(ctx, &e) < 0)
+			log_warning("IPAM DEL: %s, ignoring", e.msg);
+		memset(err, 0, sizeof(*err));
+		return 0;
+	}
 	if (r < 0)
 		return r;
 	_cleanup_close_ int lock = -1;

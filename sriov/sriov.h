@@ -96,6 +96,9 @@ void sriov_cache_done(struct sriov_cache *c);
 int sriov_cache_save(const struct cni_ctx *ctx, const struct sriov_cache *c, struct cni_err *err);
 int sriov_cache_load(const struct cni_ctx *ctx, struct sriov_cache *ret, struct cni_err *err);
 void sriov_cache_remove(const struct cni_ctx *ctx);
+/* Rename a cache that does not decode to <...>.json.corrupt: kept for the operator, out of the
+ * way of the next DEL. */
+void sriov_cache_quarantine(const struct cni_ctx *ctx);
 /* Per-VF flock on <state>/<bdf>.lock: returns the fd holding it (close to release). */
 int sriov_lock(const char *bdf, int *ret_fd, struct cni_err *err);
 /* Allocation record <state>/pci/<bdf> naming the pod netns, written like the cache. Check: a record

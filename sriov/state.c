@@ -273,3 +273,11 @@ void sriov_cache_remove(const struct cni_ctx *ctx)
 	_cleanup_free_ char *path = cache_path(ctx);
 	remove_record(path);
 }
+
+void sriov_cache_quarantine(const struct cni_ctx *ctx)
+{
+	_cleanup_free_ char *path = cache_path(ctx);
+	_cleanup_free_ char *to = xasprintf("%s.corrupt", path);
+	if (rename(path, to) < 0 && errno != ENOENT)
+		log_warning("rename '%s': %m, ignoring", path);
+}

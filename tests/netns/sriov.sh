@@ -373,8 +373,24 @@ t_swap() { # a pod with NET_ADMIN renames the VF and puts a veth under its name
 		bash -c "ip -n $POD -d link show net1 | grep -q veth && ip -n $POD link show net1peer >/dev/null"
 	check "swap: state dropped" bash -c "[ $(state_files) -eq 0 ]"
 }
+t_corrupt() { # a cache that does not decode (power loss without the fsync) never blocks DEL
+	local c
+	new_vf 8 iavf; new_pod
+	c=$(mkconf "$VFBDF")
+	plug ADD "$c" "$PODNS" net1 cid-corrupt
+	check "corrupt: ADD succeeds" ok
+	truncate -s 9 "$STATE/cid-corrupt-net1.json"
+	plug DEL "$c" "$PODNS" net1 cid-corrupt
+	check "corrupt: DEL with a truncated cache succeeds" ok
+	check "corrupt: ... saying why in the log" bash -c "grep -q 'cache quarantined' <<<'$ERR'"
+	check "corrupt: ... the cache is quarantined for the operator" \
+		bash -c "[ -e $STATE/cid-corrupt-net1.json.corrupt ] && [ ! -e $STATE/cid-corrupt-net1.json ]"
+	plug DEL "$c" "$PODNS" net1 cid-corrupt
+	check "corrupt: DEL again succeeds" ok
+	rm -f "$STATE/cid-corrupt-net1.json.corrupt" "$STATE/pci/$VFBDF"
+}
 
 # SR_ONLY="t_swap t_killed" runs a subset (debugging); SRIOV_DEBUG=1 logs every plugin run.
-for t in ${SR_ONLY:-t_kernel t_swap t_killed t_gone t_robust t_dpdk t_errors}; do
+for t in ${SR_ONLY:-t_kernel t_swap t_killed t_corrupt t_gone t_robust t_dpdk t_errors}; do
 	"$t"
 done
