@@ -31,14 +31,13 @@ static int name_free_in_pod(void *arg, struct cni_err *err)
 {
 	const char *ifname = arg;
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
 	_cleanup_link_ struct rtnl_link *link = NULL;
-	r = net_link_get(sk, ifname, &link, NULL);
+	int r = net_sock_link_open(ifname, &sk, &link, err);
 	if (r == 0)
 		return eexist(ifname, err);
-	return r == -ENODEV ? 0 : net_link_get(sk, ifname, &link, err);
+	if (r == -ENODEV)
+		memset(err, 0, sizeof(*err));
+	return r == -ENODEV ? 0 : r;
 }
 
 int sriov_pod_name_free(const struct cni_ctx *ctx, struct cni_err *err)

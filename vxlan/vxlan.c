@@ -165,6 +165,14 @@ static void undo_veth(const struct cni_ctx *ctx, int pod_ifindex)
 		log_warning("undo: delete '%s': %s, ignoring", ctx->ifname, e.msg);
 }
 
+/* Take the per-VNI lock, then a netlink socket in this (the host) netns. */
+static int lock_and_open(const struct vxlan_conf *c, int *ret_lock, struct nl_sock **ret_sk,
+			 struct cni_err *err)
+{
+	int r = vxlan_lock(c->vni, ret_lock, err);
+	return r < 0 ? r : net_sock_open(ret_sk, err);
+}
+
 /* With the lock held: VTEP and bridge go when no other port is left, if this ADD created one
  * of them or the network deletes them on the last DEL. */
 static void undo_host(struct nl_sock *sk, const struct vxlan_conf *c, bool created)
@@ -209,11 +217,8 @@ static int host_setup(const struct cni_ctx *ctx, const struct vxlan_conf *c, str
 		      struct cni_err *err)
 {
 	_cleanup_close_ int lock = -1;
-	int r = vxlan_lock(c->vni, &lock, err);
-	if (r < 0)
-		return r;
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	r = net_sock_open(&sk, err);
+	int r = lock_and_open(c, &lock, &sk, err);
 	if (r < 0)
 		return r;
 	struct vxlan_host h;
@@ -248,7 +253,7 @@ static void undo_add(const struct cni_ctx *ctx, const struct vxlan_conf *c,
 	_cleanup_close_ int lock = -1;
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
 	struct cni_err e = { 0 };
-	if (vxlan_lock(c->vni, &lock, &e) < 0 || net_sock_open(&sk, &e) < 0) {
+	if (lock_and_open(c, &lock, &sk, &e) < 0) {
 		log_warning("undo: %s, ignoring", e.msg);
 		return;
 	}
@@ -348,14 +353,9 @@ out:
 static int last_del_cleanup(const struct vxlan_conf *c, struct cni_err *err)
 {
 	_cleanup_close_ int lock = -1;
-	int r = vxlan_lock(c->vni, &lock, err);
-	if (r < 0)
-		return r;
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
-	return vxlan_host_cleanup(sk, c, err);
+	int r = lock_and_open(c, &lock, &sk, err);
+	return r < 0 ? r : vxlan_host_cleanup(sk, c, err);
 }
 
 /* A host link tagged as this attachment's: only there when the pod netns outlived its path

@@ -106,34 +106,31 @@ int net_link_set_up(struct nl_sock *sk, const char *name, struct cni_err *err)
 	return 0;
 }
 
-int net_link_del(struct nl_sock *sk, const char *name, struct cni_err *err)
+/* RTM_DELLINK by name, or by ifindex when name is NULL; a missing link is success. */
+static int del_link(struct nl_sock *sk, const char *name, int ifindex, struct cni_err *err)
 {
-	if (strlen(name) >= IFNAMSIZ)
-		return 0;
 	_cleanup_link_ struct rtnl_link *link = rtnl_link_alloc();
 	if (!link)
 		return cni_err_set(err, CNI_ERR_NETLINK, ENOMEM, "allocate link");
-	rtnl_link_set_name(link, name);
+	if (name)
+		rtnl_link_set_name(link, name);
+	else
+		rtnl_link_set_ifindex(link, ifindex);
 	int r = rtnl_link_delete(sk, link);
-	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
+	if (r >= 0 || r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
 		return 0;
-	if (r < 0)
-		return net_err(err, r, "delete link '%s'", name);
-	return 0;
+	return name ? net_err(err, r, "delete link '%s'", name)
+		    : net_err(err, r, "delete link with index %d", ifindex);
+}
+
+int net_link_del(struct nl_sock *sk, const char *name, struct cni_err *err)
+{
+	return strlen(name) >= IFNAMSIZ ? 0 : del_link(sk, name, 0, err);
 }
 
 int net_link_del_index(struct nl_sock *sk, int ifindex, struct cni_err *err)
 {
-	_cleanup_link_ struct rtnl_link *link = rtnl_link_alloc();
-	if (!link)
-		return cni_err_set(err, CNI_ERR_NETLINK, ENOMEM, "allocate link");
-	rtnl_link_set_ifindex(link, ifindex);
-	int r = rtnl_link_delete(sk, link);
-	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
-		return 0;
-	if (r < 0)
-		return net_err(err, r, "delete link with index %d", ifindex);
-	return 0;
+	return del_link(sk, NULL, ifindex, err);
 }
 
 static int eexist(struct cni_err *err, const char *ifname)
