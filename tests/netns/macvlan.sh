@@ -404,7 +404,7 @@ t_killed() { # ADD killed before each netlink request, then DEL: nothing is left
 		fresh
 		kill_at $k sendmsg
 		plug ADD "$C" "$PODNS" eth0 cid-kill
-		RUNNER=()
+		kill_off
 		killed || break
 		! ip -n "$POD" link show "$(tmp_ifname cid-kill eth0)" >/dev/null 2>&1 ||
 			tmp_seen=$((tmp_seen + 1))

@@ -27,7 +27,7 @@ plug() {
 	shift 5
 	OUT=$(printf '%s' "$conf" | "${RUNNER[@]}" env -i PATH="$PATH" CNI_COMMAND="$cmd" CNI_PATH="$REF_CNI" \
 		CNI_CONTAINERID="$cid" CNI_NETNS="$ns" CNI_IFNAME="$ifn" \
-		PLEXUS_SYSFS_ROOT="$SYS" PLEXUS_STATE_DIR="$STATE" "$@" "$PLUGIN" 2>"$TMP/stderr")
+		PLEXUS_SYSFS_ROOT="$SYS" PLEXUS_STATE_DIR="$STATE" ${KILL_ENV:+"$KILL_ENV"} "$@" "$PLUGIN" 2>"$TMP/stderr")
 	RC=$?
 	ERR=$(cat "$TMP/stderr")
 	[ -z "${SRIOV_DEBUG:-}" ] || echo "[$cmd rc=$RC] $OUT ${ERR:+stderr: $ERR}" >&2
@@ -329,7 +329,7 @@ t_killed() { # SIGKILL at each netlink request and each file rename of ADD, then
 			new_pod
 			kill_at $k $sc
 			plug ADD "$c" "$PODNS" net1 cid-kill
-			RUNNER=()
+			kill_off
 			killed || break
 			! ip -n "$POD" link show "$(tmp_ifname cid-kill net1)" >/dev/null 2>&1 ||
 				seen_tmp=$((seen_tmp + 1))

@@ -69,7 +69,7 @@ cni() {
 	local node=$1 cmd=$2 conf=$3 ns=$4 ifn=$5 cid=$6
 	OUT=$(printf '%s' "$conf" | ip netns exec "$(node_of "$node")" "${RUNNER[@]}" env -i PATH="$PATH" \
 		CNI_COMMAND="$cmd" CNI_PATH="$REF_CNI" CNI_CONTAINERID="$cid" CNI_NETNS="$ns" \
-		CNI_IFNAME="$ifn" PLEXUS_RUN_DIR="$TMP/run$node" "$PLUGIN" 2>"$TMP/stderr")
+		CNI_IFNAME="$ifn" PLEXUS_RUN_DIR="$TMP/run$node" ${KILL_ENV:+"$KILL_ENV"} "$PLUGIN" 2>"$TMP/stderr")
 	RC=$?
 	ERR=$(cat "$TMP/stderr")
 	[ -z "${VX_DEBUG:-}" ] || echo "[$node $cmd rc=$RC] $OUT ${ERR:+stderr: $ERR}" >&2
@@ -361,7 +361,7 @@ while [ $k -lt 200 ]; do
 	new_pod
 	kill_at $k sendmsg
 	cni A ADD "$NET8A" "$PODNS" eth0 "ck$T_ID"
-	RUNNER=()
+	kill_off
 	killed || break
 	! ip -n "$POD" link show "$(tmp_ifname "ck$T_ID" eth0)" >/dev/null 2>&1 || tmp_seen=$((tmp_seen + 1))
 	cni A DEL "$NET8A" "$PODNS" eth0 "ck$T_ID"
