@@ -103,6 +103,13 @@ static int return_in_pod(void *arg, struct cni_err *err)
 	}
 	if (r < 0)
 		return r;
+	const char *kind = rtnl_link_get_type(link), *want = a->cache->host_kind;
+	if (kind ? !want || strcmp(kind, want) != 0 : want != NULL) {
+		log_warning("'%s' (index %d) in the pod is a '%s' link, not the VF: leaving it",
+			    rtnl_link_get_name(link), rtnl_link_get_ifindex(link),
+			    kind ? kind : "(none)");
+		return 0;
+	}
 	a->found = true;
 	int ifindex = rtnl_link_get_ifindex(link);
 	r = reset_netdev(sk, ifindex, link, a->cache, a->tmpname, err);

@@ -180,6 +180,8 @@ static int save_host_netdev(struct sriov_cache *c, struct cni_err *err)
 	if (addr && nl_addr_get_len(addr) == MAC_LEN)
 		memcpy(c->host_mac, nl_addr_get_binary_addr(addr), MAC_LEN);
 	c->host_mtu = rtnl_link_get_mtu(link);
+	const char *kind = rtnl_link_get_type(link);
+	c->host_kind = kind ? xstrdup(kind) : NULL;
 	return 0;
 }
 

@@ -84,6 +84,7 @@ struct sriov_cache {
 	char *host_ifname;	   /* original VF netdev name, NULL in DPDK mode */
 	uint8_t host_mac[MAC_LEN]; /* original effective (netdev) MAC */
 	uint32_t host_mtu;
+	char *host_kind;	  /* IFLA_INFO_KIND of the netdev (NULL for a real VF: none) */
 	struct net_vf_state orig; /* PF view before ADD */
 	unsigned applied;	  /* NET_VF_* that ADD set or was about to set */
 	bool moved;		  /* ADD started moving the netdev into the pod */
@@ -119,7 +120,8 @@ int sriov_move_into_pod(const struct cni_ctx *ctx, const struct sriov_conf *conf
 			struct cni_err *err);
 /* Return the VF from the pod netns netns_fd to the host with its original name, MAC and MTU.
  * It is found by c->pod_ifindex (or by the temporary name when ADD died before recording it),
- * never by CNI_IFNAME. *ret_found false when it is not in the pod (or never moved). */
+ * never by CNI_IFNAME, and only if its kind is c->host_kind (a real VF has none; every link a
+ * pod can create has one). *ret_found false when it is not in the pod (or never moved). */
 int sriov_return_from_pod(const struct cni_ctx *ctx, int netns_fd, const struct sriov_cache *c,
 			  bool *ret_found, struct cni_err *err);
 /* In the host: the VF netdev now called name gets its original name, MAC and MTU back; the

@@ -123,6 +123,7 @@ static char *cache_path(const struct cni_ctx *ctx)
 void sriov_cache_done(struct sriov_cache *c)
 {
 	free(c->host_ifname);
+	free(c->host_kind);
 	free(c->device_info_file);
 	memset(c, 0, sizeof(*c));
 }
@@ -161,6 +162,8 @@ int sriov_cache_save(const struct cni_ctx *ctx, const struct sriov_cache *c, str
 		cJSON_AddStringToObject(o, "hostIfname", c->host_ifname);
 		cJSON_AddStringToObject(o, "hostMac", mac);
 		cJSON_AddNumberToObject(o, "hostMtu", c->host_mtu);
+		if (c->host_kind)
+			cJSON_AddStringToObject(o, "hostKind", c->host_kind);
 	}
 	cJSON_AddItemToObject(o, "orig", vf_state_encode(&c->orig));
 	cJSON_AddNumberToObject(o, "applied", c->applied);
@@ -186,6 +189,7 @@ static int get_u32(const cJSON *o, const char *key, uint32_t *ret, struct cni_er
 static int decode(const cJSON *o, struct sriov_cache *c, struct cni_err *err)
 {
 	const char *id = NULL, *ifname = NULL, *mac = NULL, *omac = NULL, *dif = NULL;
+	const char *kind = NULL;
 	const cJSON *orig = NULL;
 	uint32_t proto = 0;
 	int64_t ifindex = 0;
@@ -198,6 +202,8 @@ static int decode(const cJSON *o, struct sriov_cache *c, struct cni_err *err)
 		r = json_get_string(o, "hostMac", "hostMac", &mac, NULL, err);
 	if (r >= 0)
 		r = get_u32(o, "hostMtu", &c->host_mtu, err);
+	if (r >= 0)
+		r = json_get_string(o, "hostKind", "hostKind", &kind, NULL, err);
 	if (r >= 0)
 		r = get_u32(o, "applied", &c->applied, err);
 	if (r >= 0)
@@ -238,6 +244,7 @@ static int decode(const cJSON *o, struct sriov_cache *c, struct cni_err *err)
 		return cni_err_set(err, CNI_ERR_DECODE, EINVAL, "incomplete or invalid fields");
 	memcpy(c->device_id, id, strlen(id) + 1);
 	c->host_ifname = ifname ? xstrdup(ifname) : NULL;
+	c->host_kind = kind ? xstrdup(kind) : NULL;
 	c->device_info_file = dif ? xstrdup(dif) : NULL;
 	return 0;
 }

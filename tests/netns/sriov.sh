@@ -372,6 +372,28 @@ t_swap() { # a pod with NET_ADMIN renames the VF and puts a veth under its name
 	check "swap: the veth under the VF's name is untouched in the pod" \
 		bash -c "ip -n $POD -d link show net1 | grep -q veth && ip -n $POD link show net1peer >/dev/null"
 	check "swap: state dropped" bash -c "[ $(state_files) -eq 0 ]"
+
+	# The VF is hidden in another netns and a link of another kind takes its ifindex.
+	local idx hide=plxhide${T_ID}
+	t_netns "$hide"
+	new_pod
+	plug ADD "$c" "$PODNS" net1 cid-swap2
+	check "swap: ADD again succeeds" ok
+	idx=$(ip -n "$POD" -j link show net1 | jq -r '.[0].ifindex')
+	ip -n "$POD" link set net1 netns "$hide"
+	ip -n "$POD" link add name net1 index "$idx" type bridge
+	sync_sysfs "$VFBDF" 02:aa:00:00:00:07
+	plug DEL "$c" "$PODNS" net1 cid-swap2
+	check "swap: a bridge under the VF's ifindex is not taken for the VF (code 11, VF not back)" has_code 11
+	check "swap: ... the bridge is untouched in the pod" \
+		bash -c "ip -n $POD -d link show net1 | grep -q bridge && ! ip link show $VFIF >/dev/null 2>&1"
+	check "swap: ... and the records stay for the retry" bash -c "[ $(state_files) -eq 2 ]"
+	ip -n "$POD" link del net1
+	ip -n "$hide" link set net1 netns "$POD"
+	plug DEL "$c" "$PODNS" net1 cid-swap2
+	"$MK" "$SYS" netdev "$VFBDF" "$VFIF"
+	check "swap: once the VF is back in the pod, DEL restores it" \
+		eval 'ok && host_intact "$VFIF" 02:aa:00:00:00:07 1500 && vf_pristine 7 && [ $(state_files) -eq 0 ]'
 }
 t_corrupt() { # a cache that does not decode (power loss without the fsync) never blocks DEL
 	local c

@@ -199,6 +199,7 @@ static void test_vf_cache_roundtrip(void **st)
 				 .host_ifname = "ens1f0v0",
 				 .host_mac = { 2, 1, 2, 3, 4, 5 },
 				 .host_mtu = 1500,
+				 .host_kind = "veth",
 				 .orig = { .has = 0x3f,
 					   .mac = { 2, 9, 9, 9, 9, 9 },
 					   .vlan = 3,
@@ -220,6 +221,7 @@ static void test_vf_cache_roundtrip(void **st)
 	assert_string_equal(l.host_ifname, c.host_ifname);
 	assert_memory_equal(l.host_mac, c.host_mac, MAC_LEN);
 	assert_int_equal(l.host_mtu, 1500);
+	assert_string_equal(l.host_kind, "veth");
 	assert_memory_equal(&l.orig, &c.orig, sizeof(c.orig));
 	assert_int_equal(l.applied, c.applied);
 	assert_true(l.moved);
