@@ -41,10 +41,16 @@ void vxlan_host_veth_name(const char *container_id, const char *ifname, unsigned
 }
 
 /* The ifalias that marks a host veth as this attachment's: the proof DEL and CHECK need before
- * they touch a host link. */
+ * they touch a host link. A container ID too long for an ifalias (255 bytes) is hashed. */
 static char *host_tag(const struct cni_ctx *ctx)
 {
-	return xasprintf("plexus-vxlan:%s:%s", ctx->container_id, ctx->ifname);
+	char *tag = xasprintf("plexus-vxlan:%s:%s", ctx->container_id, ctx->ifname);
+	if (strlen(tag) < 256)
+		return tag;
+	free(tag);
+	char h[IFNAMSIZ];
+	net_tmp_ifname_for(ctx->container_id, ctx->ifname, h);
+	return xasprintf("plexus-vxlan:%s", h);
 }
 
 static bool has_tag(struct rtnl_link *l, const char *tag)

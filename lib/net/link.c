@@ -252,14 +252,13 @@ int net_link_create_in_netns(struct nl_sock *sk, struct rtnl_link *tmpl, int net
 		return cni_err_set(err, CNI_ERR_DEVICE, EINVAL, "invalid interface name '%s'",
 				   ifname);
 
-	/* Never create under the final name: with IFLA_NET_NS_FD the kernel checks the name
-	 * in the netns the request comes from too, so a host link called ifname would make
-	 * creation fail (the reference works around the same kernel bug). */
-
 	_cleanup_link_ struct rtnl_link *link =
 		(struct rtnl_link *)nl_object_clone((struct nl_object *)tmpl);
 	if (!link)
 		return cni_err_set(err, CNI_ERR_NETLINK, ENOMEM, "clone link template");
+	/* Never create under the final name: with IFLA_NET_NS_FD the kernel checks the name
+	 * in the netns the request comes from too, so a host link called ifname would make
+	 * creation fail (the reference works around the same kernel bug). */
 	rtnl_link_set_name(link, tmpname);
 	rtnl_link_set_ns_fd(link, netns_fd);
 

@@ -353,6 +353,17 @@ check "vxlan: ... a failed ADD does not touch the other pod's veth either" \
 cni A DEL "$c" "$PODNS" eth0 "$C9"
 inA ip link del "$H1"
 
+# A container ID too long for an ifalias: the tag is a hash, DEL still finds the host veth.
+LONGID=$(printf 'c%.0s' {1..300})
+new_pod
+cni A ADD "$NET9A" "$PODNS" eth0 "$LONGID"
+HL=$(jq -r '.interfaces[1].name // empty' <<<"$OUT")
+check "vxlan: 300-character container ID: ADD succeeds, host veth tagged with a hash" \
+	bash -c "[ $RC = 0 ] && ip -n $NA -d link show $HL | grep -q 'alias plexus-vxlan:plx'"
+cni A DEL "$NET9A" "" eth0 "$LONGID"
+check "vxlan: ... DEL with an empty CNI_NETNS finds the host veth by that tag and deletes it" \
+	bash -c "[ $RC = 0 ] && ! ip -n $NA link show $HL >/dev/null 2>&1"
+
 # SIGKILL before each netlink request of ADD, then DEL: no VTEP, bridge, veth or lease left.
 NET8A=$(conf vxnet8 810 "$(ipam A 10.246.0.0/24 10.246.0.10 10.246.0.19)" '{"remotes":["10.250.0.2"],"deleteOnLastDel":true}')
 BASE=$(nA_links) k=0 kbad=0 tmp_seen=0
