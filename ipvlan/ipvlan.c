@@ -92,7 +92,7 @@ static int ipvlan_add(const struct cni_ctx *ctx, struct cni_result **ret, struct
 
 static int ipvlan_del(const struct cni_ctx *ctx, struct cni_err *err)
 {
-	return net_sublink_del(ctx, err);
+	return net_sublink_del(ctx, &ipvlan_ops, err);
 }
 
 /* CHECK as macvlan's. The flag is not compared: libnl does not parse IFLA_IPVLAN_FLAGS. */

@@ -109,7 +109,7 @@ static int macvlan_add(const struct cni_ctx *ctx, struct cni_result **ret, struc
 
 static int macvlan_del(const struct cni_ctx *ctx, struct cni_err *err)
 {
-	return net_sublink_del(ctx, err);
+	return net_sublink_del(ctx, &macvlan_ops, err);
 }
 
 /* CHECK (CNI spec, section 'CHECK'): prevResult's interface exists as configured. */

@@ -36,20 +36,9 @@ struct link_names {
 	size_t n;
 };
 
-/* lib/net creates links under a temporary "plx" + 8 hex digits name and renames them to the
- * attachment's ifname (net_link_create_in_netns): a process killed in between leaves one that
- * no delegate's DEL can name. */
-static bool temp_link_name(const char *name)
-{
-	if (strlen(name) != 11 || strncmp(name, "plx", 3) != 0)
-		return false;
-	for (const char *c = name + 3; *c; c++)
-		if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
-			return false;
-	return true;
-}
-
-/* Inside the pod: every link but loopback (or only temp_link_name ones). */
+/* Inside the pod: every link but loopback (or only those under a temporary name: lib/net
+ * creates links under one and renames them to the attachment's ifname, so a process killed in
+ * between leaves one that the delegate's DEL may not find). */
 static int list_links(void *arg, struct cni_err *err)
 {
 	struct link_names *l = arg;
@@ -65,7 +54,7 @@ static int list_links(void *arg, struct cni_err *err)
 		struct rtnl_link *link = (struct rtnl_link *)o;
 		const char *name = rtnl_link_get_name(link);
 		if ((rtnl_link_get_flags(link) & IFF_LOOPBACK) || !name ||
-		    (l->temp_only && !temp_link_name(name)))
+		    (l->temp_only && !net_tmp_ifname_is(name)))
 			continue;
 		l->names = xrealloc(l->names, (l->n + 1) * sizeof(*l->names));
 		l->names[l->n++] = xstrdup(name);

@@ -21,10 +21,10 @@
 
 static const char *const sriov_aliases[] = { "plexus-sriov", NULL };
 
-/* Netdev lookups after a netns dies poll this long (CNI-70: the kernel returns it late). */
+/* Netdev lookups after a netns dies poll this long: the kernel returns the VF late. */
 #define RETURN_WAIT_STEPS 20
 #define RETURN_WAIT_NS 100000000L
-/* Some drivers (i40e/iavf) apply an admin MAC asynchronously (PLG-15): re-set and re-read. */
+/* Some drivers (i40e/iavf) apply an admin MAC asynchronously: re-set and re-read. */
 #define MAC_TRIES 5
 
 static void sleep_step(void)
@@ -67,7 +67,7 @@ static int pf_apply(const struct sriov_vf *vf, const struct sriov_pf_ops *ops, u
 			   vf->bdf, m);
 }
 
-/* Put back what ADD changed (PLG-16: before the netdev moves, some drivers refuse MAC changes
+/* Put back what ADD changed (before the netdev moves: some drivers refuse MAC changes
  * from a VF that is not trusted any more). */
 static int pf_restore(const struct sriov_vf *vf, const struct sriov_pf_ops *ops,
 		      const struct sriov_cache *c, struct cni_err *err)
@@ -87,218 +87,7 @@ static int pf_restore(const struct sriov_vf *vf, const struct sriov_pf_ops *ops,
 	return r < 0 ? cni_err_wrap(err, "restore VF '%s'", vf->bdf) : 0;
 }
 
-/* ---- netdev moves ------------------------------------------------------------------------- */
-
-static int open_host_netns(int *ret, struct cni_err *err)
-{
-	int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return cni_err_set(err, CNI_ERR_NETNS, errno, "open own netns: %m");
-	*ret = fd;
-	return 0;
-}
-
-struct pod_args {
-	const char *ifname;  /* CNI_IFNAME */
-	const char *tmpname; /* name the VF arrives under */
-	const struct sriov_conf *conf;
-	const struct sriov_cache *cache;
-	int host_fd;	       /* for moving back */
-	char mac[MAC_STR_LEN]; /* out */
-	uint32_t mtu;	       /* out */
-	bool found;	       /* out (return_from_pod) */
-};
-
-/* In the pod: is CNI_IFNAME free? (checked before anything moves) */
-static int pod_name_free(void *arg, struct cni_err *err)
-{
-	struct pod_args *a = arg;
-	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
-	_cleanup_link_ struct rtnl_link *link = NULL;
-	r = net_link_get(sk, a->ifname, &link, NULL);
-	if (r == 0)
-		return cni_err_set(err, CNI_ERR_DEVICE, EEXIST,
-				   "interface '%s' already exists in the container netns",
-				   a->ifname);
-	return r == -ENODEV ? 0 : net_link_get(sk, a->ifname, &link, err);
-}
-
-/* Down, original MAC and MTU back, temporary name; leaves the link in this netns. */
-static int reset_netdev(struct nl_sock *sk, int ifindex, struct rtnl_link *link,
-			const struct sriov_cache *c, const char *newname, struct cni_err *err)
-{
-	int r = net_link_set_down_index(sk, ifindex, err);
-	struct nl_addr *addr = rtnl_link_get_addr(link);
-	if (r >= 0 && addr && nl_addr_get_len(addr) == MAC_LEN &&
-	    memcmp(nl_addr_get_binary_addr(addr), c->host_mac, MAC_LEN) != 0)
-		r = net_link_set_mac_index(sk, ifindex, c->host_mac, err);
-	if (r >= 0 && c->host_mtu && rtnl_link_get_mtu(link) != c->host_mtu)
-		r = net_link_set_mtu_index(sk, ifindex, c->host_mtu, err);
-	if (r >= 0 && newname && strcmp(rtnl_link_get_name(link), newname) != 0)
-		r = net_link_rename_index(sk, ifindex, newname, err);
-	return r;
-}
-
-/* In the pod: the VF (by its current name a->ifname) back to the host under a->tmpname. */
-static int pod_return(void *arg, struct cni_err *err)
-{
-	struct pod_args *a = arg;
-	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	_cleanup_link_ struct rtnl_link *link = NULL;
-	int r = net_sock_link_open(a->ifname, &sk, &link, err);
-	if (r == -ENODEV)
-		return 0;
-	if (r < 0)
-		return r;
-	a->found = true;
-	int ifindex = rtnl_link_get_ifindex(link);
-	r = reset_netdev(sk, ifindex, link, a->cache, a->tmpname, err);
-	if (r >= 0)
-		r = net_link_move_index(sk, ifindex, a->host_fd, err);
-	return r < 0 ? cni_err_wrap(err, "return '%s' to the host", a->ifname) : 0;
-}
-
-/* In the pod: rename from the temporary name, effective MAC, MTU, announce sysctls. */
-static int pod_setup(void *arg, struct cni_err *err)
-{
-	struct pod_args *a = arg;
-	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	_cleanup_link_ struct rtnl_link *link = NULL;
-	int r = net_sock_link_open(a->tmpname, &sk, &link, err);
-	if (r < 0)
-		return r;
-	int ifindex = rtnl_link_get_ifindex(link);
-	r = net_link_rename_index(sk, ifindex, a->ifname, err);
-	if (r == -EEXIST)
-		return cni_err_set(err, CNI_ERR_DEVICE, EEXIST,
-				   "interface '%s' already exists in the container netns",
-				   a->ifname);
-	if (r >= 0 && (a->conf->has & SRIOV_HAS_MAC))
-		r = net_link_set_mac_index(sk, ifindex, a->conf->mac, err);
-	if (r >= 0 && (a->conf->has & SRIOV_HAS_MTU))
-		r = net_link_set_mtu_index(sk, ifindex, a->conf->mtu, err);
-	if (r < 0)
-		return r;
-	/* PLG-15: the kernel announces the addresses when the link comes up after IPAM. */
-	_cleanup_free_ char *arp = xasprintf("net/ipv4/conf/%s/arp_notify", a->ifname);
-	_cleanup_free_ char *ndisc = xasprintf("net/ipv6/conf/%s/ndisc_notify", a->ifname);
-	(void)net_sysctl_set(arp, "1", NULL);
-	(void)net_sysctl_set(ndisc, "1", NULL);
-	_cleanup_link_ struct rtnl_link *now = NULL;
-	r = net_link_get_by_index(sk, ifindex, &now, err);
-	if (r < 0)
-		return r;
-	struct nl_addr *addr = rtnl_link_get_addr(now);
-	if (addr && nl_addr_get_len(addr) == MAC_LEN)
-		format_mac(nl_addr_get_binary_addr(addr), a->mac);
-	a->mtu = rtnl_link_get_mtu(now);
-	return 0;
-}
-
-/* In the host: the VF netdev now called `name` gets its original name, MAC and MTU back. */
-static int host_restore(const char *name, const struct sriov_cache *c, struct cni_err *err)
-{
-	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	_cleanup_link_ struct rtnl_link *link = NULL;
-	int r = net_sock_link_open(name, &sk, &link, err);
-	if (r < 0)
-		return r;
-	r = reset_netdev(sk, rtnl_link_get_ifindex(link), link, c, c->host_ifname, err);
-	if (r == -EEXIST)
-		return cni_err_set(err, CNI_ERR_DEVICE, EEXIST,
-				   "cannot rename VF netdev '%s' back to '%s': name taken", name,
-				   c->host_ifname);
-	return r < 0 ? cni_err_wrap(err, "restore VF netdev '%s'", name) : 0;
-}
-
-/* Move the VF out of the pod (netns_fd) back to the host and restore it. *ret_found false
- * when the pod has no CNI_IFNAME any more. */
-static int return_from_pod(const struct cni_ctx *ctx, int netns_fd, const struct sriov_cache *c,
-			   bool *ret_found, struct cni_err *err)
-{
-	char tmp[IFNAMSIZ];
-	_cleanup_close_ int host_fd = -1;
-	int r = net_tmp_ifname(tmp, err);
-	if (r >= 0)
-		r = open_host_netns(&host_fd, err);
-	if (r < 0)
-		return r;
-	struct pod_args a = {
-		.ifname = ctx->ifname, .tmpname = tmp, .cache = c, .host_fd = host_fd
-	};
-	r = cni_netns_run(netns_fd, pod_return, &a, err);
-	if (r < 0)
-		return r;
-	*ret_found = a.found;
-	return a.found ? host_restore(tmp, c, err) : 0;
-}
-
-/* Move the host VF netdev into the pod as CNI_IFNAME. On failure it is back in the host. */
-static int move_into_pod(const struct cni_ctx *ctx, const struct sriov_conf *conf,
-			 const struct sriov_cache *c, struct pod_args *a, struct cni_err *err)
-{
-	char tmp[IFNAMSIZ];
-	int r = net_tmp_ifname(tmp, err);
-	if (r < 0)
-		return r;
-	a->ifname = ctx->ifname;
-	a->tmpname = tmp;
-	a->conf = conf;
-	a->cache = c;
-	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
-	_cleanup_link_ struct rtnl_link *link = NULL;
-	r = net_link_get(sk, c->host_ifname, &link, err);
-	if (r < 0)
-		return r;
-	int ifindex = rtnl_link_get_ifindex(link);
-	/* PLG-01: travel under a temporary name, so a host name never clashes in the pod. */
-	r = net_link_set_down_index(sk, ifindex, err);
-	if (r >= 0)
-		r = net_link_rename_index(sk, ifindex, tmp, err);
-	if (r >= 0) {
-		r = net_link_move_index(sk, ifindex, ctx->netns_fd, err);
-		if (r < 0)
-			(void)net_link_rename_index(sk, ifindex, c->host_ifname, NULL);
-	}
-	if (r < 0)
-		return cni_err_wrap(err, "move VF netdev '%s' into the container netns",
-				    c->host_ifname);
-	r = cni_netns_run(ctx->netns_fd, pod_setup, a, err);
-	if (r < 0) {
-		struct cni_err e = { 0 };
-		bool found = false;
-		struct pod_args back = *a;
-		/* Whatever name it has now: the CNI_IFNAME if the rename happened, else tmp. */
-		_cleanup_close_ int host_fd = -1;
-		if (open_host_netns(&host_fd, &e) >= 0) {
-			back.host_fd = host_fd;
-			back.ifname = tmp;
-			char tmp2[IFNAMSIZ];
-			if (net_tmp_ifname(tmp2, &e) >= 0) {
-				back.tmpname = tmp2;
-				if (cni_netns_run(ctx->netns_fd, pod_return, &back, &e) >= 0 &&
-				    !back.found) {
-					back.ifname = ctx->ifname;
-					(void)cni_netns_run(ctx->netns_fd, pod_return, &back, &e);
-				}
-				found = back.found;
-				if (found && host_restore(tmp2, c, &e) < 0)
-					log_warning("undo: %s, ignoring", e.msg);
-			}
-		}
-		if (!found)
-			log_warning("undo: VF netdev not returned: %s, ignoring", e.msg);
-	}
-	return r;
-}
-
-/* ---- device info (device-info spec 1.1.0, CHECKLIST §2.6 / NAD-36) ------------------------ */
+/* ---- device info (device-info spec 1.1.0) ------------------------------------------------- */
 
 static int write_device_info(const char *path, const struct sriov_vf *vf, struct cni_err *err)
 {
@@ -347,27 +136,39 @@ struct add_state {
 	struct sriov_vf vf;
 	const struct sriov_pf_ops *ops;
 	struct sriov_cache cache;
-	bool moved, ipam_done, info_written;
+	bool recorded, ipam_done;
 };
 
-/* Undo in reverse order; every step only logs (CONVENTIONS §3: add undoes what it made). */
+/* Undo in reverse order, as the records say, then drop them; a step that fails keeps them so
+ * the runtime's DEL finishes the job. */
 static void add_undo(struct add_state *s)
 {
 	struct cni_err e = { 0 };
-	if (s->info_written && unlink(s->conf.device_info_file) < 0)
-		log_warning("undo: remove '%s': %m, ignoring", s->conf.device_info_file);
+	bool ok = true;
+	if (s->cache.device_info_file && unlink(s->cache.device_info_file) < 0 && errno != ENOENT)
+		log_warning("undo: remove '%s': %m, ignoring", s->cache.device_info_file);
 	if (s->ipam_done && cni_ipam_del(s->ctx, &e) < 0)
 		log_warning("undo: %s, ignoring", e.msg);
+	if (!s->recorded)
+		return;
 	memset(&e, 0, sizeof(e));
-	if (s->cache.applied && pf_restore(&s->vf, s->ops, &s->cache, &e) < 0)
-		log_warning("undo: %s, ignoring", e.msg);
+	if (pf_restore(&s->vf, s->ops, &s->cache, &e) < 0) {
+		log_warning("undo: %s, keeping the records for DEL", e.msg);
+		ok = false;
+	}
 	memset(&e, 0, sizeof(e));
 	bool found = false;
-	if (s->moved && return_from_pod(s->ctx, s->ctx->netns_fd, &s->cache, &found, &e) < 0)
-		log_warning("undo: %s, ignoring", e.msg);
+	if (sriov_return_from_pod(s->ctx, s->ctx->netns_fd, &s->cache, &found, &e) < 0) {
+		log_warning("undo: %s, keeping the records for DEL", e.msg);
+		ok = false;
+	}
+	if (ok) {
+		sriov_cache_remove(s->ctx);
+		sriov_alloc_drop(s->vf.bdf);
+	}
 }
 
-/* The host netdev's MAC and MTU before anything changes (PLG-14). */
+/* The host netdev's MAC and MTU before anything changes. */
 static int save_host_netdev(struct sriov_cache *c, struct cni_err *err)
 {
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
@@ -379,21 +180,24 @@ static int save_host_netdev(struct sriov_cache *c, struct cni_err *err)
 	if (addr && nl_addr_get_len(addr) == MAC_LEN)
 		memcpy(c->host_mac, nl_addr_get_binary_addr(addr), MAC_LEN);
 	c->host_mtu = rtnl_link_get_mtu(link);
+	const char *kind = rtnl_link_get_type(link);
+	c->host_kind = kind ? xstrdup(kind) : NULL;
 	return 0;
 }
 
+/* Intent before side effect: the original state and the allocation are on disk before the
+ * VF is touched, and each later step updates the cache before it changes anything. */
 static int add_steps(struct add_state *s, struct cni_result **ret, struct cni_err *err)
 {
 	const struct cni_ctx *ctx = s->ctx;
-	struct pod_args pa = { 0 };
+	char mac[MAC_STR_LEN] = "";
+	uint32_t mtu = 0;
 	int r;
 	if (!s->vf.dpdk) {
 		s->cache.host_ifname = xstrdup(s->vf.ifname);
 		r = save_host_netdev(&s->cache, err);
-		if (r < 0)
-			return r;
-		pa.ifname = ctx->ifname;
-		r = cni_netns_run(ctx->netns_fd, pod_name_free, &pa, err);
+		if (r >= 0)
+			r = sriov_pod_name_free(ctx, err);
 		if (r < 0)
 			return r;
 	}
@@ -404,24 +208,30 @@ static int add_steps(struct add_state *s, struct cni_result **ret, struct cni_er
 	unsigned mask;
 	sriov_conf_wanted(&s->conf, &s->cache.orig, &want, &mask);
 	s->cache.applied = mask;
+	r = sriov_cache_save(ctx, &s->cache, err);
+	if (r >= 0)
+		r = sriov_alloc_save(s->vf.bdf, ctx->netns_path, err);
+	if (r < 0) {
+		sriov_cache_remove(ctx);
+		return r;
+	}
+	s->recorded = true;
 	r = pf_apply(&s->vf, s->ops, mask, &want, err);
 	if (r < 0)
 		return r;
 	if (!s->vf.dpdk) {
-		r = move_into_pod(ctx, &s->conf, &s->cache, &pa, err);
+		r = sriov_move_into_pod(ctx, &s->conf, &s->cache, mac, &mtu, err);
 		if (r < 0)
 			return r;
-		s->moved = true;
 	}
 	struct cni_result *result = cni_result_new();
 	*ret = result;
-	(void)cni_result_add_iface(result, ctx->ifname, pa.mac[0] ? pa.mac : NULL, ctx->netns_path);
-	result->interfaces[0].mtu = pa.mtu;
+	(void)cni_result_add_iface(result, ctx->ifname, mac[0] ? mac : NULL, ctx->netns_path);
+	result->interfaces[0].mtu = mtu;
 	result->interfaces[0].pci_id = xstrdup(s->vf.bdf);
 	if (s->vf.dpdk && (s->conf.has & SRIOV_HAS_MAC)) {
-		char m[MAC_STR_LEN];
-		mac_str(s->conf.mac, m);
-		result->interfaces[0].mac = xstrdup(m);
+		mac_str(s->conf.mac, mac);
+		result->interfaces[0].mac = xstrdup(mac);
 	}
 	if (ctx->ipam_type) {
 		struct cni_result *ipam = NULL;
@@ -447,18 +257,12 @@ static int add_steps(struct add_state *s, struct cni_result **ret, struct cni_er
 			return r;
 	}
 	if (s->conf.device_info_file) {
-		r = write_device_info(s->conf.device_info_file, &s->vf, err);
+		s->cache.device_info_file = xstrdup(s->conf.device_info_file);
+		r = sriov_cache_save(ctx, &s->cache, err);
+		if (r >= 0)
+			r = write_device_info(s->conf.device_info_file, &s->vf, err);
 		if (r < 0)
 			return r;
-		s->info_written = true;
-		s->cache.device_info_file = xstrdup(s->conf.device_info_file);
-	}
-	r = sriov_cache_save(ctx, &s->cache, err);
-	if (r >= 0)
-		r = sriov_alloc_save(s->vf.bdf, ctx->netns_path, err);
-	if (r < 0) {
-		sriov_cache_remove(ctx);
-		return r;
 	}
 	cni_dns_copy(&result->dns, &ctx->dns);
 	return 0;
@@ -504,15 +308,16 @@ static int sriov_add(const struct cni_ctx *ctx, struct cni_result **ret, struct 
 
 /* ---- DEL ---------------------------------------------------------------------------------- */
 
-/* CNI-70: after the pod's netns died the kernel hands the VF back as dev<N>; find it by PCI
- * address (sysfs net/), waiting a little for the kernel's cleanup work. */
+/* After the pod's netns died the kernel hands the VF back as dev<N> (late: it is cleanup
+ * work); an ADD killed before the move leaves it in the host too. Find it by PCI address
+ * (sysfs net/), waiting a little. */
 static int restore_returned(const struct sriov_cache *c, struct cni_err *err)
 {
 	for (int i = 0; i < RETURN_WAIT_STEPS; i++) {
 		_cleanup_free_ char *name = NULL;
 		if (sriov_vf_netdev(c->device_id, &name) == 0) {
-			log_info("VF '%s' is back in the host as '%s'", c->device_id, name);
-			return host_restore(name, c, err);
+			log_info("VF '%s' is in the host as '%s'", c->device_id, name);
+			return sriov_host_restore(name, c, err);
 		}
 		if (i + 1 < RETURN_WAIT_STEPS)
 			sleep_step();
@@ -523,7 +328,7 @@ static int restore_returned(const struct sriov_cache *c, struct cni_err *err)
 
 static int del_steps(const struct cni_ctx *ctx, const struct sriov_cache *c, struct cni_err *err)
 {
-	/* CNI-25: IPAM first. */
+	/* IPAM first: the reverse order of ADD (SPEC "DEL"). */
 	int r = cni_ipam_del(ctx, err);
 	if (r < 0)
 		return r;
@@ -543,7 +348,7 @@ static int del_steps(const struct cni_ctx *ctx, const struct sriov_cache *c, str
 		return 0;
 	bool found = false;
 	if (ctx->netns_fd >= 0) {
-		r = return_from_pod(ctx, ctx->netns_fd, c, &found, err);
+		r = sriov_return_from_pod(ctx, ctx->netns_fd, c, &found, err);
 		if (r < 0)
 			return r;
 	}
@@ -557,10 +362,23 @@ static int sriov_del(const struct cni_ctx *ctx, struct cni_err *err)
 	struct sriov_cache c = { 0 };
 	int r = sriov_cache_load(ctx, &c, err);
 	if (r == -ENOENT) {
-		/* PLG-16: nothing cached means nothing of ours to undo; IPAM DEL is idempotent. */
+		/* Nothing cached: ADD never touched the VF (the cache is written first), at most
+		 * left the cache's temp file; IPAM DEL is idempotent. */
+		sriov_cache_remove(ctx);
 		struct cni_err e = { 0 };
 		if (cni_ipam_del(ctx, &e) < 0)
 			log_warning("no cache: IPAM DEL: %s, ignoring", e.msg);
+		return 0;
+	}
+	if (r < 0 && err->code == CNI_ERR_DECODE) {
+		/* Without the original state nothing can be restored safely (the VF in the pod
+		 * is known only by the recorded ifindex); failing would block every retry. */
+		log_error("DEL: %s; VF not restored, cache quarantined as '.corrupt'", err->msg);
+		sriov_cache_quarantine(ctx);
+		struct cni_err e = { 0 };
+		if (cni_ipam_del(ctx, &e) < 0)
+			log_warning("IPAM DEL: %s, ignoring", e.msg);
+		memset(err, 0, sizeof(*err));
 		return 0;
 	}
 	if (r < 0)

@@ -76,29 +76,56 @@ struct sriov_pf_ops {
 };
 const struct sriov_pf_ops *sriov_pf_ops_for(const struct sriov_vf *vf);
 
-/* Saved per attachment: what ADD found and what it changed (PLG-14). */
+/* Saved per attachment: what ADD found and what it set about to change. ADD writes it before
+ * each step that changes something (intent first), so DEL can undo an ADD killed anywhere. */
 struct sriov_cache {
 	char device_id[SRIOV_BDF_LEN];
 	bool dpdk;
 	char *host_ifname;	   /* original VF netdev name, NULL in DPDK mode */
 	uint8_t host_mac[MAC_LEN]; /* original effective (netdev) MAC */
 	uint32_t host_mtu;
+	char *host_kind;	  /* IFLA_INFO_KIND of the netdev (NULL for a real VF: none) */
 	struct net_vf_state orig; /* PF view before ADD */
-	unsigned applied;	  /* NET_VF_* that ADD set */
-	char *device_info_file;	  /* written by ADD, or NULL */
+	unsigned applied;	  /* NET_VF_* that ADD set or was about to set */
+	bool moved;		  /* ADD started moving the netdev into the pod */
+	int pod_ifindex;	  /* the netdev's ifindex in the pod netns, 0 until known */
+	char *device_info_file;	  /* written (or about to be) by ADD, or NULL */
 };
 void sriov_cache_done(struct sriov_cache *c);
-/* <state>/<containerID>-<ifname>.json, written with file_write_atomic. Load: -ENOENT when
- * absent; a corrupt file -> code 6. */
+/* <state>/<containerID>-<ifname>.json, replaced crash-safe (fsync'd temp file, rename, fsync'd
+ * directory). Load: -ENOENT when absent; a corrupt file -> code 6. */
 int sriov_cache_save(const struct cni_ctx *ctx, const struct sriov_cache *c, struct cni_err *err);
 int sriov_cache_load(const struct cni_ctx *ctx, struct sriov_cache *ret, struct cni_err *err);
 void sriov_cache_remove(const struct cni_ctx *ctx);
+/* Rename a cache that does not decode to <...>.json.corrupt: kept for the operator, out of the
+ * way of the next DEL. */
+void sriov_cache_quarantine(const struct cni_ctx *ctx);
 /* Per-VF flock on <state>/<bdf>.lock: returns the fd holding it (close to release). */
 int sriov_lock(const char *bdf, int *ret_fd, struct cni_err *err);
-/* Allocation record <state>/pci/<bdf> naming the pod netns. Check: a record whose netns still
- * exists -> code 104 "pci address X is already allocated"; a stale one is ignored. */
+/* Allocation record <state>/pci/<bdf> naming the pod netns, written like the cache. Check: a record
+ * whose netns still exists -> code 104 "pci address X is already allocated"; a stale one is
+ * ignored. */
 int sriov_alloc_check(const char *bdf, struct cni_err *err);
 int sriov_alloc_save(const char *bdf, const char *netns, struct cni_err *err);
 void sriov_alloc_drop(const char *bdf);
+
+/* Netdev moves (sriov/move.c). In the pod netns: CNI_IFNAME is free, else code 104. */
+int sriov_pod_name_free(const struct cni_ctx *ctx, struct cni_err *err);
+/* Move c->host_ifname into the pod under the attachment's temporary name (net_tmp_ifname_for),
+ * saving c with moved set before and with pod_ifindex once known, then rename it to
+ * CNI_IFNAME and set the conf's MAC and MTU. *ret_mac / *ret_mtu: what the pod link has. On
+ * failure the netdev is where c says, for the undo or DEL to find. */
+int sriov_move_into_pod(const struct cni_ctx *ctx, const struct sriov_conf *conf,
+			struct sriov_cache *c, char ret_mac[MAC_STR_LEN], uint32_t *ret_mtu,
+			struct cni_err *err);
+/* Return the VF from the pod netns netns_fd to the host with its original name, MAC and MTU.
+ * It is found by c->pod_ifindex (or by the temporary name when ADD died before recording it),
+ * never by CNI_IFNAME, and only if its kind is c->host_kind (a real VF has none; every link a
+ * pod can create has one). *ret_found false when it is not in the pod (or never moved). */
+int sriov_return_from_pod(const struct cni_ctx *ctx, int netns_fd, const struct sriov_cache *c,
+			  bool *ret_found, struct cni_err *err);
+/* In the host: the VF netdev now called name gets its original name, MAC and MTU back; the
+ * original name taken -> code 104 "name taken". */
+int sriov_host_restore(const char *name, const struct sriov_cache *c, struct cni_err *err);
 
 extern const struct cni_plugin sriov_plugin;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/* sriov state: per-VF lock, allocation records and the per-attachment cache (PLG-13/14). */
+/* sriov state: per-VF lock, allocation records and the per-attachment cache. */
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,6 +28,42 @@ static int mkdir_state(const char *sub, struct cni_err *err)
 		return cni_err_set(err, CNI_ERR_IO, -r, "create state dir '%s': %s", dir,
 				   strerror(-r));
 	return 0;
+}
+
+/* Replace path crash-safe: path.tmp written and fsync'd, renamed over path, the directory
+ * fsync'd. DEL restores the VF from these records, so they must survive a power loss too
+ * (the VF settings live on in the PF). The fixed temp name is safe: writers hold the VF lock. */
+static int write_durable(const char *path, const char *text, struct cni_err *err)
+{
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
+	_cleanup_free_ char *dir = xstrdup(path);
+	int r = 0;
+	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		r = -errno;
+	if (r >= 0)
+		r = file_write_all(fd, text, strlen(text));
+	if (r >= 0 && fsync(fd) < 0)
+		r = -errno;
+	if (r >= 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlink(tmp);
+		return cni_err_set(err, CNI_ERR_IO, -r, "write '%s': %s", path, strerror(-r));
+	}
+	_cleanup_close_ int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0)
+		return cni_err_set(err, CNI_ERR_IO, errno, "fsync directory of '%s': %m", path);
+	return 0;
+}
+
+/* Remove path and a temp file a killed write left next to it. */
+static void remove_record(const char *path)
+{
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warning("remove '%s': %m, ignoring", path);
+	(void)unlink(tmp);
 }
 
 int sriov_lock(const char *bdf, int *ret_fd, struct cni_err *err)
@@ -68,17 +106,13 @@ int sriov_alloc_save(const char *bdf, const char *netns, struct cni_err *err)
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *path = xasprintf("%s/pci/%s", state_dir(), bdf);
-	r = file_write_atomic(path, netns, strlen(netns), 0600);
-	if (r < 0)
-		return cni_err_set(err, CNI_ERR_IO, -r, "write '%s': %s", path, strerror(-r));
-	return 0;
+	return write_durable(path, netns, err);
 }
 
 void sriov_alloc_drop(const char *bdf)
 {
 	_cleanup_free_ char *path = xasprintf("%s/pci/%s", state_dir(), bdf);
-	if (unlink(path) < 0 && errno != ENOENT)
-		log_warning("remove '%s': %m, ignoring", path);
+	remove_record(path);
 }
 
 static char *cache_path(const struct cni_ctx *ctx)
@@ -89,6 +123,7 @@ static char *cache_path(const struct cni_ctx *ctx)
 void sriov_cache_done(struct sriov_cache *c)
 {
 	free(c->host_ifname);
+	free(c->host_kind);
 	free(c->device_info_file);
 	memset(c, 0, sizeof(*c));
 }
@@ -127,17 +162,19 @@ int sriov_cache_save(const struct cni_ctx *ctx, const struct sriov_cache *c, str
 		cJSON_AddStringToObject(o, "hostIfname", c->host_ifname);
 		cJSON_AddStringToObject(o, "hostMac", mac);
 		cJSON_AddNumberToObject(o, "hostMtu", c->host_mtu);
+		if (c->host_kind)
+			cJSON_AddStringToObject(o, "hostKind", c->host_kind);
 	}
 	cJSON_AddItemToObject(o, "orig", vf_state_encode(&c->orig));
 	cJSON_AddNumberToObject(o, "applied", c->applied);
+	cJSON_AddBoolToObject(o, "moved", c->moved);
+	if (c->pod_ifindex > 0)
+		cJSON_AddNumberToObject(o, "podIfindex", c->pod_ifindex);
 	if (c->device_info_file)
 		cJSON_AddStringToObject(o, "deviceInfoFile", c->device_info_file);
 	_cleanup_free_ char *text = json_print(o);
 	_cleanup_free_ char *path = cache_path(ctx);
-	r = file_write_atomic(path, text, strlen(text), 0600);
-	if (r < 0)
-		return cni_err_set(err, CNI_ERR_IO, -r, "write cache '%s': %s", path, strerror(-r));
-	return 0;
+	return write_durable(path, text, err);
 }
 
 static int get_u32(const cJSON *o, const char *key, uint32_t *ret, struct cni_err *err)
@@ -152,8 +189,10 @@ static int get_u32(const cJSON *o, const char *key, uint32_t *ret, struct cni_er
 static int decode(const cJSON *o, struct sriov_cache *c, struct cni_err *err)
 {
 	const char *id = NULL, *ifname = NULL, *mac = NULL, *omac = NULL, *dif = NULL;
+	const char *kind = NULL;
 	const cJSON *orig = NULL;
 	uint32_t proto = 0;
+	int64_t ifindex = 0;
 	int r = json_get_string(o, "deviceID", "deviceID", &id, NULL, err);
 	if (r >= 0)
 		r = json_get_bool(o, "dpdk", "dpdk", &c->dpdk, NULL, err);
@@ -164,7 +203,13 @@ static int decode(const cJSON *o, struct sriov_cache *c, struct cni_err *err)
 	if (r >= 0)
 		r = get_u32(o, "hostMtu", &c->host_mtu, err);
 	if (r >= 0)
+		r = json_get_string(o, "hostKind", "hostKind", &kind, NULL, err);
+	if (r >= 0)
 		r = get_u32(o, "applied", &c->applied, err);
+	if (r >= 0)
+		r = json_get_bool(o, "moved", "moved", &c->moved, NULL, err);
+	if (r >= 0)
+		r = json_get_int(o, "podIfindex", "podIfindex", 1, INT32_MAX, &ifindex, NULL, err);
 	if (r >= 0)
 		r = json_get_string(o, "deviceInfoFile", "deviceInfoFile", &dif, NULL, err);
 	if (r >= 0)
@@ -192,12 +237,14 @@ static int decode(const cJSON *o, struct sriov_cache *c, struct cni_err *err)
 	if (r < 0)
 		return r;
 	c->orig.proto = (uint16_t)proto;
+	c->pod_ifindex = (int)ifindex;
 	if (!id || strlen(id) >= sizeof(c->device_id) || !orig || !omac ||
 	    parse_mac(omac, c->orig.mac) < 0 ||
 	    (ifname && (!mac || parse_mac(mac, c->host_mac) < 0)))
 		return cni_err_set(err, CNI_ERR_DECODE, EINVAL, "incomplete or invalid fields");
 	memcpy(c->device_id, id, strlen(id) + 1);
 	c->host_ifname = ifname ? xstrdup(ifname) : NULL;
+	c->host_kind = kind ? xstrdup(kind) : NULL;
 	c->device_info_file = dif ? xstrdup(dif) : NULL;
 	return 0;
 }
@@ -231,6 +278,13 @@ int sriov_cache_load(const struct cni_ctx *ctx, struct sriov_cache *ret, struct 
 void sriov_cache_remove(const struct cni_ctx *ctx)
 {
 	_cleanup_free_ char *path = cache_path(ctx);
-	if (unlink(path) < 0 && errno != ENOENT)
-		log_warning("remove '%s': %m, ignoring", path);
+	remove_record(path);
+}
+
+void sriov_cache_quarantine(const struct cni_ctx *ctx)
+{
+	_cleanup_free_ char *path = cache_path(ctx);
+	_cleanup_free_ char *to = xasprintf("%s.corrupt", path);
+	if (rename(path, to) < 0 && errno != ENOENT)
+		log_warning("rename '%s': %m, ignoring", path);
 }

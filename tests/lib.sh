@@ -87,10 +87,33 @@ cni_exec() {
 	[ "$cid" = - ] || env+=(CNI_CONTAINERID="$cid")
 	[ "$ns" = - ] || env+=(CNI_NETNS="$ns")
 	[ "$ifn" = - ] || env+=(CNI_IFNAME="$ifn")
+	[ -z "${KILL_ENV:-}" ] || env+=("$KILL_ENV")
 	OUT=$(printf '%s' "$conf" | "${RUNNER[@]}" env -i "${env[@]}" "$@" "$bin" 2>"$TMP/stderr")
 	RC=$?
 	ERR=$(cat "$TMP/stderr")
 	[ -z "${CNI_EXEC_DEBUG:-}" ] || echo "[$cmd rc=$RC] $OUT ${ERR:+stderr: $ERR}" >&2
+}
+# kill_at K SYSCALL: sets RUNNER so that the next cni_exec runs under strace and is SIGKILLed at
+# the K-th SYSCALL of each process (strace counts per syscall and per process), as a runtime's
+# timeout would kill it. Afterwards `killed` is true when that happened (exit status 137).
+# KILL_ENV goes into the plugin's environment: LeakSanitizer cannot run under ptrace (the leak
+# check stays in the runs without strace). kill_off ends it.
+kill_at() {
+	RUNNER=(strace -f -qq -o /dev/null -e trace="$2" -e inject="$2":signal=KILL:when="$1")
+	KILL_ENV=ASAN_OPTIONS=detect_leaks=0
+}
+kill_off() { RUNNER=() KILL_ENV=; }
+killed() { [ "$RC" -eq 137 ]; }
+# tmp_ifname CID IFNAME: the temporary name plexus gives the link of attachment (CID, IFNAME)
+# until it is renamed (net_tmp_ifname_for: FNV-1a 64 of "CID\0IFNAME", top 48 bits).
+tmp_ifname() {
+	local h=-3750763034362895579 p=1099511628211 s i c
+	s=$1
+	for ((i = 0; i < ${#s}; i++)); do printf -v c '%d' "'${s:i:1}"; h=$(((h ^ c) * p)); done
+	h=$((h * p))
+	s=$2
+	for ((i = 0; i < ${#s}; i++)); do printf -v c '%d' "'${s:i:1}"; h=$(((h ^ c) * p)); done
+	printf 'plx%012x\n' $(((h >> 16) & 0xffffffffffff))
 }
 # leases DATADIR: number of host-local IP reservations in DATADIR.
 leases() {

@@ -341,11 +341,12 @@ static int bridge_get(struct nl_sock *sk, const struct vxlan_conf *c, struct rtn
 }
 
 static int bridge_ensure(struct nl_sock *sk, const struct vxlan_conf *c, int *ret_ifindex,
-			 struct cni_err *err)
+			 bool *created, struct cni_err *err)
 {
 	_cleanup_link_ struct rtnl_link *br = NULL;
 	int r = bridge_get(sk, c, &br, err);
 	if (r == -ENODEV) {
+		*created = true;
 		r = rtnl_link_bridge_add(sk, c->bridge);
 		if (r < 0)
 			return net_err(err, r, "vxlan: create bridge '%s'", c->bridge);
@@ -397,8 +398,8 @@ static int sync_flood(struct nl_sock *sk, const struct vxlan_conf *c, const stru
 	return 0;
 }
 
-int vxlan_host_ensure(struct nl_sock *sk, const struct vxlan_conf *c, struct vxlan_host *ret,
-		      struct cni_err *err)
+static int host_ensure(struct nl_sock *sk, const struct vxlan_conf *c, struct vxlan_host *ret,
+		       bool *created, struct cni_err *err)
 {
 	struct underlay u;
 	int r = resolve_underlay(sk, c, &u, err);
@@ -421,10 +422,11 @@ int vxlan_host_ensure(struct nl_sock *sk, const struct vxlan_conf *c, struct vxl
 			return r;
 	}
 	int br_ifindex = 0;
-	r = bridge_ensure(sk, c, &br_ifindex, err);
+	r = bridge_ensure(sk, c, &br_ifindex, created, err);
 	if (r < 0)
 		return r;
 	if (!vx) {
+		*created = true;
 		r = vtep_create(sk, c, &u, br_ifindex, err);
 		if (r < 0)
 			return r;
@@ -453,8 +455,21 @@ int vxlan_host_ensure(struct nl_sock *sk, const struct vxlan_conf *c, struct vxl
 	}
 	*ret = (struct vxlan_host){ .bridge_ifindex = br_ifindex,
 				    .vx_ifindex = vx_ifindex,
-				    .mtu = pod_mtu(c, &u) };
+				    .mtu = pod_mtu(c, &u),
+				    .created = *created };
 	return 0;
+}
+
+int vxlan_host_ensure(struct nl_sock *sk, const struct vxlan_conf *c, struct vxlan_host *ret,
+		      struct cni_err *err)
+{
+	bool created = false;
+	int r = host_ensure(sk, c, ret, &created, err);
+	struct cni_err e = { 0 };
+	/* A failed ADD leaves the node as it found it. */
+	if (r < 0 && created && vxlan_host_cleanup(sk, c, &e) < 0)
+		log_warning("undo: cleanup of '%s'/'%s': %s, ignoring", c->vxdev, c->bridge, e.msg);
+	return r;
 }
 
 int vxlan_host_check(struct nl_sock *sk, const struct vxlan_conf *c, struct vxlan_host *ret,

@@ -18,16 +18,91 @@ static const char *const vxlan_aliases[] = { "plexus-vxlan", NULL };
  * plugin reports it (CHECKLIST VX-15). */
 #define POD_IFACE 2
 
-void vxlan_host_veth_name(const char *container_id, const char *ifname, char ret[IFNAMSIZ])
+/* Host veth names tried per attachment before giving up: a name taken by another link (a
+ * hash collision) moves on to the next candidate. */
+#define HVETH_TRIES 8
+
+void vxlan_host_veth_name(const char *container_id, const char *ifname, unsigned salt,
+			  char ret[IFNAMSIZ])
 {
-	/* FNV-1a over "containerID\0ifname": stable across processes, no state needed. */
+	/* FNV-1a over "containerID\0ifname" (then the salt): stable across processes. */
 	uint32_t h = 2166136261u;
 	for (const char *p = container_id; *p; p++)
 		h = (h ^ (uint8_t)*p) * 16777619u;
 	h = (h ^ 0) * 16777619u;
 	for (const char *p = ifname; *p; p++)
 		h = (h ^ (uint8_t)*p) * 16777619u;
+	if (salt) {
+		h = (h ^ 0) * 16777619u;
+		for (unsigned i = 0; i < 4; i++)
+			h = (h ^ (uint8_t)(salt >> (8 * i))) * 16777619u;
+	}
 	(void)snprintf(ret, IFNAMSIZ, "vxh%08x", h);
+}
+
+/* The ifalias that marks a host veth as this attachment's: the proof DEL and CHECK need before
+ * they touch a host link. A container ID too long for an ifalias (255 bytes) is hashed. */
+static char *host_tag(const struct cni_ctx *ctx)
+{
+	char *tag = xasprintf("plexus-vxlan:%s:%s", ctx->container_id, ctx->ifname);
+	if (strlen(tag) < 256)
+		return tag;
+	free(tag);
+	char h[IFNAMSIZ];
+	net_tmp_ifname_for(ctx->container_id, ctx->ifname, h);
+	return xasprintf("plexus-vxlan:%s", h);
+}
+
+static bool has_tag(struct rtnl_link *l, const char *tag)
+{
+	const char *alias = rtnl_link_get_ifalias(l);
+	return alias && strcmp(alias, tag) == 0;
+}
+
+/* The host link carrying tag, or -ENODEV (code 104). The caller owns *ret. */
+static int find_tagged(struct nl_sock *sk, const char *tag, struct rtnl_link **ret,
+		       struct cni_err *err)
+{
+	struct nl_cache *cache = NULL;
+	int r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
+	if (r < 0)
+		return net_err(err, r, "dump links");
+	struct rtnl_link *found = NULL;
+	for (struct nl_object *o = nl_cache_get_first(cache); o && !found; o = nl_cache_get_next(o))
+		if (has_tag((struct rtnl_link *)o, tag)) {
+			nl_object_get(o);
+			found = (struct rtnl_link *)o;
+		}
+	nl_cache_free(cache);
+	if (!found)
+		return cni_err_set(err, CNI_ERR_DEVICE, ENODEV, "no host veth tagged '%s'", tag);
+	*ret = found;
+	return 0;
+}
+
+/* A host veth name for this attachment that no link has. Our own tagged veth under a
+ * candidate means an ADD without DEL. */
+static int pick_host_veth(struct nl_sock *sk, const struct cni_ctx *ctx, const char *tag,
+			  char ret[IFNAMSIZ], struct cni_err *err)
+{
+	for (unsigned salt = 0; salt < HVETH_TRIES; salt++) {
+		vxlan_host_veth_name(ctx->container_id, ctx->ifname, salt, ret);
+		_cleanup_link_ struct rtnl_link *old = NULL;
+		int r = net_link_get(sk, ret, &old, NULL);
+		if (r == -ENODEV)
+			return 0;
+		if (r < 0)
+			return net_link_get(sk, ret, &old, err);
+		if (has_tag(old, tag))
+			return cni_err_set(err, CNI_ERR_DEVICE, EEXIST,
+					   "vxlan: host veth '%s' for this container and ifname "
+					   "already exists (ADD without DEL?)",
+					   ret);
+		log_debug("host veth name '%s' is taken by another link, trying the next", ret);
+	}
+	return cni_err_set(err, CNI_ERR_DEVICE, EEXIST,
+			   "vxlan: no free host veth name for this container and ifname (%d taken)",
+			   HVETH_TRIES);
 }
 
 static void nl_addrp(struct nl_addr **p)
@@ -45,42 +120,83 @@ static void link_mac(struct rtnl_link *l, char buf[MAC_STR_LEN])
 }
 
 struct host_out {
+	char hveth[IFNAMSIZ];
 	char bridge_mac[MAC_STR_LEN];
 	char host_mac[MAC_STR_LEN];
 	uint32_t mtu;
+	int pod_ifindex; /* the pod veth in the pod netns: undo deletes the pair through it */
+	bool created;	 /* this ADD created the VTEP or the bridge */
 };
 
-/* Under the per-VNI lock: VTEP + bridge, then the veth (pod end straight into the netns
- * under a temporary name, renamed to CNI_IFNAME there), host end on the bridge and up.
- * Holding the lock until the port is attached keeps a last-DEL cleanup from removing the
- * bridge in between. */
-static int host_setup(const struct cni_ctx *ctx, const struct vxlan_conf *c, const char *hveth,
-		      struct host_out *out, struct cni_err *err)
+/* In the host: tag the new host veth, put it on the bridge, bring it up. */
+static int host_port(struct nl_sock *sk, const struct vxlan_conf *c, const char *hveth,
+		     const char *tag, int bridge_ifindex, struct host_out *out, struct cni_err *err)
 {
-	_cleanup_close_ int lock = -1;
-	int r = vxlan_lock(c->vni, &lock, err);
+	_cleanup_link_ struct rtnl_link *hl = NULL;
+	_cleanup_link_ struct rtnl_link *br = NULL;
+	_cleanup_link_ struct rtnl_link *change = rtnl_link_alloc();
+	if (!change)
+		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "out of memory");
+	rtnl_link_set_ifalias(change, tag);
+	int r = net_link_get(sk, hveth, &hl, err);
+	if (r >= 0 && (r = rtnl_link_change(sk, hl, change, 0)) < 0)
+		r = net_err(err, r, "vxlan: tag host veth '%s'", hveth);
+	if (r >= 0)
+		r = net_link_get_by_index(sk, bridge_ifindex, &br, err);
+	if (r >= 0 && (r = rtnl_link_enslave(sk, br, hl)) < 0)
+		r = net_err(err, r, "vxlan: attach '%s' to bridge '%s'", hveth, c->bridge);
+	if (r >= 0)
+		r = net_link_set_up(sk, hveth, err);
 	if (r < 0)
 		return r;
+	link_mac(hl, out->host_mac);
+	link_mac(br, out->bridge_mac);
+	return 0;
+}
+
+static int undo_pod_veth(void *arg, struct cni_err *err)
+{
+	const int *ifindex = arg;
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
-	struct vxlan_host h;
-	r = vxlan_host_ensure(sk, c, &h, err);
-	if (r < 0)
-		return r;
+	int r = net_sock_open(&sk, err);
+	return r < 0 ? r : net_link_del_index(sk, *ifindex, err);
+}
 
-	_cleanup_link_ struct rtnl_link *old = NULL;
-	if (net_link_get(sk, hveth, &old, NULL) >= 0)
-		return cni_err_set(err, CNI_ERR_DEVICE, EEXIST,
-				   "vxlan: host veth '%s' for this container and ifname already "
-				   "exists (ADD without DEL?)",
-				   hveth);
+/* Delete the veth pair this ADD made, through its pod end (the host end goes with it): a host
+ * link is never deleted by a name that another attachment might hold. */
+static void undo_veth(const struct cni_ctx *ctx, int pod_ifindex)
+{
+	struct cni_err e = { 0 };
+	if (pod_ifindex > 0 && cni_netns_run(ctx->netns_fd, undo_pod_veth, &pod_ifindex, &e) < 0)
+		log_warning("undo: delete '%s': %s, ignoring", ctx->ifname, e.msg);
+}
 
+/* Take the per-VNI lock, then a netlink socket in this (the host) netns. */
+static int lock_and_open(const struct vxlan_conf *c, int *ret_lock, struct nl_sock **ret_sk,
+			 struct cni_err *err)
+{
+	int r = vxlan_lock(c->vni, ret_lock, err);
+	return r < 0 ? r : net_sock_open(ret_sk, err);
+}
+
+/* With the lock held: VTEP and bridge go when no other port is left, if this ADD created one
+ * of them or the network deletes them on the last DEL. */
+static void undo_host(struct nl_sock *sk, const struct vxlan_conf *c, bool created)
+{
+	struct cni_err e = { 0 };
+	if ((created || c->delete_on_last_del) && vxlan_host_cleanup(sk, c, &e) < 0)
+		log_warning("undo: cleanup of '%s'/'%s': %s, ignoring", c->vxdev, c->bridge, e.msg);
+}
+
+/* The veth pair: pod end straight into the pod netns under its temporary name, renamed to
+ * CNI_IFNAME there; host end named out->hveth with the pod MTU. */
+static int create_pair(struct nl_sock *sk, const struct cni_ctx *ctx, const struct vxlan_conf *c,
+		       uint32_t mtu, struct host_out *out, struct cni_err *err)
+{
 	_cleanup_link_ struct rtnl_link *tmpl = rtnl_link_veth_alloc();
 	if (!tmpl)
 		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "out of memory");
-	rtnl_link_set_mtu(tmpl, h.mtu);
+	rtnl_link_set_mtu(tmpl, mtu);
 	if (c->has & VXLAN_HAS_MAC) {
 		_cleanup_(nl_addrp) struct nl_addr *a = nl_addr_build(AF_LLC, c->mac, MAC_LEN);
 		if (!a)
@@ -89,34 +205,65 @@ static int host_setup(const struct cni_ctx *ctx, const struct vxlan_conf *c, con
 	}
 	/* The peer has no IFLA_NET_NS_FD of its own: it stays in the netns of the request. */
 	struct rtnl_link *peer = rtnl_link_veth_get_peer(tmpl);
-	rtnl_link_set_name(peer, hveth);
-	rtnl_link_set_mtu(peer, h.mtu);
+	rtnl_link_set_name(peer, out->hveth);
+	rtnl_link_set_mtu(peer, mtu);
 	rtnl_link_put(peer);
-	int pod_ifindex;
-	r = net_link_create_in_netns(sk, tmpl, ctx->netns_fd, ctx->ifname, &pod_ifindex, err);
-	if (r < 0)
-		return cni_err_wrap(err, "vxlan: create veth '%s' / '%s'", ctx->ifname, hveth);
+	char tmpname[IFNAMSIZ];
+	net_tmp_ifname_for(ctx->container_id, ctx->ifname, tmpname);
+	int r = net_link_create_in_netns(sk, tmpl, ctx->netns_fd, tmpname, ctx->ifname,
+					 &out->pod_ifindex, err);
+	return r < 0 ? cni_err_wrap(err, "vxlan: create veth '%s' / '%s'", ctx->ifname, out->hveth)
+		     : 0;
+}
 
-	_cleanup_link_ struct rtnl_link *hl = NULL;
-	_cleanup_link_ struct rtnl_link *br = NULL;
-	r = net_link_get(sk, hveth, &hl, err);
+/* Under the per-VNI lock: VTEP + bridge, the veth pair, host end tagged, on the bridge and
+ * up. Holding the lock until the port is attached keeps a last-DEL cleanup from removing the
+ * bridge in between. On failure everything it made is gone. */
+static int host_setup(const struct cni_ctx *ctx, const struct vxlan_conf *c, struct host_out *out,
+		      struct cni_err *err)
+{
+	_cleanup_close_ int lock = -1;
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	int r = lock_and_open(c, &lock, &sk, err);
+	if (r < 0)
+		return r;
+	struct vxlan_host h;
+	r = vxlan_host_ensure(sk, c, &h, err);
+	if (r < 0)
+		return r;
+	out->created = h.created;
+	_cleanup_free_ char *tag = host_tag(ctx);
+	r = pick_host_veth(sk, ctx, tag, out->hveth, err);
 	if (r >= 0)
-		r = net_link_get_by_index(sk, h.bridge_ifindex, &br, err);
+		r = create_pair(sk, ctx, c, h.mtu, out, err);
 	if (r >= 0) {
-		r = rtnl_link_enslave(sk, br, hl);
+		r = host_port(sk, c, out->hveth, tag, h.bridge_ifindex, out, err);
 		if (r < 0)
-			r = net_err(err, r, "vxlan: attach '%s' to bridge '%s'", hveth, c->bridge);
+			undo_veth(ctx, out->pod_ifindex);
 	}
-	if (r >= 0)
-		r = net_link_set_up(sk, hveth, err);
 	if (r < 0) {
-		(void)net_link_del(sk, hveth, NULL);
+		undo_host(sk, c, out->created);
 		return r;
 	}
-	link_mac(hl, out->host_mac);
-	link_mac(br, out->bridge_mac);
 	out->mtu = h.mtu;
 	return 0;
+}
+
+/* After host_setup succeeded: the veth pair, then VTEP and bridge under the lock. */
+static void undo_add(const struct cni_ctx *ctx, const struct vxlan_conf *c,
+		     const struct host_out *ho)
+{
+	undo_veth(ctx, ho->pod_ifindex);
+	if (!ho->created && !c->delete_on_last_del)
+		return;
+	_cleanup_close_ int lock = -1;
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	struct cni_err e = { 0 };
+	if (lock_and_open(c, &lock, &sk, &e) < 0) {
+		log_warning("undo: %s, ignoring", e.msg);
+		return;
+	}
+	undo_host(sk, c, ho->created);
 }
 
 struct pod_args {
@@ -146,32 +293,17 @@ static int pod_setup(void *arg, struct cni_err *err)
 	return net_iface_configure(a->ifname, POD_IFACE, a->result, err);
 }
 
-static int del_host_veth(const char *hveth, struct cni_err *err)
-{
-	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
-	return net_link_del(sk, hveth, err);
-}
-
-static void undo_veth(const char *hveth)
-{
-	struct cni_err e = { 0 };
-	if (del_host_veth(hveth, &e) < 0)
-		log_warning("undo: delete '%s': %s, ignoring", hveth, e.msg);
-}
-
 static int vxlan_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err *err)
 {
 	struct vxlan_conf c;
 	int r = vxlan_conf_parse(ctx, &c, err);
 	if (r < 0)
 		return r;
-	char hveth[IFNAMSIZ];
-	vxlan_host_veth_name(ctx->container_id, ctx->ifname, hveth);
+	/* Everything that can be known before the first link exists is checked first. */
 	struct host_out ho = { 0 };
-	r = host_setup(ctx, &c, hveth, &ho, err);
+	r = cni_ipam_resolve(ctx, err);
+	if (r >= 0)
+		r = host_setup(ctx, &c, &ho, err);
 	if (r < 0)
 		goto out;
 
@@ -179,7 +311,7 @@ static int vxlan_add(const struct cni_ctx *ctx, struct cni_result **ret, struct 
 	size_t i = cni_result_add_iface(result, c.bridge, ho.bridge_mac[0] ? ho.bridge_mac : NULL,
 					NULL);
 	result->interfaces[i].mtu = ho.mtu;
-	i = cni_result_add_iface(result, hveth, ho.host_mac[0] ? ho.host_mac : NULL, NULL);
+	i = cni_result_add_iface(result, ho.hveth, ho.host_mac[0] ? ho.host_mac : NULL, NULL);
 	result->interfaces[i].mtu = ho.mtu;
 	(void)cni_result_add_iface(result, ctx->ifname, NULL, ctx->netns_path);
 	if (ctx->ipam_type) {
@@ -187,7 +319,7 @@ static int vxlan_add(const struct cni_ctx *ctx, struct cni_result **ret, struct 
 		r = cni_ipam_add(ctx, &ipam, err);
 		if (r < 0) {
 			cni_result_free(result);
-			undo_veth(hveth);
+			undo_add(ctx, &c, &ho);
 			goto out;
 		}
 		result->ips = TAKE_PTR(ipam->ips);
@@ -203,12 +335,12 @@ static int vxlan_add(const struct cni_ctx *ctx, struct cni_result **ret, struct 
 	struct pod_args pa = { .ifname = ctx->ifname, .result = ctx->ipam_type ? result : NULL };
 	r = cni_netns_run(ctx->netns_fd, pod_setup, &pa, err);
 	if (r < 0) {
-		undo_veth(hveth);
 		if (ctx->ipam_type) {
 			struct cni_err e = { 0 };
 			if (cni_ipam_del(ctx, &e) < 0)
 				log_warning("undo: %s, ignoring", e.msg);
 		}
+		undo_add(ctx, &c, &ho);
 		cni_result_free(result);
 		goto out;
 	}
@@ -217,7 +349,7 @@ static int vxlan_add(const struct cni_ctx *ctx, struct cni_result **ret, struct 
 	result->interfaces[POD_IFACE].mtu = pa.mtu;
 	cni_dns_copy(&result->dns, &ctx->dns);
 	log_info("added '%s' (host '%s') on bridge '%s', vni %u port %u, %zu address(es)",
-		 ctx->ifname, hveth, c.bridge, c.vni, c.port, result->n_ips);
+		 ctx->ifname, ho.hveth, c.bridge, c.vni, c.port, result->n_ips);
 	*ret = result;
 out:
 	vxlan_conf_done(&c);
@@ -227,34 +359,53 @@ out:
 static int last_del_cleanup(const struct vxlan_conf *c, struct cni_err *err)
 {
 	_cleanup_close_ int lock = -1;
-	int r = vxlan_lock(c->vni, &lock, err);
-	if (r < 0)
-		return r;
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	r = net_sock_open(&sk, err);
-	if (r < 0)
-		return r;
-	return vxlan_host_cleanup(sk, c, err);
+	int r = lock_and_open(c, &lock, &sk, err);
+	return r < 0 ? r : vxlan_host_cleanup(sk, c, err);
 }
 
-/* CNI-22..27: IPAM first, then the pod end (which takes the host end with it), then the
- * host end by its derived name in case the netns is already gone. */
-static int vxlan_del(const struct cni_ctx *ctx, struct cni_err *err)
+/* A host link tagged as this attachment's: only there when the pod netns outlived its path
+ * (deleting the pod end takes the host end with it). */
+static int del_host_tagged(const struct cni_ctx *ctx, struct cni_err *err)
 {
-	int r = cni_ipam_del(ctx, err);
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	int r = net_sock_open(&sk, err);
 	if (r < 0)
 		return r;
+	_cleanup_free_ char *tag = host_tag(ctx);
+	_cleanup_link_ struct rtnl_link *hl = NULL;
+	r = find_tagged(sk, tag, &hl, NULL);
+	if (r == -ENODEV)
+		return 0;
+	if (r < 0)
+		return find_tagged(sk, tag, &hl, err);
+	return net_link_del_index(sk, rtnl_link_get_ifindex(hl), err);
+}
+
+/* IPAM first, then the pod end (under CNI_IFNAME or, after a killed ADD, its temporary name),
+ * which takes the host end with it, then a host end tagged as ours. */
+static int vxlan_del(const struct cni_ctx *ctx, struct cni_err *err)
+{
+	/* An IPAM that cannot be found or cannot parse its config (code 7) cannot hold a lease
+	 * under it: DEL goes on, or the runtime would retry a DEL that never succeeds. */
+	int r = cni_ipam_del(ctx, err);
+	if (r < 0 && err->code != CNI_ERR_INVALID_CONFIG)
+		return r;
+	if (r < 0) {
+		log_warning("del: %s, ignoring", err->msg);
+		memset(err, 0, sizeof(*err));
+	}
 	if (ctx->netns_fd >= 0) {
-		r = net_link_del_in_netns(ctx->netns_fd, ctx->ifname, err);
+		char tmpname[IFNAMSIZ];
+		net_tmp_ifname_for(ctx->container_id, ctx->ifname, tmpname);
+		r = net_link_del_attachment(ctx->netns_fd, ctx->ifname, tmpname, "veth", err);
 		if (r < 0)
 			return r;
 	}
-	char hveth[IFNAMSIZ];
-	vxlan_host_veth_name(ctx->container_id, ctx->ifname, hveth);
-	r = del_host_veth(hveth, err);
+	r = del_host_tagged(ctx, err);
 	if (r < 0)
 		return r;
-	/* CNI-27: DEL must not fail on what only the cleanup needs. */
+	/* DEL must not fail on what only the cleanup needs. */
 	struct vxlan_conf c;
 	struct cni_err e = { 0 };
 	if (vxlan_conf_parse(ctx, &c, &e) < 0) {
@@ -304,12 +455,12 @@ static int check_host(const struct cni_ctx *ctx, const struct vxlan_conf *c, uin
 	r = vxlan_host_check(sk, c, &h, err);
 	if (r < 0)
 		return r;
-	char hveth[IFNAMSIZ];
-	vxlan_host_veth_name(ctx->container_id, ctx->ifname, hveth);
+	_cleanup_free_ char *tag = host_tag(ctx);
 	_cleanup_link_ struct rtnl_link *hl = NULL;
-	r = net_link_get(sk, hveth, &hl, err);
+	r = find_tagged(sk, tag, &hl, err);
 	if (r < 0)
 		return cni_err_wrap(err, "vxlan: host veth");
+	const char *hveth = rtnl_link_get_name(hl);
 	if (rtnl_link_get_master(hl) != h.bridge_ifindex)
 		return cni_err_set(err, CNI_ERR_DEVICE, EINVAL,
 				   "vxlan: host veth '%s' is not attached to bridge '%s'", hveth,

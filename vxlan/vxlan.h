@@ -57,6 +57,7 @@ struct vxlan_host {
 	int bridge_ifindex;
 	int vx_ifindex;
 	uint32_t mtu; /* the MTU pods get: conf mtu or the underlay's minus the overhead */
+	bool created; /* ensure created the VTEP or the bridge */
 };
 
 /* Take the per-VNI lock <PLEXUS_RUN_DIR or /run/plexus>/vxlan/<vni>.lock; *ret_fd holds it
@@ -64,7 +65,8 @@ struct vxlan_host {
 int vxlan_lock(uint32_t vni, int *ret_fd, struct cni_err *err);
 /* With the lock held, in the host netns: create or verify the VTEP and the bridge, enslave,
  * bring up, sync the remotes' flood entries. Errors: unknown master/local, a VNI/port used by
- * another device (code 7), an incompatible existing vx<VNI> or bridge (code 104). */
+ * another device (code 7), an incompatible existing vx<VNI> or bridge (code 104). On failure
+ * a VTEP or bridge it created is removed again (when the bridge has no other port). */
 int vxlan_host_ensure(struct nl_sock *sk, const struct vxlan_conf *c, struct vxlan_host *ret,
 		      struct cni_err *err);
 /* CHECK: like ensure but only verifies (VTEP compatible, enslaved, bridge present). */
@@ -74,8 +76,10 @@ int vxlan_host_check(struct nl_sock *sk, const struct vxlan_conf *c, struct vxla
  * bridge. Missing objects are fine. */
 int vxlan_host_cleanup(struct nl_sock *sk, const struct vxlan_conf *c, struct cni_err *err);
 
-/* The host-side veth name for an attachment: "vxh" + 8 hex digits of a hash of
- * (containerID, ifname), so DEL finds it without any saved state. */
-void vxlan_host_veth_name(const char *container_id, const char *ifname, char ret[IFNAMSIZ]);
+/* Candidate host-side veth name number salt for an attachment: "vxh" + 8 hex digits of a hash
+ * of (containerID, ifname, salt). ADD takes the first candidate no link has; DEL and CHECK find
+ * the veth by its ifalias tag, never by this name. */
+void vxlan_host_veth_name(const char *container_id, const char *ifname, unsigned salt,
+			  char ret[IFNAMSIZ]);
 
 extern const struct cni_plugin vxlan_plugin;

@@ -168,6 +168,15 @@ static int ipam_exec(const struct cni_ctx *ctx, enum cni_cmd cmd, char **ret, si
 	return 0;
 }
 
+int cni_ipam_resolve(const struct cni_ctx *ctx, struct cni_err *err)
+{
+	if (!ctx->ipam_type || ipam_builtin(ctx))
+		return 0;
+	_cleanup_free_ char *path = NULL;
+	int r = cni_exec_find(ctx->ipam_type, ctx->path, &path, err);
+	return r < 0 ? cni_err_wrap(err, "ipam.type") : 0;
+}
+
 int cni_ipam_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err *err)
 {
 	const struct cni_plugin *builtin = ipam_builtin(ctx);

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -107,20 +106,31 @@ int net_link_set_up(struct nl_sock *sk, const char *name, struct cni_err *err)
 	return 0;
 }
 
-int net_link_del(struct nl_sock *sk, const char *name, struct cni_err *err)
+/* RTM_DELLINK by name, or by ifindex when name is NULL; a missing link is success. */
+static int del_link(struct nl_sock *sk, const char *name, int ifindex, struct cni_err *err)
 {
-	if (strlen(name) >= IFNAMSIZ)
-		return 0;
 	_cleanup_link_ struct rtnl_link *link = rtnl_link_alloc();
 	if (!link)
 		return cni_err_set(err, CNI_ERR_NETLINK, ENOMEM, "allocate link");
-	rtnl_link_set_name(link, name);
+	if (name)
+		rtnl_link_set_name(link, name);
+	else
+		rtnl_link_set_ifindex(link, ifindex);
 	int r = rtnl_link_delete(sk, link);
-	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
+	if (r >= 0 || r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
 		return 0;
-	if (r < 0)
-		return net_err(err, r, "delete link '%s'", name);
-	return 0;
+	return name ? net_err(err, r, "delete link '%s'", name)
+		    : net_err(err, r, "delete link with index %d", ifindex);
+}
+
+int net_link_del(struct nl_sock *sk, const char *name, struct cni_err *err)
+{
+	return strlen(name) >= IFNAMSIZ ? 0 : del_link(sk, name, 0, err);
+}
+
+int net_link_del_index(struct nl_sock *sk, int ifindex, struct cni_err *err)
+{
+	return del_link(sk, NULL, ifindex, err);
 }
 
 static int eexist(struct cni_err *err, const char *ifname)
@@ -136,6 +146,32 @@ struct create_args {
 	const char *ifname;
 	int ifindex;
 };
+
+/* Whether link is of kind (IFLA_INFO_KIND); links without one (physical netdevs) never are. */
+static bool link_is_kind(struct rtnl_link *link, const char *kind)
+{
+	const char *type = rtnl_link_get_type(link);
+	return kind && type && strcmp(type, kind) == 0;
+}
+
+/* Delete tmpname in sk's netns only if it is a link of kind: under an attachment's temporary
+ * name it can only be what a killed ADD or DEL of that attachment left. 1 when deleted. */
+static int del_tmp_if_kind(struct nl_sock *sk, const char *tmpname, const char *kind,
+			   struct cni_err *err)
+{
+	_cleanup_link_ struct rtnl_link *link = NULL;
+	int r = rtnl_link_get_kernel(sk, 0, tmpname, &link);
+	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
+		return 0;
+	if (r < 0)
+		return net_err(err, r, "look up link '%s'", tmpname);
+	if (!link_is_kind(link, kind)) {
+		log_debug("'%s' is not a %s link, not ours: keeping it", tmpname, kind);
+		return 0;
+	}
+	r = net_link_del(sk, tmpname, err);
+	return r < 0 ? r : 1;
+}
 
 /* Runs inside the target netns. host_sk still talks to the netns it was opened in, so the
  * create request is made there while the look-ups and rename use a socket opened here. */
@@ -154,6 +190,10 @@ static int create_in_netns(void *arg, struct cni_err *err)
 		return r;
 	if (r > 0)
 		return eexist(err, a->ifname);
+	/* A leftover of a killed ADD of this attachment would block the temporary name. */
+	r = del_tmp_if_kind(sk, a->tmpname, rtnl_link_get_type(a->link), err);
+	if (r < 0)
+		return r;
 
 	r = rtnl_link_add(a->host_sk, a->link, NLM_F_CREATE | NLM_F_EXCL);
 	if (r < 0)
@@ -192,28 +232,43 @@ fail:
 	return r;
 }
 
+void net_tmp_ifname_for(const char *container_id, const char *ifname, char ret[IFNAMSIZ])
+{
+	/* FNV-1a 64 over "containerID\0ifname", 48 bits shown: stable across processes. */
+	uint64_t h = 14695981039346656037ull;
+	for (const char *p = container_id; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	h *= 1099511628211ull;
+	for (const char *p = ifname; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	(void)snprintf(ret, IFNAMSIZ, "plx%012llx", (unsigned long long)(h >> 16));
+}
+
+bool net_tmp_ifname_is(const char *name)
+{
+	if (strlen(name) != 15 || strncmp(name, "plx", 3) != 0)
+		return false;
+	for (const char *c = name + 3; *c; c++)
+		if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+			return false;
+	return true;
+}
+
 int net_link_create_in_netns(struct nl_sock *sk, struct rtnl_link *tmpl, int netns_fd,
-			     const char *ifname, int *ret_ifindex, struct cni_err *err)
+			     const char *tmpname, const char *ifname, int *ret_ifindex,
+			     struct cni_err *err)
 {
 	if (!ifname_valid(ifname))
 		return cni_err_set(err, CNI_ERR_DEVICE, EINVAL, "invalid interface name '%s'",
 				   ifname);
 
-	/* Never create under the final name. With IFLA_NET_NS_FD the kernel checks
-	 * the name in the netns the request comes from too, so a host link called ifname
-	 * would make creation fail (the reference works around the same kernel bug). */
-	uint32_t rnd;
-	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd)) {
-		int e = errno;
-		return cni_err_set(err, CNI_ERR_IO, e, "getrandom: %s", strerror(e));
-	}
-	char tmpname[IFNAMSIZ];
-	(void)snprintf(tmpname, sizeof(tmpname), "plx%08x", rnd);
-
 	_cleanup_link_ struct rtnl_link *link =
 		(struct rtnl_link *)nl_object_clone((struct nl_object *)tmpl);
 	if (!link)
 		return cni_err_set(err, CNI_ERR_NETLINK, ENOMEM, "clone link template");
+	/* Never create under the final name: with IFLA_NET_NS_FD the kernel checks the name
+	 * in the netns the request comes from too, so a host link called ifname would make
+	 * creation fail (the reference works around the same kernel bug). */
 	rtnl_link_set_name(link, tmpname);
 	rtnl_link_set_ns_fd(link, netns_fd);
 
@@ -228,6 +283,33 @@ int net_link_create_in_netns(struct nl_sock *sk, struct rtnl_link *tmpl, int net
 		return r;
 	*ret_ifindex = a.ifindex;
 	return 0;
+}
+
+struct del_tmp_args {
+	const char *tmpname;
+	const char *kind;
+};
+
+static int del_tmp_in_netns(void *arg, struct cni_err *err)
+{
+	struct del_tmp_args *a = arg;
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	int r = net_sock_open(&sk, err);
+	if (r < 0)
+		return r;
+	r = del_tmp_if_kind(sk, a->tmpname, a->kind, err);
+	if (r > 0)
+		log_info("deleted '%s', left under its temporary name by an interrupted ADD",
+			 a->tmpname);
+	return r < 0 ? r : 0;
+}
+
+int net_link_del_attachment(int netns_fd, const char *ifname, const char *tmpname, const char *kind,
+			    struct cni_err *err)
+{
+	struct del_tmp_args a = { .tmpname = tmpname, .kind = kind };
+	int r = cni_netns_run(netns_fd, del_tmp_in_netns, &a, err);
+	return r < 0 ? r : net_link_retire_in_netns(netns_fd, ifname, err);
 }
 
 static int del_in_netns(void *arg, struct cni_err *err)

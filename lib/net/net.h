@@ -50,21 +50,37 @@ int net_link_get_by_index(struct nl_sock *sk, int ifindex, struct rtnl_link **re
  * current netns. None -> -ENOENT, code 104. Retries dumps interrupted by NLM_F_DUMP_INTR. */
 int net_default_route_iface(struct nl_sock *sk, char ret[IFNAMSIZ], struct cni_err *err);
 
-/* Create the link described by tmpl (kind, link/master ifindex, mode, mtu, address...) with a
- * random temporary name directly in the netns netns_fd (IFLA_NET_NS_FD), then, inside that
- * netns, rename it to ifname. sk is a socket in the netns where tmpl's master lives.
+/* The temporary name of an attachment's link between its creation in (or move into) the pod
+ * netns and the rename to CNI_IFNAME: "plx" + 12 hex digits of a hash of (containerID, ifname).
+ * Deterministic, so a DEL after a kill in that window finds the link. */
+void net_tmp_ifname_for(const char *container_id, const char *ifname, char ret[IFNAMSIZ]);
+/* Whether name has the form of a temporary name (any attachment's). */
+bool net_tmp_ifname_is(const char *name);
+
+/* Create the link described by tmpl (kind, link/master ifindex, mode, mtu, address...) under
+ * tmpname (net_tmp_ifname_for) directly in the netns netns_fd (IFLA_NET_NS_FD), then, inside
+ * that netns, rename it to ifname. sk is a socket in the netns where tmpl's master lives.
+ * A link of tmpl's kind already called tmpname there (left by a killed ADD) is deleted first.
  * If ifname already exists in the target netns: -EEXIST, code 104, nothing left behind.
  * On any failure the temporary link is deleted. ret_ifindex is the index in the target netns.
  * tmpl is not modified (a clone is sent); it must not carry IFF_UP (renaming needs the link
  * down). Invalid ifname -> -EINVAL, code 104; netlink failures -> code 100. */
 int net_link_create_in_netns(struct nl_sock *sk, struct rtnl_link *tmpl, int netns_fd,
-			     const char *ifname, int *ret_ifindex, struct cni_err *err);
+			     const char *tmpname, const char *ifname, int *ret_ifindex,
+			     struct cni_err *err);
 /* Delete a link by name in the socket's netns. Missing is success (returns 0). */
 int net_link_del(struct nl_sock *sk, const char *name, struct cni_err *err);
+/* Same by index: the link found or made before, not whatever has its name now. */
+int net_link_del_index(struct nl_sock *sk, int ifindex, struct cni_err *err);
 /* Set IFF_UP on the named link; missing -> -ENODEV, code 104. */
 int net_link_set_up(struct nl_sock *sk, const char *name, struct cni_err *err);
 /* Delete ifname inside the netns netns_fd (the pod's); missing is success. */
 int net_link_del_in_netns(int netns_fd, const char *ifname, struct cni_err *err);
+/* DEL of an attachment's link in netns_fd: a link of kind under tmpname (an ADD killed before
+ * its rename) and ifname (through net_link_retire_in_netns). A link called tmpname of another
+ * kind is left alone: it is not one we made. Missing links are success. */
+int net_link_del_attachment(int netns_fd, const char *ifname, const char *tmpname, const char *kind,
+			    struct cni_err *err);
 
 /* Batched link deletion. Every RTM_DELLINK makes the kernel wait for an RCU grace period
  * (rcu_barrier in netdev_run_todo: 10-20 ms here), whatever the link. A caller deleting

@@ -68,7 +68,10 @@ static int create_link(void *arg, struct cni_err *err)
 	rtnl_link_set_link(tmpl, rtnl_link_get_ifindex(master));
 	if (c->has_mtu)
 		rtnl_link_set_mtu(tmpl, c->mtu);
-	r = net_link_create_in_netns(sk, tmpl, a->ctx->netns_fd, a->ctx->ifname, &a->ifindex, err);
+	char tmpname[IFNAMSIZ];
+	net_tmp_ifname_for(a->ctx->container_id, a->ctx->ifname, tmpname);
+	r = net_link_create_in_netns(sk, tmpl, a->ctx->netns_fd, tmpname, a->ctx->ifname,
+				     &a->ifindex, err);
 	if (r < 0)
 		return cni_err_wrap(err, "%s: create '%s' on '%s'", a->ops->kind, a->ctx->ifname,
 				    rtnl_link_get_name(master));
@@ -184,7 +187,8 @@ int net_sublink_add(const struct cni_ctx *ctx, const struct net_sublink_ops *ops
 	return 0;
 }
 
-int net_sublink_del(const struct cni_ctx *ctx, struct cni_err *err)
+int net_sublink_del(const struct cni_ctx *ctx, const struct net_sublink_ops *ops,
+		    struct cni_err *err)
 {
 	/* DEL needs nothing ADD needed (no master lookup: it may be gone); IPAM first, so the
 	 * lease is released even when the netns is gone (CNI spec, section 'DEL'). */
@@ -193,7 +197,9 @@ int net_sublink_del(const struct cni_ctx *ctx, struct cni_err *err)
 		return r;
 	if (ctx->netns_fd < 0)
 		return 0;
-	return net_link_retire_in_netns(ctx->netns_fd, ctx->ifname, err);
+	char tmpname[IFNAMSIZ];
+	net_tmp_ifname_for(ctx->container_id, ctx->ifname, tmpname);
+	return net_link_del_attachment(ctx->netns_fd, ctx->ifname, tmpname, ops->kind, err);
 }
 
 struct check_args {

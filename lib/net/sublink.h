@@ -43,9 +43,11 @@ struct net_sublink_conf {
  * IPAM lease before returning. */
 int net_sublink_add(const struct cni_ctx *ctx, const struct net_sublink_ops *ops,
 		    const struct net_sublink_conf *c, struct cni_result **ret, struct cni_err *err);
-/* DEL: IPAM DEL, then delete CNI_IFNAME in the netns; a missing netns or link is
- * success. Never looks up the master. */
-int net_sublink_del(const struct cni_ctx *ctx, struct cni_err *err);
+/* DEL: IPAM DEL, then delete CNI_IFNAME in the netns, and a link of ops->kind left under the
+ * attachment's temporary name by a killed ADD; a missing netns or link is success. Never looks
+ * up the master. */
+int net_sublink_del(const struct cni_ctx *ctx, const struct net_sublink_ops *ops,
+		    struct cni_err *err);
 /* CHECK (as the reference macvlan): prevResult has CNI_IFNAME in sandbox CNI_NETNS, IPAM CHECK, the
  * master exists (and the MTU fits), ops->check_link, the recorded MAC, addresses and routes. */
 int net_sublink_check(const struct cni_ctx *ctx, const struct net_sublink_ops *ops,

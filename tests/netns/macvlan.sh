@@ -397,6 +397,43 @@ t_del() {
 	check "DEL with CNI_NETNS unset: lease released" [ "$(leases "$DD")" -eq 0 ]
 }
 
+t_killed() { # ADD killed before each netlink request, then DEL: nothing is left $PC
+	local k=0 tmp_seen=0 bad=0 tmpname
+	while [ $k -lt 100 ]; do
+		k=$((k + 1))
+		fresh
+		kill_at $k sendmsg
+		plug ADD "$C" "$PODNS" eth0 cid-kill
+		kill_off
+		killed || break
+		! ip -n "$POD" link show "$(tmp_ifname cid-kill eth0)" >/dev/null 2>&1 ||
+			tmp_seen=$((tmp_seen + 1))
+		plug DEL "$C" "$PODNS" eth0 cid-kill
+		if ! ok_silent || ! no_leftovers "$POD" "$MASTER" "$DD"; then
+			echo "  killed at sendmsg $k: DEL rc $RC $OUT" >&2
+			bad=$((bad + 1))
+		fi
+	done
+	check "killed ADD: reached an ADD that ran to the end ($k kill points) $PC" ok
+	check "killed ADD: after every kill point DEL succeeds and leaves nothing $PC" [ $bad -eq 0 ]
+	check "killed ADD: some kill left the link under its temporary name $PC" [ $tmp_seen -gt 0 ]
+	plug DEL "$C" "$PODNS" eth0 cid-kill
+
+	# A link the pod made under the temporary name is not of our kind: DEL leaves it.
+	fresh
+	plug ADD "$C" "$PODNS" eth0 cid-tmp
+	tmpname=$(ip -n "$POD" -j link show | jq -r '.[].ifname | select(startswith("plx"))')
+	check "temporary name: none left after a complete ADD $PC" [ -z "$tmpname" ]
+	tmpname=$(tmp_ifname cid-tmp2 eth1)
+	ip -n "$POD" link add "$tmpname" type veth peer name "px${T_ID}sq"
+	plug DEL "$C" "$PODNS" eth1 cid-tmp2
+	check "temporary name: DEL succeeds $PC" ok_silent
+	check "temporary name: a veth the pod put under it is left alone $PC" \
+		bash -c "[ -n '$tmpname' ] && ip -n $POD link show $tmpname >/dev/null 2>&1"
+	check "temporary name: the other attachment is untouched $PC" link_up "$POD" eth0
+	plug DEL "$C" "$PODNS" eth0 cid-tmp
+}
+
 # shape_ok VERSION: the ADD result in OUT has the shape of VERSION.
 shape_ok() {
 	case $1 in
@@ -492,6 +529,6 @@ t_default_master() { # master omitted: the interface of the default route of the
 
 # MV_ONLY="t_mtu t_mac" runs a subset (debugging); MV_DEBUG=1 logs every plugin run to stderr.
 for t in ${MV_ONLY:-t_hostlocal t_static t_l2only t_ping t_modes t_source t_mtu t_bcqueuelen t_mac t_bad_input
-	t_del t_versions t_version_cmd t_status_gc t_default_master}; do
+	t_del t_killed t_versions t_version_cmd t_status_gc t_default_master}; do
 	"$t"
 done

@@ -25,9 +25,9 @@ DEV=$SYS/sys/devices/pci0000:00
 plug() {
 	local cmd=$1 conf=$2 ns=$3 ifn=$4 cid=$5
 	shift 5
-	OUT=$(printf '%s' "$conf" | env -i PATH="$PATH" CNI_COMMAND="$cmd" CNI_PATH="$REF_CNI" \
+	OUT=$(printf '%s' "$conf" | "${RUNNER[@]}" env -i PATH="$PATH" CNI_COMMAND="$cmd" CNI_PATH="$REF_CNI" \
 		CNI_CONTAINERID="$cid" CNI_NETNS="$ns" CNI_IFNAME="$ifn" \
-		PLEXUS_SYSFS_ROOT="$SYS" PLEXUS_STATE_DIR="$STATE" "$@" "$PLUGIN" 2>"$TMP/stderr")
+		PLEXUS_SYSFS_ROOT="$SYS" PLEXUS_STATE_DIR="$STATE" ${KILL_ENV:+"$KILL_ENV"} "$@" "$PLUGIN" 2>"$TMP/stderr")
 	RC=$?
 	ERR=$(cat "$TMP/stderr")
 	[ -z "${SRIOV_DEBUG:-}" ] || echo "[$cmd rc=$RC] $OUT ${ERR:+stderr: $ERR}" >&2
@@ -53,10 +53,10 @@ with_prev() { jq -c --argjson r "$2" '. + {cniVersion:"1.0.0",
 	prevResult: ($r | .cniVersion = "1.0.0" | del(.interfaces[].pciID))}' <<<"$1"; }
 jqf() { jq -e "$@" >/dev/null; }
 
-# new_vf N DRIVER [nonet]: VF number N of $PF at 0000:3b:00.<N+1> with DRIVER; for kernel
+# new_vf N DRIVER [nonet]: VF number N of $PF at 0000:3b:00.<N+1> (N < 7) with DRIVER; for kernel
 # drivers a fresh veth end (name in VFIF, MAC 02:aa:..:N, MTU 1500) is its netdev.
 new_vf() {
-	VFBDF=0000:3b:00.$(($1 + 1)) VFIF=
+	VFBDF=0000:3b:0$((($1 + 1) / 8)).$((($1 + 1) % 8)) VFIF=
 	if [ "$2" = vfio-pci ] || [ "${3:-}" = nonet ]; then
 		"$MK" "$SYS" vf "$PF" "$1" "$VFBDF" "$2"
 		return
@@ -254,9 +254,16 @@ t_errors() {
 	ip -n "$POD" link add net1 type veth peer name net1p
 	fails "CNI_IFNAME already in the pod" 104 "interface 'net1' already exists" "$(mkconf "$ok_vf" '{vlan:9}')" net1 3
 	ip -n "$POD" link del net1
+	# A PF that refuses changes may have taken some (netlink applies attributes in turn) and
+	# refuses the restore too: ADD keeps its records, and the runtime's DEL restores later.
 	jq -c '.fail_set = true' "$DEV/$PF/plexus-fake-pf.json" >"$TMP/pf" && cp "$TMP/pf" "$DEV/$PF/plexus-fake-pf.json"
-	fails "PF refuses a setting" 100 "VF '$ok_vf'" "$(mkconf "$ok_vf" '{vlan:9}')"
+	plug ADD "$(mkconf "$ok_vf" '{vlan:9}')" "$PODNS" net1 cid-e
+	check "error: PF refuses a setting -> code 100 naming the VF" err_is 100 "VF '$ok_vf'"
+	check "error: ... the netdev stays in the host, the records stay for DEL" \
+		bash -c "[ $(state_files) -eq 2 ] && [ $(pod_links "$POD") -eq 1 ] && ip link show $VFIF >/dev/null"
 	jq -c 'del(.fail_set)' "$DEV/$PF/plexus-fake-pf.json" >"$TMP/pf" && cp "$TMP/pf" "$DEV/$PF/plexus-fake-pf.json"
+	plug DEL "$(mkconf "$ok_vf" '{vlan:9}')" "$PODNS" net1 cid-e
+	check "error: ... and the runtime's DEL then leaves nothing" eval '[ $RC -eq 0 ] && nothing_left 1'
 	plug ADD "$(mkconf "$ok_vf")" "$PODNS" net1 cid-e
 	check "error: after all that the VF still works" ok
 	plug DEL "$(mkconf "$ok_vf")" "$PODNS" net1 cid-e
@@ -300,8 +307,112 @@ t_robust() { # name clash on the way back, concurrent ADDs of one VF
 	check "robust: ... with no state" bash -c "[ $(state_files) -eq 0 ]"
 }
 
-t_kernel
-t_gone
-t_robust
-t_dpdk
-t_errors
+# sync_sysfs BDF MAC: what real sysfs shows: the VF's net/ entry is the host link with MAC
+# (the stand-in, whatever its name now), or empty while it is in a pod.
+sync_sysfs() {
+	local name
+	name=$(ip -j link show | jq -r --arg m "$2" '[.[] | select(.address == $m) | .ifname][0] // empty')
+	"$MK" "$SYS" netdev "$1" $name
+}
+# Every setting, so that restoring each one is checked.
+ALL='{vlan:100,vlanQoS:3,vlanProto:"802.1Q",mac:"02:bb:00:00:00:07",spoofchk:"off",trust:"on",
+	link_state:"enable",min_tx_rate:10,max_tx_rate:100,MTU:1400}'
+
+t_killed() { # SIGKILL at each netlink request and each file rename of ADD, then DEL
+	local sc k bad seen_tmp seen_pf c
+	new_vf 6 iavf
+	c=$(mkconf "$VFBDF" "$ALL")
+	for sc in sendmsg rename; do
+		k=0 bad=0 seen_tmp=0 seen_pf=0
+		while [ $k -lt 100 ]; do
+			k=$((k + 1))
+			new_pod
+			kill_at $k $sc
+			plug ADD "$c" "$PODNS" net1 cid-kill
+			kill_off
+			killed || break
+			! ip -n "$POD" link show "$(tmp_ifname cid-kill net1)" >/dev/null 2>&1 ||
+				seen_tmp=$((seen_tmp + 1))
+			vf_pristine 6 || seen_pf=$((seen_pf + 1))
+			sync_sysfs "$VFBDF" 02:aa:00:00:00:06
+			plug DEL "$c" "$PODNS" net1 cid-kill
+			"$MK" "$SYS" netdev "$VFBDF" "$VFIF"
+			if ! ok || ! host_intact "$VFIF" 02:aa:00:00:00:06 1500 || ! vf_pristine 6 ||
+				[ "$(state_files)" -ne 0 ] || [ "$(pod_links "$POD")" -ne 1 ]; then
+				echo "  killed at $sc $k: DEL rc $RC $OUT" >&2
+				bad=$((bad + 1))
+			fi
+			ip netns del "$POD"
+		done
+		check "killed ($sc): reached an ADD that ran to the end ($k kill points)" ok
+		check "killed ($sc): after every kill point DEL restores everything and drops the state" [ $bad -eq 0 ]
+		check "killed ($sc): some kills left PF settings changed (restored by DEL)" [ $seen_pf -gt 0 ]
+		plug DEL "$c" "$PODNS" net1 cid-kill
+		check "killed ($sc): ... and the complete ADD is released too" host_intact "$VFIF" 02:aa:00:00:00:06 1500
+	done
+	check "killed: some kill left the VF in the pod under its temporary name" [ $seen_tmp -gt 0 ]
+}
+
+t_swap() { # a pod with NET_ADMIN renames the VF and puts a veth under its name
+	local c
+	new_vf 7 iavf; new_pod
+	c=$(mkconf "$VFBDF" "$ALL")
+	plug ADD "$c" "$PODNS" net1 cid-swap
+	check "swap: ADD succeeds" ok
+	[ "$RC" -eq 0 ] || echo "  $OUT" >&2
+	ip -n "$POD" link set net1 down
+	ip -n "$POD" link set net1 name stolen0
+	ip -n "$POD" link add net1 type veth peer name net1peer
+	plug DEL "$c" "$PODNS" net1 cid-swap
+	check "swap: DEL succeeds" ok
+	check "swap: the real VF is back in the host with its name, MAC and MTU" \
+		host_intact "$VFIF" 02:aa:00:00:00:07 1500
+	check "swap: ... the pod no longer holds it" bash -c "! ip -n $POD link show stolen0 >/dev/null 2>&1"
+	check "swap: every PF-side setting restored" vf_pristine 7
+	check "swap: the veth under the VF's name is untouched in the pod" \
+		bash -c "ip -n $POD -d link show net1 | grep -q veth && ip -n $POD link show net1peer >/dev/null"
+	check "swap: state dropped" bash -c "[ $(state_files) -eq 0 ]"
+
+	# The VF is hidden in another netns and a link of another kind takes its ifindex.
+	local idx hide=plxhide${T_ID}
+	t_netns "$hide"
+	new_pod
+	plug ADD "$c" "$PODNS" net1 cid-swap2
+	check "swap: ADD again succeeds" ok
+	idx=$(ip -n "$POD" -j link show net1 | jq -r '.[0].ifindex')
+	ip -n "$POD" link set net1 netns "$hide"
+	ip -n "$POD" link add name net1 index "$idx" type bridge
+	sync_sysfs "$VFBDF" 02:aa:00:00:00:07
+	plug DEL "$c" "$PODNS" net1 cid-swap2
+	check "swap: a bridge under the VF's ifindex is not taken for the VF (code 11, VF not back)" has_code 11
+	check "swap: ... the bridge is untouched in the pod" \
+		bash -c "ip -n $POD -d link show net1 | grep -q bridge && ! ip link show $VFIF >/dev/null 2>&1"
+	check "swap: ... and the records stay for the retry" bash -c "[ $(state_files) -eq 2 ]"
+	ip -n "$POD" link del net1
+	ip -n "$hide" link set net1 netns "$POD"
+	plug DEL "$c" "$PODNS" net1 cid-swap2
+	"$MK" "$SYS" netdev "$VFBDF" "$VFIF"
+	check "swap: once the VF is back in the pod, DEL restores it" \
+		eval 'ok && host_intact "$VFIF" 02:aa:00:00:00:07 1500 && vf_pristine 7 && [ $(state_files) -eq 0 ]'
+}
+t_corrupt() { # a cache that does not decode (power loss without the fsync) never blocks DEL
+	local c
+	new_vf 8 iavf; new_pod
+	c=$(mkconf "$VFBDF")
+	plug ADD "$c" "$PODNS" net1 cid-corrupt
+	check "corrupt: ADD succeeds" ok
+	truncate -s 9 "$STATE/cid-corrupt-net1.json"
+	plug DEL "$c" "$PODNS" net1 cid-corrupt
+	check "corrupt: DEL with a truncated cache succeeds" ok
+	check "corrupt: ... saying why in the log" bash -c "grep -q 'cache quarantined' <<<'$ERR'"
+	check "corrupt: ... the cache is quarantined for the operator" \
+		bash -c "[ -e $STATE/cid-corrupt-net1.json.corrupt ] && [ ! -e $STATE/cid-corrupt-net1.json ]"
+	plug DEL "$c" "$PODNS" net1 cid-corrupt
+	check "corrupt: DEL again succeeds" ok
+	rm -f "$STATE/cid-corrupt-net1.json.corrupt" "$STATE/pci/$VFBDF"
+}
+
+# SR_ONLY="t_swap t_killed" runs a subset (debugging); SRIOV_DEBUG=1 logs every plugin run.
+for t in ${SR_ONLY:-t_kernel t_swap t_killed t_corrupt t_gone t_robust t_dpdk t_errors}; do
+	"$t"
+done

@@ -67,9 +67,9 @@ conf() {
 # Sets OUT, ERR, RC.
 cni() {
 	local node=$1 cmd=$2 conf=$3 ns=$4 ifn=$5 cid=$6
-	OUT=$(printf '%s' "$conf" | ip netns exec "$(node_of "$node")" env -i PATH="$PATH" \
+	OUT=$(printf '%s' "$conf" | ip netns exec "$(node_of "$node")" "${RUNNER[@]}" env -i PATH="$PATH" \
 		CNI_COMMAND="$cmd" CNI_PATH="$REF_CNI" CNI_CONTAINERID="$cid" CNI_NETNS="$ns" \
-		CNI_IFNAME="$ifn" PLEXUS_RUN_DIR="$TMP/run$node" "$PLUGIN" 2>"$TMP/stderr")
+		CNI_IFNAME="$ifn" PLEXUS_RUN_DIR="$TMP/run$node" ${KILL_ENV:+"$KILL_ENV"} "$PLUGIN" 2>"$TMP/stderr")
 	RC=$?
 	ERR=$(cat "$TMP/stderr")
 	[ -z "${VX_DEBUG:-}" ] || echo "[$node $cmd rc=$RC] $OUT ${ERR:+stderr: $ERR}" >&2
@@ -305,6 +305,88 @@ inA ip link del vx800
 # The same network reused on one node with other VTEP settings is refused, not changed.
 cni A ADD "$(jq -c '.learning = false' <<<"$NET1A")" "$PA1NS" net9 "$CA1"
 check "vxlan: existing vx100 with learning on, config says false -> 104" err_is 104 learning
+
+# ---- failed and killed ADDs leave nothing; host veth names never collide ---------------------
+nA_links() { inA ip -o link show 2>/dev/null | wc -l; }
+# host_clean VNI BASE: node A has no vx<VNI>/pxb<VNI> and BASE links; the pod only lo.
+host_clean() {
+	! inA ip link show "vx$1" >/dev/null 2>&1 && ! inA ip link show "pxb$1" >/dev/null 2>&1 &&
+		[ "$(nA_links)" = "$2" ] && [ "$(ip -n "$POD" -o link show | wc -l)" = 1 ] ||
+		{ echo "  left: $(inA ip -o link show | awk -F': ' '{print $2}' | tr '\n' ' ')" >&2; return 1; }
+}
+BASE=$(nA_links)
+new_pod
+for d in true false; do
+	c=$(conf vxnet8 810 '{"type":"nosuch-ipam"}' "{\"remotes\":[\"10.250.0.2\"],\"deleteOnLastDel\":$d}")
+	cni A ADD "$c" "$PODNS" eth0 "cbadipam$d"
+	check "vxlan: unknown ipam type (deleteOnLastDel $d) -> code 7 naming ipam.type" err_is 7 ipam.type
+	check "vxlan: ... nothing was created" host_clean 810 "$BASE"
+	cni A DEL "$c" "$PODNS" eth0 "cbadipam$d"
+	check "vxlan: ... and its DEL succeeds" [ "$RC" = 0 ]
+	# The IPAM runs and fails after the VTEP, bridge and veth exist: all of it goes.
+	c=$(conf vxnet8 810 '{"type":"host-local","dataDir":"'"$TMP/dd8"'","ranges":[[{"subnet":"10.245.0.0/24","rangeStart":"10.1.1.1"}]]}' \
+		"{\"remotes\":[\"10.250.0.2\"],\"deleteOnLastDel\":$d}")
+	cni A ADD "$c" "$PODNS" eth0 "cbadrange$d"
+	check "vxlan: IPAM ADD failure (deleteOnLastDel $d) fails the ADD" [ "$RC" != 0 ]
+	check "vxlan: ... VTEP, bridge and veth it created are gone" host_clean 810 "$BASE"
+	cni A DEL "$c" "$PODNS" eth0 "cbadrange$d"
+	check "vxlan: ... and its DEL succeeds" [ "$RC" = 0 ]
+done
+
+# Another link already holds the host veth name this attachment hashes to.
+NET9A=$(conf vxnet9 820 "$(ipam A 10.244.0.0/24 10.244.0.10 10.244.0.19)" '{"remotes":["10.250.0.2"]}')
+add_pod A "$NET9A"; H1=$(jq -r '.interfaces[1].name' <<<"$RES"); C9=$CID
+cni A DEL "$NET9A" "$PODNS" eth0 "$C9"
+inA ip link add "$H1" type veth peer name "pvq${T_ID}"
+inA ip link set "$H1" master pxb820 alias "another pod"
+cni A ADD "$NET9A" "$PODNS" eth0 "$C9"
+H2=$(jq -r '.interfaces[1].name // empty' <<<"$OUT")
+check "vxlan: host veth name taken: ADD succeeds under another name" \
+	bash -c "[ $RC = 0 ] && [ -n '$H2' ] && [ '$H2' != '$H1' ] && ip -n $NA link show $H2 | grep -q 'master pxb820'"
+cni A DEL "$NET9A" "$PODNS" eth0 "$C9"
+check "vxlan: ... DEL removes ours and leaves the other pod's veth on the bridge" \
+	bash -c "[ $RC = 0 ] && ! ip -n $NA link show $H2 >/dev/null 2>&1 && ip -n $NA link show $H1 | grep -q 'master pxb820'"
+c=$(jq -c '.ipam.rangeStart = "10.1.1.1" | .ipam.ranges[0][0].rangeStart = "10.1.1.1"' <<<"$NET9A")
+cni A ADD "$c" "$PODNS" eth0 "$C9"
+check "vxlan: ... a failed ADD does not touch the other pod's veth either" \
+	bash -c "[ $RC != 0 ] && ip -n $NA link show $H1 | grep -q 'master pxb820' && [ \$(ip -n $POD -o link show | wc -l) = 1 ]"
+cni A DEL "$c" "$PODNS" eth0 "$C9"
+inA ip link del "$H1"
+
+# A container ID too long for an ifalias: the tag is a hash, DEL still finds the host veth.
+LONGID=$(printf 'c%.0s' {1..300})
+new_pod
+cni A ADD "$NET9A" "$PODNS" eth0 "$LONGID"
+HL=$(jq -r '.interfaces[1].name // empty' <<<"$OUT")
+check "vxlan: 300-character container ID: ADD succeeds, host veth tagged with a hash" \
+	bash -c "[ $RC = 0 ] && ip -n $NA -d link show $HL | grep -q 'alias plexus-vxlan:plx'"
+cni A DEL "$NET9A" "" eth0 "$LONGID"
+check "vxlan: ... DEL with an empty CNI_NETNS finds the host veth by that tag and deletes it" \
+	bash -c "[ $RC = 0 ] && ! ip -n $NA link show $HL >/dev/null 2>&1"
+
+# SIGKILL before each netlink request of ADD, then DEL: no VTEP, bridge, veth or lease left.
+NET8A=$(conf vxnet8 810 "$(ipam A 10.246.0.0/24 10.246.0.10 10.246.0.19)" '{"remotes":["10.250.0.2"],"deleteOnLastDel":true}')
+BASE=$(nA_links) k=0 kbad=0 tmp_seen=0
+while [ $k -lt 200 ]; do
+	k=$((k + 1))
+	new_pod
+	kill_at $k sendmsg
+	cni A ADD "$NET8A" "$PODNS" eth0 "ck$T_ID"
+	kill_off
+	killed || break
+	! ip -n "$POD" link show "$(tmp_ifname "ck$T_ID" eth0)" >/dev/null 2>&1 || tmp_seen=$((tmp_seen + 1))
+	cni A DEL "$NET8A" "$PODNS" eth0 "ck$T_ID"
+	if [ "$RC" != 0 ] || ! host_clean 810 "$BASE" || [ "$(leases "$TMP/ddA/vxnet8")" != 0 ]; then
+		echo "  killed at sendmsg $k: DEL rc $RC $OUT" >&2
+		kbad=$((kbad + 1))
+	fi
+	ip netns del "$POD"
+done
+check "vxlan: killed ADD: reached an ADD that ran to the end ($k kill points)" [ "$RC" = 0 ]
+check "vxlan: killed ADD: after every kill point DEL succeeds and leaves nothing" [ $kbad = 0 ]
+check "vxlan: killed ADD: some kill left the pod veth under its temporary name" [ $tmp_seen -gt 0 ]
+cni A DEL "$NET8A" "$PODNS" eth0 "ck$T_ID"
+check "vxlan: ... and the complete one is deleted cleanly too" bash -c "[ $RC = 0 ] && ! ip -n $NA link show vx810 >/dev/null 2>&1"
 
 # ---- GC / STATUS pass through to IPAM --------------------------------------------------------
 exit 0

@@ -199,6 +199,7 @@ static void test_vf_cache_roundtrip(void **st)
 				 .host_ifname = "ens1f0v0",
 				 .host_mac = { 2, 1, 2, 3, 4, 5 },
 				 .host_mtu = 1500,
+				 .host_kind = "veth",
 				 .orig = { .has = 0x3f,
 					   .mac = { 2, 9, 9, 9, 9, 9 },
 					   .vlan = 3,
@@ -209,6 +210,8 @@ static void test_vf_cache_roundtrip(void **st)
 					   .max_rate = 8,
 					   .link_state = 2 },
 				 .applied = NET_VF_VLAN | NET_VF_MAC,
+				 .moved = true,
+				 .pod_ifindex = 42,
 				 .device_info_file = "/run/devinfo.json" };
 	struct cni_err err = { 0 };
 	assert_int_equal(sriov_cache_save(&ctx, &c, &err), 0);
@@ -218,12 +221,22 @@ static void test_vf_cache_roundtrip(void **st)
 	assert_string_equal(l.host_ifname, c.host_ifname);
 	assert_memory_equal(l.host_mac, c.host_mac, MAC_LEN);
 	assert_int_equal(l.host_mtu, 1500);
+	assert_string_equal(l.host_kind, "veth");
 	assert_memory_equal(&l.orig, &c.orig, sizeof(c.orig));
 	assert_int_equal(l.applied, c.applied);
+	assert_true(l.moved);
+	assert_int_equal(l.pod_ifindex, 42);
 	assert_string_equal(l.device_info_file, c.device_info_file);
 	sriov_cache_done(&l);
+	/* A temp file left by a killed write goes with the record. */
+	char tmp[700];
+	snprintf(tmp, sizeof(tmp), "%s/cid1-net1.json.tmp", state);
+	FILE *t = fopen(tmp, "w");
+	assert_non_null(t);
+	fclose(t);
 	sriov_cache_remove(&ctx);
 	assert_int_equal(sriov_cache_load(&ctx, &l, &err), -ENOENT);
+	assert_int_equal(access(tmp, F_OK), -1);
 	/* a corrupt cache is a decode error naming the file */
 	char path[700];
 	snprintf(path, sizeof(path), "%s/cid1-net1.json", state);
@@ -234,7 +247,12 @@ static void test_vf_cache_roundtrip(void **st)
 	assert_true(sriov_cache_load(&ctx, &l, &err) < 0);
 	assert_int_equal(err.code, 6);
 	assert_non_null(strstr(err.msg, "cid1-net1.json"));
-	sriov_cache_remove(&ctx);
+	/* quarantined: out of DEL's way, kept for the operator */
+	sriov_cache_quarantine(&ctx);
+	assert_int_equal(sriov_cache_load(&ctx, &l, &err), -ENOENT);
+	snprintf(tmp, sizeof(tmp), "%s/cid1-net1.json.corrupt", state);
+	assert_int_equal(access(tmp, F_OK), 0);
+	assert_int_equal(unlink(tmp), 0);
 }
 
 int main(void)

@@ -120,17 +120,25 @@ static void test_conf_host_veth_name(void **state)
 {
 	(void)state;
 	char a[IFNAMSIZ], b[IFNAMSIZ], d[IFNAMSIZ];
-	vxlan_host_veth_name("container-1", "net1", a);
-	vxlan_host_veth_name("container-1", "net1", b);
-	vxlan_host_veth_name("container-1", "net2", d);
+	vxlan_host_veth_name("container-1", "net1", 0, a);
+	vxlan_host_veth_name("container-1", "net1", 0, b);
+	vxlan_host_veth_name("container-1", "net2", 0, d);
 	assert_string_equal(a, b);
 	assert_string_not_equal(a, d);
 	assert_int_equal(strlen(a), 11);
 	assert_memory_equal(a, "vxh", 3);
 	/* The split between id and ifname matters: "ab"+"c" is not "a"+"bc". */
-	vxlan_host_veth_name("ab", "c", a);
-	vxlan_host_veth_name("a", "bc", b);
+	vxlan_host_veth_name("ab", "c", 0, a);
+	vxlan_host_veth_name("a", "bc", 0, b);
 	assert_string_not_equal(a, b);
+	/* Each salt gives another candidate of the same shape. */
+	for (unsigned salt = 1; salt < 8; salt++) {
+		vxlan_host_veth_name("container-1", "net1", salt, b);
+		vxlan_host_veth_name("container-1", "net1", salt - 1, d);
+		assert_string_not_equal(b, d);
+		assert_int_equal(strlen(b), 11);
+		assert_memory_equal(b, "vxh", 3);
+	}
 }
 
 struct bad_case {

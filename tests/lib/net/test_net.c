@@ -124,7 +124,9 @@ static int create_macvlan(struct fx *fx, const char *ifname, int *ret_ifindex, s
 	assert_non_null(tmpl);
 	rtnl_link_set_link(tmpl, fx->veth_index);
 	assert_int_equal(rtnl_link_macvlan_set_mode(tmpl, rtnl_link_macvlan_str2mode("bridge")), 0);
-	return net_link_create_in_netns(sk, tmpl, fx->ns_fd, ifname, ret_ifindex, err);
+	char tmpname[IFNAMSIZ];
+	net_tmp_ifname_for("test-container", ifname, tmpname);
+	return net_link_create_in_netns(sk, tmpl, fx->ns_fd, tmpname, ifname, ret_ifindex, err);
 }
 
 /* Whether any link in the netns still has a temporary "plx" name. */
@@ -292,6 +294,57 @@ static void test_net_link_create_in_netns_bad_master_cleans_up(void **state)
 	assert_true(r < 0);
 	assert_int_equal(err.code, CNI_ERR_NETLINK);
 	assert_false(ns_has_temp_link(fx));
+}
+
+static void test_net_tmp_ifname_for(void **state)
+{
+	(void)state;
+	char a[IFNAMSIZ], b[IFNAMSIZ], c[IFNAMSIZ];
+	net_tmp_ifname_for("cid", "net1", a);
+	net_tmp_ifname_for("cid", "net1", b);
+	net_tmp_ifname_for("cid", "net2", c);
+	assert_string_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_int_equal(strlen(a), 15);
+	assert_memory_equal(a, "plx", 3);
+	assert_int_equal(strspn(a + 3, "0123456789abcdef"), 12);
+	/* The split between id and ifname matters. */
+	net_tmp_ifname_for("ab", "c", a);
+	net_tmp_ifname_for("a", "bc", b);
+	assert_string_not_equal(a, b);
+	/* The value tests/lib.sh's tmp_ifname computes too. */
+	net_tmp_ifname_for("cid-kill", "eth0", a);
+	_cleanup_free_ char *sh_name =
+		sh_out("bash -c 'source tests/lib.sh >/dev/null; tmp_ifname cid-kill eth0'");
+	if (sh_name[0])
+		assert_non_null(strstr(sh_name, a));
+}
+
+/* A killed ADD left a link of the same kind under the temporary name: the next create (and
+ * DEL) removes it; a link of another kind under that name is not ours and stays. */
+static void test_net_link_tmp_leftover(void **state)
+{
+	NEED_ROOT();
+	struct fx *fx = *state;
+	char tmp[IFNAMSIZ];
+	net_tmp_ifname_for("test-container", "net1", tmp);
+	assert_int_equal(sh("ip link add %s link %s type macvlan mode bridge && "
+			    "ip link set %s netns %s",
+			    tmp, fx->veth, tmp, fx->ns),
+			 0);
+	struct cni_err err = { 0 };
+	int ifindex = 0;
+	assert_int_equal(create_macvlan(fx, "net1", &ifindex, &err), 0);
+	assert_false(ns_has_temp_link(fx));
+
+	assert_int_equal(sh("ip -n %s link add %s type veth peer name plxq%d", fx->ns, tmp,
+			    (int)(getpid() % 100000)),
+			 0);
+	assert_int_equal(net_link_del_attachment(fx->ns_fd, "net1", tmp, "macvlan", &err), 0);
+	assert_int_equal(sh("ip -n %s link show net1 >/dev/null 2>&1", fx->ns), -1);
+	assert_int_equal(sh("ip -n %s link show %s >/dev/null 2>&1", fx->ns, tmp), 0);
+	assert_int_equal(net_link_del_attachment(fx->ns_fd, "net1", tmp, "veth", &err), 0);
+	assert_int_equal(sh("ip -n %s link show %s >/dev/null 2>&1", fx->ns, tmp), -1);
 }
 
 static void test_net_link_create_in_netns_invalid_name(void **state)
@@ -654,6 +707,8 @@ int main(void)
 		T(test_net_link_create_in_netns_eexist),
 		T(test_net_link_create_in_netns_bad_master_cleans_up),
 		T(test_net_link_create_in_netns_invalid_name),
+		T(test_net_link_tmp_leftover),
+		cmocka_unit_test(test_net_tmp_ifname_for),
 		T(test_net_link_del_missing_is_success),
 		T(test_net_default_route_iface),
 		T(test_net_iface_configure_v4_v6),
