@@ -30,40 +30,22 @@ static int mkdir_state(const char *sub, struct cni_err *err)
 	return 0;
 }
 
-/* Replace path crash-safe: path.tmp written and fsync'd, renamed over path, the directory
- * fsync'd. DEL restores the VF from these records, so they must survive a power loss too
- * (the VF settings live on in the PF). The fixed temp name is safe: writers hold the VF lock. */
+/* Replace path crash-safe (file_write_durable): DEL restores the VF from these records, so they
+ * must survive a power loss too (the VF settings live on in the PF). */
 static int write_durable(const char *path, const char *text, struct cni_err *err)
 {
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
-	_cleanup_free_ char *dir = xstrdup(path);
-	int r = 0;
-	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		r = -errno;
-	if (r >= 0)
-		r = file_write_all(fd, text, strlen(text));
-	if (r >= 0 && fsync(fd) < 0)
-		r = -errno;
-	if (r >= 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		(void)unlink(tmp);
+	int r = file_write_durable(path, text, strlen(text), 0600);
+	if (r < 0)
 		return cni_err_set(err, CNI_ERR_IO, -r, "write '%s': %s", path, strerror(-r));
-	}
-	_cleanup_close_ int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0)
-		return cni_err_set(err, CNI_ERR_IO, errno, "fsync directory of '%s': %m", path);
 	return 0;
 }
 
-/* Remove path and a temp file a killed write left next to it. */
+/* Remove path and any temp file a killed write left next to it (writers hold the VF lock). */
 static void remove_record(const char *path)
 {
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
 	if (unlink(path) < 0 && errno != ENOENT)
 		log_warning("remove '%s': %m, ignoring", path);
-	(void)unlink(tmp);
+	(void)file_unlink_temps(path, false);
 }
 
 int sriov_lock(const char *bdf, int *ret_fd, struct cni_err *err)
