@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /* tenantPolicy: what a NAD author and a pod author may make the root-run meta-plugin do
  * (docs/security.md). Everything here runs before the intent log and before any exec. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "delegates/dlg.h"
 #include "lib/cni/err.h"
@@ -100,6 +102,35 @@ static const struct {
 	{ "daemonSocketPath", { "/run/cni/dhcp.sock" } }, /* the dhcp daemon's default */
 	{ "kubeconfig", { "/etc/cni/net.d/whereabouts.d" } },
 };
+
+/* Whether a JSON member named key reaches the field named want in a plugin written in Go:
+ * encoding/json matches member names case-insensitively, with Unicode folding that also takes
+ * U+017F (long s) for 's' and U+212A (Kelvin sign) for 'k'. A check by exact name would let
+ * "DataDir" or "TYPE" past it to the reference plugins. */
+static bool key_is(const char *key, const char *want)
+{
+	const unsigned char *k = (const unsigned char *)key;
+	for (const char *w = want; *w; w++) {
+		char c = (char)tolower((unsigned char)*w);
+		if (c == 's' && k[0] == 0xc5 && k[1] == 0xbf)
+			k += 2;
+		else if (c == 'k' && k[0] == 0xe2 && k[1] == 0x84 && k[2] == 0xaa)
+			k += 3;
+		else if (*k && (char)tolower(*k) == c)
+			k++;
+		else
+			return false;
+	}
+	return *k == '\0';
+}
+
+static bool key_in(const char *const *list, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (key_is(key, list[i]))
+			return true;
+	return false;
+}
 
 static bool in_list(const char *const *list, size_t n, const char *s)
 {
@@ -204,6 +235,16 @@ static struct meta_policy_roots *roots_of(const struct meta_policy *p, const cha
 {
 	for (size_t i = 0; i < p->n_roots; i++)
 		if (strcmp(p->roots[i].key, key) == 0)
+			return &p->roots[i];
+	return NULL;
+}
+
+/* The roots of the hostPathRoots key a member named key would set (key_is). */
+static const struct meta_policy_roots *roots_for_member(const struct meta_policy *p,
+							const char *key)
+{
+	for (size_t i = 0; i < p->n_roots; i++)
+		if (key_is(key, p->roots[i].key))
 			return &p->roots[i];
 	return NULL;
 }
@@ -373,15 +414,15 @@ static int check_path(const struct walk *w, const char *path, const struct meta_
 
 static int check_key(const struct walk *w, const char *path, const char *key, const cJSON *v)
 {
-	const struct meta_policy_roots *e = roots_of(w->p, key);
+	const struct meta_policy_roots *e = roots_for_member(w->p, key);
 	if (e)
 		return check_path(w, path, e, v);
-	if (in_list(admin_only, ARRAY_SIZE(admin_only), key))
+	if (key_in(admin_only, ARRAY_SIZE(admin_only), key))
 		return refuse(w,
 			      "%s is a node-admin key; allow it with " KNOB ".hostPathRoots.%s "
 			      "or trust the namespace in " KNOB ".trustedNamespaces",
 			      path, key);
-	if (in_list(injected, ARRAY_SIZE(injected), key) || strncmp(key, "cni.dev/", 8) == 0)
+	if (key_in(injected, ARRAY_SIZE(injected), key) || strncasecmp(key, "cni.dev/", 8) == 0)
 		return refuse(w,
 			      "%s is set by the runtime, not by a network; only "
 			      "" KNOB ".trustedNamespaces may set it",
@@ -402,7 +443,7 @@ static int walk(const struct walk *w, const cJSON *node, char *path, size_t len)
 			(void)snprintf(path + len, size, "%s%s", len ? "." : "", c->string);
 		size_t clen = strlen(path);
 		if (cJSON_IsObject(node)) {
-			if (strcmp(c->string, "type") == 0 && cJSON_IsString(c) &&
+			if (key_is(c->string, "type") && cJSON_IsString(c) &&
 			    (r = check_type(w, path, c->valuestring)) < 0)
 				return r;
 			/* Capabilities only switch runtime arguments on ("deviceID": true). */

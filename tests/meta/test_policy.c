@@ -132,6 +132,22 @@ static const struct {
 	  "not in tenantPolicy.allowedTypes" },
 	{ "{\"type\":\"macvlan\",\"args\":{\"x\":{\"type\":\"sh\"}}}",
 	  "plugins[0].args.x.type 'sh' is not in tenantPolicy.allowedTypes" },
+	/* Go's encoding/json (the reference plugins) matches member names case-insensitively,
+	 * with U+017F for 's' and U+212A for 'k': these reach the same fields. */
+	{ "{\"type\":\"bridge\",\"ipam\":{\"type\":\"host-local\",\"TYPE\":\"sh\"}}",
+	  "plugins[0].ipam.TYPE 'sh' is not in tenantPolicy.allowedTypes" },
+	{ "{\"type\":\"bridge\",\"ipam\":{\"type\":\"host-local\",\"DataDir\":\"/etc\"}}",
+	  "plugins[0].ipam.DataDir '/etc' is outside tenantPolicy.hostPathRoots.dataDir" },
+	{ "{\"type\":\"bridge\",\"ipam\":{\"type\":\"dhcp\","
+	  "\"daemon\xc5\xbfocketPath\":\"/run/containerd/containerd.sock\"}}",
+	  "is outside tenantPolicy.hostPathRoots.daemonSocketPath" },
+	{ "{\"type\":\"bridge\",\"ipam\":{\"type\":\"whereabouts\","
+	  "\"\xe2\x84\xaaubeconfig\":\"/etc/kubernetes/admin.conf\"}}",
+	  "is outside tenantPolicy.hostPathRoots.kubeconfig" },
+	{ "{\"type\":\"bridge\",\"LOGFILE\":\"/etc/passwd\"}",
+	  "plugins[0].LOGFILE is a node-admin key" },
+	{ "{\"type\":\"bridge\",\"RuntimeConfig\":{}}",
+	  "plugins[0].RuntimeConfig is set by the runtime" },
 	/* host paths */
 	{ "{\"type\":\"macvlan\",\"logFile\":\"/etc/cron.d/x\"}",
 	  "plugins[0].logFile is a node-admin key; allow it with "

@@ -61,6 +61,10 @@ OK_NET=$(mv "$(hl "$IPAM/tenant" 10.224.0.0/24)")
 LOGFILE=$(mv "$(hl "$IPAM/tenant" 10.224.0.0/24)" "$(jq -cn --arg f "$TMP/evil-log/x.log" '{logFile:$f}')")
 DD_OUT=$(mv "$(hl "$TMP/outside" 10.225.0.0/24)")
 DD_DOTS=$(mv "$(hl "$IPAM/../outside2" 10.225.0.0/24)")
+# The reference bridge and host-local are Go: encoding/json takes "DataDir" for dataDir (the
+# later member wins), so the check must see it too.
+DD_CASE=$(jq -cn --argjson i "$(hl "$IPAM/tenant" 10.224.0.0/24 | jq -c --arg d "$TMP/outside3" '. + {DataDir:$d}')" \
+	'{cniVersion:"1.0.0",type:"bridge",bridge:"cni6",ipam:$i}')
 RESOLV=$(mv "$(hl "$IPAM/tenant" 10.224.0.0/24 | jq -c '. + {resolvConf:"/etc/shadow"}')")
 OPT_IN=$(mv "$(hl "$IPAM/tenant" 10.224.0.0/24)" '{"allowCniArgs":true}')
 TRUSTED_DD=$(mv "$(hl "$TMP/trusted-dd" 10.226.0.0/24)")
@@ -85,6 +89,7 @@ MANY=$(printf 'ok-net@m%d,' $(seq 40)); MANY=${MANY%,}
 	nad tenant ok-net "$OK_NET"; echo ,
 	nad tenant logfile "$LOGFILE"; echo ,
 	nad tenant dd-out "$DD_OUT"; echo ,
+	nad tenant dd-case "$DD_CASE"; echo ,
 	nad tenant dd-dots "$DD_DOTS"; echo ,
 	nad tenant resolv "$RESOLV"; echo ,
 	nad tenant opt-in "$OPT_IN"; echo ,
@@ -101,6 +106,7 @@ MANY=$(printf 'ok-net@m%d,' $(seq 40)); MANY=${MANY%,}
 	pod tenant p-canary-infra "infra/canary"; echo ,
 	pod tenant p-logfile "logfile"; echo ,
 	pod tenant p-dd-out "dd-out"; echo ,
+	pod tenant p-dd-case "dd-case"; echo ,
 	pod tenant p-dd-dots "dd-dots"; echo ,
 	pod tenant p-resolv "resolv"; echo ,
 	pod tenant p-ok "ok-net"; echo ,
@@ -189,6 +195,9 @@ check "dataDir outside: not created" test ! -e "$TMP/outside"
 refused "dataDir with '..'" p-dd-dots \
 	"'$IPAM/../outside2' must be an absolute path without '.', '..' or empty components, under tenantPolicy.hostPathRoots.dataDir [$IPAM]"
 check "dataDir with '..': not created" test ! -e "$TMP/outside2"
+refused "dataDir spelled as Go's JSON decoder matches it" p-dd-case \
+	"plugins[0].ipam.DataDir '$TMP/outside3' is outside tenantPolicy.hostPathRoots.dataDir [$IPAM]"
+check "DataDir: not created" test ! -e "$TMP/outside3"
 refused "resolvConf outside hostPathRoots" p-resolv \
 	"plugins[0].ipam.resolvConf '/etc/shadow' is outside tenantPolicy.hostPathRoots.resolvConf"
 refused "trusted-namespace dataDir used from an untrusted NAD" p-untrusted-dd "outside tenantPolicy.hostPathRoots.dataDir"

@@ -230,7 +230,7 @@ static void test_vf_cache_roundtrip(void **st)
 	sriov_cache_done(&l);
 	/* A temp file left by a killed write goes with the record. */
 	char tmp[700];
-	snprintf(tmp, sizeof(tmp), "%s/cid1-net1.json.tmp", state);
+	snprintf(tmp, sizeof(tmp), "%s/cid1-net1.json.tmp.4194303", state);
 	FILE *t = fopen(tmp, "w");
 	assert_non_null(t);
 	fclose(t);
