@@ -43,7 +43,8 @@ int dlg_list_parse(const char *text, size_t len, const char *default_name,
 	if (!cJSON_IsObject(json))
 		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
 				   "network configuration: must be a JSON object");
-	/* NAD-05: a single plugin config (it has "type") becomes a one-element list. */
+	/* A single plugin config (it has "type") becomes a one-element list, as libcni's
+	 * ConfListFromConf does. */
 	if (!json_get(json, "plugins") && json_get(json, "type")) {
 		cJSON *list = cJSON_CreateObject();
 		const cJSON *v = json_get(json, "cniVersion"), *n = json_get(json, "name");
@@ -110,7 +111,8 @@ int dlg_plugin_conf(const struct dlg_list *l, int i, const struct dlg_rt *rt,
 	_cleanup_json_ cJSON *conf = cJSON_Duplicate(plugin, true);
 	set_string(conf, "cniVersion", cni_version_str(l->version));
 	set_string(conf, "name", l->name);
-	/* CNI-45: only the capabilities the plugin declares true reach it. */
+	/* Only the capabilities the plugin declares true reach it (CNI SPEC.md, section
+	 * 'Deriving runtimeConfig'). */
 	cJSON_DeleteItemFromObjectCaseSensitive(conf, "runtimeConfig");
 	const cJSON *caps = json_get(plugin, "capabilities"), *cap;
 	cJSON *rc = NULL;
@@ -176,7 +178,8 @@ static int run_exec(const char *type, enum cni_cmd cmd, const char *conf, enum c
 	int r = cni_exec_run(&req, &out, &len, err);
 	if (r < 0 || cmd != CNI_CMD_ADD)
 		return r;
-	/* CNI-52: empty output is an empty result; a missing cniVersion is the request's. */
+	/* As libcni does: empty output is an empty result; a missing cniVersion is the
+	 * request's. */
 	const char *p = out;
 	while (p < out + len && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
 		p++;
@@ -232,7 +235,7 @@ int dlg_list_add(const struct dlg_list *l, const struct dlg_rt *rt, struct cni_r
 int dlg_list_del(const struct dlg_list *l, const struct dlg_rt *rt, const struct cni_result *prev,
 		 struct cni_err *err)
 {
-	/* prevResult on DEL exists from 0.4.0 on (CNI-48). */
+	/* prevResult on DEL exists from CNI spec 0.4.0 on. */
 	const struct cni_result *p = l->version >= CNI_V040 ? prev : NULL;
 	int first = 0;
 	for (int i = l->n_plugins - 1; i >= 0; i--) {

@@ -8,6 +8,6 @@
 
 extern const struct cni_plugin meta_plugin;
 
-/* Build the k8s.v1.cni.cncf.io/network-status value (NAD-13..16) from the attachments of an
- * intent log (the "attachments" array of meta's cache). Owned tree. */
+/* Build the k8s.v1.cni.cncf.io/network-status value (NPWG spec v1.3 §5) from the attachments of
+ * an intent log (the "attachments" array of meta's cache). Owned tree. */
 cJSON *meta_network_status(const cJSON *attachments);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The k8s.v1.cni.cncf.io/network-status annotation value (CHECKLIST §2.3, NAD-13..16). */
+/* The k8s.v1.cni.cncf.io/network-status annotation value (NPWG spec v1.3 §5). */
 #include <string.h>
 
 #include "lib/cni/result.h"
@@ -7,8 +7,8 @@
 #include "lib/util/cleanup.h"
 #include "meta/meta.h"
 
-/* IPs are written without the prefix length, as the reference client (and so Multus) does
- * (NAD-15): tools built on the client parse them that way. */
+/* IPs are written without the prefix length, as the reference network-attachment-definition
+ * client (and so Multus) does: tools built on the client parse them that way. */
 static void add_ip(cJSON *ips, const struct cni_ip *ip)
 {
 	char buf[IP_STR_LEN];
@@ -39,7 +39,7 @@ static void add_attachment(cJSON *out, const cJSON *a)
 		(void)cni_result_decode(rj, CNI_V110, &r, NULL);
 	size_t first = cJSON_GetArraySize(out);
 	cJSON *last = NULL;
-	/* NAD-16: one entry per sandbox interface of the result. */
+	/* One entry per sandbox interface of the result, as the reference client does. */
 	for (size_t i = 0; r && i < r->n_interfaces; i++) {
 		const struct cni_iface *f = &r->interfaces[i];
 		if (!f->sandbox || !*f->sandbox)
@@ -60,7 +60,8 @@ static void add_attachment(cJSON *out, const cJSON *a)
 			add_ip((cJSON *)json_get(last, "ips"), &r->ips[k]);
 	if (r && !cni_dns_is_empty(&r->dns))
 		cJSON_AddItemToObject(last, "dns", cni_dns_encode(&r->dns));
-	/* At most one entry is the default (NAD-13): the default network's first interface. */
+	/* At most one entry is the default (NPWG spec v1.3 §5.2): the default network's first
+	 * interface. */
 	if (cJSON_IsTrue(json_get(a, "default")))
 		cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetArrayItem(out, (int)first),
 						       "default", cJSON_CreateTrue());

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* sriov netconf parsing and validation, compatible with sriov-cni (CHECKLIST §3.5). */
+/* sriov netconf parsing and validation, compatible with the reference sriov-cni. */
 #include <ctype.h>
 #include <errno.h>
 #include <linux/if_ether.h>

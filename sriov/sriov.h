@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The SR-IOV VF plugin: netconf, sysfs resolution, PF backends and saved state (DESIGN §5). */
+/* The SR-IOV VF plugin: netconf, sysfs resolution, PF backends and saved state (see
+ * docs/sriov.md). */
 #pragma once
 
 #include <stdbool.h>
@@ -9,7 +10,7 @@
 #include "lib/net/vf.h"
 #include "lib/util/parse.h"
 
-/* Presence of optional keys (CONVENTIONS §4: "unset" and "zero" stay distinct). */
+/* Presence of optional keys, so that "unset" and "zero" stay distinct. */
 enum {
 	SRIOV_HAS_VLAN = 1 << 0,
 	SRIOV_HAS_MAC = 1 << 1,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Finding a VF through sysfs (PLG-12) and the PF-side backends: netlink and the fake file. */
+/* Finding a VF through sysfs, as the reference sriov-cni does, and the PF-side backends: netlink
+ * and the fake file. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

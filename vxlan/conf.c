@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* vxlan netconf parsing and validation (CHECKLIST §4.2, §4.3 design A). */
+/* vxlan netconf parsing and validation (docs/vxlan.md). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -249,7 +249,7 @@ static int vtep_compatible(struct rtnl_link *l, const struct vxlan_conf *c,
 	return 0;
 }
 
-/* VX-09: the kernel allows one device per (VNI, port) in a netns; find another one first so
+/* The kernel allows one device per (VNI, port) in a netns; find another one first so
  * the error names it (flannel.1 uses VNI 1 on 8472). */
 static int vni_port_free(struct nl_sock *sk, const struct vxlan_conf *c, struct cni_err *err)
 {
@@ -296,9 +296,9 @@ static int vtep_create(struct nl_sock *sk, const struct vxlan_conf *c, const str
 	rtnl_link_set_master(l, bridge_ifindex);
 	(void)rtnl_link_vxlan_set_id(l, c->vni);
 	(void)rtnl_link_vxlan_set_link(l, (uint32_t)u->ifindex);
-	/* VX-10: always explicit; the kernel default is 8472, not IANA's 4789. */
+	/* Always explicit; the kernel default is 8472, not IANA's 4789. */
 	(void)rtnl_link_vxlan_set_port(l, c->port);
-	/* Absent means "on": send it either way (CHECKLIST §4.2). */
+	/* The kernel turns learning on when IFLA_VXLAN_LEARNING is absent: send it either way. */
 	(void)rtnl_link_vxlan_set_learning(l, c->learning);
 	if (u->local.family == AF_INET)
 		(void)rtnl_link_vxlan_set_udp_csum(l, c->udp_csum);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The vxlan plugin: one veth per pod on the per-VNI bridge of this node (CHECKLIST §4.3 A). */
+/* The vxlan plugin: one veth per pod on the per-VNI bridge of this node (docs/vxlan.md). */
 #include <errno.h>
 #include <netlink/route/link/veth.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 static const char *const vxlan_aliases[] = { "plexus-vxlan", NULL };
 
 /* Index of the pod interface in the result: [bridge, host veth, pod veth] as the bridge
- * plugin reports it (CHECKLIST VX-15). */
+ * plugin reports it. */
 #define POD_IFACE 2
 
 /* Host veth names tried per attachment before giving up: a name taken by another link (a
@@ -285,7 +285,8 @@ static int pod_setup(void *arg, struct cni_err *err)
 	a->mtu = rtnl_link_get_mtu(link);
 	if (!a->result)
 		return net_link_set_up(sk, a->ifname, err);
-	/* PLG-02: announce the new addresses; failures are harmless. */
+	/* Announce the new addresses (arp_notify, ndisc_notify), as the reference macvlan plugin
+	 * does; failures are harmless. */
 	_cleanup_free_ char *arp = xasprintf("net/ipv4/conf/%s/arp_notify", a->ifname);
 	_cleanup_free_ char *ndisc = xasprintf("net/ipv6/conf/%s/ndisc_notify", a->ifname);
 	(void)net_sysctl_set(arp, "1", NULL);

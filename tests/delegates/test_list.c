@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Tests for delegates/: conflist parsing, per-plugin request building (CNI-45), exec chains
- * with recording fake plugins, and (as root) a built-in run in-process next to an exec'd one. */
+/* Tests for delegates/: conflist parsing, per-plugin request building (CNI SPEC.md, section
+ * 'Deriving execution configuration from plugin configuration'), exec chains with recording fake
+ * plugins, and (as root) a built-in run in-process next to an exec'd one. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -71,7 +72,7 @@ static void test_dlg_parse_single_config_is_wrapped(void **state)
 	dlg_list_done(&l);
 }
 
-/* NAD-03/04: a NAD's config may omit name and cniVersion. */
+/* A NAD's config may omit name (NPWG spec v1.3 §3.4.2) and cniVersion. */
 static void test_dlg_parse_fills_name_and_version(void **state)
 {
 	(void)state;
@@ -119,7 +120,8 @@ static void test_dlg_parse_errors(void **state)
 	}
 }
 
-/* CNI-45: version and name from the list; runtimeConfig only for declared capabilities. */
+/* CNI SPEC.md, section 'Deriving execution configuration from plugin configuration': version
+ * and name from the list; runtimeConfig only for declared capabilities. */
 static void test_dlg_plugin_conf_injects(void **state)
 {
 	(void)state;
@@ -168,7 +170,8 @@ static char *read_file(const char *path)
 	return data;
 }
 
-/* CNI-47: plugins run in order, each with the previous result as prevResult. */
+/* CNI SPEC.md, section 'Adding an attachment': plugins run in order, each with the previous
+ * result as prevResult. */
 static void test_dlg_list_add_chains_results(void **state)
 {
 	(void)state;
@@ -182,7 +185,7 @@ static void test_dlg_list_add_chains_results(void **state)
 	       "\"ips\":[{\"address\":\"10.1.0.5/24\",\"interface\":0}]}",
 	       1);
 	setenv("FAKE_RESULT_fake_second", "{\"ips\":[{\"address\":\"10.1.0.6/24\"}]}",
-	       1); /* no cniVersion: CNI-52 */
+	       1); /* no cniVersion: the request's, as in libcni */
 	struct dlg_list l = parse_ok("{\"cniVersion\":\"1.0.0\",\"name\":\"net\",\"plugins\":["
 				     "{\"type\":\"fake-plugin\"},{\"type\":\"fake-second\"}]}",
 				     NULL, NULL);

@@ -134,8 +134,8 @@ static void test_meta_conf_accepts_multus_examples(void **state)
 	}
 }
 
-/* NAD-13..16: one entry per sandbox interface, default only on the first of the default
- * network, IPs without prefix, unindexed IPs on the last sandbox entry. */
+/* NPWG spec v1.3 §5 and the reference client: one entry per sandbox interface, default only on
+ * the first of the default network, IPs without prefix, unindexed IPs on the last sandbox entry. */
 static void test_meta_network_status_shape(void **state)
 {
 	(void)state;

@@ -101,7 +101,7 @@ STATIC=$(jq -cn '{cniVersion:"1.0.0",plugins:[{type:"macvlan",master:"eth9",capa
 api_fixture "$NODE" "$TMP" "$TOKEN" 300
 check "meta: API server fixture is up" test -n "$PORT"
 mkdir -p "$TMP/confdir"
-# NAD-02: a NAD without spec.config takes the confDir config of the same name.
+# NPWG spec v1.3 §3.4.1: a NAD without spec.config takes the confDir config of the same name.
 jq -cn --argjson i "$(hlr cd 10.218.0.0/24)" \
 	'{cniVersion:"1.0.0",name:"from-confdir",type:"macvlan",master:"eth9",ipam:$i}' \
 	>"$TMP/confdir/50-from-confdir.conf"
@@ -189,7 +189,7 @@ mkpod pod-nocap
 CONF_NOCAP=$(jq -c '. + {runtimeConfig:{"io.kubernetes.cri.pod-annotations":{"k8s.v1.cni.cncf.io/networks":"[{\"name\":\"macvlan-net\",\"mac\":\"02:00:00:00:21:08\"}]"}}}' <<<"$CONF")
 LEASES0=$(leases)
 plexus ADD pod-nocap "$CONF_NOCAP"
-check "a MAC asked of a network without the mac capability fails (NAD-09)" is_err 7
+check "a MAC asked of a network without the mac capability fails (NPWG v1.3 §4.1.2.1.4.2)" is_err 7
 check "... naming the capability" msg_has "capability 'mac'"
 check "... and leaves nothing (no eth0, no lease)" \
 	bash -c "! ip -n $(podns pod-nocap) link show eth0 >/dev/null 2>&1 && [ $(leases) -eq $LEASES0 ]"
@@ -217,20 +217,20 @@ CONF_ISO=$(jq -c '. + {namespaceIsolation:true}' <<<"$CONF")
 plexus ADD pod-isolated "$CONF_ISO"
 check "namespace isolation refuses another namespace's NAD" msg_has "namespace isolation"
 
-# ---- a NAD without spec.config: the confDir file of that name (NAD-02) ------------------------
+# ---- a NAD without spec.config: the confDir file of that name (NPWG v1.3 §3.4.1) -------------
 mkpod pod-confdir
 plexus ADD pod-confdir
 check "NAD without spec.config uses the confDir config of its name" \
 	bash -c "[ $RC -eq 0 ] && ip -n $(podns pod-confdir) addr show net1 | grep -q 10.218.0."
 plexus DEL pod-confdir
 
-# ---- readiness indicator: ADD waits for the cluster network (NAD-19) -------------------------
+# ---- readiness indicator: ADD waits for the cluster network (NPWG v1.3 §6.1.2) ----------------
 mkpod pod-ready
 plexus ADD pod-ready "$(jq -c --arg r "$TMP/not-ready-yet" '. + {readinessindicatorfile:$r}' <<<"$CONF")"
 check "ADD before the readiness indicator file exists fails with code 11" is_err 11
 check "... and touches nothing" bash -c "[ \$(ip -n $(podns pod-ready) -j link show | jq length) -eq 1 ]"
 
-# ---- default-route: the selected network takes the pod's default route (NAD-20) -------------
+# ---- default-route: the selected network takes the pod's default route (NPWG v1.3 §4.1.2.1.9)
 mkpod pod-dr
 plexus ADD pod-dr
 check "ADD with default-route succeeds" test "$RC" -eq 0
