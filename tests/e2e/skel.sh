@@ -117,12 +117,16 @@ check "errors are logged on stderr, one line" bash -c "[ \$(wc -l <'$TMP/stderr'
 
 # ---- plexus inside plexus (PLEXUS_DELEGATED), the delegate deadline, logFile -------------------
 META=$BIN/plexus
-# A legacy "delegates" conf whose cluster network is plexus again, with its own cniDir.
+# A legacy "delegates" conf whose cluster network is plexus again, with its own cniDir. The
+# tenant policy refuses the type "plexus" everywhere; a copy under another name in CNI_PATH is
+# what gets past it, and the marker stops that copy.
+mkdir -p "$TMP/nbin"
+cp "$META" "$TMP/nbin/meta-copy"
 NESTED=$(jq -cn --arg b "$BIN" --arg c "$TMP/outer" --arg e "$TMP/nested" '{cniVersion:"1.1.0",
 	name:"outer",type:"plexus",binDir:$b,cniDir:$c,delegates:[{cniVersion:"1.1.0",name:"inner",
-	type:"plexus",cniDir:$e,delegates:[{cniVersion:"1.1.0",name:"x",type:"macvlan"}]}]}')
-P=$META run CNI_COMMAND=STATUS CNI_PATH=$BIN -- "$NESTED"
-expect_error "plexus exec'd by plexus refuses to run" 7 "type 'plexus': plexus may not run as a delegate of plexus (PLEXUS_DELEGATED is set)"
+	type:"meta-copy",cniDir:$e,delegates:[{cniVersion:"1.1.0",name:"x",type:"macvlan"}]}]}')
+P=$META run CNI_COMMAND=STATUS CNI_PATH=$TMP/nbin:$BIN -- "$NESTED"
+expect_error "plexus exec'd by plexus (under another name) refuses to run" 7 "plexus may not run as a delegate of plexus (PLEXUS_DELEGATED is set)"
 check "... and the nested copy touched nothing" test ! -e "$TMP/nested"
 P=$META run "${ADD[@]}" PLEXUS_DELEGATED=1 -- "$NESTED"
 expect_error "plexus ADD with PLEXUS_DELEGATED=1 is refused before reading its conf" 7 "may not run as a delegate of plexus"

@@ -480,7 +480,7 @@ u_add u-noname
 : >"$TMP/cache/cid-u-noname.json.tmp.4194303"
 : >"$TMP/cache/cid-other.json.tmp.4194303"
 # A built-in killed between creating a link (temporary name) and renaming it leaves this.
-ip -n "$(podns u-noname)" link add plx0000badc0de type veth peer name plx0000badc0df
+ip -n "$(podns u-noname)" link add plx00000badc0de type veth peer name plx00000badc0df
 plexus DEL u-noname "$CONF_U"
 check "undo: DEL removes links left under lib/net's temporary names" only_lo u-noname
 check "undo: DEL removes the container's intent-log temp files" \
