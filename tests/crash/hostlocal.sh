@@ -4,7 +4,7 @@
 # DEL: no lease or temp file may be left; then each file ADD wrote cut to every length, then DEL.
 source "$(dirname "$0")/../lib.sh"
 need_root
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/driver.bash"
 TMP=$(t_tmpdir)
 CRASH_NODE=plxch$T_ID
 t_netns "$CRASH_NODE"

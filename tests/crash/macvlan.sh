@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Crash tier: plexus-macvlan (built-in host-local IPAM) killed at every kill point of ADD, then
-# the runtime's DEL; and each file ADD wrote cut to every length, then DEL. Driver: lib.sh here.
+# the runtime's DEL; and each file ADD wrote cut to every length, then DEL. Driver: driver.bash.
 source "$(dirname "$0")/../lib.sh"
 need_root
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/driver.bash"
 TMP=$(t_tmpdir)
 CRASH_NODE=plxcm$T_ID
 t_netns "$CRASH_NODE"

@@ -5,8 +5,8 @@
 # each file plexus wrote (intent log, leases, records) cut to every length, then DEL and GC.
 source "$(dirname "$0")/../lib.sh"
 need_root
-source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/meta-env.sh"
+source "$(dirname "$0")/driver.bash"
+source "$(dirname "$0")/meta-env.bash"
 crash_warmup meta
 crash_kill_points meta
 crash_power_loss meta

@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # Crash tier: plexus-vxlan (deleteOnLastDel, built-in host-local IPAM) killed at every kill point
 # of ADD, then the runtime's DEL: the pod's veth, the VTEP and the bridge (no pod is left on the
-# VNI), leases and run-dir records must all be gone. Then the power-loss pass. Driver: lib.sh.
+# VNI), leases and run-dir records must all be gone. Then the power-loss pass. Driver: driver.bash.
 source "$(dirname "$0")/../lib.sh"
 need_root
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/driver.bash"
 TMP=$(t_tmpdir)
 CRASH_NODE=plxcv$T_ID
 t_netns "$CRASH_NODE"

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-# Crash tier driver: source it after tests/lib.sh-style setup. A plugin script defines
+# Crash tier driver: source it after tests/lib.sh. A plugin script defines
 #   crash_env VERB CID NETNS  -> sets ENVCMD (command prefix up to, not including, the binary:
 #                                "ip netns exec NODE env -i VAR=..."), CBIN (the binary), CONF
 #   CRASH_NODE                -> the netns the plugin runs in (its links are snapshotted)
@@ -75,15 +75,12 @@ crash_snapshot() {
 
 # crash_leaks: prints what the cycle left behind (one item per line); nothing = clean.
 crash_leaks() {
-	local p
-	if ip netns list | grep -qw "^$CPOD"; then
+	if ip netns list 2>/dev/null | grep -qw "^$CPOD"; then
 		ip -n "$CPOD" -o link show 2>/dev/null | awk -F': ' '$2 != "lo" {sub(/@.*/, "", $2); print "pod link " $2}'
 	fi
 	comm -13 "$TMP/base.links" <(crash_links) | sed 's/^/node link /'
 	comm -13 "$TMP/base.files" <(crash_files) | sed "s|^$TMP/|file |"
-	for p in /proc/[0-9]*/environ; do
-		grep -qz "^CNI_CONTAINERID=$CCID\$" "$p" 2>/dev/null && echo "process ${p//[!0-9]/}"
-	done
+	grep -lsz "^CNI_CONTAINERID=$CCID\$" /proc/[0-9]*/environ | sed 's|^/proc/\([0-9]*\)/.*|process \1|'
 	if declare -F crash_extra >/dev/null; then crash_extra; fi
 }
 

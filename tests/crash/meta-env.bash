@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-# Crash tier set-up for the meta-plugin, sourced by meta.sh and random.sh (after lib.sh): a
+# Crash tier set-up for the meta-plugin, sourced by meta.sh and random.sh (after driver.bash): a
 # "node" netns with a veth NIC, the TLS API server fixture serving one pod "crash" whose
 # attachments are the cluster network (the reference bridge + host-local, exec'd), a built-in
 # macvlan and a built-in vxlan (deleteOnLastDel), both with the built-in host-local.
