@@ -33,6 +33,7 @@
 CRASH_SET=${CRASH_SET:-write,pwrite64,writev,rename,renameat,renameat2,link,linkat,symlink,unlink,unlinkat,rmdir,mkdir,mkdirat,openat,ftruncate,fsync,fdatasync,flock,sendmsg,sendto,connect,setns,unshare,clone,clone3,execve,wait4,ioctl,fchmod,fchown,mount}
 CRASH_VARIANTS=${CRASH_VARIANTS:-once twice gone empty}
 CRASH_N=0 # cycle counter: unique container IDs and pod netns names
+CRASH_NS_GONE=0 # 1 when the last crash_del deleted the pod netns
 for t in strace unshare jq ip md5sum; do
 	command -v "$t" >/dev/null || { fail "crash: $t missing"; exit 1; }
 done
@@ -73,8 +74,20 @@ crash_snapshot() {
 	crash_links >"$TMP/base.links"
 }
 
-# crash_leaks: prints what the cycle left behind (one item per line); nothing = clean.
+# crash_leaks: prints what the cycle left behind (one item per line); nothing = clean. The
+# kernel destroys a deleted netns's links asynchronously (the host end of a pod's veth goes with
+# them), so after a DEL variant that deleted the netns a non-empty answer is re-checked for up
+# to CRASH_SETTLE_MS (2000) before it counts.
 crash_leaks() {
+	local l waited=0 settle=0
+	[ "$CRASH_NS_GONE" -eq 0 ] || settle=${CRASH_SETTLE_MS:-2000}
+	while l=$(crash_leaks_now) && [ -n "$l" ] && [ "$waited" -lt "$settle" ]; do
+		sleep 0.1
+		waited=$((waited + 100))
+	done
+	[ -z "$l" ] || echo "$l"
+}
+crash_leaks_now() {
 	if ip netns list 2>/dev/null | grep -qw "^$CPOD"; then
 		ip -n "$CPOD" -o link show 2>/dev/null | awk -F': ' '$2 != "lo" {sub(/@.*/, "", $2); print "pod link " $2}'
 	fi
@@ -94,7 +107,8 @@ crash_reset() {
 
 # crash_del VARIANT: the runtime's DEL after a crashed ADD; sets DRC (first failing rc, or 0).
 crash_del() {
-	DRC=0
+	DRC=0 CRASH_NS_GONE=0
+	case $1 in gone | empty) CRASH_NS_GONE=1 ;; esac
 	case $1 in
 	once) crash_run DEL "$CPODNS"; DRC=$RC ;;
 	twice)
@@ -167,13 +181,13 @@ crash_kill_points() {
 }
 
 # crash_lengths SIZE: truncation lengths for a file of SIZE bytes: 0, 1, size-1 always, every
-# length for files up to CRASH_FULL_LEN (24) bytes, else ~16 evenly spaced ones.
+# length for files up to CRASH_FULL_LEN (16) bytes, else ~10 evenly spaced ones.
 crash_lengths() {
 	local s=$1 step
-	step=$(((s + 15) / 16))
+	step=$(((s + 9) / 10))
 	{
 		echo 0; [ "$s" -gt 1 ] && echo 1; [ "$s" -gt 0 ] && echo $((s - 1))
-		if [ "$s" -le "${CRASH_FULL_LEN:-24}" ]; then seq 0 $((s - 1)); else seq 0 "$step" $((s - 1)); fi
+		if [ "$s" -le "${CRASH_FULL_LEN:-16}" ]; then seq 0 $((s - 1)); else seq 0 "$step" $((s - 1)); fi
 	} | sort -nu
 }
 
@@ -219,7 +233,7 @@ crash_power_loss() {
 				crash_reset; ip netns del "$CPOD" 2>/dev/null; continue
 			fi
 			[ "$len" -ge "$(stat -c %s "$f")" ] || truncate -s "$len" "$f"
-			crash_run DEL "$CPODNS"; DRC=$RC; DOUT=$OUT
+			crash_run DEL "$CPODNS"; DRC=$RC; DOUT=$OUT CRASH_NS_GONE=0
 			if declare -F crash_gc >/dev/null; then crash_gc; [ "$DRC" -ne 0 ] || DRC=$RC; fi
 			leaks=$(crash_leaks)
 			ip netns del "$CPOD" 2>/dev/null

@@ -4,7 +4,7 @@
 # point and runs a random DEL variant, then the leak check of driver.bash. Half the cycles use a
 # random strace kill point of plexus itself, half a timer: SIGKILL to the ADD's whole PID
 # namespace after a random delay within the ADD's duration, which also lands inside the exec'd
-# delegates (bridge, host-local) as a runtime's timeout does. Runs CRASH_SECONDS (default 90),
+# delegates (bridge, host-local) as a runtime's timeout does. Runs CRASH_SECONDS (default 60),
 # or CHAOS_CYCLES cycles when set (make chaos). Prints the cycle, kill and leak counts.
 source "$(dirname "$0")/../lib.sh"
 need_root
@@ -22,21 +22,25 @@ SEED=${CRASH_SEED:-$$}
 RANDOM=$SEED
 echo "# random: seed $SEED, ${#POINTS[@]} strace kill points, ADD ~${ADD_MS} ms"
 
-# timer_add MS: ADD, SIGKILL to the PID namespace's init after MS ms (the kernel then kills
-# every process in it); sets RC (137 when killed).
+# timer_add MS: ADD, SIGKILL after MS ms to unshare, whose --kill-child then kills the PID
+# namespace's init, and the kernel every process in it; sets RC (137 when killed). DEL starts
+# once no process of the ADD is left, as a runtime waits for the plugin it killed.
 timer_add() {
 	crash_env ADD "$CCID" "$CPODNS"
 	"${ENVCMD[@]}" unshare -pf --kill-child --mount-proc "$CBIN" <<<"$CONF" >/dev/null 2>&1 &
-	local pid=$! init
+	local pid=$! n
 	sleep "$(printf '0.%03d' "$1")"
-	init=$(pgrep -P "$pid" | head -n1)
-	kill -KILL "${init:-$pid}" 2>/dev/null
-	wait "$pid"
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
 	RC=$?
+	for n in $(seq 50); do
+		grep -qsz "^CNI_CONTAINERID=$CCID\$" /proc/[0-9]*/environ || break
+		sleep 0.02
+	done
 }
 
 cycles=0 killed=0 tkilled=0 leaky=0 nstrace=0 ntimer=0
-end=$(($(date +%s) + ${CRASH_SECONDS:-90}))
+end=$(($(date +%s) + ${CRASH_SECONDS:-60}))
 while if [ -n "${CHAOS_CYCLES:-}" ]; then [ "$cycles" -lt "$CHAOS_CYCLES" ]; else [ "$(date +%s)" -lt "$end" ]; fi; do
 	cycles=$((cycles + 1))
 	v=${VARIANTS[$((RANDOM % ${#VARIANTS[@]}))]}
