@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-# Crash tier driver: source it after tests/lib.sh. A plugin script defines
-#   crash_env VERB CID NETNS  -> sets ENVCMD (command prefix up to, not including, the binary:
-#                                "ip netns exec NODE env -i VAR=..."), CBIN (the binary), CONF
-#   CRASH_NODE                -> the netns the plugin runs in (its links are snapshotted)
+# Crash tier driver: source it after tests/lib.sh. A plugin script calls crash_node, sets
+#   CBIN, CONF                -> the plugin binary and its netconf
 #   CRASH_DIRS                -> directories whose files plexus writes (snapshotted)
+#   CRASH_ENV (optional)      -> extra VAR=VALUE for the plugin's environment
+#   crash_env (optional)      -> its own version of crash_env below (e.g. CNI_ARGS per container)
 #   crash_extra (optional)    -> prints extra leak descriptions (e.g. VF settings), "" = none
 #   crash_gc (optional)       -> runs a GC after DEL in the power-loss pass
 # and then calls crash_warmup, crash_kill_points NAME, crash_power_loss NAME.
@@ -38,6 +38,25 @@ for t in strace unshare jq ip md5sum; do
 	command -v "$t" >/dev/null || { fail "crash: $t missing"; exit 1; }
 done
 
+# crash_node PREFIX [NIC]: sets TMP (a temp dir) and CRASH_NODE (the netns the plugin runs in;
+# its links are snapshotted) = PREFIX<T_ID>, with lo up and, if NIC is given, a veth NIC/NICp up.
+crash_node() {
+	TMP=$(t_tmpdir)
+	CRASH_NODE=$1$T_ID
+	t_netns "$CRASH_NODE" && ip -n "$CRASH_NODE" link set lo up || exit 1
+	[ -z "${2:-}" ] && return
+	ip -n "$CRASH_NODE" link add "$2" type veth peer name "$2p" &&
+		ip -n "$CRASH_NODE" link set "$2" up && ip -n "$CRASH_NODE" link set "$2p" up || exit 1
+}
+CRASH_ENV=()
+# crash_env VERB CID NETNS: sets ENVCMD, the command prefix up to the binary: the plugin runs in
+# the node netns with exactly the CNI environment (CNI_IFNAME = CRASH_IFNAME, default net1).
+crash_env_base() {
+	ENVCMD=(ip netns exec "$CRASH_NODE" env -i PATH="$PATH" CNI_COMMAND="$1" CNI_CONTAINERID="$2"
+		CNI_NETNS="$3" CNI_IFNAME="${CRASH_IFNAME:-net1}" CNI_PATH="$REF_CNI" "${CRASH_ENV[@]}")
+}
+crash_env() { crash_env_base "$@"; }
+
 # crash_pod: sets CPOD (netns name), CPODNS (path) and CCID for a new cycle.
 crash_pod() {
 	CRASH_N=$((CRASH_N + 1))
@@ -60,7 +79,7 @@ crash_run() {
 	RC=$?
 }
 
-# crash_files: "path md5" for every file under CRASH_DIRS.
+# crash_files: the path of every file under CRASH_DIRS, sorted.
 crash_files() {
 	local d
 	for d in "${CRASH_DIRS[@]}"; do
@@ -92,6 +111,10 @@ crash_leaks_now() {
 		ip -n "$CPOD" -o link show 2>/dev/null | awk -F': ' '$2 != "lo" {sub(/@.*/, "", $2); print "pod link " $2}'
 	fi
 	comm -13 "$TMP/base.links" <(crash_links) | sed 's/^/node link /'
+	# plexus tags links it is about to delete with its link group (lib/net NET_DEL_GROUP,
+	# "plxd"); a node link still tagged would go with the next group delete.
+	ip -n "$CRASH_NODE" -o link show group 1886157924 2>/dev/null |
+		awk -F': ' '{sub(/@.*/, "", $2); print "node link tagged for deletion " $2}'
 	comm -13 "$TMP/base.files" <(crash_files) | sed "s|^$TMP/|file |"
 	grep -lsz "^CNI_CONTAINERID=$CCID\$" /proc/[0-9]*/environ | sed 's|^/proc/\([0-9]*\)/.*|process \1|'
 	if declare -F crash_extra >/dev/null; then crash_extra; fi
@@ -147,7 +170,7 @@ crash_count() {
 
 # crash_kill_points NAME: every kill point of ADD, then the runtime's DEL, then the leak check.
 crash_kill_points() {
-	local name=$1 sc max k i=0 v leaks killed=0 done=0
+	local name=$1 sc max k i=0 v leaks killed=0 done=0 completed=""
 	local -A npass nfail
 	local variants=($CRASH_VARIANTS)
 	crash_count >"$TMP/points" || return
@@ -159,7 +182,7 @@ crash_kill_points() {
 			crash_pod
 			crash_run ADD "$CPODNS" -o /dev/null -e trace="$sc" -e inject="$sc:signal=KILL:when=$k"
 			RC0=$RC
-			if [ "$RC" -eq 137 ]; then killed=$((killed + 1)); else done=$((done + 1)); fi
+			if [ "$RC" -eq 137 ]; then killed=$((killed + 1)); else done=$((done + 1)) completed+=" $sc#$k"; fi
 			crash_del "$v"
 			leaks=$(crash_leaks)
 			ip netns del "$CPOD" 2>/dev/null
@@ -172,7 +195,7 @@ crash_kill_points() {
 			fi
 		done
 	done <"$TMP/points"
-	echo "# $name: $i kill points: ADD killed $killed times, completed $done times"
+	echo "# $name: $i kill points: ADD killed $killed times, completed $done times${completed:+ (at$completed)}"
 	for v in "${variants[@]}"; do
 		[ "${nfail[$v]:-0}" -eq 0 ] && [ "${npass[$v]:-0}" -gt 0 ] &&
 			pass "crash $name: DEL '$v' after ${npass[$v]} kill points: exit 0, nothing left"

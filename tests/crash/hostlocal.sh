@@ -5,17 +5,11 @@
 source "$(dirname "$0")/../lib.sh"
 need_root
 source "$(dirname "$0")/driver.bash"
-TMP=$(t_tmpdir)
-CRASH_NODE=plxch$T_ID
-t_netns "$CRASH_NODE"
+crash_node plxch
 CRASH_DIRS=("$TMP/ipam")
+CBIN=$BIN/plexus-hostlocal
 CONF=$(jq -cn --arg d "$TMP/ipam" '{cniVersion:"1.0.0",name:"crash-hl",type:"host-local",
 	ipam:{type:"host-local",dataDir:$d,ranges:[[{subnet:"10.224.0.0/24"}],[{subnet:"fd00:224::/64"}]]}}')
-crash_env() {
-	ENVCMD=(ip netns exec "$CRASH_NODE" env -i PATH="$PATH" CNI_COMMAND="$1" CNI_CONTAINERID="$2"
-		CNI_NETNS="$3" CNI_IFNAME=net1 CNI_PATH="$REF_CNI")
-	CBIN=$BIN/plexus-hostlocal
-}
 crash_warmup hostlocal
 crash_kill_points hostlocal
 crash_power_loss hostlocal

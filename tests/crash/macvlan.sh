@@ -5,21 +5,11 @@
 source "$(dirname "$0")/../lib.sh"
 need_root
 source "$(dirname "$0")/driver.bash"
-TMP=$(t_tmpdir)
-CRASH_NODE=plxcm$T_ID
-t_netns "$CRASH_NODE"
-ip -n "$CRASH_NODE" link set lo up
-ip -n "$CRASH_NODE" link add eth9 type veth peer name eth9p
-ip -n "$CRASH_NODE" link set eth9 up
-ip -n "$CRASH_NODE" link set eth9p up
+crash_node plxcm eth9
 CRASH_DIRS=("$TMP/ipam")
+CBIN=$BIN/plexus-macvlan
 CONF=$(jq -cn --arg d "$TMP/ipam" '{cniVersion:"1.0.0",name:"crash-mv",type:"macvlan",master:"eth9",
 	mode:"bridge",ipam:{type:"host-local",dataDir:$d,ranges:[[{subnet:"10.221.0.0/24"}]]}}')
-crash_env() {
-	ENVCMD=(ip netns exec "$CRASH_NODE" env -i PATH="$PATH" CNI_COMMAND="$1" CNI_CONTAINERID="$2"
-		CNI_NETNS="$3" CNI_IFNAME=net1 CNI_PATH="$REF_CNI")
-	CBIN=$BIN/plexus-macvlan
-}
 crash_warmup macvlan
 crash_kill_points macvlan
 crash_power_loss macvlan

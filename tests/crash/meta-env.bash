@@ -6,14 +6,8 @@
 for t in node openssl curl; do
 	command -v "$t" >/dev/null || { fail "crash meta: $t missing (scripts/setup.sh installs it)"; exit 1; }
 done
-TMP=$(t_tmpdir)
-CRASH_NODE=plxcx$T_ID
-t_netns "$CRASH_NODE"
-ip -n "$CRASH_NODE" link set lo up
-ip -n "$CRASH_NODE" link add eth9 type veth peer name eth9p
+crash_node plxcx eth9
 ip -n "$CRASH_NODE" addr add 10.225.0.1/24 dev eth9
-ip -n "$CRASH_NODE" link set eth9 up
-ip -n "$CRASH_NODE" link set eth9p up
 bash "$TOP/tests/fixtures/apiserver/mkcerts.sh" "$TMP/pki" >/dev/null
 TOKEN=plexus-crash-token-$T_ID
 hlr() { jq -cn --arg d "$TMP/ipam-$1" --arg s "$2" '{type:"host-local",dataDir:$d,ranges:[[{subnet:$s}]]}'; }
@@ -62,11 +56,10 @@ CONF=$(jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" --arg d "$TMP/devin
 CRASH_DIRS=("$TMP/cache" "$TMP/devinfo" "$TMP/run" "$TMP/ipam-cluster" "$TMP/ipam-mv" "$TMP/ipam-vx")
 # The cluster network's leases are written by the reference host-local, not by plexus.
 CRASH_PL_SKIP="/ipam-cluster/"
+CRASH_ENV=(PLEXUS_RUN_DIR="$TMP/run") CRASH_IFNAME=eth0 CBIN=$BIN/plexus
 crash_env() {
-	ENVCMD=(ip netns exec "$CRASH_NODE" env -i PATH="$PATH" PLEXUS_RUN_DIR="$TMP/run"
-		CNI_COMMAND="$1" CNI_CONTAINERID="$2" CNI_NETNS="$3" CNI_IFNAME=eth0 CNI_PATH="$REF_CNI"
-		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=crash;K8S_POD_INFRA_CONTAINER_ID=$2")
-	CBIN=$BIN/plexus
+	crash_env_base "$@"
+	ENVCMD+=(CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=crash;K8S_POD_INFRA_CONTAINER_ID=$2")
 }
 # GC with no valid attachment: every cycle's pod is gone by then.
 crash_gc() {

@@ -13,10 +13,7 @@ need_root
 CRASH_VARIANTS=${CRASH_VARIANTS:-once twice}
 source "$(dirname "$0")/driver.bash"
 [ -x "$REF_CNI/static" ] || { fail "crash sriov: $REF_CNI/static missing"; exit 1; }
-TMP=$(t_tmpdir)
-CRASH_NODE=plxcs$T_ID
-t_netns "$CRASH_NODE"
-ip -n "$CRASH_NODE" link set lo up
+crash_node plxcs
 SYS=$TMP/sysfs PF=0000:3b:00.0 VF=0000:3b:00.1
 PFDIR=$SYS/sys/devices/pci0000:00/$PF
 "$TOP/tests/fixtures/mksysfs.sh" "$SYS" pf "$PF" pf0 >/dev/null
@@ -32,12 +29,8 @@ CONF=$(jq -cn --arg d "$VF" --arg f "$TMP/devinfo/crash-sriov.json" '{cniVersion
 	link_state:"enable",min_tx_rate:10,max_tx_rate:100,MTU:1400,
 	capabilities:{CNIDeviceInfoFile:true},runtimeConfig:{CNIDeviceInfoFile:$f},
 	ipam:{type:"static",addresses:[{address:"10.229.0.5/24"}]}}')
-crash_env() {
-	ENVCMD=(ip netns exec "$CRASH_NODE" env -i PATH="$PATH" CNI_COMMAND="$1" CNI_CONTAINERID="$2"
-		CNI_NETNS="$3" CNI_IFNAME=net1 CNI_PATH="$REF_CNI" PLEXUS_SYSFS_ROOT="$SYS"
-		PLEXUS_STATE_DIR="$TMP/state")
-	CBIN=$BIN/plexus-sriov
-}
+CRASH_ENV=(PLEXUS_SYSFS_ROOT="$SYS" PLEXUS_STATE_DIR="$TMP/state")
+CBIN=$BIN/plexus-sriov
 # The VF's settings with the fake PF's defaults filled in (a fresh PF lists no VF yet).
 vf_state() {
 	jq -cS '.vfs["0"] // {} | {vlan: (.vlan // 0), qos: (.qos // 0), proto: (.proto // "802.1q"),

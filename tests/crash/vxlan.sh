@@ -6,24 +6,15 @@
 source "$(dirname "$0")/../lib.sh"
 need_root
 source "$(dirname "$0")/driver.bash"
-TMP=$(t_tmpdir)
-CRASH_NODE=plxcv$T_ID
-t_netns "$CRASH_NODE"
-ip -n "$CRASH_NODE" link set lo up
-ip -n "$CRASH_NODE" link add ul0 type veth peer name ul0p
+crash_node plxcv ul0
 ip -n "$CRASH_NODE" addr add 10.222.0.1/24 dev ul0
-ip -n "$CRASH_NODE" link set ul0 up
-ip -n "$CRASH_NODE" link set ul0p up
 ip -n "$CRASH_NODE" route add default via 10.222.0.254 dev ul0
 CRASH_DIRS=("$TMP/ipam" "$TMP/run")
+CRASH_ENV=(PLEXUS_RUN_DIR="$TMP/run")
+CBIN=$BIN/plexus-vxlan
 CONF=$(jq -cn --arg d "$TMP/ipam" '{cniVersion:"1.0.0",name:"crash-vx",type:"plexus-vxlan",vni:4242,
 	deleteOnLastDel:true,remotes:["10.222.0.2"],
 	ipam:{type:"host-local",dataDir:$d,ranges:[[{subnet:"10.223.0.0/24"}]]}}')
-crash_env() {
-	ENVCMD=(ip netns exec "$CRASH_NODE" env -i PATH="$PATH" CNI_COMMAND="$1" CNI_CONTAINERID="$2"
-		CNI_NETNS="$3" CNI_IFNAME=net1 CNI_PATH="$REF_CNI" PLEXUS_RUN_DIR="$TMP/run")
-	CBIN=$BIN/plexus-vxlan
-}
 crash_warmup vxlan
 crash_kill_points vxlan
 crash_power_loss vxlan
