@@ -29,7 +29,7 @@ jq -cn --argjson a "$(nad kube-system cluster "$CLUSTER")" --argjson b "$(nad de
 	  spec:{containers:[{name:"c",image:"pause"}]}}]}' >"$TMP/state.json"
 ip netns exec "$CRASH_NODE" node "$TOP/tests/fixtures/apiserver/apiserver.js" --cert "$TMP/pki/server.crt" \
 	--key "$TMP/pki/server.key" --state "$TMP/state.json" --token "$TOKEN" \
-	--max-lifetime "${CRASH_API_LIFETIME:-1800}" >"$TMP/port" 2>"$TMP/api.err" &
+	--max-lifetime "${CRASH_API_LIFETIME:-$((${CHAOS_CYCLES:-0} * 4 + 1800))}" >"$TMP/port" 2>"$TMP/api.err" &
 for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
 PORT=$(head -n1 "$TMP/port")
 [ -n "$PORT" ] || { fail "crash meta: API server fixture did not start: $(cat "$TMP/api.err")"; exit 1; }
