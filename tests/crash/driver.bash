@@ -17,8 +17,8 @@
 # Every ADD runs as PID 1 of its own PID namespace (unshare --kill-child), so when plexus dies
 # the kernel kills every process it started, as a runtime's timeout would.
 #
-# Variants of the runtime's DEL after the kill, taken round-robin over the kill points (every
-# kill point runs once, every variant runs on a quarter of them):
+# Variants of the runtime's DEL after the kill (CRASH_VARIANTS), taken round-robin over the kill
+# points: every kill point runs once, each of the four default variants on a quarter of them:
 #   once     DEL
 #   twice    DEL, DEL
 #   gone     ip netns del, then DEL with the stale CNI_NETNS path
