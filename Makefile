@@ -120,7 +120,7 @@ TEST_BINS := $(TEST_SRCS:%.c=$(B)/%)
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 
-.PHONY: all test check check-netns bench install uninstall clean format check-format fuzz demo
+.PHONY: all test check check-netns crash chaos bench install uninstall clean format check-format fuzz demo
 all: $(BINS)
 
 $(B)/obj/%.o: %.c | $(PROTO_H)
@@ -153,6 +153,14 @@ check: $(TEST_BINS)
 # Netns tier: real links in real network namespaces (root).
 check-netns: $(BINS) $(TEST_BINS)
 	$(Q)PLEXUS_BUILD=$(B) tests/run.sh netns
+
+# Crash tier: ADD killed at every kill point, then DEL; power loss; randomized (CRASH_SECONDS).
+crash: $(BINS)
+	$(Q)PLEXUS_BUILD=$(B) tests/run.sh crash
+
+# The long randomized crash run: CHAOS_CYCLES (default 1000) cycles of the meta-plugin.
+chaos: $(BINS)
+	$(Q)PLEXUS_BUILD=$(B) CHAOS_CYCLES=$${CHAOS_CYCLES:-1000} bash tests/crash/random.sh
 
 # Everything: the README's test command runs this.
 test: $(BINS) $(TEST_BINS)

@@ -14,7 +14,7 @@ PACKAGES=(
 	# fuzzing and sanitizers (clang's runtimes)
 	libclang-rt-dev
 	# tests, demo and bench
-	iproute2 iputils-ping jq procps util-linux nodejs openssl python3-yaml curl
+	iproute2 iputils-ping jq procps util-linux nodejs openssl python3-yaml curl strace
 	containernetworking-plugins hyperfine tcpdump
 	# tests/cri: containerd 1.6 + runc drive plexus through the CRI (gcc -static needs libc6-dev)
 	containerd runc libc6-dev

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Runs the test tiers and prints one closing line "N passed, N failed, N skipped".
-# Usage: tests/run.sh unit|e2e|netns|vm|cri|fuzz|all    (PLEXUS_BUILD = build dir, default build)
+# Usage: tests/run.sh unit|e2e|netns|crash|vm|cri|fuzz|all    (PLEXUS_BUILD = build dir, default build)
 # Skips are allowed only when not root (and then said loudly); as root a skip is a failure.
 set -u
 cd "$(dirname "$0")/.."
@@ -90,10 +90,11 @@ unit) unit ;;
 netns) scripts netns ;;
 vm) scripts vm ;;
 fuzz) fuzz ;;
-all) unit; scripts e2e; scripts netns; scripts vm; scripts cri ;;
+all) unit; scripts e2e; scripts netns; scripts crash; scripts vm; scripts cri ;;
+crash) scripts crash ;;
 cri) scripts cri ;;
 e2e) scripts e2e ;;
-*) echo "usage: $0 unit|e2e|netns|vm|cri|fuzz|all" >&2; exit 2 ;;
+*) echo "usage: $0 unit|e2e|netns|crash|vm|cri|fuzz|all" >&2; exit 2 ;;
 esac
 
 if [ "$skip" -gt 0 ]; then
