@@ -234,16 +234,30 @@ size_t hl_store_get_by_id(const struct hl_store *s, const char *id, const char *
 	return k;
 }
 
+/* A lease cut short by a power loss (the lease is linked in before its data reaches the disk,
+ * see docs/ipam.md): its owner is a strict prefix of "<id>\r\n<ifname>". Container IDs are
+ * fixed-length in every runtime (64 hex digits), so no other container's ID is a strict prefix
+ * of this one's. */
+static bool lease_cut_of(const struct hl_lease *l, const char *id, const char *ifname)
+{
+	if (!l->name)
+		return false;
+	size_t il = strlen(l->id);
+	if (!l->ifname)
+		return il < strlen(id) && strncmp(id, l->id, il) == 0;
+	size_t fl = strlen(l->ifname);
+	return strcmp(l->id, id) == 0 && fl < strlen(ifname) && strncmp(ifname, l->ifname, fl) == 0;
+}
+
+/* The reference releases "<id>" leases (its format before ifnames) only when no
+ * "<id>\r\n<ifname>" lease matched; a lease cut to exactly "<id>" or "<id>\r\n" by a power loss
+ * reads the same, and would stay for good beside its other family's intact lease. So every
+ * lease of the container's that is not another interface's goes. */
 void hl_store_release(struct hl_store *s, const char *id, const char *ifname)
 {
-	bool found = false;
 	for (size_t i = 0; i < s->n; i++)
-		if (lease_matches(&s->leases[i], id, ifname) == MATCH_FULL) {
-			lease_remove(s, &s->leases[i]);
-			found = true;
-		}
-	for (size_t i = 0; i < s->n && !found; i++)
-		if (lease_matches(&s->leases[i], id, ifname) == MATCH_OLD)
+		if (lease_matches(&s->leases[i], id, ifname) != MATCH_NONE ||
+		    lease_cut_of(&s->leases[i], id, ifname))
 			lease_remove(s, &s->leases[i]);
 }
 

@@ -254,6 +254,12 @@ crash_power_loss() {
 		size=${sizes[$((idx - 1))]}
 		for len in $(crash_lengths "$size"); do
 			trials=$((trials + 1))
+			# Each trial starts from the baseline: a persistent file a trial cut
+			# (last_reserved_ip) would else make the next ADD leave it as it was, and it
+			# would not count as written.
+			while IFS= read -r f; do
+				[ -e "$f" ] && cp "$TMP/base.content/$(echo "$f" | md5sum | cut -c1-32)" "$f"
+			done <"$TMP/base.files"
 			crash_pod
 			crash_run ADD "$CPODNS"
 			f=$(crash_written | sed -n "${idx}p")

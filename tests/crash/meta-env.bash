@@ -50,9 +50,9 @@ contexts:
   context: {cluster: test, user: plexus}
 current-context: test
 KC
-CONF=$(jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" --arg d "$TMP/devinfo" \
+CONF=$(jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" --arg d "$TMP/devinfo" --arg t "$TMP" \
 	'{cniVersion:"1.1.0",name:"plexus-net",type:"plexus",kubeconfig:$k,clusterNetwork:"cluster",
-	  cniDir:$c,deviceInfoDir:$d}')
+	  cniDir:$c,deviceInfoDir:$d,tenantPolicy:{hostPathRoots:{dataDir:[$t]}}}')
 CRASH_DIRS=("$TMP/cache" "$TMP/devinfo" "$TMP/run" "$TMP/ipam-cluster" "$TMP/ipam-mv" "$TMP/ipam-vx")
 # The cluster network's leases are written by the reference host-local, not by plexus.
 CRASH_PL_SKIP="/ipam-cluster/"
