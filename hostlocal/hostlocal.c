@@ -124,6 +124,17 @@ static int alloc_get(struct hl_store *st, const struct hl_rangeset *set, size_t 
 	return 0;
 }
 
+/* Everything ADD checks before it touches the store: the conf, and resolvConf readable. */
+static int hl_validate(const struct cni_ctx *ctx, struct cni_err *err)
+{
+	_cleanup_(hl_conf_done) struct hl_conf c = { 0 };
+	int r = hl_conf_parse(ctx, &c, err);
+	if (r < 0)
+		return r;
+	_cleanup_(cni_result_freep) struct cni_result *res = cni_result_new();
+	return c.resolv_conf ? hl_resolv_parse(c.resolv_conf, &res->dns, err) : 0;
+}
+
 static int hl_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err *err)
 {
 	_cleanup_(hl_conf_done) struct hl_conf c = { 0 };
@@ -239,4 +250,5 @@ const struct cni_plugin hostlocal_plugin = {
 	.del = hl_del,
 	.check = hl_check,
 	.gc = hl_gc,
+	.validate = hl_validate,
 };

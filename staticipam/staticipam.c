@@ -229,6 +229,12 @@ int staticipam_conf_parse(const struct cni_ctx *ctx, struct staticipam_conf *ret
 	return 0;
 }
 
+static int sipam_validate(const struct cni_ctx *ctx, struct cni_err *err)
+{
+	_cleanup_(staticipam_conf_done) struct staticipam_conf c = { 0 };
+	return staticipam_conf_parse(ctx, &c, err);
+}
+
 static int sipam_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err *err)
 {
 	_cleanup_(staticipam_conf_done) struct staticipam_conf c = { 0 };
@@ -291,4 +297,5 @@ const struct cni_plugin staticipam_plugin = {
 	.add = sipam_add,
 	.del = sipam_del,
 	.check = sipam_check,
+	.validate = sipam_validate,
 };

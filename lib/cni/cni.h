@@ -71,6 +71,8 @@ int cni_ctx_prev_iface(const struct cni_ctx *ctx, size_t *ret, struct cni_err *e
  * - check: compare prevResult with reality; never modify state. NULL = always fine.
  * - status: NULL = always ready (the core still forwards STATUS to IPAM).
  * - gc: NULL = nothing to collect (the core still forwards GC to IPAM).
+ * - validate: an IPAM's ADD checks without side effects (its netconf parsed and checked), so a
+ *   plugin can refuse a bad IPAM config before it creates anything. NULL = nothing to check.
  * - top_level_only: the skel refuses every verb but VERSION when the plugin runs as a delegate
  *   of plexus (lib/cni/exec.h, CNI_EXEC_MARKER). */
 struct cni_plugin {
@@ -83,4 +85,5 @@ struct cni_plugin {
 	int (*check)(const struct cni_ctx *ctx, struct cni_err *err);
 	int (*status)(const struct cni_ctx *ctx, struct cni_err *err);
 	int (*gc)(const struct cni_ctx *ctx, struct cni_err *err);
+	int (*validate)(const struct cni_ctx *ctx, struct cni_err *err);
 };

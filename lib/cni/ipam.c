@@ -45,8 +45,10 @@ static const struct cni_plugin *ipam_builtin(const struct cni_ctx *ctx)
 }
 
 /* Run a built-in IPAM as if exec'd: same CNI_* values, same conf bytes, its own ctx. */
+/* Run cmd of the in-process IPAM p with the plugin's request; with validate_only, its
+ * validate slot for an ADD instead. */
 static int ipam_inproc(const struct cni_plugin *p, const struct cni_ctx *ctx, enum cni_cmd cmd,
-		       struct cni_result **ret, struct cni_err *err)
+		       bool validate_only, struct cni_result **ret, struct cni_err *err)
 {
 	struct cni_env env = {
 		.cmd = cmd,
@@ -63,7 +65,10 @@ static int ipam_inproc(const struct cni_plugin *p, const struct cni_ctx *ctx, en
 	if (r >= 0) {
 		/* The IPAM's own ctx names itself as ipam.type: never forward to itself. */
 		ictx.ipam_type = NULL;
-		r = cni_plugin_run(p, &ictx, cmd == CNI_CMD_ADD ? &res : NULL, &e);
+		if (validate_only)
+			r = p->validate ? p->validate(&ictx, &e) : 0;
+		else
+			r = cni_plugin_run(p, &ictx, cmd == CNI_CMD_ADD ? &res : NULL, &e);
 	}
 	cni_ctx_done(&ictx);
 	if (r < 0) {
@@ -170,8 +175,11 @@ static int ipam_exec(const struct cni_ctx *ctx, enum cni_cmd cmd, char **ret, si
 
 int cni_ipam_resolve(const struct cni_ctx *ctx, struct cni_err *err)
 {
-	if (!ctx->ipam_type || ipam_builtin(ctx))
+	const struct cni_plugin *builtin = ipam_builtin(ctx);
+	if (!ctx->ipam_type)
 		return 0;
+	if (builtin)
+		return ipam_inproc(builtin, ctx, CNI_CMD_ADD, true, NULL, err);
 	_cleanup_free_ char *path = NULL;
 	int r = cni_exec_find(ctx->ipam_type, ctx->path, &path, err);
 	return r < 0 ? cni_err_wrap(err, "ipam.type") : 0;
@@ -183,7 +191,7 @@ int cni_ipam_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_
 	struct cni_result *res = NULL;
 	int r;
 	if (builtin) {
-		r = ipam_inproc(builtin, ctx, CNI_CMD_ADD, &res, err);
+		r = ipam_inproc(builtin, ctx, CNI_CMD_ADD, false, &res, err);
 		if (r < 0)
 			return r;
 		if (!res)
@@ -217,7 +225,7 @@ int cni_ipam_del(const struct cni_ctx *ctx, struct cni_err *err)
 		return 0;
 	const struct cni_plugin *builtin = ipam_builtin(ctx);
 	if (builtin)
-		return ipam_inproc(builtin, ctx, CNI_CMD_DEL, NULL, err);
+		return ipam_inproc(builtin, ctx, CNI_CMD_DEL, false, NULL, err);
 	return ipam_exec(ctx, CNI_CMD_DEL, NULL, NULL, err);
 }
 
@@ -227,7 +235,7 @@ int cni_ipam_check(const struct cni_ctx *ctx, struct cni_err *err)
 		return 0;
 	const struct cni_plugin *builtin = ipam_builtin(ctx);
 	if (builtin)
-		return ipam_inproc(builtin, ctx, CNI_CMD_CHECK, NULL, err);
+		return ipam_inproc(builtin, ctx, CNI_CMD_CHECK, false, NULL, err);
 	return ipam_exec(ctx, CNI_CMD_CHECK, NULL, NULL, err);
 }
 
@@ -240,7 +248,7 @@ static int forward_optional(const struct cni_ctx *ctx, enum cni_cmd cmd, struct 
 		return 0;
 	const struct cni_plugin *builtin = ipam_builtin(ctx);
 	if (builtin)
-		return ipam_inproc(builtin, ctx, cmd, NULL, err);
+		return ipam_inproc(builtin, ctx, cmd, false, NULL, err);
 	enum cni_version v;
 	int r = ipam_negotiate(ctx, &v, err);
 	if (r < 0)

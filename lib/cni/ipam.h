@@ -12,8 +12,9 @@
  * table is borrowed for the life of the process; n 0 turns the built-ins off. */
 void cni_ipam_set_builtins(const struct cni_plugin *const *table, size_t n);
 
-/* Whether ctx->ipam_type can run: none, a built-in, or a binary found in CNI_PATH. Not found
- * -> code 7 naming ipam.type. For plugins that must know before they create anything. */
+/* Whether ctx->ipam_type can run: none, a built-in whose config passes its validate slot, or a
+ * binary found in CNI_PATH. Not found -> code 7 naming ipam.type; a bad built-in config -> its
+ * error. For plugins that must know before they create anything. */
 int cni_ipam_resolve(const struct cni_ctx *ctx, struct cni_err *err);
 
 /* Run ctx->ipam_type with ADD and the complete netconf on stdin; decode the result (any

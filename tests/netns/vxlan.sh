@@ -323,14 +323,27 @@ for d in true false; do
 	check "vxlan: ... nothing was created" host_clean 810 "$BASE"
 	cni A DEL "$c" "$PODNS" eth0 "cbadipam$d"
 	check "vxlan: ... and its DEL succeeds" [ "$RC" = 0 ]
-	# The IPAM runs and fails after the VTEP, bridge and veth exist: all of it goes.
-	c=$(conf vxnet8 810 '{"type":"host-local","dataDir":"'"$TMP/dd8"'","ranges":[[{"subnet":"10.245.0.0/24","rangeStart":"10.1.1.1"}]]}' \
+	# A built-in IPAM's bad config is refused before anything exists (its validate slot).
+	c=$(conf vxnet8 810 '{"type":"host-local","dataDir":"'"$TMP/dd8bad"'","ranges":[[{"subnet":"10.245.0.0/24","rangeStart":"10.1.1.1"}]]}' \
 		"{\"remotes\":[\"10.250.0.2\"],\"deleteOnLastDel\":$d}")
 	cni A ADD "$c" "$PODNS" eth0 "cbadrange$d"
-	check "vxlan: IPAM ADD failure (deleteOnLastDel $d) fails the ADD" [ "$RC" != 0 ]
-	check "vxlan: ... VTEP, bridge and veth it created are gone" host_clean 810 "$BASE"
+	check "vxlan: bad built-in IPAM range (deleteOnLastDel $d) -> code 7 naming the field" err_is 7 rangeStart
+	check "vxlan: ... nothing was created" host_clean 810 "$BASE"
+	check "vxlan: ... not even the IPAM's store" test ! -e "$TMP/dd8bad"
 	cni A DEL "$c" "$PODNS" eth0 "cbadrange$d"
 	check "vxlan: ... and its DEL succeeds" [ "$RC" = 0 ]
+	# The IPAM runs and fails after the VTEP, bridge and veth exist (its only address is
+	# taken): all of it goes.
+	mkdir -p "$TMP/dd8/vxnet8"
+	printf 'other\r\neth0' >"$TMP/dd8/vxnet8/10.245.0.5"
+	c=$(conf vxnet8 810 '{"type":"host-local","dataDir":"'"$TMP/dd8"'","ranges":[[{"subnet":"10.245.0.0/24","rangeStart":"10.245.0.5","rangeEnd":"10.245.0.5"}]]}' \
+		"{\"remotes\":[\"10.250.0.2\"],\"deleteOnLastDel\":$d}")
+	cni A ADD "$c" "$PODNS" eth0 "cfull$d"
+	check "vxlan: IPAM ADD failure (deleteOnLastDel $d) fails the ADD" [ "$RC" != 0 ]
+	check "vxlan: ... VTEP, bridge and veth it created are gone" host_clean 810 "$BASE"
+	cni A DEL "$c" "$PODNS" eth0 "cfull$d"
+	check "vxlan: ... and its DEL succeeds, the other owner's lease stays" \
+		bash -c "[ $RC = 0 ] && [ -e '$TMP/dd8/vxnet8/10.245.0.5' ]"
 done
 
 # Another link already holds the host veth name this attachment hashes to.
