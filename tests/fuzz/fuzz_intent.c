@@ -14,9 +14,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static cJSON *conf;
 	if (!conf)
-		conf = cJSON_Parse("{\"cniVersion\":\"1.0.0\",\"name\":\"p\",\"type\":\"plexus\","
-				   "\"clusterNetwork\":\"c\",\"cniDir\":\"/nonexistent/plexus-fuzz\","
-				   "\"deviceInfoDir\":\"/nonexistent/plexus-fuzz/devinfo\"}");
+		conf = cJSON_Parse(
+			"{\"cniVersion\":\"1.0.0\",\"name\":\"p\",\"type\":\"plexus\","
+			"\"clusterNetwork\":\"c\",\"cniDir\":\"/nonexistent/plexus-fuzz\","
+			"\"deviceInfoDir\":\"/nonexistent/plexus-fuzz/devinfo\"}");
 	struct cni_ctx ctx = { .container_id = "0123abcd",
 			       .ifname = "eth0",
 			       .netns_fd = -1,
