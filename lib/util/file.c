@@ -207,3 +207,17 @@ int file_lock(const char *path)
 	}
 	return fd;
 }
+
+int file_open_regular(int dfd, const char *name, int flags, mode_t mode)
+{
+	int fd = openat(dfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	if (r < 0) {
+		(void)close(fd);
+		return r;
+	}
+	return fd;
+}

@@ -30,6 +30,10 @@ bool file_temp_stale(pid_t pid);
  * be writing path now). Returns how many were removed, or -errno if the directory cannot be
  * read (a missing directory is 0). */
 int file_unlink_temps(const char *path, bool only_stale);
+/* openat(dfd, name, flags) of a regular file only, for paths others may have planted things
+ * at: never through a symlink as the last component (-ELOOP), never blocking on a FIFO, and a
+ * FIFO, device or directory is -EINVAL. O_CLOEXEC; returns the fd or -errno. */
+int file_open_regular(int dfd, const char *name, int flags, mode_t mode);
 /* write(2) all of data, retrying short writes and EINTR. Returns 0 or -errno. */
 int file_write_all(int fd, const void *data, size_t len);
 /* Read a whole file (at most max bytes, else -EFBIG) into a NUL-terminated buffer the caller

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/util/file.h"
 #include "lib/util/log.h"
 
 static struct {
@@ -60,18 +61,9 @@ int log_set_file(const char *path)
 		return 0;
 	/* Root writes here: no symlink as the last component, no FIFO (O_NONBLOCK: opening one
 	 * must not block) nor device, only a regular file. */
-	int fd =
-		open(path,
-		     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK,
-		     0600);
+	int fd = file_open_regular(AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY, 0600);
 	if (fd < 0)
-		return -errno;
-	struct stat st;
-	int r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
-	if (r < 0) {
-		(void)close(fd);
-		return r;
-	}
+		return fd;
 	log_state.fd = fd;
 	return 0;
 }

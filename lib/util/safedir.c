@@ -101,23 +101,9 @@ int safedir_open(const char *path, bool create, mode_t mode, size_t *ret_bad_len
 	return TAKE_FD(fd);
 }
 
-static int open_regular(int dfd, const char *name, int flags, mode_t mode)
-{
-	int fd = openat(dfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	struct stat st;
-	int r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
-	if (r < 0) {
-		(void)close(fd);
-		return r;
-	}
-	return fd;
-}
-
 int safedir_lock(int dfd, const char *name, mode_t mode)
 {
-	int fd = open_regular(dfd, name, O_RDWR | O_CREAT, mode);
+	int fd = file_open_regular(dfd, name, O_RDWR | O_CREAT, mode);
 	if (fd < 0)
 		return fd;
 	int r;
@@ -133,7 +119,7 @@ int safedir_lock(int dfd, const char *name, mode_t mode)
 
 int safedir_read(int dfd, const char *name, size_t max, char **ret, size_t *ret_len)
 {
-	_cleanup_close_ int fd = open_regular(dfd, name, O_RDONLY, 0);
+	_cleanup_close_ int fd = file_open_regular(dfd, name, O_RDONLY, 0);
 	if (fd < 0)
 		return fd;
 	return file_read_fd(fd, max, ret, ret_len);

@@ -8,7 +8,6 @@ for t in node openssl curl; do
 done
 crash_node plxcx eth9
 ip -n "$CRASH_NODE" addr add 10.225.0.1/24 dev eth9
-bash "$TOP/tests/fixtures/apiserver/mkcerts.sh" "$TMP/pki" >/dev/null
 TOKEN=plexus-crash-token-$T_ID
 hlr() { jq -cn --arg d "$TMP/ipam-$1" --arg s "$2" '{type:"host-local",dataDir:$d,ranges:[[{subnet:$s}]]}'; }
 nad() { # nad NS NAME CONFIG_JSON
@@ -27,13 +26,8 @@ jq -cn --argjson a "$(nad kube-system cluster "$CLUSTER")" --argjson b "$(nad de
 	'{items:[$a,$b,$c,{apiVersion:"v1",kind:"Pod",metadata:{namespace:"default",name:"crash",uid:"uid-crash",
 	  annotations:{"k8s.v1.cni.cncf.io/networks":"macvlan-net,vxlan-net@vx0"}},
 	  spec:{containers:[{name:"c",image:"pause"}]}}]}' >"$TMP/state.json"
-ip netns exec "$CRASH_NODE" node "$TOP/tests/fixtures/apiserver/apiserver.js" --cert "$TMP/pki/server.crt" \
-	--key "$TMP/pki/server.key" --state "$TMP/state.json" --token "$TOKEN" \
-	--max-lifetime "${CRASH_API_LIFETIME:-$((${CHAOS_CYCLES:-0} * 4 + 1800))}" >"$TMP/port" 2>"$TMP/api.err" &
-for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
-PORT=$(head -n1 "$TMP/port")
+api_fixture "$CRASH_NODE" "$TMP" "$TOKEN" "${CRASH_API_LIFETIME:-$((${CHAOS_CYCLES:-0} * 4 + 1800))}"
 [ -n "$PORT" ] || { fail "crash meta: API server fixture did not start: $(cat "$TMP/api.err")"; exit 1; }
-cat >"$TMP/kubeconfig" <<KC
 apiVersion: v1
 kind: Config
 clusters:
