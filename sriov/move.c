@@ -61,6 +61,30 @@ static int reset_netdev(struct nl_sock *sk, int ifindex, struct rtnl_link *link,
 	return r;
 }
 
+/* The link is the netdev the cache describes as far as its kind tells (a real VF has none,
+ * every link a pod or a user can create has one). */
+static bool kind_is_vf(struct rtnl_link *link, const struct sriov_cache *c)
+{
+	const char *kind = rtnl_link_get_type(link), *want = c->host_kind;
+	if (kind ? want && strcmp(kind, want) == 0 : want == NULL)
+		return true;
+	log_warning("'%s' (index %d) is a '%s' link, not the VF: leaving it",
+		    rtnl_link_get_name(link), rtnl_link_get_ifindex(link), kind ? kind : "(none)");
+	return false;
+}
+
+static int restore_link(struct nl_sock *sk, struct rtnl_link *link, const struct sriov_cache *c,
+			struct cni_err *err)
+{
+	const char *name = rtnl_link_get_name(link);
+	int r = reset_netdev(sk, rtnl_link_get_ifindex(link), link, c, c->host_ifname, err);
+	if (r == -EEXIST)
+		return cni_err_set(err, CNI_ERR_DEVICE, EEXIST,
+				   "cannot rename VF netdev '%s' back to '%s': name taken", name,
+				   c->host_ifname);
+	return r < 0 ? cni_err_wrap(err, "restore VF netdev '%s'", name) : 0;
+}
+
 int sriov_host_restore(const char *name, const struct sriov_cache *c, struct cni_err *err)
 {
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
@@ -68,12 +92,41 @@ int sriov_host_restore(const char *name, const struct sriov_cache *c, struct cni
 	int r = net_sock_link_open(name, &sk, &link, err);
 	if (r < 0)
 		return r;
-	r = reset_netdev(sk, rtnl_link_get_ifindex(link), link, c, c->host_ifname, err);
-	if (r == -EEXIST)
-		return cni_err_set(err, CNI_ERR_DEVICE, EEXIST,
-				   "cannot rename VF netdev '%s' back to '%s': name taken", name,
-				   c->host_ifname);
-	return r < 0 ? cni_err_wrap(err, "restore VF netdev '%s'", name) : 0;
+	return restore_link(sk, link, c, err);
+}
+
+int sriov_host_find_restore(const struct cni_ctx *ctx, const struct sriov_cache *c, bool *ret_found,
+			    struct cni_err *err)
+{
+	char tmp[IFNAMSIZ];
+	net_tmp_ifname_for(ctx->container_id, ctx->ifname, tmp);
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	_cleanup_link_ struct rtnl_link *link = NULL;
+	int r = net_sock_open(&sk, err);
+	if (r < 0)
+		return r;
+	r = c->host_ifindex > 0 ? net_link_get_by_index(sk, c->host_ifindex, &link, err) : -ENODEV;
+	if (r >= 0 && !kind_is_vf(link, c)) {
+		rtnl_link_put(TAKE_PTR(link));
+		r = -ENODEV;
+	}
+	if (r == -ENODEV) {
+		memset(err, 0, sizeof(*err));
+		r = net_link_get(sk, tmp, &link, err);
+		if (r >= 0 && !kind_is_vf(link, c)) {
+			rtnl_link_put(TAKE_PTR(link));
+			r = -ENODEV;
+		}
+	}
+	*ret_found = r >= 0;
+	if (r == -ENODEV) {
+		memset(err, 0, sizeof(*err));
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	log_info("VF '%s' is in the host as '%s'", c->device_id, rtnl_link_get_name(link));
+	return restore_link(sk, link, c, err);
 }
 
 struct return_args {
@@ -103,13 +156,8 @@ static int return_in_pod(void *arg, struct cni_err *err)
 	}
 	if (r < 0)
 		return r;
-	const char *kind = rtnl_link_get_type(link), *want = a->cache->host_kind;
-	if (kind ? !want || strcmp(kind, want) != 0 : want != NULL) {
-		log_warning("'%s' (index %d) in the pod is a '%s' link, not the VF: leaving it",
-			    rtnl_link_get_name(link), rtnl_link_get_ifindex(link),
-			    kind ? kind : "(none)");
+	if (!kind_is_vf(link, a->cache))
 		return 0;
-	}
 	a->found = true;
 	int ifindex = rtnl_link_get_ifindex(link);
 	r = reset_netdev(sk, ifindex, link, a->cache, a->tmpname, err);

@@ -109,6 +109,15 @@ static int write_device_info(const char *path, const struct sriov_vf *vf, struct
 	return 0;
 }
 
+/* Remove the device-info file and any temp file a killed write left next to it (written under
+ * the VF lock, which the caller holds). */
+static void remove_device_info(const char *path)
+{
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warning("remove device-info file '%s': %m, ignoring", path);
+	(void)file_unlink_temps(path, false);
+}
+
 struct configure_args {
 	const char *ifname;
 	const struct cni_result *result;
@@ -145,8 +154,8 @@ static void add_undo(struct add_state *s)
 {
 	struct cni_err e = { 0 };
 	bool ok = true;
-	if (s->cache.device_info_file && unlink(s->cache.device_info_file) < 0 && errno != ENOENT)
-		log_warning("undo: remove '%s': %m, ignoring", s->cache.device_info_file);
+	if (s->cache.device_info_file)
+		remove_device_info(s->cache.device_info_file);
 	if (s->ipam_done && cni_ipam_del(s->ctx, &e) < 0)
 		log_warning("undo: %s, ignoring", e.msg);
 	if (!s->recorded)
@@ -180,6 +189,7 @@ static int save_host_netdev(struct sriov_cache *c, struct cni_err *err)
 	if (addr && nl_addr_get_len(addr) == MAC_LEN)
 		memcpy(c->host_mac, nl_addr_get_binary_addr(addr), MAC_LEN);
 	c->host_mtu = rtnl_link_get_mtu(link);
+	c->host_ifindex = rtnl_link_get_ifindex(link);
 	const char *kind = rtnl_link_get_type(link);
 	c->host_kind = kind ? xstrdup(kind) : NULL;
 	return 0;
@@ -209,10 +219,9 @@ static int add_steps(struct add_state *s, struct cni_result **ret, struct cni_er
 	sriov_conf_wanted(&s->conf, &s->cache.orig, &want, &mask);
 	s->cache.applied = mask;
 	r = sriov_cache_save(ctx, &s->cache, err);
-	if (r >= 0)
-		r = sriov_alloc_save(s->vf.bdf, ctx->netns_path, err);
 	if (r < 0) {
 		sriov_cache_remove(ctx);
+		sriov_alloc_drop(s->vf.bdf);
 		return r;
 	}
 	s->recorded = true;
@@ -309,16 +318,26 @@ static int sriov_add(const struct cni_ctx *ctx, struct cni_result **ret, struct 
 /* ---- DEL ---------------------------------------------------------------------------------- */
 
 /* After the pod's netns died the kernel hands the VF back as dev<N> (late: it is cleanup
- * work); an ADD killed before the move leaves it in the host too. Find it by PCI address
- * (sysfs net/), waiting a little. */
-static int restore_returned(const struct sriov_cache *c, struct cni_err *err)
+ * work); an ADD killed before the move leaves it in the host too, perhaps under the temporary
+ * name. Find it by PCI address (sysfs net/), else by the recorded ifindex or the temporary
+ * name, waiting a little. */
+static int restore_returned(const struct cni_ctx *ctx, const struct sriov_cache *c,
+			    struct cni_err *err)
 {
 	for (int i = 0; i < RETURN_WAIT_STEPS; i++) {
 		_cleanup_free_ char *name = NULL;
 		if (sriov_vf_netdev(c->device_id, &name) == 0) {
 			log_info("VF '%s' is in the host as '%s'", c->device_id, name);
-			return sriov_host_restore(name, c, err);
+			int r = sriov_host_restore(name, c, err);
+			if (r != -ENODEV)
+				return r;
+			/* sysfs names a link this netns lacks: look for it as ADD left it */
+			memset(err, 0, sizeof(*err));
 		}
+		bool found = false;
+		int r = sriov_host_find_restore(ctx, c, &found, err);
+		if (r < 0 || found)
+			return r;
 		if (i + 1 < RETURN_WAIT_STEPS)
 			sleep_step();
 	}
@@ -354,7 +373,7 @@ static int del_steps(const struct cni_ctx *ctx, const struct sriov_cache *c, str
 	}
 	if (found)
 		return 0;
-	return restore_returned(c, err);
+	return restore_returned(ctx, c, err);
 }
 
 static int sriov_del(const struct cni_ctx *ctx, struct cni_err *err)
@@ -362,8 +381,9 @@ static int sriov_del(const struct cni_ctx *ctx, struct cni_err *err)
 	struct sriov_cache c = { 0 };
 	int r = sriov_cache_load(ctx, &c, err);
 	if (r == -ENOENT) {
-		/* Nothing cached: ADD never touched the VF (the cache is written first), at most
-		 * left the cache's temp file; IPAM DEL is idempotent. */
+		/* Neither the cache nor an allocation record of this attachment: ADD never
+		 * touched the VF (the cache is written first), at most left the cache's temp
+		 * file; IPAM DEL is idempotent. */
 		sriov_cache_remove(ctx);
 		struct cni_err e = { 0 };
 		if (cni_ipam_del(ctx, &e) < 0)
@@ -371,9 +391,12 @@ static int sriov_del(const struct cni_ctx *ctx, struct cni_err *err)
 		return 0;
 	}
 	if (r < 0 && err->code == CNI_ERR_DECODE) {
-		/* Without the original state nothing can be restored safely (the VF in the pod
-		 * is known only by the recorded ifindex); failing would block every retry. */
-		log_error("DEL: %s; VF not restored, cache quarantined as '.corrupt'", err->msg);
+		/* Neither the cache nor the allocation record decodes: without the original
+		 * state nothing can be restored safely (the VF in the pod is known only by the
+		 * recorded ifindex); failing would block every retry. */
+		log_error("DEL: %s; no allocation record either: VF not restored, cache "
+			  "quarantined as '.corrupt'",
+			  err->msg);
 		sriov_cache_quarantine(ctx);
 		struct cni_err e = { 0 };
 		if (cni_ipam_del(ctx, &e) < 0)
@@ -388,8 +411,8 @@ static int sriov_del(const struct cni_ctx *ctx, struct cni_err *err)
 	if (r >= 0)
 		r = del_steps(ctx, &c, err);
 	if (r >= 0) {
-		if (c.device_info_file && unlink(c.device_info_file) < 0 && errno != ENOENT)
-			log_warning("remove '%s': %m, ignoring", c.device_info_file);
+		if (c.device_info_file)
+			remove_device_info(c.device_info_file);
 		sriov_alloc_drop(c.device_id);
 		sriov_cache_remove(ctx);
 		log_info("released VF '%s'", c.device_id);

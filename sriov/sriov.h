@@ -86,6 +86,7 @@ struct sriov_cache {
 	uint8_t host_mac[MAC_LEN]; /* original effective (netdev) MAC */
 	uint32_t host_mtu;
 	char *host_kind;	  /* IFLA_INFO_KIND of the netdev (NULL for a real VF: none) */
+	int host_ifindex;	  /* the netdev's ifindex in the host before ADD */
 	struct net_vf_state orig; /* PF view before ADD */
 	unsigned applied;	  /* NET_VF_* that ADD set or was about to set */
 	bool moved;		  /* ADD started moving the netdev into the pod */
@@ -93,8 +94,11 @@ struct sriov_cache {
 	char *device_info_file;	  /* written (or about to be) by ADD, or NULL */
 };
 void sriov_cache_done(struct sriov_cache *c);
-/* <state>/<containerID>-<ifname>.json, replaced crash-safe (fsync'd temp file, rename, fsync'd
- * directory). Load: -ENOENT when absent; a corrupt file -> code 6. */
+/* <state>/<containerID>-<ifname>.json and its copy in the allocation record <state>/pci/<bdf>
+ * (plus the key "netns": ctx->netns_path), each replaced crash-safe (fsync'd temp file, rename,
+ * fsync'd directory). Load: the cache, else (absent or not decoding) the allocation record that
+ * names ctx's container and ifname; -ENOENT when neither exists, a decode error (code 6) when
+ * the cache is corrupt and no record stands in. */
 int sriov_cache_save(const struct cni_ctx *ctx, const struct sriov_cache *c, struct cni_err *err);
 int sriov_cache_load(const struct cni_ctx *ctx, struct sriov_cache *ret, struct cni_err *err);
 void sriov_cache_remove(const struct cni_ctx *ctx);
@@ -103,11 +107,10 @@ void sriov_cache_remove(const struct cni_ctx *ctx);
 void sriov_cache_quarantine(const struct cni_ctx *ctx);
 /* Per-VF flock on <state>/<bdf>.lock: returns the fd holding it (close to release). */
 int sriov_lock(const char *bdf, int *ret_fd, struct cni_err *err);
-/* Allocation record <state>/pci/<bdf> naming the pod netns, written like the cache. Check: a record
- * whose netns still exists -> code 104 "pci address X is already allocated"; a stale one is
- * ignored. */
+/* Allocation record <state>/pci/<bdf> (written by sriov_cache_save). Check: a record whose netns
+ * ("netns", or the whole file in the plain-path form of older versions) still exists -> code
+ * 104 "pci address X is already allocated"; a stale or unreadable one is ignored. */
 int sriov_alloc_check(const char *bdf, struct cni_err *err);
-int sriov_alloc_save(const char *bdf, const char *netns, struct cni_err *err);
 void sriov_alloc_drop(const char *bdf);
 
 /* Netdev moves (sriov/move.c). In the pod netns: CNI_IFNAME is free, else code 104. */
@@ -128,5 +131,11 @@ int sriov_return_from_pod(const struct cni_ctx *ctx, int netns_fd, const struct 
 /* In the host: the VF netdev now called name gets its original name, MAC and MTU back; the
  * original name taken -> code 104 "name taken". */
 int sriov_host_restore(const char *name, const struct sriov_cache *c, struct cni_err *err);
+/* In the host: the VF netdev under a name sysfs does not give (an ADD killed after renaming it
+ * to the temporary name, before the move), found by c->host_ifindex, else by the temporary
+ * name, only if its kind is c->host_kind; restored as sriov_host_restore. *ret_found false
+ * when neither is the VF. */
+int sriov_host_find_restore(const struct cni_ctx *ctx, const struct sriov_cache *c, bool *ret_found,
+			    struct cni_err *err);
 
 extern const struct cni_plugin sriov_plugin;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* sriov state: per-VF lock, allocation records and the per-attachment cache. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -61,39 +62,54 @@ int sriov_lock(const char *bdf, int *ret_fd, struct cni_err *err)
 	return 0;
 }
 
+static char *record_path(const char *bdf)
+{
+	return xasprintf("%s/pci/%s", state_dir(), bdf);
+}
+
+/* The netns an allocation record names: its "netns" key, or the whole text (the plain path an
+ * older plexus wrote); NULL for a record cut by a power loss (borrowed from o or text). */
+static const char *record_netns(char *text, size_t len, cJSON **o)
+{
+	if (text[0] != '{') {
+		text[strcspn(text, "\n")] = '\0';
+		return text;
+	}
+	struct cni_err e = { 0 };
+	const char *netns = NULL;
+	if (json_parse(text, len, "allocation record", o, &e) < 0 ||
+	    json_get_string(*o, "netns", "netns", &netns, NULL, &e) < 0)
+		return NULL;
+	return netns;
+}
+
 int sriov_alloc_check(const char *bdf, struct cni_err *err)
 {
-	_cleanup_free_ char *path = xasprintf("%s/pci/%s", state_dir(), bdf);
-	_cleanup_free_ char *netns = NULL;
+	_cleanup_free_ char *path = record_path(bdf);
+	_cleanup_free_ char *text = NULL;
 	size_t len;
-	int r = file_read_all(path, 4096, &netns, &len);
+	int r = file_read_all(path, 1 << 16, &text, &len);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
 		return cni_err_set(err, CNI_ERR_IO, -r, "read '%s': %s", path, strerror(-r));
-	netns[strcspn(netns, "\n")] = '\0';
+	_cleanup_json_ cJSON *o = NULL;
+	const char *netns = record_netns(text, len, &o);
 	struct stat st;
-	/* The record of a pod whose netns is gone is stale: its DEL will not come in time. */
-	if (!*netns || stat(netns, &st) < 0) {
-		log_info("allocation of '%s' by gone netns '%s' is stale, ignoring", bdf, netns);
+	/* The record of a pod whose netns is gone is stale: its DEL will not come in time. A
+	 * record cut by a power loss names no netns: its cache (if any) still lets DEL run. */
+	if (!netns || !*netns || stat(netns, &st) < 0) {
+		log_info("allocation of '%s' by gone netns '%s' is stale, ignoring", bdf,
+			 netns ? netns : "(unreadable)");
 		return 0;
 	}
 	return cni_err_set(err, CNI_ERR_DEVICE, EBUSY,
 			   "pci address %s is already allocated (netns '%s')", bdf, netns);
 }
 
-int sriov_alloc_save(const char *bdf, const char *netns, struct cni_err *err)
-{
-	int r = mkdir_state("/pci", err);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char *path = xasprintf("%s/pci/%s", state_dir(), bdf);
-	return write_durable(path, netns, err);
-}
-
 void sriov_alloc_drop(const char *bdf)
 {
-	_cleanup_free_ char *path = xasprintf("%s/pci/%s", state_dir(), bdf);
+	_cleanup_free_ char *path = record_path(bdf);
 	remove_record(path);
 }
 
@@ -130,7 +146,7 @@ static cJSON *vf_state_encode(const struct net_vf_state *s)
 
 int sriov_cache_save(const struct cni_ctx *ctx, const struct sriov_cache *c, struct cni_err *err)
 {
-	int r = mkdir_state("", err);
+	int r = mkdir_state("/pci", err);
 	if (r < 0)
 		return r;
 	char mac[MAC_STR_LEN];
@@ -146,6 +162,8 @@ int sriov_cache_save(const struct cni_ctx *ctx, const struct sriov_cache *c, str
 		cJSON_AddNumberToObject(o, "hostMtu", c->host_mtu);
 		if (c->host_kind)
 			cJSON_AddStringToObject(o, "hostKind", c->host_kind);
+		if (c->host_ifindex > 0)
+			cJSON_AddNumberToObject(o, "hostIfindex", c->host_ifindex);
 	}
 	cJSON_AddItemToObject(o, "orig", vf_state_encode(&c->orig));
 	cJSON_AddNumberToObject(o, "applied", c->applied);
@@ -156,7 +174,15 @@ int sriov_cache_save(const struct cni_ctx *ctx, const struct sriov_cache *c, str
 		cJSON_AddStringToObject(o, "deviceInfoFile", c->device_info_file);
 	_cleanup_free_ char *text = json_print(o);
 	_cleanup_free_ char *path = cache_path(ctx);
-	return write_durable(path, text, err);
+	r = write_durable(path, text, err);
+	if (r < 0)
+		return r;
+	/* The allocation record is the same record plus the pod's netns: a second copy, so a
+	 * power loss that cuts either file still leaves DEL what it needs. */
+	cJSON_AddStringToObject(o, "netns", ctx->netns_path ? ctx->netns_path : "");
+	_cleanup_free_ char *rtext = json_print(o);
+	_cleanup_free_ char *rpath = record_path(c->device_id);
+	return write_durable(rpath, rtext, err);
 }
 
 static int get_u32(const cJSON *o, const char *key, uint32_t *ret, struct cni_err *err)
@@ -168,14 +194,20 @@ static int get_u32(const cJSON *o, const char *key, uint32_t *ret, struct cni_er
 	return r;
 }
 
-static int decode(const cJSON *o, struct sriov_cache *c, struct cni_err *err)
+/* A cache or allocation record of the attachment ctx names (any other one does not decode). */
+static int decode(const cJSON *o, const struct cni_ctx *ctx, struct sriov_cache *c,
+		  struct cni_err *err)
 {
 	const char *id = NULL, *ifname = NULL, *mac = NULL, *omac = NULL, *dif = NULL;
-	const char *kind = NULL;
+	const char *kind = NULL, *cid = NULL, *aifname = NULL;
 	const cJSON *orig = NULL;
 	uint32_t proto = 0;
-	int64_t ifindex = 0;
+	int64_t ifindex = 0, host_ifindex = 0;
 	int r = json_get_string(o, "deviceID", "deviceID", &id, NULL, err);
+	if (r >= 0)
+		r = json_get_string(o, "containerID", "containerID", &cid, NULL, err);
+	if (r >= 0)
+		r = json_get_string(o, "ifname", "ifname", &aifname, NULL, err);
 	if (r >= 0)
 		r = json_get_bool(o, "dpdk", "dpdk", &c->dpdk, NULL, err);
 	if (r >= 0)
@@ -186,6 +218,9 @@ static int decode(const cJSON *o, struct sriov_cache *c, struct cni_err *err)
 		r = get_u32(o, "hostMtu", &c->host_mtu, err);
 	if (r >= 0)
 		r = json_get_string(o, "hostKind", "hostKind", &kind, NULL, err);
+	if (r >= 0)
+		r = json_get_int(o, "hostIfindex", "hostIfindex", 1, INT32_MAX, &host_ifindex, NULL,
+				 err);
 	if (r >= 0)
 		r = get_u32(o, "applied", &c->applied, err);
 	if (r >= 0)
@@ -220,10 +255,14 @@ static int decode(const cJSON *o, struct sriov_cache *c, struct cni_err *err)
 		return r;
 	c->orig.proto = (uint16_t)proto;
 	c->pod_ifindex = (int)ifindex;
-	if (!id || strlen(id) >= sizeof(c->device_id) || !orig || !omac ||
+	c->host_ifindex = (int)host_ifindex;
+	if (!id || strlen(id) >= sizeof(c->device_id) || !cid || !aifname || !orig || !omac ||
 	    parse_mac(omac, c->orig.mac) < 0 ||
 	    (ifname && (!mac || parse_mac(mac, c->host_mac) < 0)))
 		return cni_err_set(err, CNI_ERR_DECODE, EINVAL, "incomplete or invalid fields");
+	if (strcmp(cid, ctx->container_id) != 0 || strcmp(aifname, ctx->ifname) != 0)
+		return cni_err_set(err, CNI_ERR_DECODE, EINVAL,
+				   "record of container '%s' interface '%s'", cid, aifname);
 	memcpy(c->device_id, id, strlen(id) + 1);
 	c->host_ifname = ifname ? xstrdup(ifname) : NULL;
 	c->host_kind = kind ? xstrdup(kind) : NULL;
@@ -231,29 +270,73 @@ static int decode(const cJSON *o, struct sriov_cache *c, struct cni_err *err)
 	return 0;
 }
 
-int sriov_cache_load(const struct cni_ctx *ctx, struct sriov_cache *ret, struct cni_err *err)
+/* Read and decode the record at path; a bad one is a decode error naming path. */
+static int load_file(const char *path, const struct cni_ctx *ctx, struct sriov_cache *ret,
+		     struct cni_err *err)
 {
-	_cleanup_free_ char *path = cache_path(ctx);
 	_cleanup_free_ char *text = NULL;
 	size_t len;
 	int r = file_read_all(path, 1 << 16, &text, &len);
 	if (r == -ENOENT)
 		return r;
 	if (r < 0)
-		return cni_err_set(err, CNI_ERR_IO, -r, "read cache '%s': %s", path, strerror(-r));
+		return cni_err_set(err, CNI_ERR_IO, -r, "read '%s': %s", path, strerror(-r));
 	_cleanup_json_ cJSON *o = NULL;
-	r = json_parse(text, len, "sriov cache", &o, err);
-	if (r < 0)
-		return r;
 	struct sriov_cache c = { 0 };
-	r = decode(o, &c, err);
+	r = json_parse(text, len, "sriov cache", &o, err);
+	if (r >= 0)
+		r = decode(o, ctx, &c, err);
 	if (r < 0) {
 		sriov_cache_done(&c);
-		/* Whatever the field getter said, a bad cache is a decode error. */
+		/* Whatever the field getter said, a bad record is a decode error. */
 		err->code = CNI_ERR_DECODE;
 		return cni_err_wrap(err, "cache '%s'", path);
 	}
 	*ret = c;
+	return 0;
+}
+
+/* The allocation record of ctx's attachment, found by its content (the VF's address was in
+ * the cache that failed). -ENOENT when none decodes. */
+static int record_find(const struct cni_ctx *ctx, struct sriov_cache *ret)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/pci", state_dir());
+	DIR *d = opendir(dir);
+	if (!d)
+		return -ENOENT;
+	int r = -ENOENT;
+	struct dirent *e;
+	while (r == -ENOENT && (e = readdir(d))) {
+		if (e->d_name[0] == '.' || file_temp_pid(e->d_name, NULL) >= 0)
+			continue;
+		_cleanup_free_ char *path = xasprintf("%s/%s", dir, e->d_name);
+		struct cni_err err = { 0 };
+		struct sriov_cache c = { 0 };
+		if (load_file(path, ctx, &c, &err) < 0)
+			continue;
+		if (strcmp(c.device_id, e->d_name) == 0) {
+			log_warning("using the allocation record '%s'", path);
+			*ret = c;
+			r = 0;
+		} else {
+			sriov_cache_done(&c);
+		}
+	}
+	(void)closedir(d);
+	return r;
+}
+
+int sriov_cache_load(const struct cni_ctx *ctx, struct sriov_cache *ret, struct cni_err *err)
+{
+	_cleanup_free_ char *path = cache_path(ctx);
+	int r = load_file(path, ctx, ret, err);
+	if (r >= 0 || (r != -ENOENT && err->code != CNI_ERR_DECODE))
+		return r;
+	if (r != -ENOENT)
+		log_warning("%s", err->msg);
+	if (record_find(ctx, ret) < 0)
+		return r;
+	memset(err, 0, sizeof(*err));
 	return 0;
 }
 

@@ -112,7 +112,9 @@ t_kernel() { # ADD / CHECK / DEL of a kernel VF with every setting
 	check "kernel: PF side holds every setting" vf_is 0 \
 		'.vlan == 100 and .qos == 3 and .proto == "802.1q" and .mac == "02:bb:00:00:00:01" and
 		 .spoofchk == false and .trust == true and .link_state == 1 and .min_tx_rate == 10 and .max_tx_rate == 100'
-	check "kernel: allocation record names the pod netns" bash -c "[ \"\$(cat $STATE/pci/$VFBDF)\" = $PODNS ]"
+	check "kernel: allocation record names the pod netns" jqf --arg n "$PODNS" '.netns == $n' "$STATE/pci/$VFBDF"
+	check "kernel: ... and is a copy of the cache" bash -c \
+		"[ \"\$(jq -cS 'del(.netns)' $STATE/pci/$VFBDF)\" = \"\$(jq -cS . $STATE/cid-k-net1.json)\" ]"
 	check "kernel: cache saved the original state" jqf \
 		".hostIfname == \"$VFIF\" and .hostMac == \"02:aa:00:00:00:00\" and .hostMtu == 1500 and .orig.spoofchk == true" \
 		"$STATE/cid-k-net1.json"
@@ -177,13 +179,16 @@ t_gone() { # the netns died; the kernel returned the VF as dev<N>
 	new_pod
 	plug ADD "$c" "$PODNS" eth1 cid-g2
 	check "gone: second ADD succeeds" ok
-	ip -n "$POD" link set eth1 netns 1 && ip link set eth1 name "px${T_ID}hid"
-	t_link "px${T_ID}hid"
+	# (the kernel still holds it: a holding netns stands in for its cleanup work)
+	t_netns "plxhold$T_ID"
+	ip -n "$POD" link set eth1 name "px${T_ID}hid" && ip -n "$POD" link set "px${T_ID}hid" netns "plxhold$T_ID"
 	"$MK" "$SYS" netdev "$VFBDF"
 	ip netns del "$POD"
 	plug DEL "$c" "$PODNS" eth1 cid-g2
 	check "gone: DEL before the VF is back answers code 11" has_code 11
 	check "gone: ... keeping the cache and allocation" bash -c "[ $(state_files) -eq 2 ]"
+	ip -n "plxhold$T_ID" link set "px${T_ID}hid" netns 1
+	t_link "px${T_ID}hid"
 	"$MK" "$SYS" netdev "$VFBDF" "px${T_ID}hid"
 	plug DEL "$c" "$PODNS" eth1 cid-g2
 	check "gone: the retried DEL succeeds" ok
@@ -395,21 +400,39 @@ t_swap() { # a pod with NET_ADMIN renames the VF and puts a veth under its name
 	check "swap: once the VF is back in the pod, DEL restores it" \
 		eval 'ok && host_intact "$VFIF" 02:aa:00:00:00:07 1500 && vf_pristine 7 && [ $(state_files) -eq 0 ]'
 }
-t_corrupt() { # a cache that does not decode (power loss without the fsync) never blocks DEL
+t_corrupt() { # a cut record (power loss without the fsync): the other copy is enough for DEL
 	local c
 	new_vf 8 iavf; new_pod
-	c=$(mkconf "$VFBDF")
+	c=$(mkconf "$VFBDF" '{vlan:9,mac:"02:bb:00:00:00:08",mtu:1300}')
 	plug ADD "$c" "$PODNS" net1 cid-corrupt
 	check "corrupt: ADD succeeds" ok
 	truncate -s 9 "$STATE/cid-corrupt-net1.json"
 	plug DEL "$c" "$PODNS" net1 cid-corrupt
 	check "corrupt: DEL with a truncated cache succeeds" ok
-	check "corrupt: ... saying why in the log" bash -c "grep -q 'cache quarantined' <<<'$ERR'"
-	check "corrupt: ... the cache is quarantined for the operator" \
-		bash -c "[ -e $STATE/cid-corrupt-net1.json.corrupt ] && [ ! -e $STATE/cid-corrupt-net1.json ]"
+	check "corrupt: ... from the allocation record" bash -c "grep -q 'using the allocation record' <<<'$ERR'"
+	check "corrupt: ... restoring the VF" eval 'host_intact "$VFIF" 02:aa:00:00:00:08 1500 && vf_pristine 8'
+	check "corrupt: ... dropping both records" bash -c "[ $(state_files) -eq 0 ]"
 	plug DEL "$c" "$PODNS" net1 cid-corrupt
 	check "corrupt: DEL again succeeds" ok
-	rm -f "$STATE/cid-corrupt-net1.json.corrupt" "$STATE/pci/$VFBDF"
+
+	plug ADD "$c" "$PODNS" net1 cid-corrupt2
+	check "corrupt: second ADD succeeds" ok
+	truncate -s 9 "$STATE/pci/$VFBDF"
+	plug DEL "$c" "$PODNS" net1 cid-corrupt2
+	check "corrupt: DEL with a truncated allocation record succeeds" \
+		eval 'ok && host_intact "$VFIF" 02:aa:00:00:00:08 1500 && vf_pristine 8 && [ $(state_files) -eq 0 ]'
+
+	plug ADD "$c" "$PODNS" net1 cid-corrupt3
+	check "corrupt: third ADD succeeds" ok
+	truncate -s 9 "$STATE/cid-corrupt3-net1.json" "$STATE/pci/$VFBDF"
+	plug DEL "$c" "$PODNS" net1 cid-corrupt3
+	check "corrupt: DEL with both records truncated succeeds" ok
+	check "corrupt: ... saying why in the log" bash -c "grep -q 'cache quarantined' <<<'$ERR'"
+	check "corrupt: ... the cache is quarantined for the operator" \
+		bash -c "[ -e $STATE/cid-corrupt3-net1.json.corrupt ] && [ ! -e $STATE/cid-corrupt3-net1.json ]"
+	plug DEL "$c" "$PODNS" net1 cid-corrupt3
+	check "corrupt: DEL again succeeds" ok
+	rm -f "$STATE/cid-corrupt3-net1.json.corrupt" "$STATE/pci/$VFBDF"
 }
 
 # SR_ONLY="t_swap t_killed" runs a subset (debugging); SRIOV_DEBUG=1 logs every plugin run.

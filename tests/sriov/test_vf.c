@@ -171,6 +171,23 @@ static void test_vf_fake_backend_roundtrip(void **st)
 	sriov_vf_done(&vf);
 }
 
+static void put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A minimal record of VF 0000:03:00.1 for attachment cid/ifname in netns. */
+static void save_min(const char *cid, const char *ifname, const char *netns)
+{
+	struct cni_ctx ctx = { .container_id = cid, .ifname = ifname, .netns_path = netns };
+	struct sriov_cache c = { .device_id = "0000:03:00.1" };
+	struct cni_err err = { 0 };
+	assert_int_equal(sriov_cache_save(&ctx, &c, &err), 0);
+}
+
 static void test_vf_alloc_and_lock(void **st)
 {
 	(void)st;
@@ -181,25 +198,43 @@ static void test_vf_alloc_and_lock(void **st)
 	close(fd);
 	assert_int_equal(sriov_alloc_check("0000:03:00.1", &err), 0);
 	/* a live netns (any existing path) holds it; a gone one does not */
-	assert_int_equal(sriov_alloc_save("0000:03:00.1", "/proc/self/ns/net", &err), 0);
+	save_min("cid0", "net1", "/proc/self/ns/net");
 	assert_true(sriov_alloc_check("0000:03:00.1", &err) < 0);
 	assert_non_null(strstr(err.msg, "pci address 0000:03:00.1 is already allocated"));
-	assert_int_equal(sriov_alloc_save("0000:03:00.1", "/run/netns/gone-xyz", &err), 0);
+	save_min("cid0", "net1", "/run/netns/gone-xyz");
 	memset(&err, 0, sizeof(err));
+	assert_int_equal(sriov_alloc_check("0000:03:00.1", &err), 0);
+	/* the plain-path form older versions wrote is still read */
+	char path[700];
+	snprintf(path, sizeof(path), "%s/pci/0000:03:00.1", state);
+	put_file(path, "/proc/self/ns/net\n");
+	assert_true(sriov_alloc_check("0000:03:00.1", &err) < 0);
+	assert_non_null(strstr(err.msg, "netns '/proc/self/ns/net'"));
+	put_file(path, "/run/netns/gone-xyz");
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(sriov_alloc_check("0000:03:00.1", &err), 0);
+	/* a record cut by a power loss names no netns: stale */
+	put_file(path, "{\"deviceID\":\"0000:03:00.1\",\"netns\":\"/proc/se");
 	assert_int_equal(sriov_alloc_check("0000:03:00.1", &err), 0);
 	sriov_alloc_drop("0000:03:00.1");
 	sriov_alloc_drop("0000:03:00.1");
+	struct cni_ctx ctx = { .container_id = "cid0", .ifname = "net1" };
+	sriov_cache_remove(&ctx);
 }
 
 static void test_vf_cache_roundtrip(void **st)
 {
 	(void)st;
-	struct cni_ctx ctx = { .container_id = "cid1", .ifname = "net1", .netns_fd = -1 };
+	struct cni_ctx ctx = { .container_id = "cid1",
+			       .ifname = "net1",
+			       .netns_fd = -1,
+			       .netns_path = "/proc/self/ns/net" };
 	struct sriov_cache c = { .device_id = "0000:03:00.1",
 				 .host_ifname = "ens1f0v0",
 				 .host_mac = { 2, 1, 2, 3, 4, 5 },
 				 .host_mtu = 1500,
 				 .host_kind = "veth",
+				 .host_ifindex = 17,
 				 .orig = { .has = 0x3f,
 					   .mac = { 2, 9, 9, 9, 9, 9 },
 					   .vlan = 3,
@@ -222,12 +257,55 @@ static void test_vf_cache_roundtrip(void **st)
 	assert_memory_equal(l.host_mac, c.host_mac, MAC_LEN);
 	assert_int_equal(l.host_mtu, 1500);
 	assert_string_equal(l.host_kind, "veth");
+	assert_int_equal(l.host_ifindex, 17);
 	assert_memory_equal(&l.orig, &c.orig, sizeof(c.orig));
 	assert_int_equal(l.applied, c.applied);
 	assert_true(l.moved);
 	assert_int_equal(l.pod_ifindex, 42);
 	assert_string_equal(l.device_info_file, c.device_info_file);
 	sriov_cache_done(&l);
+	/* the allocation record is a second copy: it stands in for a cut or missing cache */
+	char path[700], rpath[700];
+	snprintf(path, sizeof(path), "%s/cid1-net1.json", state);
+	snprintf(rpath, sizeof(rpath), "%s/pci/0000:03:00.1", state);
+	assert_int_equal(truncate(path, 40), 0);
+	assert_int_equal(sriov_cache_load(&ctx, &l, &err), 0);
+	assert_int_equal(l.pod_ifindex, 42);
+	assert_int_equal(l.host_ifindex, 17);
+	assert_memory_equal(&l.orig, &c.orig, sizeof(c.orig));
+	assert_string_equal(l.device_info_file, c.device_info_file);
+	sriov_cache_done(&l);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(sriov_cache_load(&ctx, &l, &err), 0);
+	assert_string_equal(l.host_ifname, "ens1f0v0");
+	sriov_cache_done(&l);
+	/* ... but only for its own attachment */
+	struct cni_ctx other = { .container_id = "cid2", .ifname = "net1" };
+	struct cni_ctx other_if = { .container_id = "cid1", .ifname = "net2" };
+	assert_int_equal(sriov_cache_load(&other, &l, &err), -ENOENT);
+	assert_int_equal(sriov_cache_load(&other_if, &l, &err), -ENOENT);
+	/* a cut record leaves the cache to stand alone */
+	assert_int_equal(sriov_cache_save(&ctx, &c, &err), 0);
+	assert_int_equal(truncate(rpath, 1), 0);
+	assert_int_equal(sriov_cache_load(&ctx, &l, &err), 0);
+	assert_int_equal(l.pod_ifindex, 42);
+	sriov_cache_done(&l);
+	/* both cut: a decode error naming the cache */
+	assert_int_equal(truncate(path, 100), 0);
+	assert_true(sriov_cache_load(&ctx, &l, &err) < 0);
+	assert_int_equal(err.code, 6);
+	assert_non_null(strstr(err.msg, "cid1-net1.json"));
+	/* a record under another VF's name is not taken for this VF's */
+	assert_int_equal(sriov_cache_save(&ctx, &c, &err), 0);
+	char moved[700];
+	snprintf(moved, sizeof(moved), "%s/pci/0000:03:00.2", state);
+	assert_int_equal(rename(rpath, moved), 0);
+	assert_int_equal(truncate(path, 100), 0);
+	memset(&err, 0, sizeof(err));
+	assert_true(sriov_cache_load(&ctx, &l, &err) < 0);
+	assert_int_equal(err.code, 6);
+	assert_int_equal(unlink(moved), 0);
+	sriov_alloc_drop("0000:03:00.1");
 	/* A temp file left by a killed write goes with the record. */
 	char tmp[700];
 	snprintf(tmp, sizeof(tmp), "%s/cid1-net1.json.tmp.4194303", state);
@@ -237,13 +315,8 @@ static void test_vf_cache_roundtrip(void **st)
 	sriov_cache_remove(&ctx);
 	assert_int_equal(sriov_cache_load(&ctx, &l, &err), -ENOENT);
 	assert_int_equal(access(tmp, F_OK), -1);
-	/* a corrupt cache is a decode error naming the file */
-	char path[700];
-	snprintf(path, sizeof(path), "%s/cid1-net1.json", state);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("{\"deviceID\":\"0000:03:00.1\"}", f);
-	fclose(f);
+	/* a corrupt cache without a record is a decode error naming the file */
+	put_file(path, "{\"deviceID\":\"0000:03:00.1\"}");
 	assert_true(sriov_cache_load(&ctx, &l, &err) < 0);
 	assert_int_equal(err.code, 6);
 	assert_non_null(strstr(err.msg, "cid1-net1.json"));
