@@ -146,6 +146,9 @@ struct add_state {
 	const struct sriov_pf_ops *ops;
 	struct sriov_cache cache;
 	bool recorded, ipam_done;
+	/* A stale allocation taken over (sriov_alloc_stale): its record, and its cache's path. */
+	struct sriov_cache prev;
+	char *prev_cache;
 };
 
 /* Undo in reverse order, as the records say, then drop them; a step that fails keeps them so
@@ -214,6 +217,15 @@ static int add_steps(struct add_state *s, struct cni_result **ret, struct cni_er
 	r = s->ops->get(&s->vf, &s->cache.orig, err);
 	if (r < 0)
 		return cni_err_wrap(err, "read VF '%s'", s->vf.bdf);
+	if (s->prev_cache) {
+		/* The stale pod's settings are still on the VF and its netdev: what it saved is
+		 * the original. (The netdev keeps the name the kernel gave it on its return.) */
+		s->cache.orig = s->prev.orig;
+		if (!s->vf.dpdk && s->prev.host_ifname) {
+			memcpy(s->cache.host_mac, s->prev.host_mac, MAC_LEN);
+			s->cache.host_mtu = s->prev.host_mtu;
+		}
+	}
 	struct net_vf_state want;
 	unsigned mask;
 	sriov_conf_wanted(&s->conf, &s->cache.orig, &want, &mask);
@@ -225,6 +237,13 @@ static int add_steps(struct add_state *s, struct cni_result **ret, struct cni_er
 		return r;
 	}
 	s->recorded = true;
+	if (s->prev_cache) {
+		/* Ours now: that pod's late DEL finds nothing to undo. */
+		log_warning("took over VF '%s' from a pod whose netns is gone", s->vf.bdf);
+		sriov_record_remove(s->prev_cache);
+		if (s->prev.device_info_file)
+			remove_device_info(s->prev.device_info_file);
+	}
 	r = pf_apply(&s->vf, s->ops, mask, &want, err);
 	if (r < 0)
 		return r;
@@ -295,6 +314,8 @@ static int sriov_add(const struct cni_ctx *ctx, struct cni_result **ret, struct 
 	r = sriov_lock(s.vf.bdf, &lock, err);
 	if (r >= 0)
 		r = sriov_alloc_check(s.vf.bdf, err);
+	if (r >= 0)
+		(void)sriov_alloc_stale(s.vf.bdf, ctx, &s.prev, &s.prev_cache);
 	struct cni_result *result = NULL;
 	if (r >= 0) {
 		log_debug("VF '%s': PF '%s' vf %u driver '%s' netdev '%s' (%s backend)", s.vf.bdf,
@@ -311,6 +332,8 @@ static int sriov_add(const struct cni_ctx *ctx, struct cni_result **ret, struct 
 		}
 	}
 	sriov_cache_done(&s.cache);
+	sriov_cache_done(&s.prev);
+	free(s.prev_cache);
 	sriov_vf_done(&s.vf);
 	return r;
 }
@@ -408,14 +431,24 @@ static int sriov_del(const struct cni_ctx *ctx, struct cni_err *err)
 		return r;
 	_cleanup_close_ int lock = -1;
 	r = sriov_lock(c.device_id, &lock, err);
-	if (r >= 0)
+	bool taken = r >= 0 && sriov_alloc_taken_over(c.device_id, ctx);
+	if (taken) {
+		/* A late DEL: restoring this pod's original state would undo the new owner's. */
+		log_warning("DEL: VF '%s' now belongs to another attachment: not touched",
+			    c.device_id);
+		struct cni_err e = { 0 };
+		if (cni_ipam_del(ctx, &e) < 0)
+			log_warning("IPAM DEL: %s, ignoring", e.msg);
+	} else if (r >= 0) {
 		r = del_steps(ctx, &c, err);
+	}
 	if (r >= 0) {
 		if (c.device_info_file)
 			remove_device_info(c.device_info_file);
-		sriov_alloc_drop(c.device_id);
+		if (!taken)
+			sriov_alloc_drop(c.device_id);
 		sriov_cache_remove(ctx);
-		log_info("released VF '%s'", c.device_id);
+		log_info("%s VF '%s'", taken ? "forgot the late" : "released", c.device_id);
 	}
 	sriov_cache_done(&c);
 	return r;

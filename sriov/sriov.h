@@ -112,6 +112,19 @@ int sriov_lock(const char *bdf, int *ret_fd, struct cni_err *err);
  * 104 "pci address X is already allocated"; a stale or unreadable one is ignored. */
 int sriov_alloc_check(const char *bdf, struct cni_err *err);
 void sriov_alloc_drop(const char *bdf);
+/* Remove a record file and any temp file a killed write left next to it (writers hold the VF
+ * lock). */
+void sriov_record_remove(const char *path);
+/* The stale allocation of bdf (sriov_alloc_check: its pod's netns is gone) by another
+ * attachment than ctx's, when its record decodes: 1 with that attachment's record (owned) and
+ * its cache's path (owned); else 0. Its pod's changes are still on the VF, so its original
+ * state is the VF's real original: a new ADD takes it over, and that cache goes. */
+int sriov_alloc_stale(const char *bdf, const struct cni_ctx *ctx, struct sriov_cache *ret,
+		      char **ret_cache_path);
+/* Whether bdf's allocation record names another attachment than ctx's: the VF went to another
+ * pod after this one's netns was gone (sriov_alloc_check), so this DEL must not touch it. An
+ * absent, old-form or unreadable record is not proof of that: false. */
+bool sriov_alloc_taken_over(const char *bdf, const struct cni_ctx *ctx);
 
 /* Netdev moves (sriov/move.c). In the pod netns: CNI_IFNAME is free, else code 104. */
 int sriov_pod_name_free(const struct cni_ctx *ctx, struct cni_err *err);

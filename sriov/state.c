@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/cni/args.h"
 #include "lib/json/json.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/file.h"
@@ -41,8 +42,7 @@ static int write_durable(const char *path, const char *text, struct cni_err *err
 	return 0;
 }
 
-/* Remove path and any temp file a killed write left next to it (writers hold the VF lock). */
-static void remove_record(const char *path)
+void sriov_record_remove(const char *path)
 {
 	if (unlink(path) < 0 && errno != ENOENT)
 		log_warning("remove '%s': %m, ignoring", path);
@@ -107,10 +107,49 @@ int sriov_alloc_check(const char *bdf, struct cni_err *err)
 			   "pci address %s is already allocated (netns '%s')", bdf, netns);
 }
 
+/* The allocation record of bdf, when it is of the JSON form: its tree (owned) and the
+ * attachment it names (borrowed from the tree, only names a CNI runtime could have passed, as
+ * they make a cache's path). */
+static int record_owner(const char *bdf, cJSON **ret, const char **ret_cid, const char **ret_ifname)
+{
+	_cleanup_free_ char *path = record_path(bdf);
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	if (file_read_all(path, 1 << 16, &text, &len) < 0 || text[0] != '{')
+		return -ENOENT;
+	struct cni_err e = { 0 };
+	cJSON *o = NULL;
+	if (json_parse(text, len, "allocation record", &o, &e) < 0)
+		return -EBADMSG;
+	const char *cid = cJSON_GetStringValue(json_get(o, "containerID"));
+	const char *ifname = cJSON_GetStringValue(json_get(o, "ifname"));
+	if (!cid || !ifname || cni_validate_container_id(cid, 0, NULL) < 0 ||
+	    cni_validate_ifname(ifname, 0, NULL) < 0) {
+		cJSON_Delete(o);
+		return -EBADMSG;
+	}
+	*ret = o;
+	*ret_cid = cid;
+	*ret_ifname = ifname;
+	return 0;
+}
+
+static bool same_attachment(const struct cni_ctx *ctx, const char *cid, const char *ifname)
+{
+	return strcmp(cid, ctx->container_id) == 0 && strcmp(ifname, ctx->ifname) == 0;
+}
+
+bool sriov_alloc_taken_over(const char *bdf, const struct cni_ctx *ctx)
+{
+	_cleanup_json_ cJSON *o = NULL;
+	const char *cid, *ifname;
+	return record_owner(bdf, &o, &cid, &ifname) == 0 && !same_attachment(ctx, cid, ifname);
+}
+
 void sriov_alloc_drop(const char *bdf)
 {
 	_cleanup_free_ char *path = record_path(bdf);
-	remove_record(path);
+	sriov_record_remove(path);
 }
 
 static char *cache_path(const struct cni_ctx *ctx)
@@ -194,7 +233,8 @@ static int get_u32(const cJSON *o, const char *key, uint32_t *ret, struct cni_er
 	return r;
 }
 
-/* A cache or allocation record of the attachment ctx names (any other one does not decode). */
+/* A cache or allocation record of the attachment ctx names (any other one does not decode);
+ * ctx NULL: of any attachment. */
 static int decode(const cJSON *o, const struct cni_ctx *ctx, struct sriov_cache *c,
 		  struct cni_err *err)
 {
@@ -260,7 +300,7 @@ static int decode(const cJSON *o, const struct cni_ctx *ctx, struct sriov_cache 
 	    parse_mac(omac, c->orig.mac) < 0 ||
 	    (ifname && (!mac || parse_mac(mac, c->host_mac) < 0)))
 		return cni_err_set(err, CNI_ERR_DECODE, EINVAL, "incomplete or invalid fields");
-	if (strcmp(cid, ctx->container_id) != 0 || strcmp(aifname, ctx->ifname) != 0)
+	if (ctx && (strcmp(cid, ctx->container_id) != 0 || strcmp(aifname, ctx->ifname) != 0))
 		return cni_err_set(err, CNI_ERR_DECODE, EINVAL,
 				   "record of container '%s' interface '%s'", cid, aifname);
 	memcpy(c->device_id, id, strlen(id) + 1);
@@ -294,6 +334,24 @@ static int load_file(const char *path, const struct cni_ctx *ctx, struct sriov_c
 	}
 	*ret = c;
 	return 0;
+}
+
+int sriov_alloc_stale(const char *bdf, const struct cni_ctx *ctx, struct sriov_cache *ret,
+		      char **ret_cache_path)
+{
+	_cleanup_json_ cJSON *o = NULL;
+	const char *cid, *ifname;
+	if (record_owner(bdf, &o, &cid, &ifname) < 0 || same_attachment(ctx, cid, ifname))
+		return 0;
+	struct cni_err e = { 0 };
+	struct sriov_cache c = { 0 };
+	if (decode(o, NULL, &c, &e) < 0 || strcmp(c.device_id, bdf) != 0) {
+		sriov_cache_done(&c);
+		return 0;
+	}
+	*ret = c;
+	*ret_cache_path = xasprintf("%s/%s-%s.json", state_dir(), cid, ifname);
+	return 1;
 }
 
 /* The allocation record of ctx's attachment, found by its content (the VF's address was in
@@ -343,7 +401,7 @@ int sriov_cache_load(const struct cni_ctx *ctx, struct sriov_cache *ret, struct 
 void sriov_cache_remove(const struct cni_ctx *ctx)
 {
 	_cleanup_free_ char *path = cache_path(ctx);
-	remove_record(path);
+	sriov_record_remove(path);
 }
 
 void sriov_cache_quarantine(const struct cni_ctx *ctx)

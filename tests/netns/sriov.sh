@@ -197,6 +197,40 @@ t_gone() { # the netns died; the kernel returned the VF as dev<N>
 	check "gone: ... and drops the state" bash -c "[ $(state_files) -eq 0 ]"
 }
 
+t_late() { # a pod's netns died without DEL; the VF went to a new pod; then the late DEL came
+	local ca cb idx poda podnsa
+	new_vf 1 iavf; new_pod
+	poda=$POD podnsa=$PODNS
+	ca=$(mkconf "$VFBDF" '{vlan:7,mac:"02:bb:00:00:00:02",mtu:1300}')
+	plug ADD "$ca" "$PODNS" eth1 cid-la
+	check "late: the first pod's ADD succeeds" ok
+	# The first pod's netns dies: the kernel returns the VF as dev<N> with its settings.
+	idx=$(ip -n "$poda" -j link show eth1 | jq -r '.[0].ifindex')
+	ip -n "$poda" link set eth1 down
+	ip -n "$poda" link set eth1 netns 1
+	ip link set eth1 name "dev$idx"
+	"$MK" "$SYS" netdev "$VFBDF" "dev$idx"
+	ip netns del "$poda"
+	new_pod
+	cb=$(mkconf "$VFBDF" '{vlan:9,mac:"02:bb:00:00:00:03",mtu:1400}')
+	plug ADD "$cb" "$PODNS" eth1 cid-lb
+	check "late: a second pod takes over the VF (the first allocation is stale)" ok
+	check "late: ... the first pod's cache is gone, the second pod's records are there" \
+		bash -c "[ ! -e $STATE/cid-la-eth1.json ] && [ -e $STATE/cid-lb-eth1.json ] && [ $(state_files) -eq 2 ]"
+	plug DEL "$ca" "$podnsa" eth1 cid-la
+	check "late: the first pod's late DEL succeeds" ok
+	check "late: ... and touches neither the second pod's VF nor its records" \
+		bash -c "vf() { jq -c '.vfs[\"1\"] // {}' '$DEV/$PF/plexus-fake-pf.json'; }; [ \"\$(vf | jq -r .vlan)\" = 9 ] &&
+			ip -n $POD link show eth1 | grep -q 'mtu 1400' && [ $(state_files) -eq 2 ]"
+	plug DEL "$cb" "$PODNS" eth1 cid-lb
+	check "late: the second pod's DEL succeeds" ok
+	check "late: ... the VF is back as before the first pod (its settings, MAC and MTU)" \
+		bash -c "$(declare -f vfj vf_is vf_pristine linkj host_intact); DEV='$DEV' PF='$PF'; vf_pristine 1 && host_intact dev$idx 02:aa:00:00:00:01 1500"
+	check "late: ... and no state is left" bash -c "[ $(state_files) -eq 0 ]"
+	ip link set "dev$idx" name "$VFIF"
+	"$MK" "$SYS" netdev "$VFBDF" "$VFIF"
+}
+
 t_dpdk() { # vfio-pci VF: nothing moved, pciID + device-info file
 	local c r info=$TMP/devinfo/cni/plxsriov-cid-d_net2
 	new_vf 2 vfio-pci; new_pod
@@ -436,6 +470,6 @@ t_corrupt() { # a cut record (power loss without the fsync): the other copy is e
 }
 
 # SR_ONLY="t_swap t_killed" runs a subset (debugging); SRIOV_DEBUG=1 logs every plugin run.
-for t in ${SR_ONLY:-t_kernel t_swap t_killed t_corrupt t_gone t_robust t_dpdk t_errors}; do
+for t in ${SR_ONLY:-t_kernel t_swap t_killed t_corrupt t_gone t_late t_robust t_dpdk t_errors}; do
 	"$t"
 done
