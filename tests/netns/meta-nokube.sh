@@ -11,11 +11,7 @@ command -v jq >/dev/null || { fail "meta-nokube: jq missing (scripts/setup.sh in
 P=$BIN/plexus
 TMP=$(t_tmpdir)
 NODE=plxkn$T_ID
-t_netns "$NODE"
-ip -n "$NODE" link set lo up
-ip -n "$NODE" link add eth9 type veth peer name eth9p
-ip -n "$NODE" link set eth9 up
-ip -n "$NODE" link set eth9p up
+new_node "$NODE"
 
 mkdir -p "$TMP/confdir"
 hlr() { jq -cn --arg d "$TMP/ipam-$1" --arg s "$2" '{type:"host-local",dataDir:$d,ranges:[[{subnet:$s}]]}'; }
