@@ -3,8 +3,10 @@
 # The plexus meta-plugin outside Kubernetes (docs/meta.md, "Without Kubernetes"): no kubeconfig,
 # no in-cluster environment, CNI_ARGS as podman's CNI backend passes them. The cluster network
 # (reference bridge + host-local, exec'd) and a defaultNetworks macvlan (built-in, on a veth
-# master) come from confDir; two pods ping each other over both; DEL leaves nothing. A named
-# kubeconfig that does not load, or a half-set in-cluster environment, is still an error.
+# master) come from confDir; two pods ping each other over both; DEL leaves nothing, and with a
+# damaged log cleans by convention. A network the pod selects is refused; a named kubeconfig
+# that does not load (ADD, and STATUS: no confDir fallback) or a half-set in-cluster
+# environment is still an error.
 source "$(dirname "$0")/../lib.sh"
 need_root
 command -v jq >/dev/null || { fail "meta-nokube: jq missing (scripts/setup.sh installs it)"; exit 1; }
@@ -95,6 +97,17 @@ plexus DEL a
 check "nokube: DEL again (no intent log) succeeds" test "$RC" -eq 0
 check "... and plans nothing from confDir" grep -q "no intent log.*no API is configured" "$TMP/stderr"
 
+# A damaged log and no API: the pod's links are found by convention (docs/meta.md).
+mkpod d
+plexus ADD d
+: >"$TMP/cache/cid-d.json"
+plexus DEL d
+check "nokube: DEL with an empty intent log succeeds" test "$RC" -eq 0
+check "... the pod's links are removed by convention" only_lo d
+check "... the log is moved aside" bash -c "[ -f $TMP/cache/cid-d.json.corrupt ] && [ ! -e $TMP/cache/cid-d.json ]"
+# (Leases in a dataDir only the lost log named stay: docs/meta.md says so.)
+grep -rls cid-d "$TMP"/ipam-* | xargs -r rm -f
+
 # ---- what the pod selects is refused without an API ----------------------------------------
 mkpod c
 plexus ADD c "$(jq -c '.runtimeConfig = {"io.kubernetes.cri.pod-annotations":{"k8s.v1.cni.cncf.io/networks":"lan@net7"}}' <<<"$CONF")"
@@ -107,6 +120,12 @@ plexus ADD c "$(jq -c --arg k "$TMP/no-such.kubeconfig" '. + {kubeconfig:$k}' <<
 check "nokube: a kubeconfig that does not exist fails ADD (code 5)" is_err 5
 check "... naming it" msg_has "no-such.kubeconfig"
 check "... and nothing is attached" nothing_of c
+# STATUS resolves only the cluster network: the broken kubeconfig, not a confDir fallback.
+OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" CNI_COMMAND=STATUS CNI_PATH=/usr/lib/cni "$P" \
+	<<<"$(jq -c --arg k "$TMP/no-such.kubeconfig" '.cniVersion = "1.1.0" | . + {kubeconfig:$k}' <<<"$CONF")" \
+	2>"$TMP/stderr"); RC=$?
+check "nokube: ... and the cluster network does not fall back to confDir (STATUS code 50)" is_err 50
+check "... naming the kubeconfig" msg_has "no-such.kubeconfig"
 EXTRA_ENV=(KUBERNETES_SERVICE_HOST=10.96.0.1)
 plexus ADD c
 EXTRA_ENV=()
