@@ -25,6 +25,8 @@ static void patch_status(struct plan *p, struct cni_err *err, int *ret)
 	_cleanup_free_ char *text = json_print(status);
 	struct cni_err e = { 0 };
 	int r = meta_kube(p, &e);
+	if (r == META_NO_API)
+		return; /* no pod object to write it to */
 	if (r >= 0)
 		r = kube_pod_status_patch_network_status(p->kube, p->pod_ns, p->pod_name, text, &e);
 	if (r < 0) {

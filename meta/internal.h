@@ -54,7 +54,11 @@ int meta_plan_init(struct plan *p, const struct cni_ctx *ctx, struct cni_err *er
 void meta_plan_done(struct plan *p);
 /* The readiness indicator file exists (or none is configured); else code, naming it. */
 int meta_plan_ready(const struct plan *p, int code, struct cni_err *err);
-/* The API client, made on first use. */
+/* meta_kube's result when no API is configured (no kubeconfig, no in-cluster environment):
+ * plexus runs outside Kubernetes, from confDir only (docs/meta.md, "Without Kubernetes"). */
+#define META_NO_API 1
+/* The API client, made on first use: 0, META_NO_API (p->kube stays NULL), or < 0 when the
+ * configured API cannot be loaded (a named kubeconfig that does not load is an error). */
 int meta_kube(struct plan *p, struct cni_err *err);
 /* The pod's annotations: from the runtime when it passes them, else GET pod. */
 int meta_plan_annotations(struct plan *p, struct cni_err *err);

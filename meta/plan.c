@@ -16,6 +16,7 @@
 #include "lib/kube/relay.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/file.h"
+#include "lib/util/log.h"
 #include "meta/internal.h"
 #include "meta/networks.h"
 #include "meta/policy.h"
@@ -64,6 +65,8 @@ int meta_kube(struct plan *p, struct cni_err *err)
 {
 	if (p->kube)
 		return 0;
+	if (!kube_config_configured(p->conf.kubeconfig))
+		return META_NO_API;
 	int r = kube_config_load(p->conf.kubeconfig, &p->kube, err);
 	if (r < 0)
 		return cni_err_wrap(err, "kubernetes client");
@@ -86,6 +89,12 @@ int meta_plan_annotations(struct plan *p, struct cni_err *err)
 		int r = meta_kube(p, err);
 		if (r < 0)
 			return r;
+		if (r == META_NO_API) {
+			log_info("no API is configured (no kubeconfig, no in-cluster environment): "
+				 "the annotations of pod '%s/%s' are not read",
+				 p->pod_ns, p->pod_name);
+			return 0;
+		}
 		r = kube_pod_get(p->kube, p->pod_ns, p->pod_name, &p->pod, err);
 		if (r < 0)
 			return r;
@@ -170,13 +179,24 @@ static int conf_from_path(const char *path, char **ret, struct cni_err *err)
 }
 
 /* A NAD's config: spec.config, else the confDir file of that name (NPWG network-attachment
- * spec, as Multus; then *ret_from_dir is set: admin input). */
-static int nad_conf(struct plan *p, const char *ns, const char *name, char **ret,
+ * spec, as Multus; then *ret_from_dir is set: admin input). Without an API, the confDir file
+ * for what the admin names (tenant: false); a tenant's selection is then refused, since no NAD
+ * can say the tenant may use that file. */
+static int nad_conf(struct plan *p, const char *ns, const char *name, bool tenant, char **ret,
 		    char **ret_resource, bool *ret_from_dir, struct cni_err *err)
 {
 	int r = meta_kube(p, err);
 	if (r < 0)
 		return r;
+	if (r == META_NO_API && tenant)
+		return cni_err_set(
+			err, CNI_ERR_INVALID_CONFIG, EPERM,
+			"no API is configured: a network the pod selects cannot be "
+			"resolved (only clusterNetwork and defaultNetworks, from confDir)");
+	if (r == META_NO_API) {
+		*ret_from_dir = true;
+		return conf_from_dir(p->conf.conf_dir, name, ret, err);
+	}
 	_cleanup_(kube_nad_freep) struct kube_nad *nad = NULL;
 	r = kube_nad_get(p->kube, ns, name, &nad, err);
 	if (r < 0)
@@ -257,7 +277,7 @@ int meta_plan_default(struct plan *p, struct cni_err *err)
 			p->conf.namespace_isolation, p->conf.global_namespaces,
 			p->conf.n_global_namespaces, p->pod_ns, ns, sel[0].name, err);
 		if (r == 0)
-			r = nad_conf(p, ns, sel[0].name, &text, NULL, &from_dir, err);
+			r = nad_conf(p, ns, sel[0].name, true, &text, NULL, &from_dir, err);
 		admin = from_dir || meta_policy_trusted(&p->conf.policy, ns);
 		meta_selections_free(sel, n);
 	} else if (!p->conf.cluster_network) {
@@ -271,23 +291,20 @@ int meta_plan_default(struct plan *p, struct cni_err *err)
 		nad_name = xstrdup(p->conf.cluster_network);
 		/* A NAD in multusNamespace, else a config of that name in confDir, but only when
 		 * the API says the NAD does not exist (or no API is configured): falling back on a
-		 * 5xx, 403 or timeout would turn an API outage into "invalid config" and could
-		 * attach a stale local config in place of the NAD. */
+		 * 5xx, 403, timeout or a kubeconfig that does not load would turn an API outage
+		 * into "invalid config" and could attach a stale local config in place of the NAD.
+		 */
 		struct cni_err e = { 0 };
-		r = meta_kube(p, &e);
-		if (r >= 0) {
-			bool from_dir = false;
-			r = nad_conf(p, p->conf.multus_namespace, p->conf.cluster_network, &text,
-				     NULL, &from_dir, &e);
-			if (r < 0 && !(e.code == CNI_ERR_KUBE_API && e.sys == ENOENT)) {
-				*err = e;
-				return cni_err_wrap(err, "cluster network '%s'", name);
-			}
-		}
-		if (r < 0) {
+		bool from_dir = false;
+		r = nad_conf(p, p->conf.multus_namespace, p->conf.cluster_network, false, &text,
+			     NULL, &from_dir, &e);
+		if (r < 0 && !from_dir && e.code == CNI_ERR_KUBE_API && e.sys == ENOENT) {
 			r = conf_from_dir(p->conf.conf_dir, p->conf.cluster_network, &text, err);
-			if (r < 0 && e.msg[0])
+			if (r < 0)
 				(void)cni_err_wrap(err, "no NAD either (%s)", e.msg);
+		} else if (r < 0) {
+			*err = e;
+			return cni_err_wrap(err, "cluster network '%s'", name);
 		}
 	}
 	if (r < 0)
@@ -487,7 +504,7 @@ static int plan_selection(struct plan *p, struct meta_selection *s, size_t index
 	_cleanup_free_ char *name = xasprintf("%s/%s", ns, s->name);
 	_cleanup_free_ char *text = NULL, *resource = NULL;
 	bool from_dir = false;
-	r = nad_conf(p, ns, s->name, &text, &resource, &from_dir, err);
+	r = nad_conf(p, ns, s->name, !node_conf, &text, &resource, &from_dir, err);
 	if (r < 0)
 		return cni_err_wrap(err, "network '%s'", name);
 	/* net1, net2... by position unless the pod names the interface. */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "lib/json/json.h"
+#include "lib/kube/config.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/file.h"
 #include "lib/util/log.h"
@@ -57,7 +58,11 @@ static void plan_for_del(struct plan *p, bool *ret_convention)
 	if (st == META_INTENT_DAMAGED)
 		meta_intent_quarantine(p, le.msg);
 	struct cni_err e = { 0 };
-	if (plan_from_api(p, &e) >= 0)
+	if (!kube_config_configured(p->conf.kubeconfig))
+		/* Without Kubernetes the intent log is the only plan: one rebuilt from confDir
+		 * could name what this container never had. */
+		(void)cni_err_set(&e, CNI_ERR_INVALID_CONFIG, 0, "no API is configured");
+	else if (plan_from_api(p, &e) >= 0)
 		return;
 	if (st == META_INTENT_DAMAGED) {
 		log_warning("DEL: no plan from the API either (%s): undoing what the log still "

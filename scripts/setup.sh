@@ -18,6 +18,8 @@ PACKAGES=(
 	containernetworking-plugins hyperfine tcpdump
 	# tests/cri: containerd 1.6 + runc drive plexus through the CRI (gcc -static needs libc6-dev)
 	containerd runc libc6-dev
+	# tests/cri/podman.sh: podman 4 with its CNI backend runs a static busybox image
+	podman busybox-static
 	clang-format
 	# make image and tests/cri/mkimage: umoci builds the OCI images
 	umoci

@@ -55,6 +55,14 @@ new_master() {
 	t_link "$MASTER"
 	ip link set "$MASTER" up && ip link set "px${T_ID}m${T_N}b" up
 }
+# new_node NAME: a "node" network namespace NAME (lo up) whose NIC is eth9, a veth pair with
+# eth9p, both up: a macvlan master or vxlan underlay of its own.
+new_node() {
+	t_netns "$1" || return 1
+	ip -n "$1" link set lo up &&
+		ip -n "$1" link add eth9 type veth peer name eth9p &&
+		ip -n "$1" link set eth9 up && ip -n "$1" link set eth9p up
+}
 # new_pod: sets POD (netns name) and PODNS (its path) to a fresh network namespace.
 new_pod() {
 	T_N=$((T_N + 1))

@@ -469,6 +469,13 @@ int kube_config_load_incluster(const char *sa_dir, struct kube_config **ret, str
 	return 0;
 }
 
+bool kube_config_configured(const char *kubeconfig)
+{
+	const char *host = secure_getenv("KUBERNETES_SERVICE_HOST");
+	const char *port = secure_getenv("KUBERNETES_SERVICE_PORT");
+	return (kubeconfig && *kubeconfig) || (host && *host) || (port && *port);
+}
+
 int kube_config_load(const char *kubeconfig, struct kube_config **ret, struct cni_err *err)
 {
 	if (kubeconfig && *kubeconfig)

@@ -2,6 +2,7 @@
 /* Kubernetes API client configuration: kubeconfig (libyaml) or in-cluster service account. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct cni_err;
@@ -44,6 +45,9 @@ int kube_config_load_file(const char *path, struct kube_config **ret, struct cni
 /* In-cluster config: KUBERNETES_SERVICE_HOST/PORT and `sa_dir`/{token,ca.crt}; sa_dir NULL
  * means $PLEXUS_SA_DIR, else KUBE_SA_DIR_DEFAULT. Code 7 when not running in a cluster. */
 int kube_config_load_incluster(const char *sa_dir, struct kube_config **ret, struct cni_err *err);
+/* Whether an API is configured at all: a non-empty kubeconfig path, or either in-cluster
+ * variable set (a half-set in-cluster environment is configured, and fails to load). */
+bool kube_config_configured(const char *kubeconfig);
 /* kubeconfig path if non-empty, else in-cluster. */
 int kube_config_load(const char *kubeconfig, struct kube_config **ret, struct cni_err *err);
 /* Frees everything, wiping secrets. NULL is fine. */

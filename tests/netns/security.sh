@@ -14,11 +14,7 @@ done
 P=$BIN/plexus
 TMP=$(t_tmpdir)
 NODE=plxsn$T_ID
-t_netns "$NODE"
-ip -n "$NODE" link set lo up
-ip -n "$NODE" link add eth9 type veth peer name eth9p
-ip -n "$NODE" link set eth9 up
-ip -n "$NODE" link set eth9p up
+new_node "$NODE"
 
 # The canary: any exec of it (as "sh", "canary" or by the nested plexus) is logged.
 EVIL=$TMP/evil

@@ -347,6 +347,25 @@ static void test_config_incluster(void **state)
 	unsetenv("PLEXUS_SA_DIR");
 }
 
+/* No kubeconfig and no in-cluster variable: no API; any one of them: configured. */
+static void test_config_configured(void **state)
+{
+	(void)state;
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	unsetenv("KUBERNETES_SERVICE_PORT");
+	assert_false(kube_config_configured(NULL));
+	assert_false(kube_config_configured(""));
+	assert_true(kube_config_configured("/nonexistent/kubeconfig"));
+	setenv("KUBERNETES_SERVICE_HOST", "", 1);
+	assert_false(kube_config_configured(NULL));
+	setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+	assert_true(kube_config_configured(NULL));
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+	assert_true(kube_config_configured(NULL));
+	unsetenv("KUBERNETES_SERVICE_PORT");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -357,6 +376,7 @@ int main(void)
 		cmocka_unit_test(test_config_structure_errors),
 		cmocka_unit_test(test_config_base64),
 		cmocka_unit_test(test_config_incluster),
+		cmocka_unit_test(test_config_configured),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
