@@ -316,3 +316,21 @@ void hl_store_last_ip(const struct hl_store *s, size_t set, struct ip_addr *ret)
 	if (read_trimmed(s->dir_fd, name, &buf) < 0 || parse_ip(buf, ret) < 0)
 		*ret = (struct ip_addr){ 0 };
 }
+
+int hl_store_sweep(const char *data_dir, const char *name)
+{
+	size_t dl = strlen(data_dir);
+	_cleanup_free_ char *dir =
+		xasprintf("%s%s%s", data_dir, dl && data_dir[dl - 1] == '/' ? "" : "/", name);
+	int dfd = safedir_open(dir, false, 0, NULL);
+	if (dfd < 0)
+		return dfd == -ENOENT ? 0 : dfd;
+	int lfd = safedir_lock(dfd, "lock", 0600);
+	if (lfd < 0) {
+		(void)close(dfd);
+		return lfd;
+	}
+	_cleanup_(hl_store_close) struct hl_store s = { .dir_fd = dfd, .lock_fd = lfd };
+	load(&s, true);
+	return 0;
+}

@@ -8,6 +8,7 @@
 
 #include "hostlocal/hostlocal.h"
 #include "lib/cni/netns.h"
+#include "lib/json/json.h"
 #include "lib/net/net.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/file.h"
@@ -134,6 +135,25 @@ static int undo_by_convention(struct plan *p, struct cni_err *err)
 	return first;
 }
 
+/* The host-local stores an attachment's plugins name: an exec'd reference host-local killed
+ * between creating a lease and writing its owner leaves an empty lease its DEL never matches
+ * (hl_store_sweep). Best effort: a store that cannot be swept is the plugin's to report. */
+static void sweep_host_local(const struct attachment *a)
+{
+	const cJSON *pl;
+	cJSON_ArrayForEach (pl, a->list.plugins) {
+		const cJSON *ipam = json_get(pl, "ipam");
+		const char *type = cJSON_GetStringValue(json_get(ipam, "type"));
+		if (!type || strcmp(type, "host-local") != 0 || !a->list.name)
+			continue;
+		const char *dir = cJSON_GetStringValue(json_get(ipam, "dataDir"));
+		int r = hl_store_sweep(dir && *dir ? dir : HL_DEFAULT_DATA_DIR, a->list.name);
+		if (r < 0)
+			log_debug("sweep the host-local store of '%s': %s, ignoring", a->name,
+				  strerror(-r));
+	}
+}
+
 int meta_undo(struct plan *p, bool by_convention, struct cni_err *err)
 {
 	int first = 0;
@@ -147,6 +167,8 @@ int meta_undo(struct plan *p, bool by_convention, struct cni_err *err)
 		if (a->attempted) {
 			struct dlg_rt rt = meta_att_rt(p, a);
 			r = dlg_list_del(&a->list, &rt, a->result, &e);
+			if (r >= 0)
+				sweep_host_local(a);
 		}
 		/* Recorded before it was copied: it may exist even if nothing ran. */
 		if (a->device_info_file)

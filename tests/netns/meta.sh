@@ -92,6 +92,7 @@ STATIC=$(jq -cn '{cniVersion:"1.0.0",plugins:[{type:"macvlan",master:"eth9",capa
 		pod default "$p" "macvlan-net,vxlan-net@vx0,br-net"; echo ,
 	done
 	pod default u-gcfail "macvlan-net,fail-del-net,br-net"; echo ,
+	pod default u-emptylease "macvlan-net"; echo ,
 	pod default u-dev "devinfo-net,macvlan-net"; echo ,
 	pod default u-dev-gc "devinfo-net"; echo ,
 	pod default u-dev-rb "devinfo-net,bad-master"; echo ,
@@ -485,6 +486,13 @@ plexus DEL u-noname "$CONF_U"
 check "undo: DEL removes links left under lib/net's temporary names" only_lo u-noname
 check "undo: DEL removes the container's intent-log temp files" \
 	bash -c "[ $RC -eq 0 ] && [ ! -e $TMP/cache/cid-u-noname.json.tmp.4194303 ] && [ -e $TMP/cache/cid-other.json.tmp.4194303 ]"
+# The reference host-local (the cluster network's, exec'd) creates a lease before writing its
+# owner: killed in between, it leaves an empty lease its own DEL never matches.
+u_add u-emptylease
+: >"$TMP/ipam-cluster/cluster/10.211.0.250"
+plexus DEL u-emptylease "$CONF_U"
+check "undo: DEL sweeps an empty lease the reference host-local left in its store" \
+	bash -c "[ $RC -eq 0 ] && [ ! -e $TMP/ipam-cluster/cluster/10.211.0.250 ]"
 
 # Device-info files: named in the log before anything writes them, removed by DEL and rollback.
 u_add u-dev
