@@ -34,7 +34,7 @@ CRASH_SET=${CRASH_SET:-write,pwrite64,writev,rename,renameat,renameat2,link,link
 CRASH_VARIANTS=${CRASH_VARIANTS:-once twice gone empty}
 CRASH_N=0 # cycle counter: unique container IDs and pod netns names
 CRASH_NS_GONE=0 # 1 when the last crash_del deleted the pod netns
-for t in strace unshare jq ip md5sum; do
+for t in strace unshare jq ip md5sum comm cmp truncate find stat; do
 	command -v "$t" >/dev/null || { fail "crash: $t missing"; exit 1; }
 done
 
