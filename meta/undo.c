@@ -160,11 +160,15 @@ int meta_undo(struct plan *p, bool by_convention, struct cni_err *err)
 	/* The built-ins' links are deleted together at the end: one kernel RCU wait for the pod
 	 * instead of one each (net_del_batch_begin). */
 	net_del_batch_begin(p->ctx->netns_fd);
+	/* Only the log's first write is durable (docs/meta.md): after a power loss an attempt
+	 * mark may be lost, and DEL of what never ran is success (CNI SPEC.md, "DEL"), so DEL and
+	 * GC undo every entry of a log read back. ADD's rollback knows what it attempted. */
+	bool all = p->ctx->cmd != CNI_CMD_ADD;
 	for (size_t i = p->n_att; i-- > 0;) {
 		struct attachment *a = &p->att[i];
 		struct cni_err e = { 0 };
 		int r = 0;
-		if (a->attempted) {
+		if (a->attempted || all) {
 			struct dlg_rt rt = meta_att_rt(p, a);
 			r = dlg_list_del(&a->list, &rt, a->result, &e);
 			if (r >= 0)
