@@ -28,22 +28,6 @@ jq -cn --argjson a "$(nad kube-system cluster "$CLUSTER")" --argjson b "$(nad de
 	  spec:{containers:[{name:"c",image:"pause"}]}}]}' >"$TMP/state.json"
 api_fixture "$CRASH_NODE" "$TMP" "$TOKEN" "${CRASH_API_LIFETIME:-$((${CHAOS_CYCLES:-0} * 4 + 1800))}"
 [ -n "$PORT" ] || { fail "crash meta: API server fixture did not start: $(cat "$TMP/api.err")"; exit 1; }
-apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster:
-    server: https://127.0.0.1:$PORT
-    certificate-authority: $TMP/pki/ca.crt
-users:
-- name: plexus
-  user:
-    token: $TOKEN
-contexts:
-- name: test
-  context: {cluster: test, user: plexus}
-current-context: test
-KC
 CONF=$(jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" --arg d "$TMP/devinfo" --arg t "$TMP" \
 	'{cniVersion:"1.1.0",name:"plexus-net",type:"plexus",kubeconfig:$k,clusterNetwork:"cluster",
 	  cniDir:$c,deviceInfoDir:$d,tenantPolicy:{hostPathRoots:{dataDir:[$t]}}}')
