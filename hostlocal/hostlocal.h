@@ -14,8 +14,9 @@
 /* Remove what killed writers left in the store <data_dir>/<name> (temp files, empty or garbage
  * leases), under its lock. For stores the reference host-local writes: it creates a lease file
  * before it writes the owner into it, so a kill in between leaves an empty lease that its own
- * DEL never matches. A missing store is 0; else -errno. */
-int hl_store_sweep(const char *data_dir, const char *name);
+ * DEL never matches. With id, also every lease of that container, whatever its interface (for
+ * a DEL that lost the attachments' names). A missing store is 0; else -errno. */
+int hl_store_sweep(const char *data_dir, const char *name, const char *id);
 
 /* One pool: subnet (network address), first and last allocatable address (inclusive), gateway. */
 struct hl_range {

@@ -11,6 +11,7 @@
 #include "hostlocal/internal.h"
 #include "lib/cni/args.h"
 #include "lib/util/cleanup.h"
+#include "lib/util/log.h"
 #include "lib/util/safedir.h"
 
 #define LAST_IP_PREFIX "last_reserved_ip."
@@ -317,7 +318,7 @@ void hl_store_last_ip(const struct hl_store *s, size_t set, struct ip_addr *ret)
 		*ret = (struct ip_addr){ 0 };
 }
 
-int hl_store_sweep(const char *data_dir, const char *name)
+int hl_store_sweep(const char *data_dir, const char *name, const char *id)
 {
 	size_t dl = strlen(data_dir);
 	_cleanup_free_ char *dir =
@@ -332,5 +333,11 @@ int hl_store_sweep(const char *data_dir, const char *name)
 	}
 	_cleanup_(hl_store_close) struct hl_store s = { .dir_fd = dfd, .lock_fd = lfd };
 	load(&s, true);
+	for (size_t i = 0; id && i < s.n; i++)
+		if (s.leases[i].name && s.leases[i].is_ip && strcmp(s.leases[i].id, id) == 0) {
+			log_info("released lease '%s/%s' of container '%s'", dir, s.leases[i].name,
+				 id);
+			lease_remove(&s, &s.leases[i]);
+		}
 	return 0;
 }

@@ -84,32 +84,13 @@ static int retire_links(int netns_fd, bool temp_only, struct cni_err *err)
 }
 
 /* Every host-local lease of container id in the stores under data_dir (one directory per
- * network, the reference's format: a file per IP holding "<id>\r\n<ifname>", or "<id>"), each
- * store under its lock as host-local takes it. */
+ * network), each under its lock as host-local takes it (hl_store_sweep). */
 static void release_leases(const char *data_dir, const char *id)
 {
 	DIR *root = opendir(data_dir);
-	size_t il = strlen(id);
-	for (struct dirent *n; root && (n = readdir(root));) {
-		if (n->d_name[0] == '.')
-			continue;
-		_cleanup_free_ char *dir = xasprintf("%s/%s", data_dir, n->d_name);
-		_cleanup_free_ char *lock = xasprintf("%s/lock", dir);
-		DIR *d = opendir(dir);
-		_cleanup_close_ int lfd = d ? file_lock(lock) : -1;
-		for (struct dirent *e; d && lfd >= 0 && (e = readdir(d));) {
-			_cleanup_free_ char *path = xasprintf("%s/%s", dir, e->d_name),
-					    *text = NULL;
-			if ((e->d_type != DT_REG && e->d_type != DT_UNKNOWN) ||
-			    file_read_all(path, 4096, &text, NULL) < 0 ||
-			    strncmp(text, id, il) != 0 || !strchr("\r\n", text[il]))
-				continue;
-			if (unlinkat(dirfd(d), e->d_name, 0) == 0)
-				log_info("released lease '%s'", path);
-		}
-		if (d)
-			(void)closedir(d);
-	}
+	for (struct dirent *n; root && (n = readdir(root));)
+		if (n->d_name[0] != '.' && hl_store_sweep(data_dir, n->d_name, id) < 0)
+			log_debug("leases of '%s' in '%s/%s': not swept", id, data_dir, n->d_name);
 	if (root)
 		(void)closedir(root);
 }
@@ -147,7 +128,7 @@ static void sweep_host_local(const struct attachment *a)
 		if (!type || strcmp(type, "host-local") != 0 || !a->list.name)
 			continue;
 		const char *dir = cJSON_GetStringValue(json_get(ipam, "dataDir"));
-		int r = hl_store_sweep(dir && *dir ? dir : HL_DEFAULT_DATA_DIR, a->list.name);
+		int r = hl_store_sweep(dir && *dir ? dir : HL_DEFAULT_DATA_DIR, a->list.name, NULL);
 		if (r < 0)
 			log_debug("sweep the host-local store of '%s': %s, ignoring", a->name,
 				  strerror(-r));
