@@ -154,19 +154,24 @@ t_kernel() { # ADD / CHECK / DEL of a kernel VF with every setting
 	check "kernel: ... and released" host_intact "$VFIF" 02:aa:00:00:00:00 1500
 }
 
+# netns_dies POD: what the kernel does to the VF eth1 in POD when POD's netns dies (veth ends
+# would be destroyed instead): back in the host as dev<ifindex>, settings kept. Sets idx.
+netns_dies() {
+	idx=$(ip -n "$1" -j link show eth1 | jq -r '.[0].ifindex')
+	ip -n "$1" link set eth1 down
+	ip -n "$1" link set eth1 netns 1
+	ip link set eth1 name "dev$idx"
+	"$MK" "$SYS" netdev "$VFBDF" "dev$idx"
+	ip netns del "$1"
+}
+
 t_gone() { # the netns died; the kernel returned the VF as dev<N>
 	local c idx
 	new_vf 1 iavf; new_pod
 	c=$(mkconf "$VFBDF" '{vlan:7,mac:"02:bb:00:00:00:02",mtu:1300}')
 	plug ADD "$c" "$PODNS" eth1 cid-g
 	check "gone: ADD succeeds" ok
-	# What the kernel does when the netns dies (veth ends would be destroyed instead):
-	idx=$(ip -n "$POD" -j link show eth1 | jq -r '.[0].ifindex')
-	ip -n "$POD" link set eth1 down
-	ip -n "$POD" link set eth1 netns 1
-	ip link set eth1 name "dev$idx"
-	"$MK" "$SYS" netdev "$VFBDF" "dev$idx"
-	ip netns del "$POD"
+	netns_dies "$POD"
 	plug DEL "$c" "$PODNS" eth1 cid-g
 	check "gone: DEL with the netns gone succeeds" ok
 	"$MK" "$SYS" netdev "$VFBDF" "$VFIF"
@@ -204,13 +209,8 @@ t_late() { # a pod's netns died without DEL; the VF went to a new pod; then the 
 	ca=$(mkconf "$VFBDF" '{vlan:7,mac:"02:bb:00:00:00:02",mtu:1300}')
 	plug ADD "$ca" "$PODNS" eth1 cid-la
 	check "late: the first pod's ADD succeeds" ok
-	# The first pod's netns dies: the kernel returns the VF as dev<N> with its settings.
-	idx=$(ip -n "$poda" -j link show eth1 | jq -r '.[0].ifindex')
-	ip -n "$poda" link set eth1 down
-	ip -n "$poda" link set eth1 netns 1
-	ip link set eth1 name "dev$idx"
-	"$MK" "$SYS" netdev "$VFBDF" "dev$idx"
-	ip netns del "$poda"
+	# The first pod's netns dies: the kernel returns the VF with its settings.
+	netns_dies "$poda"
 	new_pod
 	cb=$(mkconf "$VFBDF" '{vlan:9,mac:"02:bb:00:00:00:03",mtu:1400}')
 	plug ADD "$cb" "$PODNS" eth1 cid-lb
