@@ -9,13 +9,12 @@
 # image (static busybox) is built locally with umoci and loaded with `podman load`.
 # Needs root, podman, conmon, runc, umoci, jq, unshare and a static /bin/busybox (busybox-static).
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/nokube.bash"
 need_root
 for t in podman conmon runc umoci jq unshare; do
 	command -v "$t" >/dev/null || { fail "podman: $t missing (scripts/setup.sh installs it)"; exit 1; }
 done
-BB=/bin/busybox
-{ [ -x "$BB" ] && ! ldd "$BB" >/dev/null 2>&1; } ||
-	{ fail "podman: no static $BB (scripts/setup.sh installs busybox-static)"; exit 1; }
+have_static_busybox || { fail "podman: no static /bin/busybox (scripts/setup.sh installs busybox-static)"; exit 1; }
 [ -x "$BIN/plexus" ] || { fail "podman: $BIN/plexus not built"; exit 1; }
 D=$(t_tmpdir)
 NET=plexus$T_ID
@@ -50,11 +49,7 @@ cni_plugin_dirs = ["$BIN", "/usr/lib/cni"]
 EOF
 
 # ---- the image: a static busybox (sleep, ping, ip) ---------------------------------------
-mkdir -p "$D/rootfs/bin"
-cp "$BB" "$D/rootfs/bin/busybox"
-for c in sleep ping ip; do ln -s busybox "$D/rootfs/bin/$c"; done
-SOURCE_DATE_EPOCH=0 "$TOP/install/oci-archive.sh" "$D/rootfs" "$D/image.tar" "$IMG" \
-	--config.entrypoint /bin/sleep --config.cmd 600 --config.workingdir / >/dev/null 2>&1
+busybox_image "$D" "$IMG"
 check "podman: the busybox image is built" test -s "$D/image.tar"
 # podman keeps a blob-info cache in /var/lib/containers/cache whatever --root says: load the
 # image in a mount namespace of its own with a tmpfs there, so the host's stays untouched.
@@ -65,20 +60,7 @@ check "podman: podman load takes it" test "$RC" -eq 0
 [ "$RC" -eq 0 ] || { echo "$OUT" >&2; exit 1; }
 
 # ---- the node side: a macvlan master, confDir, the conflist ---------------------------------
-new_master
-BR=plxqb$T_ID
-t_link "$BR"
-hlr() { jq -cn --arg d "$D/ipam-$1" --arg s "$2" '{type:"host-local",dataDir:$d,ranges:[[{subnet:$s}]]}'; }
-jq -cn --arg b "$BR" --argjson i "$(hlr cluster 10.246.0.0/24)" \
-	'{cniVersion:"1.0.0",name:"cluster",plugins:[{type:"bridge",bridge:$b,isGateway:true,ipam:$i}]}' \
-	>"$D/confdir/10-cluster.conflist"
-jq -cn --arg m "$MASTER" --argjson i "$(hlr lan 10.247.0.0/24)" \
-	'{cniVersion:"1.0.0",name:"lan",type:"macvlan",master:$m,mode:"bridge",ipam:$i}' \
-	>"$D/confdir/20-lan.conf"
-jq -n --arg n "$NET" --arg d "$D" \
-	'{cniVersion:"1.0.0",name:$n,plugins:[{type:"plexus",clusterNetwork:"cluster",
-	  defaultNetworks:["lan"],confDir:($d+"/confdir"),cniDir:($d+"/cache"),
-	  logLevel:"info",logFile:($d+"/plexus.log")}]}' >"$D/net/$NET.conflist"
+nokube_net "$D" "$NET" "$D/net/$NET.conflist" || { fail "podman: node setup"; exit 1; }
 check "podman: the CNI backend is in use" test "$(PM info --format '{{.Host.NetworkBackend}}')" = cni
 check "podman: it lists the plexus network" grep -qx "$NET" <<<"$(PM network ls --format '{{.Name}}')"
 
@@ -93,8 +75,8 @@ for c in "$C1" "$C2"; do
 done
 addr() { PM exec "$1" ip -4 -o addr show dev "$2" 2>/dev/null | awk '{print $4}' | cut -d/ -f1; }
 A0=$(addr "$C1" eth0) A1=$(addr "$C1" net1) B0=$(addr "$C2" eth0) B1=$(addr "$C2" net1)
-in_nets() { [[ $A0 == 10.246.0.* && $B0 == 10.246.0.* && $A1 == 10.247.0.* && $B1 == 10.247.0.* ]]; }
-check "podman: both containers have eth0 (cluster) and net1 (macvlan default network)" in_nets
+check "podman: both containers have eth0 (cluster) and net1 (macvlan default network)" \
+	nokube_in_nets "$A0" "$A1" "$B0" "$B1"
 check "podman: inspect reports the cluster network's address (the result plexus returns)" \
 	test "$(PM inspect "$C1" --format "{{(index .NetworkSettings.Networks \"$NET\").IPAddress}}")" = "$A0"
 check "podman: plexus said it does not read pod annotations (no API)" \
@@ -116,12 +98,8 @@ check "podman: plexus keeps an intent log per container" \
 rm_both() { PM rm -f -t 0 "$C1" "$C2" >/dev/null; }
 check "podman: rm both containers" rm_both
 check "podman: no container left" test -z "$(PM ps -aq)"
-check "podman: no intent log left" test -z "$(ls -A "$D/cache")"
-check "podman: no lease left" test -z "$(find "$D"/ipam-* -type f -name '10.*')"
-check "podman: no veth left on the cluster bridge" \
-	test -z "$(ip -j link show master "$BR" | jq -r '.[].ifname')"
+nokube_clean "$D" podman
 check "podman: the containers' netns are gone" bash -c "[ ! -e '${NETNS[0]}' ] && [ ! -e '${NETNS[1]}' ]"
 left=0
 for id in $IDS; do [ -e "/var/lib/cni/results/$NET-$id-eth0" ] && left=1; done
 check "podman: libcni's cached results are gone" test "$left" -eq 0
-check "podman: plexus logged no error" bash -c "! grep -E ' (error|warning) ' $D/plexus.log"
