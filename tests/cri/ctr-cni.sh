@@ -28,13 +28,14 @@ IMG=plexus.local/busybox:t$T_ID
 CTRD_PID=
 CTR() { ctr -a "$SOCK" -n "$NS" "$@"; }
 # CTR_CNI ARG...: ctr in its own mount namespace whose /etc/cni/net.d and /opt/cni/bin are
-# $D/etc-cni and $D/opt-cni (overlays on /etc and /opt: the host's dirs may not exist).
+# $D/etc-cni and $D/opt-cni (bound in overlays on /etc and /opt: the host's dirs may not exist).
 CTR_CNI() {
 	unshare -m --propagation private bash -c '
 		d=$1; shift
+		ov=$(mktemp -d "$d/ov.XXXXXX") || exit 125 # an upper dir serves one mount only
 		for top in etc opt; do
-			mkdir -p "$d/ov-$top/up" "$d/ov-$top/work"
-			mount -t overlay "plxr-$top" -o "lowerdir=/$top,upperdir=$d/ov-$top/up,workdir=$d/ov-$top/work" "/$top" || exit 125
+			mkdir -p "$ov/$top-up" "$ov/$top-work"
+			mount -t overlay "plxr-$top" -o "lowerdir=/$top,upperdir=$ov/$top-up,workdir=$ov/$top-work" "/$top" || exit 125
 		done
 		mkdir -p /etc/cni/net.d /opt/cni/bin
 		mount --bind "$d/etc-cni" /etc/cni/net.d && mount --bind "$d/opt-cni" /opt/cni/bin || exit 125
