@@ -407,6 +407,6 @@ echo '{"cmd":"quit"}' >&9
 exec 9>&-
 wait "$KUBELET_PID" 2>/dev/null
 KUBELET_PID=
-check "no container log reports an error loading a library" bash -c \
-	"! grep -rh 'error while loading shared libraries\|cannot open shared object' '$D/pods'"
+check "no container log reports an error loading a library or a sanitizer finding" bash -c \
+	"! grep -rh 'error while loading shared libraries\|cannot open shared object\|Sanitizer\|runtime error:' '$D/pods'"
 echo "daemonset tier: $(($(date +%s) - T0)) s"
