@@ -47,37 +47,28 @@ ds_cleanup() {
 	# DS_DEBUG=DIR keeps the logs and the node's /etc/cni for a look afterwards.
 	[ -n "${DS_DEBUG:-}" ] && mkdir -p "$DS_DEBUG" && cp -r "$D/pods" "$D"/*.log "$D"/*.err "$ROOT/etc" "$DS_DEBUG/" 2>/dev/null
 	touch "$D/stop-loops"
+	# The DaemonSet pods' containers first, with a short grace period.
 	if [ -n "$CTRD_PID" ] && kill -0 "$CTRD_PID" 2>/dev/null; then
 		for id in $(CRI_TIMEOUT_MS=20000 CRI list 2>/dev/null | jq -r '.[].id' 2>/dev/null); do
 			CRI_TIMEOUT_MS=20000 CRI dsdown "$id" 2 >/dev/null 2>&1
-			CRI_TIMEOUT_MS=20000 CRI stop "$id" >/dev/null 2>&1
-			CRI_TIMEOUT_MS=20000 CRI rm "$id" >/dev/null 2>&1
-		done
-		ctrd_stop "$CTRD_PID"
-	fi
-	if [ -d "$D/runc" ]; then
-		for id in $(runc --root "$D/runc/k8s.io" list -q 2>/dev/null); do
-			runc --root "$D/runc/k8s.io" kill "$id" KILL 2>/dev/null
-			runc --root "$D/runc/k8s.io" delete -f "$id" 2>/dev/null
 		done
 	fi
-	ctrd_leftovers "$D" "$SOCK"
+	ctrd_cri_down "$D" "$SOCK" "$CTRD_PID"
 	[ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null
 	[ -n "$KUBELET_PID" ] && kill "$KUBELET_PID" 2>/dev/null
 	wait 2>/dev/null
-	rmdir /sys/fs/cgroup/*/k8s.io/* 2>/dev/null
+	# The cgroups runc made for this test's sandboxes and containers (cgroup parent /k8s.io).
+	for id in $(cat "$D/ids" 2>/dev/null; jq -r '.containers[]?' "$D"/pods/*.up 2>/dev/null); do
+		rmdir /sys/fs/cgroup/*/k8s.io/"$id" 2>/dev/null
+	done
 	[ -n "$CG_EXISTED" ] || rmdir /sys/fs/cgroup/*/k8s.io 2>/dev/null
 	t_cleanup
 }
 trap ds_cleanup EXIT
 
 # ---- the node: netns with a NIC (macvlan master), scratch host root ------------------------
-t_netns "$NODE"
-ip -n "$NODE" link set lo up
-ip -n "$NODE" link add eth9 type veth peer name eth9p
+new_node "$NODE"
 ip -n "$NODE" addr add 10.240.0.1/24 dev eth9
-ip -n "$NODE" link set eth9 up
-ip -n "$NODE" link set eth9p up
 mkdir -p "$ROOT/etc/cni/net.d" "$ROOT/opt/cni/bin" "$ROOT/run" "$ROOT/var/lib" \
 	"$ROOT/var/lib/kubelet/device-plugins" "$D/pods"
 # The node's cluster network, with its plugins in /opt/cni/bin as a node has them.
@@ -87,7 +78,6 @@ jq -n '{cniVersion:"1.0.0",name:"cluster",plugins:[{type:"bridge",bridge:"cni0",
 	>"$ROOT/etc/cni/net.d/10-bridge.conflist"
 
 # ---- the API server fixture --------------------------------------------------------------
-bash "$TOP/tests/fixtures/apiserver/mkcerts.sh" "$D/pki" >/dev/null 2>&1
 TOKEN=plexus-ds-token-$T_ID
 MACVLAN=$(jq -cn '{cniVersion:"1.0.0",type:"macvlan",master:"eth9",mode:"bridge",
 	ipam:{type:"host-local",ranges:[[{subnet:"10.242.0.0/24"}]]}}')
@@ -103,12 +93,7 @@ PODS="pod-a pod-u $(seq -f 'pod-l%g' 1 60 | tr '\n' ' ')"
 	done
 	echo ']}'
 } >"$D/state.json"
-ip netns exec "$NODE" node "$TOP/tests/fixtures/apiserver/apiserver.js" --cert "$D/pki/server.crt" \
-	--key "$D/pki/server.key" --state "$D/state.json" --token "$TOKEN" \
-	--log "$D/api.log" --max-lifetime 300 >"$D/port" 2>"$D/api.err" &
-API_PID=$!
-for _ in $(seq 100); do [ -s "$D/port" ] && break; sleep 0.05; done
-PORT=$(head -n1 "$D/port")
+api_fixture "$NODE" "$D" "$TOKEN" >/dev/null 2>&1
 check "ds: API server fixture is up" test -n "$PORT"
 
 # ---- two images: this build, and the same binaries with another version string -----------
@@ -138,27 +123,7 @@ check "ds: a second image $IMG2 with version '$V2' instead of '$V1'" bash -c \
 	"[ -n '$V2' ] && bash '$TOP/install/image.sh' '$D/bin2' '$D/v2.tar' '$IMG2' '$V2' >/dev/null 2>&1"
 
 # ---- containerd in the node: its mount namespace has the scratch host's dirs ---------------
-{ ctrd_config "$D" "$SOCK"; cat <<TOML; } >"$D/config.toml"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "plexus.local/pause:1"
-  restrict_oom_score_adj = true
-  netns_mounts_under_state_dir = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  enable_selinux = false
-  disable_apparmor = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        Root = "$D/runc"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/opt/cni/bin"
-    conf_dir = "/etc/cni/net.d"
-    max_conf_num = 1
-TOML
+{ ctrd_config "$D" "$SOCK"; ctrd_cri_config "$D" /opt/cni/bin /etc/cni/net.d; } >"$D/config.toml"
 nsenter --net="/run/netns/$NODE" unshare -m --propagation private sh -c '
 	for p in /etc/cni /opt /run /var/lib; do mount --bind "$1$p" "$p" || exit 1; done
 	exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
@@ -185,7 +150,7 @@ render() { # render CRDS DAEMONSET POD IMAGE: the pod's CRI requests in $D/pods/
 ds_up() { # ds_up CRDS DAEMONSET POD IMAGE: sets DSID (empty on failure)
 	DSID=
 	render "$@" && CRI dsup "$D/pods/$3.json" >"$D/pods/$3.up" 2>"$D/pods/$3.err" &&
-		DSID=$(jq -r .id "$D/pods/$3.up")
+		DSID=$(jq -r .id "$D/pods/$3.up") && echo "$DSID" >>"$D/ids"
 	[ -n "$DSID" ] || cat "$D/pods/$3.err"
 }
 ds_down() { # ds_down POD: the kubelet's removal with the pod's grace period; sets DOWN (JSON)
@@ -194,19 +159,16 @@ ds_down() { # ds_down POD: the kubelet's removal with the pod's grace period; se
 clog() { # clog POD CONTAINER: the container's output (CRI log format: time stream tag text)
 	cut -d' ' -f4- "$D/pods/$1/logs/$2/0.log" 2>/dev/null
 }
-fixture_state() { ip netns exec "$NODE" curl -sk "https://127.0.0.1:$PORT/_fixture/state"; }
-network_status() { fixture_state | jq -c --arg n "$1" '.items[]? // .[]? | select(.kind=="Pod" and .metadata.name==$n) | .metadata.annotations["k8s.v1.cni.cncf.io/network-status"] // "null" | fromjson'; }
-podip() { nsenter --net="/proc/$1/ns/net" ip -j addr show dev "$2" 2>/dev/null | jq -r '.[0].addr_info[]? | select(.family=="inet") | .local'; }
 run_pod() { # run_pod NAME NETWORKS: sets ID (empty on failure), PID, ERR
 	local out
 	ID= PID= ERR=
 	if out=$(CRI run "$1" default "uid-$1" "$2" 2>"$D/err.$1"); then
 		ID=$(jq -r .id <<<"$out")
+		echo "$ID" >>"$D/ids"
 		PID=$(CRI status "$ID" | jq -r '.info.info.pid // empty')
 	fi
 	ERR=$(cat "$D/err.$1")
 }
-leases() { find "$ROOT/var/lib/cni/networks" -type f -name '10.*' 2>/dev/null | wc -l; }
 CONF=$ROOT/etc/cni/net.d/00-plexus.conflist
 PLUGINS="plexus plexus-macvlan plexus-ipvlan plexus-vxlan plexus-sriov plexus-hostlocal plexus-staticipam"
 versions() { # the version each installed plugin reports, one line per distinct version
@@ -282,7 +244,7 @@ check "pod: eth0 on the cluster network, net1 a macvlan on macvlan-net" bash -c 
 check "pod: network-status on the API server names both attachments" \
 	test "$(network_status pod-a | jq -c 'map(.name + "=" + .interface)')" = '["cluster=eth0","default/macvlan-net=net1"]'
 CRI stop "$ID" >/dev/null && CRI rm "$ID" >/dev/null
-check "pod: Stop + Remove release its leases" test "$(leases)" = 0
+check "pod: Stop + Remove release its leases" test "$(leases "$ROOT/var/lib/cni/networks")" = 0
 
 # ---- upgrade: v2 starts while v1 runs, then v1 is removed; pods come and go all along --------
 pod_loop() {
@@ -291,6 +253,7 @@ pod_loop() {
 		i=$((i + 1))
 		if out=$(CRI run "pod-l$i" default "uid-pod-l$i" macvlan-net 2>&1); then
 			id=$(jq -r .id <<<"$out")
+			echo "$id" >>"$D/ids"
 			echo "ADD ok pod-l$i"
 			CRI stop "$id" >/dev/null 2>&1 && CRI rm "$id" >/dev/null 2>&1 && echo "DEL ok pod-l$i" ||
 				echo "DEL FAILED pod-l$i"
@@ -345,7 +308,7 @@ check "upgrade: $EXECS back-to-back execs of the installed plugins, none failed 
 	test "${BAD:-x}" = 0 -a "${EXECS:-0}" -gt 0
 check "upgrade: no temp file left in the bin dir, no exec error in containerd's log" bash -c \
 	"[ -z \"\$(find '$ROOT/opt/cni/bin' -name '.*plexus-tmp*')\" ] && ! grep -qi 'exec format error\|text file busy' '$D/containerd.log'"
-check "upgrade: the pods' leases were all released" test "$(leases)" = 0
+check "upgrade: the pods' leases were all released" test "$(leases "$ROOT/var/lib/cni/networks")" = 0
 
 # ---- uninstall: removing pod v2 restores the node ------------------------------------------
 ds_down plexus-v2
