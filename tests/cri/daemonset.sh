@@ -28,7 +28,6 @@ for t in containerd containerd-shim-runc-v2 runc ctr umoci node python3 jq opens
 	command -v "$t" >/dev/null || { fail "ds: $t missing (scripts/setup.sh installs it)"; exit 1; }
 done
 [ -x "$BIN/plexus" ] || { fail "ds: $BIN/plexus not built"; exit 1; }
-[ -d /etc/cni ] || { fail "ds: /etc/cni missing (the mount point of the node's CNI dirs)"; exit 1; }
 T0=$(date +%s)
 HERE=$(cd "$(dirname "$0")" && pwd)
 D=$(t_tmpdir)
@@ -40,6 +39,10 @@ IMG1=localhost/plexus:ds$T_ID-1
 IMG2=localhost/plexus:ds$T_ID-2
 CTRD_PID= API_PID= KUBELET_PID=
 CG_EXISTED=$(ls -d /sys/fs/cgroup/*/k8s.io 2>/dev/null | head -n1)
+# /etc/cni is where containerd's mount namespace gets the node's; an empty mount point made
+# here, if the host has none, is removed at the end.
+ETC_CNI_MADE=
+[ -d /etc/cni ] || { mkdir /etc/cni && ETC_CNI_MADE=1; }
 
 ds_cleanup() {
 	local id
@@ -62,6 +65,7 @@ ds_cleanup() {
 		rmdir /sys/fs/cgroup/*/k8s.io/"$id" 2>/dev/null
 	done
 	[ -n "$CG_EXISTED" ] || rmdir /sys/fs/cgroup/*/k8s.io 2>/dev/null
+	[ -z "$ETC_CNI_MADE" ] || rmdir /etc/cni
 	t_cleanup
 }
 trap ds_cleanup EXIT
