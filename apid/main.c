@@ -47,6 +47,8 @@ static const char usage[] =
 	"  --workers N         requests served at once, 1-64 (default 4)\n"
 	"  --max-clients N     connections served or waiting for a worker, 1-1024 (default 16);\n"
 	"                      beyond, a client is told at once that the relay is busy\n"
+	"  --take-over         serve PATH even when another relay answers there (a rolling\n"
+	"                      update's new pod); default: exit 1 in that case\n"
 	"  --log-level LEVEL   error|warning|info|debug (default info)\n"
 	"  -h, --help          this text\n"
 	"\n"
@@ -241,8 +243,31 @@ static void *acceptor(void *arg)
 /* The socket this process bound (device, inode): removed at exit only if still ours. */
 static struct stat bound;
 
-/* Serve path (0600, its directory 0700 if created); a relay already answering there wins. */
-static int listen_on(const char *path)
+/* Bind a new socket beside path and rename it over the one there: clients connect to this
+ * relay from then on, and the previous relay, finding another inode at path when it exits,
+ * leaves it alone. What is not a socket is refused, never replaced. */
+static int listen_take_over(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	_cleanup_free_ char *tmp =
+		xasprintf("%s.%ld.%lld.new", path, (long)getpid(), (long long)clock_now_us());
+	int fd = sock_unix_listen(tmp, 0, false);
+	if (fd < 0)
+		return fd;
+	if (rename(tmp, path) < 0) {
+		int r = -errno;
+		(void)unlink(tmp);
+		(void)close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Serve path (0600, its directory 0700 if created); a relay already answering there wins,
+ * unless take_over. */
+static int listen_on(const char *path, bool take_over)
 {
 	_cleanup_free_ char *dir = xstrdup(path);
 	int r = file_mkdir_p(dirname(dir), 0700);
@@ -250,7 +275,7 @@ static int listen_on(const char *path)
 		log_error("--socket '%s': creating its directory: %s", path, strerror(-r));
 		return -1;
 	}
-	int fd = sock_unix_listen(path, 0, true);
+	int fd = take_over ? listen_take_over(path) : sock_unix_listen(path, 0, true);
 	if (fd == -EEXIST)
 		log_error("--socket '%s': exists and is not a socket", path);
 	else if (fd == -EADDRINUSE)
@@ -281,12 +306,14 @@ int main(int argc, char **argv)
 	log_set_level(LOG_LEVEL_INFO);
 	const char *kubeconfig = "", *sock = SOCKET_DEFAULT;
 	int64_t workers = WORKERS_DEFAULT, max_clients = CLIENTS_DEFAULT;
+	bool take_over = false;
 	static const struct option opts[] = {
 		{ "kubeconfig", required_argument, NULL, 'k' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "max-clients", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "take-over", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -317,6 +344,9 @@ int main(int argc, char **argv)
 			log_set_level(level);
 			break;
 		}
+		case 't':
+			take_over = true;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -347,7 +377,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	(void)pthread_sigmask(SIG_BLOCK, &set, NULL);
 	(void)signal(SIGPIPE, SIG_IGN);
-	int ls = listen_on(sock);
+	int ls = listen_on(sock, take_over);
 	if (ls < 0)
 		return 1;
 	clients.max = (size_t)max_clients;

@@ -29,21 +29,7 @@ CG_EXISTED=$(ls -d /sys/fs/cgroup/*/k8s.io 2>/dev/null | head -n1)
 cri_cleanup() {
 	local id
 	set +e
-	if [ -n "$CTRD_PID" ] && kill -0 "$CTRD_PID" 2>/dev/null; then
-		for id in $(CRI_TIMEOUT_MS=20000 CRI list 2>/dev/null | jq -r '.[].id' 2>/dev/null); do
-			CRI_TIMEOUT_MS=20000 CRI stop "$id" >/dev/null 2>&1
-			CRI_TIMEOUT_MS=20000 CRI rm "$id" >/dev/null 2>&1
-		done
-		ctrd_stop "$CTRD_PID"
-	fi
-	# Containers still alive (containerd died): runc kills them, then their shims go.
-	if [ -d "$D/runc" ]; then
-		for id in $(runc --root "$D/runc/k8s.io" list -q 2>/dev/null); do
-			runc --root "$D/runc/k8s.io" kill "$id" KILL 2>/dev/null
-			runc --root "$D/runc/k8s.io" delete -f "$id" 2>/dev/null
-		done
-	fi
-	ctrd_leftovers "$D" "$SOCK"
+	ctrd_cri_down "$D" "$SOCK" "$CTRD_PID"
 	[ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null
 	[ -n "$APID_PID" ] && kill "$APID_PID" 2>/dev/null
 	for id in "${SANDBOXES[@]}"; do
@@ -138,27 +124,7 @@ printf '#!/bin/sh\necho "$CNI_COMMAND $CNI_CONTAINERID netns=$CNI_NETNS" >>%s\ne
 chmod +x "$D/bin/plexus"
 
 # ---- containerd: own root, state, sockets, runc root, netns mounts; in the node netns -----
-{ ctrd_config "$D" "$SOCK"; cat <<TOML; } >"$D/config.toml"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "plexus.local/pause:1"
-  restrict_oom_score_adj = true
-  netns_mounts_under_state_dir = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  enable_selinux = false
-  disable_apparmor = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        Root = "$D/runc"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "$D/bin"
-    conf_dir = "$D/net.d"
-    max_conf_num = 1
-TOML
+{ ctrd_config "$D" "$SOCK"; ctrd_cri_config "$D" "$D/bin" "$D/net.d"; } >"$D/config.toml"
 # A clean environment, except PLEXUS_RUN_DIR: libcni hands containerd's environment to the
 # plugins, so plexus-vxlan's per-VNI locks go to the temp dir instead of /run/plexus.
 nsenter --net="/run/netns/$NODE" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
@@ -172,15 +138,9 @@ check "cri: local sandbox image imported with ctr" \
 
 jqt() { jq -e "$@" >/dev/null 2>&1; }
 # ---- helpers -------------------------------------------------------------------------------
-fixture_state() { ip netns exec "$NODE" curl -sk "https://127.0.0.1:$PORT/_fixture/state"; }
-network_status() { fixture_state | jq -c --arg n "$1" '.items[]? // .[]? | select(.kind=="Pod" and .metadata.name==$n) | .metadata.annotations["k8s.v1.cni.cncf.io/network-status"] // "null" | fromjson'; }
 leases() { find "$D"/ipam-* -type f -name '10.*' 2>/dev/null | wc -l; }
 intents() { find "$D/cni-cache" -type f 2>/dev/null | wc -l; }
 node_links() { ip -n "$NODE" -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -vx cni0 | sort | tr '\n' ' '; }
-podip() { # podip PID IFNAME: the IPv4 address of IFNAME in the sandbox's netns
-	nsenter --net="/proc/$1/ns/net" ip -j addr show dev "$2" 2>/dev/null |
-		jq -r '.[0].addr_info[]? | select(.family=="inet") | .local'
-}
 run_pod() { # run_pod NAME NETWORKS: sets ID (empty on failure) and ERR
 	local out
 	ID= ERR=

@@ -6,6 +6,13 @@
 // node cri-client.js SOCKET run NAME NAMESPACE UID [NETWORKS]   prints {"id": ...}
 // node cri-client.js SOCKET status ID                           prints the verbose status
 // node cri-client.js SOCKET stop ID | rm ID | list | version
+// node cri-client.js SOCKET dsup FILE       a DaemonSet pod from kubelet-ds.py's JSON: RunPodSandbox,
+//                                           then CreateContainer + StartContainer for each container;
+//                                           prints {"id": ..., "containers": {NAME: ID}}
+// node cri-client.js SOCKET dsdown ID GRACE  the kubelet's pod removal: StopContainer of every
+//                                           container (in parallel, timeout GRACE s), then
+//                                           RemoveContainer, StopPodSandbox, RemovePodSandbox;
+//                                           prints {"containers": [{name, attempt, ms, exit_code, reason}]}
 // On an RPC error: the gRPC status details on stderr, exit 1.
 'use strict';
 const path = require('path');
@@ -21,7 +28,7 @@ const rt = grpc.loadPackageDefinition(def).runtime.v1;
 
 const [sock, cmd, ...args] = process.argv.slice(2);
 if (!sock || !cmd) {
-	process.stderr.write('usage: cri-client.js SOCKET run|status|stop|rm|list|version ...\n');
+	process.stderr.write('usage: cri-client.js SOCKET run|status|stop|rm|list|version|dsup|dsdown ...\n');
 	process.exit(2);
 }
 const client = new rt.RuntimeService(`unix://${sock}`, grpc.credentials.createInsecure());
@@ -81,6 +88,35 @@ async function main() {
 	case 'list':
 		out = (await call('ListPodSandbox', {})).items.map((s) => ({ id: s.id, name: s.metadata.name, state: s.state }));
 		break;
+	case 'dsup': {
+		const spec = JSON.parse(require('fs').readFileSync(args[0], 'utf8'));
+		const r = await call('RunPodSandbox', { config: spec.sandbox, runtime_handler: '' });
+		out = { id: r.pod_sandbox_id, containers: {} };
+		for (const c of spec.containers) {
+			// The api.proto at hand types KeyValue.value as bytes (same wire format as string).
+			c.envs = (c.envs || []).map((e) => ({ key: e.key, value: Buffer.from(e.value) }));
+			const cr = await call('CreateContainer', { pod_sandbox_id: out.id, config: c, sandbox_config: spec.sandbox });
+			await call('StartContainer', { container_id: cr.container_id });
+			out.containers[c.metadata.name] = cr.container_id;
+		}
+		break;
+	}
+	case 'dsdown': {
+		const [id, grace] = args;
+		const cs = (await call('ListContainers', { filter: { pod_sandbox_id: id } })).containers;
+		out = { containers: await Promise.all(cs.map(async (c) => {
+			const t0 = process.hrtime.bigint();
+			await call('StopContainer', { container_id: c.id, timeout: Number(grace) });
+			const ms = Math.round(Number(process.hrtime.bigint() - t0) / 1e6);
+			const st = (await call('ContainerStatus', { container_id: c.id })).status;
+			return { name: c.metadata.name, attempt: c.metadata.attempt, ms, exit_code: st.exit_code, reason: st.reason };
+		})) };
+		for (const c of cs)
+			await call('RemoveContainer', { container_id: c.id });
+		await call('StopPodSandbox', { pod_sandbox_id: id });
+		await call('RemovePodSandbox', { pod_sandbox_id: id });
+		break;
+	}
 	default:
 		throw new Error(`unknown command ${cmd}`);
 	}

@@ -45,3 +45,64 @@ ctrd_leftovers() {
 		umount -l "$m" 2>/dev/null
 	done
 }
+
+# ctrd_cri_config DIR BIN_DIR CONF_DIR: the CRI plugin's section of config.toml on stdout, as
+# the CRI tests run it: the local pause image, runc with its root under DIR, pod netns mounts
+# under containerd's state dir, CNI from BIN_DIR and CONF_DIR (first conf only).
+ctrd_cri_config() {
+	cat <<TOML
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "plexus.local/pause:1"
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  enable_selinux = false
+  disable_apparmor = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = "$1/runc"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "$2"
+    conf_dir = "$3"
+    max_conf_num = 1
+TOML
+}
+
+# ctrd_cri_down DIR SOCK PID: the CRI tests' teardown: every sandbox stopped and removed (with
+# its containers) through the CRI while containerd PID runs, containerd stopped, containers
+# still alive killed by runc, then ctrd_leftovers.
+ctrd_cri_down() {
+	local d=$1 sock=$2 pid=$3 id
+	local cri=(node "$(dirname "${BASH_SOURCE[0]}")/cri-client.js" "$sock")
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		for id in $(CRI_TIMEOUT_MS=20000 "${cri[@]}" list 2>/dev/null | jq -r '.[].id' 2>/dev/null); do
+			CRI_TIMEOUT_MS=20000 "${cri[@]}" stop "$id" >/dev/null 2>&1
+			CRI_TIMEOUT_MS=20000 "${cri[@]}" rm "$id" >/dev/null 2>&1
+		done
+		ctrd_stop "$pid"
+	fi
+	if [ -d "$d/runc" ]; then
+		for id in $(runc --root "$d/runc/k8s.io" list -q 2>/dev/null); do
+			runc --root "$d/runc/k8s.io" kill "$id" KILL 2>/dev/null
+			runc --root "$d/runc/k8s.io" delete -f "$id" 2>/dev/null
+		done
+	fi
+	ctrd_leftovers "$d" "$sock"
+}
+
+# podip PID IFNAME: the IPv4 address of IFNAME in the network namespace of process PID.
+podip() {
+	nsenter --net="/proc/$1/ns/net" ip -j addr show dev "$2" 2>/dev/null |
+		jq -r '.[0].addr_info[]? | select(.family=="inet") | .local'
+}
+# network_status POD: the network-status annotation of default/POD on the API server fixture
+# (at 127.0.0.1:$PORT in netns $NODE), as JSON; null when it has none.
+network_status() {
+	ip netns exec "$NODE" curl -sk "https://127.0.0.1:$PORT/_fixture/state" |
+		jq -c --arg n "$1" '.items[]? // .[]? | select(.kind=="Pod" and .metadata.name==$n) | .metadata.annotations["k8s.v1.cni.cncf.io/network-status"] // "null" | fromjson'
+}

@@ -235,6 +235,19 @@ kill -TERM "$OLD_PID"; wait "$OLD_PID"; APID_PID=''
 check "apid: SIGTERM after its socket was replaced keeps the new one" \
 	bash -c "[ -S '$SOCK' ] && grep -q 'no longer this relay' '$ALOG'"
 rm -f "$SOCK" "$SOCK.old"
+# --take-over (the DaemonSet's rolling update): the new daemon serves at once, the old one
+# leaves the new socket alone when it stops.
+start_apid
+OLD_PID=$APID_PID OLD_LOG=$ALOG
+start_apid --take-over
+check "apid: --take-over serves a socket another daemon answers on, the other still runs" bash -c \
+	"grep -q 'relaying to' '$ALOG' && kill -0 $APID_PID && kill -0 $OLD_PID && [ \$(stat -c %a '$SOCK') = 600 ] &&
+	[ -z \"\$(find '$(dirname "$SOCK")' -name '*.new')\" ]"
+kill -TERM "$OLD_PID"; wait "$OLD_PID"
+check "... the old one's SIGTERM keeps the new socket, which still answers" bash -c \
+	"grep -q 'no longer this relay' '$OLD_LOG' && python3 -c 'import socket; socket.socket(socket.AF_UNIX).connect(\"$SOCK\")'"
+kill -TERM "$APID_PID"; wait "$APID_PID"; APID_PID=''
+check "... and the new one's SIGTERM removes it" test ! -e "$SOCK"
 for p in pod-b pod-c pod-d pod-e; do plexus DEL "$p"; done
 check "apid: every lease is released" test "$(leases)" -eq 0
 
