@@ -93,8 +93,8 @@ int metrics_http_address(const char *opt, const char *address, struct sockaddr_s
 {
 	const char *colon = strrchr(address, ':');
 	if (!colon)
-		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-				   "%s: '%s' is not HOST:PORT", opt, address);
+		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL, "%s: '%s' is not HOST:PORT",
+				   opt, address);
 	_cleanup_free_ char *host = strndup(address, (size_t)(colon - address));
 	if (!host)
 		abort();
@@ -136,7 +136,11 @@ int metrics_http_address(const char *opt, const char *address, struct sockaddr_s
 struct conn {
 	int fd;
 	int64_t deadline;
-	enum { CONN_READ, CONN_WRITE, CONN_LINGER } state;
+	enum {
+		CONN_READ,
+		CONN_WRITE,
+		CONN_LINGER
+	} state;
 	char in[METRICS_HTTP_REQUEST_MAX];
 	size_t in_len;
 	char *out;
@@ -224,6 +228,8 @@ static bool conn_io(struct metrics_http *h, size_t i)
 				"request too large\n", 18);
 		else if (r < 0)
 			respond(c, false, 400, "Bad Request", TEXT, "", "bad request\n", 12);
+		else
+			return true; /* more to come */
 	}
 	if (c->state == CONN_WRITE) {
 		ssize_t k = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
@@ -286,9 +292,9 @@ static void *serve(void *arg)
 		int64_t now = clock_now_ms(), next = -1;
 		for (size_t i = 0; i < h->n_conns; i++) {
 			const struct conn *c = h->conns[i];
-			pfd[2 + i] = (struct pollfd){
-				.fd = c->fd, .events = c->state == CONN_WRITE ? POLLOUT : POLLIN
-			};
+			pfd[2 + i] = (struct pollfd){ .fd = c->fd,
+						      .events = c->state == CONN_WRITE ? POLLOUT
+										       : POLLIN };
 			if (next < 0 || c->deadline < next)
 				next = c->deadline;
 		}
@@ -324,7 +330,8 @@ int metrics_http_start(const char *opt, const char *address, struct metrics *m,
 	int r = metrics_http_address(opt, address, &ss, &sl, err);
 	if (r < 0)
 		return r;
-	_cleanup_close_ int lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	_cleanup_close_ int lfd =
+		socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	int one = 1;
 	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(lfd, (struct sockaddr *)&ss, sl) < 0 || listen(lfd, 64) < 0)
