@@ -126,7 +126,11 @@ static struct series *series_get(struct metrics_family *f, va_list ap)
 	return s;
 }
 
-enum op { OP_ADD, OP_SET, OP_OBSERVE };
+enum op {
+	OP_ADD,
+	OP_SET,
+	OP_OBSERVE
+};
 
 static void update(struct metrics_family *f, enum op op, double v, va_list ap)
 {

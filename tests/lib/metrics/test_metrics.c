@@ -54,10 +54,10 @@ static void test_metrics_gauge_set_add_clear(void **state)
 {
 	(void)state;
 	struct metrics *m = metrics_new();
-	struct metrics_family *g = metrics_family(m, METRICS_GAUGE, "plexus_depth", "Depth", NULL,
-						  NULL, 0);
-	struct metrics_family *p = metrics_family(m, METRICS_GAUGE, "plexus_devs", "Devs",
-						  one_label, NULL, 0);
+	struct metrics_family *g =
+		metrics_family(m, METRICS_GAUGE, "plexus_depth", "Depth", NULL, NULL, 0);
+	struct metrics_family *p =
+		metrics_family(m, METRICS_GAUGE, "plexus_devs", "Devs", one_label, NULL, 0);
 	metrics_set(g, 7);
 	metrics_add(g, -2);
 	metrics_set(p, 3, "a");
@@ -77,9 +77,9 @@ static void test_metrics_escaping(void **state)
 {
 	(void)state;
 	struct metrics *m = metrics_new();
-	struct metrics_family *f = metrics_family(m, METRICS_GAUGE, "plexus_e",
-						  "Back\\slash and\nnewline \"kept\"", one_label,
-						  NULL, 0);
+	struct metrics_family *f =
+		metrics_family(m, METRICS_GAUGE, "plexus_e", "Back\\slash and\nnewline \"kept\"",
+			       one_label, NULL, 0);
 	metrics_set(f, 1, "a\"b\\c\nd");
 	metrics_set(f, 2, (const char *)NULL);
 	expect_render(m, "# HELP plexus_e Back\\\\slash and\\nnewline \"kept\"\n"
@@ -129,8 +129,8 @@ static void test_metrics_special_values(void **state)
 {
 	(void)state;
 	struct metrics *m = metrics_new();
-	struct metrics_family *g = metrics_family(m, METRICS_GAUGE, "plexus_v", "V", one_label,
-						  NULL, 0);
+	struct metrics_family *g =
+		metrics_family(m, METRICS_GAUGE, "plexus_v", "V", one_label, NULL, 0);
 	metrics_set(g, NAN, "nan");
 	metrics_set(g, INFINITY, "inf");
 	metrics_set(g, -INFINITY, "ninf");
