@@ -272,7 +272,8 @@ static void stop_pools(struct daemon *d)
 	d->pools = NULL;
 	d->n_pools = 0;
 	dp_metrics_forget_pools();
-	update_ready(d);
+	/* Not update_ready: no pools would read as ready until the new ones register. */
+	metrics_http_set_ready(d->http, false);
 }
 
 static int cmp_str(const void *a, const void *b)

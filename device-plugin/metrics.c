@@ -14,30 +14,25 @@ void dp_metrics_setup(void)
 	dp_mx.reg = metrics_new();
 	dp_mx.devices = metrics_family(dp_mx.reg, METRICS_GAUGE, "plexus_device_plugin_devices",
 				       "Devices advertised in the pool", resource_label, NULL, 0);
-	dp_mx.healthy = metrics_family(dp_mx.reg, METRICS_GAUGE,
-				       "plexus_device_plugin_devices_healthy",
-				       "Devices of the pool advertised Healthy", resource_label,
-				       NULL, 0);
-	dp_mx.unhealthy = metrics_family(dp_mx.reg, METRICS_GAUGE,
-					 "plexus_device_plugin_devices_unhealthy",
-					 "Devices of the pool advertised Unhealthy",
-					 resource_label, NULL, 0);
-	dp_mx.allocated = metrics_family(dp_mx.reg, METRICS_COUNTER,
-					 "plexus_device_plugin_allocated_devices_total",
-					 "Devices handed to containers by successful Allocate calls",
-					 resource_label, NULL, 0);
-	dp_mx.allocate = metrics_family(dp_mx.reg, METRICS_COUNTER,
-					"plexus_device_plugin_allocate_requests_total",
-					"Allocate calls from kubelet by result (ok, error)",
-					result_labels, NULL, 0);
-	dp_mx.registrations = metrics_family(dp_mx.reg, METRICS_COUNTER,
-					     "plexus_device_plugin_registrations_total",
-					     "Registrations with kubelet by result (ok, error)",
-					     result_labels, NULL, 0);
-	dp_mx.streams = metrics_family(dp_mx.reg, METRICS_GAUGE,
-				       "plexus_device_plugin_list_and_watch_streams",
-				       "Open ListAndWatch streams of the pool", resource_label,
-				       NULL, 0);
+	dp_mx.healthy =
+		metrics_family(dp_mx.reg, METRICS_GAUGE, "plexus_device_plugin_devices_healthy",
+			       "Devices of the pool advertised Healthy", resource_label, NULL, 0);
+	dp_mx.unhealthy =
+		metrics_family(dp_mx.reg, METRICS_GAUGE, "plexus_device_plugin_devices_unhealthy",
+			       "Devices of the pool advertised Unhealthy", resource_label, NULL, 0);
+	dp_mx.allocated = metrics_family(
+		dp_mx.reg, METRICS_COUNTER, "plexus_device_plugin_allocated_devices_total",
+		"Devices handed to containers by successful Allocate calls", resource_label, NULL,
+		0);
+	dp_mx.allocate = metrics_family(
+		dp_mx.reg, METRICS_COUNTER, "plexus_device_plugin_allocate_requests_total",
+		"Allocate calls from kubelet by result (ok, error)", result_labels, NULL, 0);
+	dp_mx.registrations = metrics_family(
+		dp_mx.reg, METRICS_COUNTER, "plexus_device_plugin_registrations_total",
+		"Registrations with kubelet by result (ok, error)", result_labels, NULL, 0);
+	dp_mx.streams = metrics_family(
+		dp_mx.reg, METRICS_GAUGE, "plexus_device_plugin_list_and_watch_streams",
+		"Open ListAndWatch streams of the pool", resource_label, NULL, 0);
 }
 
 void dp_metrics_pool(struct dp_pool_srv *ps)

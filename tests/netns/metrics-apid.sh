@@ -130,9 +130,9 @@ check "metrics-apid: no fd or thread left behind" \
 	test "$(ls /proc/$APID_PID/fd | wc -l) $(ls /proc/$APID_PID/task | wc -l)" = "$FDS0 $THREADS0"
 
 # ---- shutdown: not ready while requests in flight are finished ----------------------------------
-# The API server holds the next GET of pod-a for 2.5 s: a request in flight at SIGTERM.
+# The API server holds the next GET of pod-a for 1.5 s: a request in flight at SIGTERM.
 in_node curl -sk -X POST "https://127.0.0.1:$PORT/_fixture/faults" \
-	-d '[{"status":500,"delayMs":2500,"method":"GET","path":"pods/pod-a"}]' >/dev/null
+	-d '[{"status":500,"delayMs":1500,"method":"GET","path":"pods/pod-a"}]' >/dev/null
 relay "$POD" >"$TMP/held" &
 HELD=$!
 for _ in $(seq 60); do scrape; [ "$(sample plexus_apid_relay_in_flight)" = 1 ] && break; sleep 0.05; done

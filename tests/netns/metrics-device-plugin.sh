@@ -131,6 +131,18 @@ check "metrics-device-plugin: a kubelet restart re-registers both pools" until_s
 for _ in $(seq 100); do get /readyz >/dev/null; [ "$(code)" = 200 ] && break; sleep 0.05; done
 check "metrics-device-plugin: ... and it is ready again" test "$(code)" = 200
 
+# ---- a new config: the removed pool's series go ------------------------------------------------
+cat >"$TMP/config.json" <<JSON
+{"resourceList": [{"resourceName": "netdev", "selectors": [{"pfNames": ["pf$T_ID#0-1"]}]}]}
+JSON
+check "metrics-device-plugin: a config without the rest pool drops its device series" until_sample \
+	"plexus_device_plugin_devices{resource=\"$REST\"}" none
+for _ in $(seq 100); do get /readyz >/dev/null; [ "$(code)" = 200 ] && break; sleep 0.05; done
+check "metrics-device-plugin: ... ready again once the new endpoint registered" test "$(code)" = 200
+scrape
+check "metrics-device-plugin: ... netdev still has its 2 devices and its counters" \
+	test "$(sample "plexus_device_plugin_devices{resource=\"$NET\"}") $(sample "plexus_device_plugin_allocated_devices_total{resource=\"$NET\"}")" = "2 2"
+
 # ---- shutdown -----------------------------------------------------------------------------------
 kill -TERM "$DP_PID"
 sleep 0.2
