@@ -144,13 +144,15 @@ static void update_ready(struct daemon *d)
 	metrics_http_set_ready(d->http, ready);
 }
 
-static void register_all(struct daemon *d)
+/* Register every serving pool with kubelet; a retry only those not registered yet (kubelet
+ * would re-dial a registered one and restart its ListAndWatch for nothing). */
+static void register_all(struct daemon *d, bool retry)
 {
 	bool failed = false;
 	for (size_t p = 0; p < d->n_pools; p++) {
 		struct dp_pool_srv *ps = &d->pools[p];
 		struct cni_err err = { 0 };
-		if (!ps->running)
+		if (!ps->running || (retry && ps->registered))
 			continue;
 		ps->registered = dp_register(d->kubelet_dir, ps, &err) == 0;
 		metrics_add(dp_mx.registrations, 1, ps->pool->resource,
@@ -224,7 +226,7 @@ static void on_inotify(struct daemon *d)
 	if (kubelet_up)
 		log_info("kubelet.sock created: registering again");
 	if (kubelet_up || restarted)
-		register_all(d);
+		register_all(d, false);
 }
 
 /* One endpoint per pool of d->cfg: publish the devices, serve, register. */
@@ -253,7 +255,7 @@ static int start_pools(struct daemon *d, struct cni_err *err)
 		log_info("'%s': serving %zu vf(s) on '%s'", d->pools[p].pool->resource,
 			 d->pools[p].n_devs, d->pools[p].sock_path);
 	}
-	register_all(d);
+	register_all(d, false);
 	return 0;
 }
 
@@ -474,7 +476,7 @@ static int loop(struct daemon *d, struct cni_err *err)
 		if (pfd[3].revents) {
 			uint64_t ticks;
 			(void)!read(d->tfd, &ticks, sizeof(ticks));
-			register_all(d);
+			register_all(d, true);
 		}
 	}
 }

@@ -101,6 +101,7 @@ ROW=$(for s in "plexus_device_plugin_devices{resource=\"$NET\"}" "plexus_device_
 	"plexus_device_plugin_registrations_total{resource=\"$REST\",result=\"ok\"}" \
 	"plexus_device_plugin_list_and_watch_streams{resource=\"$NET\"}" \
 	"plexus_device_plugin_allocated_devices_total{resource=\"$NET\"}"; do sample "$s"; done | paste -sd' ')
+# One registration each: the retry timer re-registers only pools not registered yet.
 check "metrics-device-plugin: devices 2+1, all healthy, 1 registration and 1 stream per pool, no allocation" \
 	test "$ROW" = "2 1 2 0 1 1 1 0"
 [ "$ROW" = "2 1 2 0 1 1 1 0" ] || { echo "row: $ROW"; cat "$TMP/metrics"; }
