@@ -3,9 +3,10 @@
 # plexus-apid's /metrics, /healthz and /readyz (docs/observability.md), for real: the daemon in
 # a "node" network namespace relays to the TLS API server fixture; the test makes a known set
 # of relay requests, scrapes with curl, checks the exposition with promtool and the exact
-# counts; then bad HTTP clients (wrong method or path, huge head, slowloris, more connections
-# than the cap) while the relay keeps serving; /readyz turning 503 at SIGTERM while a request
-# is still in flight; the flag's errors. Needs root, node, python3, curl, promtool.
+# counts (a busy answer included); then bad HTTP clients (wrong method or path, huge head,
+# slowloris, more connections than the cap) while the relay keeps serving; /readyz turning 503
+# at SIGTERM while a request is still in flight; the flag's errors. Needs root, node, python3,
+# curl, promtool.
 source "$(dirname "$0")/../lib.sh"
 need_root
 for t in node openssl curl jq python3 promtool; do
@@ -52,12 +53,17 @@ start_apid() { # start_apid [OPTION...]: a new daemon logging to $ALOG; waits un
 	APID_PID=$!
 	for _ in $(seq 100); do grep -q 'relaying to' "$ALOG" && break; sleep 0.05; done
 }
-# relay JSON: one relay exchange; prints the answer's first line after the ack.
+# relay JSON: one relay exchange; prints the answer's first line after the ack. A busy daemon
+# answers without reading: sending may then fail (EPIPE), and receiving end in a reset.
 relay() {
 	in_node python3 -c 'import socket, sys
-s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode()); s.shutdown(socket.SHUT_WR); b = b""
-while (d := s.recv(65536)): b += d
+s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1]); b = b""
+try:
+    s.sendall(sys.argv[2].encode()); s.shutdown(socket.SHUT_WR)
+except BrokenPipeError: pass
+try:
+    while (d := s.recv(65536)): b += d
+except ConnectionResetError: pass
 print([l for l in b.decode().split("\n") if l and l != "{\"accepted\":true}"][0])' "$SOCK" "$1"
 }
 # get PATH: curl the endpoint in the node; prints the body, HTTP status in $TMP/code.
@@ -68,7 +74,8 @@ sample() { awk -v s="$1" '$1 == s { v = $2 } END { print v == "" ? "none" : v }'
 scrape() { get /metrics >"$TMP/metrics"; }
 
 # ---- start-up, health ---------------------------------------------------------------------------
-start_apid
+# One client at a time: a second one while a request is held is answered "busy" (below).
+start_apid --max-clients 1
 check "metrics-apid: the daemon says where it serves metrics" grep -q "metrics on $MADDR" "$ALOG"
 check "metrics-apid: /healthz is 200 ok" bash -c "[ \"\$(ip netns exec $NODE curl -s http://$MADDR/healthz)\" = ok ]"
 get /readyz >/dev/null
@@ -138,6 +145,10 @@ HELD=$!
 for _ in $(seq 60); do scrape; [ "$(sample plexus_apid_relay_in_flight)" = 1 ] && break; sleep 0.05; done
 check "metrics-apid: plexus_apid_relay_in_flight is 1 while the API server holds a request" \
 	test "$(sample plexus_apid_relay_in_flight)" = 1
+check "metrics-apid: another client meanwhile is told the relay is busy" \
+	test "$(relay "$POD" | jq -r .error.errno)" = 16
+scrape
+check "metrics-apid: ... and counted: busy 1" test "$(sample 'plexus_apid_relay_requests_total{result="busy"}')" = 1
 kill -TERM "$APID_PID"
 for _ in $(seq 40); do grep -q 'finishing 1 request' "$ALOG" && break; sleep 0.05; done
 get /readyz >/dev/null
