@@ -19,6 +19,8 @@
 #include "lib/kube/config.h"
 #include "lib/kube/http.h"
 #include "lib/kube/relay.h"
+#include "lib/metrics/http.h"
+#include "lib/metrics/metrics.h"
 #include "lib/util/clock.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/file.h"
@@ -27,6 +29,7 @@
 #include "lib/util/sock.h"
 
 #define SOCKET_DEFAULT "/run/plexus/api.sock"
+#define METRICS_DEFAULT "127.0.0.1:9453"
 #define WORKERS_DEFAULT 4
 #define WORKERS_MAX 64
 #define CLIENTS_DEFAULT 16
@@ -49,12 +52,62 @@ static const char usage[] =
 	"                      beyond, a client is told at once that the relay is busy\n"
 	"  --take-over         serve PATH even when another relay answers there (a rolling\n"
 	"                      update's new pod); default: exit 1 in that case\n"
+	"  --metrics-address HOST:PORT\n"
+	"                      serve /metrics, /healthz and /readyz over HTTP there\n"
+	"                      (default " METRICS_DEFAULT "; empty: not at all)\n"
 	"  --log-level LEVEL   error|warning|info|debug (default info)\n"
 	"  -h, --help          this text\n"
 	"\n"
+	"On SIGTERM/SIGINT the relay stops taking requests, /readyz answers 503, and the requests\n"
+	"in flight are finished before it exits.\n"
 	"Exit status: 0 on SIGTERM/SIGINT, 1 on a start-up failure, 2 on a usage error.\n";
 
 static struct kube_config *cfg;
+
+/* docs/observability.md lists these metrics. */
+static const char *const api_labels[] = { "verb", "resource", "code", NULL };
+static const char *const api_dur_labels[] = { "verb", "resource", NULL };
+static const char *const relay_labels[] = { "result", NULL };
+static const double api_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+static const char *const relay_results[] = { "served",	"busy",	  "refused",
+					     "invalid", "failed", "gone" };
+static struct {
+	struct metrics *reg;
+	struct metrics_family *api, *api_dur, *relay, *queued, *serving;
+} mx;
+
+static void metrics_setup(void)
+{
+	mx.reg = metrics_new();
+	mx.api = metrics_family(mx.reg, METRICS_COUNTER, "plexus_apid_api_requests_total",
+				"Requests relayed to the Kubernetes API server, by HTTP status "
+				"(code \"error\": no answer)",
+				api_labels, NULL, 0);
+	mx.api_dur = metrics_family(
+		mx.reg, METRICS_HISTOGRAM, "plexus_apid_api_request_duration_seconds",
+		"Time the Kubernetes API server took to answer a relayed request", api_dur_labels,
+		api_buckets, ARRAY_SIZE(api_buckets));
+	mx.relay = metrics_family(mx.reg, METRICS_COUNTER, "plexus_apid_relay_requests_total",
+				  "Relay connections by outcome", relay_labels, NULL, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(relay_results); i++)
+		metrics_add(mx.relay, 0, relay_results[i]);
+	mx.queued = metrics_family(mx.reg, METRICS_GAUGE, "plexus_apid_relay_queue_depth",
+				   "Relay connections accepted and waiting for a worker", NULL,
+				   NULL, 0);
+	mx.serving = metrics_family(mx.reg, METRICS_GAUGE, "plexus_apid_relay_in_flight",
+				    "Relay connections being served by a worker", NULL, NULL, 0);
+	metrics_set(mx.queued, 0);
+	metrics_set(mx.serving, 0);
+}
+
+/* The resource a relayed path names (kube_relay_allowed admits only these three). */
+static const char *api_resource(const char *path)
+{
+	if (strstr(path, "/network-attachment-definitions/"))
+		return "network-attachment-definitions";
+	size_t n = strlen(path);
+	return n > 7 && !strcmp(path + n - 7, "/status") ? "pods/status" : "pods";
+}
 
 static void answer_error(int fd, const struct cni_err *e, int64_t deadline)
 {
@@ -92,6 +145,7 @@ static void serve(int fd, int64_t t0)
 			(void)cni_err_set(&e, CNI_ERR_TRY_AGAIN, -r,
 					  "relay could not read the request: %s", strerror(-r));
 		answer_error(fd, &e, deadline);
+		metrics_add(mx.relay, 1, "invalid");
 		return;
 	}
 	/* The ack, which also tells whether the client is still there: one that gave up on us
@@ -100,6 +154,7 @@ static void serve(int fd, int64_t t0)
 	if (r < 0) {
 		log_info("relay: client gone before the request was served (%s), dropping it",
 			 strerror(-r));
+		metrics_add(mx.relay, 1, "gone");
 		return;
 	}
 	_cleanup_json_ cJSON *j = NULL;
@@ -108,6 +163,7 @@ static void serve(int fd, int64_t t0)
 			(void)cni_err_set(&e, CNI_ERR_DECODE, EINVAL,
 					  "relay request: not a JSON object");
 		answer_error(fd, &e, deadline);
+		metrics_add(mx.relay, 1, "invalid");
 		return;
 	}
 	const char *method = cJSON_GetStringValue(json_get(j, "method"));
@@ -125,11 +181,13 @@ static void serve(int fd, int64_t t0)
 			"network-attachment-definition and PATCH pod status, not %.16s %.256s",
 			method ? method : "(no method)", path ? path : "(no path)");
 		answer_error(fd, &e, deadline);
+		metrics_add(mx.relay, 1, "refused");
 		return;
 	}
 	if (kube_relay_check_body(method, body, &e) < 0) {
 		log_warning("relay: refused the body of %s %.256s: %s", method, path, e.msg);
 		answer_error(fd, &e, deadline);
+		metrics_add(mx.relay, 1, "refused");
 		return;
 	}
 	/* What is left for the API call, keeping ANSWER_MS to answer. */
@@ -152,31 +210,41 @@ static void serve(int fd, int64_t t0)
 	struct kube_response resp = { .retry_after = -1 };
 	int64_t t1 = clock_now_us();
 	r = kube_exchange(cfg, &req, timeout_ms, &resp, &e);
+	double secs = (double)(clock_now_us() - t1) / 1e6;
+	const char *resource = api_resource(path);
+	metrics_observe(mx.api_dur, secs, method, resource);
 	if (r < 0) {
 		log_warning("relay: %s: %s", what, e.msg);
+		metrics_add(mx.api, 1, method, resource, "error");
 		answer_error(fd, &e, deadline);
+		metrics_add(mx.relay, 1, "failed");
 		kube_response_done(&resp);
 		return;
 	}
-	log_debug("relay: %s: HTTP %ld in %.2f ms", what, resp.status,
-		  (double)(clock_now_us() - t1) / 1000.0);
+	char code[16];
+	snprintf(code, sizeof(code), "%ld", resp.status);
+	metrics_add(mx.api, 1, method, resource, code);
+	log_debug("relay: %s: HTTP %ld in %.2f ms", what, resp.status, secs * 1000.0);
 	_cleanup_free_ char *head =
 		xasprintf("{\"status\":%ld,\"retryAfter\":%ld}\n", resp.status, resp.retry_after);
 	/* SIGPIPE is ignored: a client that went away is EPIPE here, nothing more. */
 	if (kube_relay_send(fd, head, strlen(head), deadline) == 0 && resp.len)
 		(void)kube_relay_send(fd, resp.body, resp.len, deadline);
 	kube_response_done(&resp);
+	metrics_add(mx.relay, 1, "served");
 }
 
 /* Accepted connections waiting for a worker, and how many are being served; at most
  * max_clients together. */
 static struct {
 	pthread_mutex_t lock;
-	pthread_cond_t ready;
+	pthread_cond_t ready, idle; /* idle: serving went down */
 	int *fds;
 	int64_t *t0;
 	size_t head, queued, serving, max;
-} clients = { .lock = PTHREAD_MUTEX_INITIALIZER, .ready = PTHREAD_COND_INITIALIZER };
+} clients = { .lock = PTHREAD_MUTEX_INITIALIZER,
+	      .ready = PTHREAD_COND_INITIALIZER,
+	      .idle = PTHREAD_COND_INITIALIZER };
 
 static void *worker(void *arg)
 {
@@ -190,11 +258,15 @@ static void *worker(void *arg)
 		clients.head = (clients.head + 1) % clients.max;
 		clients.queued--;
 		clients.serving++;
+		metrics_set(mx.queued, (double)clients.queued);
+		metrics_set(mx.serving, (double)clients.serving);
 		(void)pthread_mutex_unlock(&clients.lock);
 		serve(fd, t0);
 		(void)close(fd);
 		(void)pthread_mutex_lock(&clients.lock);
 		clients.serving--;
+		metrics_set(mx.serving, (double)clients.serving);
+		(void)pthread_cond_broadcast(&clients.idle);
 		(void)pthread_mutex_unlock(&clients.lock);
 	}
 	return NULL;
@@ -224,6 +296,7 @@ static void *acceptor(void *arg)
 			clients.fds[tail] = fd;
 			clients.t0[tail] = t0;
 			clients.queued++;
+			metrics_set(mx.queued, (double)clients.queued);
 			(void)pthread_cond_signal(&clients.ready);
 		}
 		(void)pthread_mutex_unlock(&clients.lock);
@@ -236,6 +309,7 @@ static void *acceptor(void *arg)
 		/* A fresh socket's buffer takes the line at once; never wait on this client. */
 		answer_error(fd, &e, t0);
 		(void)close(fd);
+		metrics_add(mx.relay, 1, "busy");
 	}
 	return NULL;
 }
@@ -304,7 +378,7 @@ int main(int argc, char **argv)
 {
 	log_set_program("plexus-apid");
 	log_set_level(LOG_LEVEL_INFO);
-	const char *kubeconfig = "", *sock = SOCKET_DEFAULT;
+	const char *kubeconfig = "", *sock = SOCKET_DEFAULT, *maddr = METRICS_DEFAULT;
 	int64_t workers = WORKERS_DEFAULT, max_clients = CLIENTS_DEFAULT;
 	bool take_over = false;
 	static const struct option opts[] = {
@@ -312,6 +386,7 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "max-clients", required_argument, NULL, 'm' },
+		{ "metrics-address", required_argument, NULL, 'M' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "take-over", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
@@ -334,6 +409,18 @@ int main(int argc, char **argv)
 			if (parse_count("--max-clients", CLIENTS_MAX, &max_clients) < 0)
 				return 2;
 			break;
+		case 'M': {
+			struct sockaddr_storage ss;
+			socklen_t sl;
+			struct cni_err ae = { 0 };
+			maddr = optarg;
+			if (*maddr &&
+			    metrics_http_address("--metrics-address", maddr, &ss, &sl, &ae) < 0) {
+				fprintf(stderr, "plexus-apid: %s\n", ae.msg);
+				return 2;
+			}
+			break;
+		}
 		case 'l': {
 			enum log_level level;
 			if (log_level_parse(optarg, &level) < 0) {
@@ -380,6 +467,13 @@ int main(int argc, char **argv)
 	int ls = listen_on(sock, take_over);
 	if (ls < 0)
 		return 1;
+	metrics_setup();
+	struct metrics_http *http = NULL;
+	if (*maddr && metrics_http_start("--metrics-address", maddr, mx.reg, &http, &e) < 0) {
+		log_error("%s", e.msg);
+		(void)unlink(sock);
+		return 1;
+	}
 	clients.max = (size_t)max_clients;
 	clients.fds = xcalloc(clients.max, sizeof(*clients.fds));
 	clients.t0 = xcalloc(clients.max, sizeof(*clients.t0));
@@ -391,14 +485,18 @@ int main(int argc, char **argv)
 		if (r != 0) {
 			log_error("starting worker %d: %s", (int)i, strerror(r));
 			(void)unlink(sock);
+			metrics_http_stop(http);
 			return 1;
 		}
 		(void)pthread_detach(t);
 	}
-	log_info("relaying to %s on %s with %d worker(s), at most %d client(s)", cfg->server, sock,
-		 (int)workers, (int)max_clients);
+	/* Ready: the socket listens and the credentials are loaded. */
+	metrics_http_set_ready(http, true);
+	log_info("relaying to %s on %s with %d worker(s), at most %d client(s)%s%s", cfg->server,
+		 sock, (int)workers, (int)max_clients, *maddr ? ", metrics on " : "", maddr);
 	int sig = 0;
 	(void)sigwait(&set, &sig);
+	metrics_http_set_ready(http, false);
 	struct stat st;
 	if (lstat(sock, &st) == 0 && st.st_dev == bound.st_dev && st.st_ino == bound.st_ino) {
 		log_info("%s: removing %s and exiting", strsignal(sig), sock);
@@ -406,6 +504,19 @@ int main(int argc, char **argv)
 	} else {
 		log_info("%s: exiting (%s is no longer this relay's socket)", strsignal(sig), sock);
 	}
-	/* cfg stays: a worker may still be using it while the process exits. */
+	/* With the socket gone, plugins make their requests themselves; those already here are
+	 * answered, each within its own deadline. */
+	struct timespec until;
+	(void)clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (READ_MS + cfg->timeout_ms + ANSWER_MS) / 1000 + 1;
+	(void)pthread_mutex_lock(&clients.lock);
+	if (clients.queued + clients.serving)
+		log_info("finishing %zu request(s) in flight", clients.queued + clients.serving);
+	while (clients.queued + clients.serving &&
+	       pthread_cond_timedwait(&clients.idle, &clients.lock, &until) == 0)
+		;
+	(void)pthread_mutex_unlock(&clients.lock);
+	metrics_http_stop(http);
+	/* cfg and the registry stay: a worker may still be using them while the process exits. */
 	return 0;
 }

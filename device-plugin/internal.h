@@ -12,6 +12,8 @@
 
 struct gr_server;
 struct gr_stream;
+struct metrics;
+struct metrics_family;
 
 #define DP_KUBELET_DIR "/var/lib/kubelet/device-plugins"
 #define DP_DEVINFO_DIR "/var/run/k8s.cni.cncf.io/devinfo"
@@ -34,6 +36,7 @@ struct dp_pool_srv {
 	struct gr_server *srv;
 	pthread_t thread;
 	bool running;
+	bool registered; /* with the kubelet now serving, since the server started */
 
 	pthread_mutex_t lock;
 	struct dp_vf *devs; /* VFs of this pool with health, sorted by BDF */
@@ -62,6 +65,19 @@ char *dp_env_name(const char *resource);
  * *ret holds n pointers into avail/must (or fewer when not enough), caller frees the array. */
 void dp_prefer(const struct dp_vf *known, size_t n_known, char **avail, size_t n_avail, char **must,
 	       size_t n_must, size_t size, char ***ret, size_t *ret_n);
+
+/* metrics.c: the registry and its families (docs/observability.md); thread-safe. */
+struct dp_metrics {
+	struct metrics *reg;
+	struct metrics_family *devices, *healthy, *unhealthy, *allocated, *allocate, *registrations,
+		*streams;
+};
+extern struct dp_metrics dp_mx;
+void dp_metrics_setup(void);
+/* The pool's device gauges from its published list; creates its counters at 0. */
+void dp_metrics_pool(struct dp_pool_srv *ps);
+/* Drop the per-pool gauges of pools being replaced (a new config). */
+void dp_metrics_forget_pools(void);
 
 /* register.c */
 /* Register the pool with kubelet at <kubelet_dir>/kubelet.sock (v1beta1). */

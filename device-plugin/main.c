@@ -11,9 +11,12 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "device-plugin/internal.h"
+#include "lib/metrics/http.h"
+#include "lib/metrics/metrics.h"
 #include "lib/net/net.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/file.h"
@@ -21,6 +24,9 @@
 #include "lib/util/sysfs.h"
 
 #define RETRY_MS 1000
+#define METRICS_DEFAULT "127.0.0.1:9454"
+/* After SIGTERM, /readyz answers 503 this long while the endpoints still serve. */
+#define DRAIN_MS 1000
 
 struct daemon {
 	const char *config_path, *kubelet_dir, *devinfo_dir, *prefix;
@@ -33,6 +39,9 @@ struct daemon {
 	int sfd, ifd, tfd;
 	int kubelet_wd, cfg_wd; /* inotify watches: kubelet dir, the config's directory */
 	char *cfg_text;		/* the running config as read, to tell a real change */
+	const char *metrics_address;
+	struct metrics_http *http;
+	bool stopping; /* SIGTERM/SIGINT came: never ready again */
 };
 
 static void usage(FILE *f)
@@ -52,11 +61,15 @@ static void usage(FILE *f)
 		"(default " DP_DEFAULT_PREFIX ")\n"
 		"  --device-info-dir DIR    device-info files for the meta-plugin go to DIR/dp/\n"
 		"                           (default " DP_DEVINFO_DIR ")\n"
+		"  --metrics-address HOST:PORT\n"
+		"                           serve /metrics, /healthz and /readyz over HTTP there\n"
+		"                           (default " METRICS_DEFAULT "; empty: not at all)\n"
 		"  --log-level LEVEL        error|warning|info|debug (default info)\n"
 		"  --help                   this text\n"
 		"\n"
 		"Signals: SIGHUP re-reads the config and rediscovers the VFs (so does a change\n"
-		"of the config file), SIGTERM/SIGINT stop cleanly.\n"
+		"of the config file), SIGTERM/SIGINT stop cleanly (after 1 s of /readyz\n"
+		"answering 503 when the metrics address is set).\n"
 		"PLEXUS_SYSFS_ROOT prefixes /sys and /dev (tests).\n");
 }
 
@@ -80,6 +93,7 @@ static void publish_all(struct daemon *d)
 			sel[n++] = s;
 		}
 		dp_pool_publish(&d->pools[p], devs, sel, n);
+		dp_metrics_pool(&d->pools[p]);
 		free(sel);
 		free(devs);
 	}
@@ -121,18 +135,36 @@ static void arm_retry(struct daemon *d)
 	(void)timerfd_settime(d->tfd, 0, &its, NULL);
 }
 
-static void register_all(struct daemon *d)
+/* Ready: every pool's endpoint serves and is registered with kubelet. */
+static void update_ready(struct daemon *d)
+{
+	bool ready = !d->stopping;
+	for (size_t p = 0; p < d->n_pools; p++)
+		ready = ready && d->pools[p].running && d->pools[p].registered;
+	metrics_http_set_ready(d->http, ready);
+}
+
+/* Register every serving pool with kubelet; a retry only those not registered yet (kubelet
+ * would re-dial a registered one and restart its ListAndWatch for nothing). */
+static void register_all(struct daemon *d, bool retry)
 {
 	bool failed = false;
 	for (size_t p = 0; p < d->n_pools; p++) {
+		struct dp_pool_srv *ps = &d->pools[p];
 		struct cni_err err = { 0 };
-		if (d->pools[p].running && dp_register(d->kubelet_dir, &d->pools[p], &err) < 0) {
+		if (!ps->running || (retry && ps->registered))
+			continue;
+		ps->registered = dp_register(d->kubelet_dir, ps, &err) == 0;
+		metrics_add(dp_mx.registrations, 1, ps->pool->resource,
+			    ps->registered ? "ok" : "error");
+		if (!ps->registered) {
 			log_warning("%s, retrying", err.msg);
 			failed = true;
 		}
 	}
 	if (failed)
 		arm_retry(d);
+	update_ready(d);
 }
 
 /* Recreate a pool's server whose socket file is gone (kubelet removes them on restart). */
@@ -152,6 +184,7 @@ static bool restart_missing(struct daemon *d)
 		else
 			any = true;
 	}
+	update_ready(d);
 	return any;
 }
 
@@ -193,7 +226,7 @@ static void on_inotify(struct daemon *d)
 	if (kubelet_up)
 		log_info("kubelet.sock created: registering again");
 	if (kubelet_up || restarted)
-		register_all(d);
+		register_all(d, false);
 }
 
 /* One endpoint per pool of d->cfg: publish the devices, serve, register. */
@@ -215,12 +248,14 @@ static int start_pools(struct daemon *d, struct cni_err *err)
 	publish_all(d);
 	for (size_t p = 0; p < d->n_pools; p++) {
 		int r = dp_pool_start(&d->pools[p], err);
-		if (r < 0)
+		if (r < 0) {
+			update_ready(d);
 			return r;
+		}
 		log_info("'%s': serving %zu vf(s) on '%s'", d->pools[p].pool->resource,
 			 d->pools[p].n_devs, d->pools[p].sock_path);
 	}
-	register_all(d);
+	register_all(d, false);
 	return 0;
 }
 
@@ -238,6 +273,9 @@ static void stop_pools(struct daemon *d)
 	free(d->pools);
 	d->pools = NULL;
 	d->n_pools = 0;
+	dp_metrics_forget_pools();
+	/* Not update_ready: no pools would read as ready until the new ones register. */
+	metrics_http_set_ready(d->http, false);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -354,6 +392,13 @@ static int setup(struct daemon *d, struct cni_err *err)
 	d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (d->tfd < 0)
 		return cni_err_set(err, CNI_ERR_INTERNAL, errno, "timerfd: %s", strerror(errno));
+	dp_metrics_setup();
+	if (*d->metrics_address) {
+		r = metrics_http_start("--metrics-address", d->metrics_address, dp_mx.reg, &d->http,
+				       err);
+		if (r < 0)
+			return r;
+	}
 	r = dp_health_open(&d->health, err);
 	if (r < 0)
 		return r;
@@ -361,6 +406,17 @@ static int setup(struct daemon *d, struct cni_err *err)
 	if (r < 0)
 		return r;
 	return start_pools(d, err);
+}
+
+/* Shutting down: not ready at once, so a probe sees it while the endpoints still serve. */
+static void drain(struct daemon *d)
+{
+	d->stopping = true;
+	if (!d->http)
+		return;
+	metrics_http_set_ready(d->http, false);
+	struct timespec ts = { .tv_sec = DRAIN_MS / 1000, .tv_nsec = (DRAIN_MS % 1000) * 1000000L };
+	(void)nanosleep(&ts, NULL);
 }
 
 static void teardown(struct daemon *d)
@@ -374,6 +430,9 @@ static void teardown(struct daemon *d)
 		(void)close(d->ifd);
 	if (d->tfd >= 0)
 		(void)close(d->tfd);
+	metrics_http_stop(d->http);
+	metrics_free(dp_mx.reg);
+	dp_mx = (struct dp_metrics){ 0 };
 }
 
 static int loop(struct daemon *d, struct cni_err *err)
@@ -417,7 +476,7 @@ static int loop(struct daemon *d, struct cni_err *err)
 		if (pfd[3].revents) {
 			uint64_t ticks;
 			(void)!read(d->tfd, &ticks, sizeof(ticks));
-			register_all(d);
+			register_all(d, true);
 		}
 	}
 }
@@ -429,6 +488,7 @@ int main(int argc, char **argv)
 		{ "kubelet-dir", required_argument, NULL, 'k' },
 		{ "resource-prefix", required_argument, NULL, 'p' },
 		{ "device-info-dir", required_argument, NULL, 'd' },
+		{ "metrics-address", required_argument, NULL, 'M' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -437,6 +497,7 @@ int main(int argc, char **argv)
 			    .kubelet_dir = DP_KUBELET_DIR,
 			    .devinfo_dir = DP_DEVINFO_DIR,
 			    .prefix = DP_DEFAULT_PREFIX,
+			    .metrics_address = METRICS_DEFAULT,
 			    .sfd = -1,
 			    .ifd = -1,
 			    .tfd = -1 };
@@ -459,6 +520,17 @@ int main(int argc, char **argv)
 		case 'd':
 			d.devinfo_dir = optarg;
 			break;
+		case 'M': {
+			struct sockaddr_storage ss;
+			socklen_t sl;
+			d.metrics_address = optarg;
+			if (*optarg &&
+			    metrics_http_address("--metrics-address", optarg, &ss, &sl, &err) < 0) {
+				fprintf(stderr, "plexus-device-plugin: %s\n", err.msg);
+				return 2;
+			}
+			break;
+		}
 		case 'l':
 			if (log_level_parse(optarg, &level) < 0) {
 				fprintf(stderr, "plexus-device-plugin: bad --log-level '%s'\n",
@@ -496,6 +568,8 @@ int main(int argc, char **argv)
 			  : setup(&d, &err);
 	if (r >= 0)
 		r = loop(&d, &err);
+	if (r >= 0)
+		drain(&d);
 	teardown(&d);
 	if (d.sfd >= 0)
 		(void)close(d.sfd);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "device-plugin/internal.h"
+#include "lib/metrics/metrics.h"
 #include "lib/grpc/proto/deviceplugin_v1beta1.pb-c.h"
 #include "lib/grpc/server.h"
 #include "lib/json/json.h"
@@ -104,6 +105,7 @@ static int list_and_watch(void *ud, struct gr_stream *st, const uint8_t *req, si
 	(void)pthread_mutex_lock(&ps->lock);
 	send_devices(ps, w);
 	(void)pthread_mutex_unlock(&ps->lock);
+	metrics_set(dp_mx.streams, (double)ps->n_watches, ps->pool->resource);
 	log_debug("'%s': ListAndWatch started", ps->pool->resource);
 	return 0;
 }
@@ -116,6 +118,7 @@ static void law_closed(void *ud, struct gr_stream *st)
 			ps->watches[i] = ps->watches[--ps->n_watches];
 			break;
 		}
+	metrics_set(dp_mx.streams, (double)ps->n_watches, ps->pool->resource);
 }
 
 static void on_wake(void *ud)
@@ -348,8 +351,14 @@ static int allocate(void *ud, const uint8_t *req, size_t req_len, uint8_t **ret_
 		resp.container_responses = pcs;
 		PACK(allocate_response, &resp, ret_resp, ret_len);
 		log_info("'%s': allocated %zu container request(s)", ps->pool->resource, n);
+		size_t devs = 0;
+		for (size_t i = 0; i < n; i++)
+			devs += ar->container_requests[i]->n_devices_ids;
+		metrics_add(dp_mx.allocated, (double)devs, ps->pool->resource);
+		metrics_add(dp_mx.allocate, 1, ps->pool->resource, "ok");
 	} else {
 		log_warning("'%s': allocate: %s", ps->pool->resource, err->msg);
+		metrics_add(dp_mx.allocate, 1, ps->pool->resource, "error");
 	}
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; k < cs[i].n_strs; k++)
@@ -499,6 +508,7 @@ int dp_pool_start(struct dp_pool_srv *ps, struct cni_err *err)
 				   strerror(r));
 	}
 	ps->running = true;
+	ps->registered = false;
 	return 0;
 }
 
@@ -514,4 +524,6 @@ void dp_pool_stop(struct dp_pool_srv *ps)
 	free(ps->watches);
 	ps->watches = NULL;
 	ps->n_watches = 0;
+	ps->registered = false;
+	metrics_set(dp_mx.streams, 0, ps->pool->resource);
 }

@@ -16,6 +16,8 @@ PACKAGES=(
 	# tests, demo and bench
 	iproute2 iputils-ping jq procps util-linux nodejs openssl python3-yaml curl strace
 	containernetworking-plugins hyperfine tcpdump
+	# tests/netns/metrics-*.sh: promtool checks the daemons' /metrics exposition
+	prometheus
 	# tests/cri: containerd 1.6 + runc drive plexus through the CRI (gcc -static needs libc6-dev)
 	containerd runc libc6-dev
 	# tests/cri/podman.sh: podman 4 with its CNI backend runs a static busybox image
