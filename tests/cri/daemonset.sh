@@ -4,7 +4,8 @@
 # (kubelet-ds.py renders each pod template into CRI requests, cri-client.js plays them): host
 # network, privileged, hostPath volumes in a scratch host root, ConfigMap volumes, the service
 # account token and CA of the API server fixture, command/args from the manifest, and removal
-# by StopContainer with the pod's grace period. Then, on that node:
+# by StopContainer with the pod's grace period; the manifests' httpGet probes are sent as the
+# kubelet sends them and must answer 200. Then, on that node:
 #  - install: plexus-install puts the plugins and 00-plexus.conflist into the node's CNI dirs,
 #    plexus-apid serves its socket; a pod with a networks annotation gets its interfaces through
 #    the installed plexus and its network-status on the API server;
@@ -157,6 +158,21 @@ ds_up() { # ds_up CRDS DAEMONSET POD IMAGE: sets DSID (empty on failure)
 		DSID=$(jq -r .id "$D/pods/$3.up") && echo "$DSID" >>"$D/ids"
 	[ -n "$DSID" ] || cat "$D/pods/$3.err"
 }
+# probes_ok POD: every httpGet probe of POD's manifest answers 200 in the node's netns, as the
+# kubelet's would (tried for up to 5 s: a daemon becomes ready after it starts).
+probes_ok() {
+	local url n=0 code
+	for url in $(jq -r '.probes[].url' "$D/pods/$1.json"); do
+		n=$((n + 1))
+		for _ in $(seq 50); do
+			code=$(ip netns exec "$NODE" curl -s -m 2 -o /dev/null -w '%{http_code}' "$url")
+			[ "$code" = 200 ] && break
+			sleep 0.1
+		done
+		[ "$code" = 200 ] || { echo "probe $url: $code" >&2; return 1; }
+	done
+	[ "$n" -gt 0 ]
+}
 ds_down() { # ds_down POD: the kubelet's removal with the pod's grace period; sets DOWN (JSON)
 	DOWN=$(CRI dsdown "$(jq -r .id "$D/pods/$1.up")" "$(jq -r .grace "$D/pods/$1.json")" 2>&1)
 }
@@ -237,6 +253,8 @@ check "install: the kubeconfig names the fixture and the token copy" bash -c \
 	"grep -q 'server: \"https://127.0.0.1:$PORT\"' '$ROOT/etc/cni/net.d/plexus.d/plexus.kubeconfig' &&
 	 [ \"\$(cat '$ROOT/etc/cni/net.d/plexus.d/token')\" = '$TOKEN' ]"
 check "install: plexus-apid serves the node's /run/plexus/api.sock" test -S "$ROOT/run/plexus/api.sock"
+check "install: plexus-apid's liveness and readiness probes (httpGet /healthz, /readyz) answer 200" \
+	probes_ok plexus-v1
 
 : >"$D/api.log"
 run_pod pod-a macvlan-net
@@ -367,6 +385,7 @@ check "dp: it registered both pools of its ConfigMap over the mounted device-plu
 	test "$(jq -r 'select(.event == "register") | .resource_name' "$D/kubelet.out" | sort | tr '\n' ' ')" = "intel.com/sriov_dpdk intel.com/sriov_netdevice "
 check "dp: the kubelet stand-in follows ListAndWatch on its endpoints" bash -c \
 	"jq -e 'select(.event == \"law\")' '$D/kubelet.out' >/dev/null && ls '$DPDIR' | grep -q '^plexus-intel.com_sriov_netdevice.sock\$'"
+check "dp: registered, its liveness and readiness probes answer 200" probes_ok plexus-dp
 ds_down plexus-dp
 check "dp: removed, it exits on SIGTERM within 2 s with status 0" \
 	jqt '.containers | length == 1 and all(.exit_code == 0 and .ms < 2000)' <<<"$DOWN"

@@ -188,7 +188,19 @@ def main():
             "seccomp": {"profile_type": "Unconfined"}}},
     }
     containers = []
+    probes = []
     for c in spec["containers"]:
+        # httpGet probes as the kubelet sends them: to the pod IP (the node's, with
+        # hostNetwork) unless the probe names a host; the test runs them.
+        for kind in ("livenessProbe", "readinessProbe", "startupProbe"):
+            hg = (c.get(kind) or {}).get("httpGet")
+            if hg is None:
+                continue
+            if hg.get("scheme", "HTTP") != "HTTP" or not isinstance(hg.get("port"), int):
+                die("container '%s': %s: only httpGet over HTTP to a numeric port" % (c["name"], kind))
+            probes.append({"container": c["name"], "kind": kind,
+                           "url": "http://%s:%d%s" % (hg.get("host", a.host_ip), hg["port"],
+                                                      hg.get("path", "/"))})
         env = {}
         order = []
         for e in c.get("env") or []:
@@ -243,7 +255,7 @@ def main():
             "log_path": os.path.join(c["name"], "0.log"),
             "linux": {"resources": lres, "security_context": secctx},
         })
-    json.dump({"sandbox": sandbox, "containers": containers,
+    json.dump({"sandbox": sandbox, "containers": containers, "probes": probes,
                "grace": int(spec.get("terminationGracePeriodSeconds", 30))}, sys.stdout)
     sys.stdout.write("\n")
 
