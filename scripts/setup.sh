@@ -25,6 +25,9 @@ PACKAGES=(
 	clang-format
 	# make image and tests/cri/mkimage: umoci builds the OCI images
 	umoci
+	# tests/vm/runner/plexus-vm: QEMU, the initramfs (busybox, cpio, depmod) and netdevsim's
+	# out-of-tree build with the kernel's compiler (kernel and sources: apt-get download)
+	qemu-system-x86 cpio kmod xz-utils binutils gcc-12 diffutils findutils coreutils
 )
 
 missing=()

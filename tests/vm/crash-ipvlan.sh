@@ -1,25 +1,21 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# VM tier: the crash tier for plexus-ipvlan. This kernel has no ipvlan, so it runs in
-# ../shared/vmtest (QEMU, Debian kernel) with strace: boots one VM with the build dir and
-# tests/, and runs tests/vm/inner/crash-ipvlan.sh there, whose PASS:/FAIL: lines are ours.
+# VM tier: the crash tier for plexus-ipvlan. This kernel has no ipvlan, so it runs in the
+# project's VM runner (tests/vm/runner/plexus-vm: QEMU, Debian's kernel) with strace: boots one
+# VM with the build dir and tests/, and runs tests/vm/inner/crash-ipvlan.sh there, whose
+# PASS:/FAIL: lines are ours.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${PLEXUS_BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
-VMTEST=${VMTEST:-$(cd "$TOP/.." && pwd)/shared/vmtest/vmtest.sh}
+VM=$TOP/tests/vm/runner/plexus-vm
 
-if [ ! -x "$VMTEST" ]; then
-	echo "FAIL: vm/crash-ipvlan: $VMTEST not found: the VM tier needs ../shared/vmtest next to the repo"
-	exit 1
-fi
 if [ ! -x "$BUILD/bin/plexus-ipvlan" ]; then
 	echo "FAIL: vm/crash-ipvlan: $BUILD/bin/plexus-ipvlan missing (run make first)"
 	exit 1
 fi
-VMTEST_NETDEVSIM=${VMTEST_NETDEVSIM:-0} "$VMTEST" --mem 768M --timeout "${VM_TIMEOUT:-600}" \
-	--extra-dir "$TOP/tests" --extra-dir "$BUILD/bin" \
-	--bin strace --bin env --bin comm --bin md5sum --bin cmp --bin truncate --bin find --bin stat \
+"$VM" --mem 768M --timeout "${VM_TIMEOUT:-600}" \
+	--extra-dir "$TOP/tests" --extra-dir "$BUILD/bin" --bin strace \
 	--env PLEXUS_BUILD="$BUILD" --cwd "$TOP" \
 	-- bash "$TOP/tests/vm/inner/crash-ipvlan.sh"
 rc=$?

@@ -1,19 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# VM tier: this kernel has no ipvlan, so the ipvlan tests run in ../shared/vmtest (QEMU, Debian
-# kernel). Runs on the host: boots one VM with the build dir, tests/ and the reference plugins
-# the tests need, and runs tests/vm/inner/ipvlan.sh there, whose PASS:/FAIL: lines are ours.
+# VM tier: this kernel has no ipvlan, so the ipvlan tests run in the project's VM runner
+# (tests/vm/runner/plexus-vm: QEMU, Debian's kernel). Runs on the host: boots one VM with the
+# build dir, tests/ and the reference plugins the tests need, and runs tests/vm/inner/ipvlan.sh
+# there, whose PASS:/FAIL: lines are ours.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${PLEXUS_BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
 REF_CNI=${REF_CNI:-/usr/lib/cni}
-VMTEST=${VMTEST:-$(cd "$TOP/.." && pwd)/shared/vmtest/vmtest.sh}
+VM=$TOP/tests/vm/runner/plexus-vm
 
-if [ ! -x "$VMTEST" ]; then
-	echo "FAIL: vm/ipvlan: $VMTEST not found: the VM tier needs ../shared/vmtest next to the repo"
-	exit 1
-fi
 if [ ! -x "$BUILD/bin/plexus-ipvlan" ]; then
 	echo "FAIL: vm/ipvlan: $BUILD/bin/plexus-ipvlan missing (run make first)"
 	exit 1
@@ -30,7 +27,7 @@ REF_DIR=$(mktemp -d /tmp/plexus-vmref.XXXXXX)
 trap 'rm -rf "$REF_DIR"' EXIT
 cp "$REF_CNI/ipvlan" "$REF_CNI/host-local" "$REF_CNI/static" "$REF_DIR/"
 
-VMTEST_NETDEVSIM=${VMTEST_NETDEVSIM:-0} "$VMTEST" --mem 768M --timeout "${VM_TIMEOUT:-600}" \
+"$VM" --mem 768M --timeout "${VM_TIMEOUT:-600}" \
 	--extra-dir "$TOP/tests" --extra-dir "$BUILD/bin" --extra-dir "$REF_DIR" \
 	--env PLEXUS_BUILD="$BUILD" --env REF_CNI="$REF_DIR" --cwd "$TOP" \
 	-- bash "$TOP/tests/vm/inner/ipvlan.sh"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Crash tier for plexus-ipvlan (built-in host-local IPAM), run inside ../shared/vmtest by
-# tests/vm/crash-ipvlan.sh (this kernel has no ipvlan): killed at every kill point of ADD, then
-# the runtime's DEL; each file ADD wrote cut to every length, then DEL. Driver:
-# tests/crash/driver.bash, the same as tests/crash/macvlan.sh.
+# Crash tier for plexus-ipvlan (built-in host-local IPAM), run inside the VM runner
+# (tests/vm/runner/plexus-vm) by tests/vm/crash-ipvlan.sh (this kernel has no ipvlan): killed
+# at every kill point of ADD, then the runtime's DEL; each file ADD wrote cut to every length,
+# then DEL. Driver: tests/crash/driver.bash, the same as tests/crash/macvlan.sh.
 source "$(dirname "$0")/../../lib.sh"
 need_root
 source "$(dirname "$0")/../../crash/driver.bash"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# VM tier, run inside ../shared/vmtest by tests/vm/ipvlan.sh (kept out of tests/vm/*.sh, which
-# tests/run.sh runs on the host): plexus-ipvlan on a dummy master
+# VM tier, run inside the VM runner (tests/vm/runner/plexus-vm) by tests/vm/ipvlan.sh (kept
+# out of tests/vm/*.sh, which tests/run.sh runs on the host): plexus-ipvlan on a dummy master
 # (pods ping each other in l2 and l3, modes and flags as the kernel reports them, chained mode,
 # errors leave nothing behind, DEL idempotence), then a differential run against the reference
 # $REF_CNI/ipvlan (results, pod kernel state, CHECK/DEL outcomes). IPV_DEBUG=1 shows plugin runs.
