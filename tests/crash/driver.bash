@@ -108,16 +108,26 @@ crash_leaks() {
 	done
 	[ -z "$l" ] || echo "$l"
 }
+# crash_new KIND: the lines of crash_KIND (links, files) not in the baseline; a failure to list
+# or compare is printed as a leak, so a broken check fails the cycle instead of passing it.
+crash_new() {
+	local cur
+	cur=$(mktemp "$TMP/cur.$1.XXXXXX") || { echo "driver error: no temp file for $1"; return; }
+	if ! "crash_$1" >"$cur" || ! comm -13 "$TMP/base.$1" "$cur"; then
+		echo "driver error: listing or comparing $1 failed"
+	fi
+	rm -f "$cur"
+}
 crash_leaks_now() {
 	if ip netns list 2>/dev/null | grep -qw "^$CPOD"; then
 		ip -n "$CPOD" -o link show 2>/dev/null | awk -F': ' '$2 != "lo" {sub(/@.*/, "", $2); print "pod link " $2}'
 	fi
-	comm -13 "$TMP/base.links" <(crash_links) | sed 's/^/node link /'
+	crash_new links | sed 's/^/node link /'
 	# plexus tags links it is about to delete with its link group (lib/net NET_DEL_GROUP,
 	# "plxd"); a node link still tagged would go with the next group delete.
 	ip -n "$CRASH_NODE" -o link show group 1886157924 2>/dev/null |
 		awk -F': ' '{sub(/@.*/, "", $2); print "node link tagged for deletion " $2}'
-	comm -13 "$TMP/base.files" <(crash_files) | sed "s|^$TMP/|file |"
+	crash_new files | sed "s|^$TMP/|file |"
 	grep -lsz "^CNI_CONTAINERID=$CCID\$" /proc/[0-9]*/environ | sed 's|^/proc/\([0-9]*\)/.*|process \1|'
 	if declare -F crash_extra >/dev/null; then crash_extra; fi
 }
@@ -125,8 +135,8 @@ crash_leaks_now() {
 # crash_reset: remove what a failed cycle left so the next cycle starts from the baseline.
 crash_reset() {
 	local l f
-	for l in $(comm -13 "$TMP/base.links" <(crash_links)); do ip -n "$CRASH_NODE" link del "$l" 2>/dev/null; done
-	comm -13 "$TMP/base.files" <(crash_files) | while IFS= read -r f; do rm -f "$f"; done
+	for l in $(crash_new links); do ip -n "$CRASH_NODE" link del "$l" 2>/dev/null; done
+	crash_new files | while IFS= read -r f; do rm -f "$f"; done
 	if declare -F crash_extra_reset >/dev/null; then crash_extra_reset; fi
 }
 
