@@ -113,5 +113,24 @@ int meta_undo(struct plan *p, bool by_convention, struct cni_err *err);
 /* meta_undo, then remove the intent log unless that failed with retryDeleteOnError. */
 int meta_undo_container(struct plan *p, bool by_convention, struct cni_err *err);
 
+/* parallel.c */
+/* What one attachment's run in a batch gave: whether it ran, its value and error. */
+struct meta_batch_out {
+	bool ran;
+	int r;
+	struct cni_err err;
+};
+typedef int (*meta_att_fn)(struct plan *p, struct attachment *a, struct cni_err *err);
+/* How many of the attachments idx[0..n) (indices into p->att, in the order they are to run)
+ * may run together from the first on: up to the first one that shares an address pool with an
+ * earlier one (same network name or IPAM configuration: its address then depends on the
+ * order), and one when maxParallelAttachments is 1. */
+size_t meta_batch_len(const struct plan *p, const size_t *idx, size_t n);
+/* Run fn for each attachment idx[0..n) on up to maxParallelAttachments threads (the caller's
+ * included), results in out[] indexed like p->att. fn may touch only its attachment. With
+ * stop_on_error, none is started after one failed. Returns when all started ones are done. */
+void meta_batch_run(struct plan *p, const size_t *idx, size_t n, meta_att_fn fn, bool stop_on_error,
+		    struct meta_batch_out *out);
+
 /* add.c */
 int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err *err);
