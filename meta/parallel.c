@@ -41,13 +41,11 @@ size_t meta_batch_len(const struct plan *p, const size_t *idx, size_t n)
 	return len;
 }
 
-struct batch {
-	struct plan *p;
-	const size_t *idx;
+struct pool {
 	size_t n;
-	meta_att_fn fn;
+	int (*fn)(void *ctx, size_t i);
+	void *ctx;
 	bool stop_on_error;
-	struct meta_batch_out *out;
 	pthread_mutex_t lock;
 	size_t next;
 	bool failed;
@@ -55,35 +53,30 @@ struct batch {
 
 static void *worker(void *arg)
 {
-	struct batch *b = arg;
+	struct pool *q = arg;
 	for (;;) {
-		pthread_mutex_lock(&b->lock);
-		size_t k = b->next;
-		bool stop = k >= b->n || (b->stop_on_error && b->failed);
+		pthread_mutex_lock(&q->lock);
+		size_t i = q->next;
+		bool stop = i >= q->n || (q->stop_on_error && q->failed);
 		if (!stop)
-			b->next++;
-		pthread_mutex_unlock(&b->lock);
+			q->next++;
+		pthread_mutex_unlock(&q->lock);
 		if (stop)
 			return NULL;
-		size_t i = b->idx[k];
-		b->out[i].ran = true;
-		b->out[i].r = b->fn(b->p, &b->p->att[i], &b->out[i].err);
-		if (b->out[i].r < 0) {
-			pthread_mutex_lock(&b->lock);
-			b->failed = true;
-			pthread_mutex_unlock(&b->lock);
+		if (q->fn(q->ctx, i) < 0) {
+			pthread_mutex_lock(&q->lock);
+			q->failed = true;
+			pthread_mutex_unlock(&q->lock);
 		}
 	}
 }
 
-void meta_batch_run(struct plan *p, const size_t *idx, size_t n, meta_att_fn fn, bool stop_on_error,
-		    struct meta_batch_out *out)
+void meta_pool_run(size_t n, size_t max, int (*fn)(void *ctx, size_t i), void *ctx,
+		   bool stop_on_error)
 {
-	struct batch b = {
-		.p = p, .idx = idx, .n = n, .fn = fn, .stop_on_error = stop_on_error, .out = out
-	};
-	size_t workers = n < p->conf.max_parallel ? n : p->conf.max_parallel;
-	pthread_mutex_init(&b.lock, NULL);
+	struct pool q = { .n = n, .fn = fn, .ctx = ctx, .stop_on_error = stop_on_error };
+	size_t workers = n < max ? n : max;
+	pthread_mutex_init(&q.lock, NULL);
 	/* Lazily initialised process state the built-ins read, set here before any thread. */
 	(void)sysfs_root();
 	/* The calling thread is one of the workers; a thread that cannot be made leaves its share
@@ -92,10 +85,33 @@ void meta_batch_run(struct plan *p, const size_t *idx, size_t n, meta_att_fn fn,
 	_cleanup_free_ pthread_t *tids = xmalloc((workers ? workers : 1) * sizeof(*tids));
 	size_t started = 0;
 	for (size_t w = 1; w < workers; w++)
-		if (pthread_create(&tids[started], NULL, worker, &b) == 0)
+		if (pthread_create(&tids[started], NULL, worker, &q) == 0)
 			started++;
-	(void)worker(&b);
+	(void)worker(&q);
 	for (size_t w = 0; w < started; w++)
 		(void)pthread_join(tids[w], NULL);
-	pthread_mutex_destroy(&b.lock);
+	pthread_mutex_destroy(&q.lock);
+}
+
+struct batch {
+	struct plan *p;
+	const size_t *idx;
+	meta_att_fn fn;
+	struct meta_batch_out *out;
+};
+
+static int batch_one(void *ctx, size_t k)
+{
+	struct batch *b = ctx;
+	struct meta_batch_out *o = &b->out[b->idx[k]];
+	o->ran = true;
+	o->r = b->fn(b->p, &b->p->att[b->idx[k]], &o->err);
+	return o->r;
+}
+
+void meta_batch_run(struct plan *p, const size_t *idx, size_t n, meta_att_fn fn, bool stop_on_error,
+		    struct meta_batch_out *out)
+{
+	struct batch b = { .p = p, .idx = idx, .fn = fn, .out = out };
+	meta_pool_run(n, p->conf.max_parallel, batch_one, &b, stop_on_error);
 }
