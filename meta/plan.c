@@ -563,7 +563,10 @@ int meta_plan_secondary(struct plan *p, struct cni_err *err)
 	}
 	for (size_t i = 0; k < n_all; i++)
 		all[k++] = &sel[i];
-	if (n_all > 1 && p->conf.max_parallel > 1 && meta_kube(p, &(struct cni_err){ 0 }) == 0)
+	/* Through plexus-apid only: each request is its own cheap connection there, while
+	 * directly one connection (one TLS handshake) serves them all in turn. */
+	if (n_all > 1 && p->conf.max_parallel > 1 && p->conf.api_relay && *p->conf.api_relay &&
+	    meta_kube(p, &(struct cni_err){ 0 }) == 0)
 		meta_nads_prefetch(p, all, n_all, n_def);
 	for (size_t i = 0; r == 0 && i < n_all; i++)
 		r = plan_selection(p, all[i], index++, i < n_def, err);

@@ -62,6 +62,12 @@ PODS="pa pb pc"
 } >"$TMP/state.json"
 api_fixture "$NODE" "$TMP" "$TOKEN" 600
 [ -n "$PORT" ] || { fail "meta-parallel: API server fixture did not start: $(cat "$TMP/api.err")"; exit 1; }
+# The node's API relay: through it, planning fetches a pod's NADs concurrently.
+ip netns exec "$NODE" "$BIN/plexus-apid" --kubeconfig "$TMP/kubeconfig" --socket "$TMP/api.sock" \
+	--log-level warning 2>"$TMP/apid.log" &
+APID_PID=$!
+trap 'kill $APID_PID 2>/dev/null; t_cleanup' EXIT
+for _ in $(seq 100); do [ -S "$TMP/api.sock" ] && break; sleep 0.05; done
 
 # An exec'd plugin whose ADD fails (and whose DEL succeeds, as DEL of nothing must).
 mkdir -p "$TMP/bin"
@@ -76,13 +82,15 @@ exit 0
 EOF
 chmod +x "$TMP/bin/fail-add"
 
-conf() { # conf MAX_PARALLEL (null: unset)
+conf() { # conf MAX_PARALLEL (null: unset); with RELAY set, through plexus-apid
 	jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" --arg t "$TMP" --argjson m "$1" \
+		--arg r "${RELAY:+$TMP/api.sock}" \
 		'{cniVersion:"1.0.0",name:"plexus-net",type:"plexus",kubeconfig:$k,clusterNetwork:"cluster",
 		  cniDir:$c,maxParallelAttachments:$m,inProcessTypes:["plexus-macvlan","plexus-vxlan"],
 		  tenantPolicy:{hostPathRoots:{dataDir:[$t]},
 		  allowedTypes:["macvlan","plexus-macvlan","plexus-vxlan","bridge","host-local","fail-add"]}} |
-		  if $m == null then del(.maxParallelAttachments) else . end'
+		  if $m == null then del(.maxParallelAttachments) else . end |
+		  if $r == "" then . else .apiRelay = $r end'
 }
 
 plexus() { # plexus VERB POD CONF
@@ -167,6 +175,12 @@ for r in $(seq 2 "$ROUNDS"); do
 	check "parallel round $r: identical to serial" round_same 8 "p$r"
 done
 check "the default bound (4): identical to serial" round_same null d
+: >"$TMP/api.log"
+RELAY=1
+check "through plexus-apid (the NADs fetched concurrently): identical to serial" round_same 8 r
+RELAY=
+check "... each NAD requested once per pod (pa: 6 NADs, mv1 twice; pb: 3; pc: 1)" \
+	test "$(grep -c 'GET /apis/k8s.cni.cncf.io' "$TMP/api.log")" = 13
 
 # ---- a failure in any one attachment rolls back all, as serially ----------------------------
 fail_round() { # fail_round POD MAX_PARALLEL TAG
