@@ -8,7 +8,8 @@
 # host-local, on the same work, alternating cycle by cycle. Prints medians, ratios, peak RSS,
 # the Kubernetes API requests per ADD and per DEL (from the API server fixture's log), the
 # issue's targets with how far each is, and this machine's floors (process start, the kernel's
-# link deletion). Environment: BENCH_META_N (default 100). Needs root, node.
+# link deletion); then bench/parallel.sh (parallel attachments, concurrent pods). Environment:
+# BENCH_META_N (default 100), BENCH_PAR_N (bench/parallel.sh). Needs root, node.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 TOP=$PWD
@@ -211,3 +212,6 @@ echo
 echo "Intent-log write (3 KiB), median of 200: atomic (temp + rename) / durable (+ fsync of file"
 echo "and directory): $(ms "$IW_TMP_A") / $(ms "$IW_TMP_D") in $TMP ($(df --output=fstype "$TMP" | tail -n1)),"
 echo "$(ms "$IW_VAR_A") / $(ms "$IW_VAR_D") in /var/lib/cni ($(df --output=fstype /var/lib/cni | tail -n1)); an ADD of n attachments makes n + 2."
+echo
+# Parallel attachments and concurrent pods (issue 17): own set-up, own rows.
+PLEXUS_BUILD=$BUILD bash bench/parallel.sh

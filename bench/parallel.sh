@@ -11,7 +11,8 @@
 #    and the kernel's creation and deletion of one macvlan (ip link add / del minus ip link
 #    show, the same process start), printed as "overhead above the floor".
 # plexus talks to the API server fixture through plexus-apid, as on a node. Multus rows are not
-# measured (see docs/benchmarks.md). Environment: BENCH_PAR_N (default 40). Needs root, node.
+# measured (see docs/benchmarks.md). Environment: BENCH_PAR_N (default 40), BENCH_APID_ARGS (extra
+# plexus-apid options, e.g. "--max-clients 64"). Needs root, node.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 TOP=$PWD
@@ -77,7 +78,7 @@ PORT=$(head -n1 "$TMP/port")
 printf 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:%s", certificate-authority: "%s"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n' \
 	"$PORT" "$TMP/pki/ca.crt" >"$TMP/kubeconfig"
 ip netns exec "$NODE" "$BUILD/bin/plexus-apid" --kubeconfig "$TMP/kubeconfig" --socket "$TMP/api.sock" \
-	--log-level warning &
+	--log-level warning ${BENCH_APID_ARGS:-} &
 APID_PID=$!
 for _ in $(seq 100); do [ -S "$TMP/api.sock" ] && break; sleep 0.05; done
 [ -S "$TMP/api.sock" ] || die "plexus-apid did not start"
