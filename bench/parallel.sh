@@ -24,11 +24,8 @@ die() { echo "bench/parallel: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root"
 for t in node openssl jq ip; do command -v "$t" >/dev/null || die "$t missing (scripts/setup.sh)"; done
 [ -x "$BUILD/bin/plexus" ] || die "$BUILD/bin/plexus missing (make)"
-mkdir -p "$BUILD/bench"
-RUSAGE=$BUILD/bench/rusage
-if [ ! -x "$RUSAGE" ] || [ bench/rusage.c -nt "$RUSAGE" ]; then
-	cc -O2 -Wall -Wextra -Werror -std=gnu11 -o "$RUSAGE" bench/rusage.c || die "cannot build rusage"
-fi
+source bench/lib.bash
+bench_rusage
 
 ID=$$ NODE=pxpbn$$ TMP=$(mktemp -d /tmp/plexus-bench.XXXXXX)
 API_PID= APID_PID=
@@ -50,7 +47,6 @@ ip -n "$NODE" link set lo up
 ip -n "$NODE" link add eth9 type veth peer name eth9p && ip -n "$NODE" link set eth9 up &&
 	ip -n "$NODE" link set eth9p up || die "veth"
 
-bash tests/fixtures/apiserver/mkcerts.sh "$TMP/pki"
 mv_conf() { # mv_conf NAME SUBNET_OCTET
 	jq -cn --arg n "$1" --arg d "$TMP/ipam-$1" --arg s "10.$2.0.0/16" '{cniVersion:"1.0.0",name:$n,
 		type:"macvlan",master:"eth9",mode:"bridge",ipam:{type:"host-local",dataDir:$d,ranges:[[{subnet:$s}]]}}'
@@ -68,20 +64,9 @@ mv_conf() { # mv_conf NAME SUBNET_OCTET
 	done
 	echo ']}'
 } >"$TMP/state.json"
-ip netns exec "$NODE" node tests/fixtures/apiserver/apiserver.js --cert "$TMP/pki/server.crt" \
-	--key "$TMP/pki/server.key" --state "$TMP/state.json" --token t --max-lifetime 3600 \
-	>"$TMP/port" 2>/dev/null &
-API_PID=$!
-for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
-PORT=$(head -n1 "$TMP/port")
-[ -n "$PORT" ] || die "API server did not start"
-printf 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:%s", certificate-authority: "%s"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n' \
-	"$PORT" "$TMP/pki/ca.crt" >"$TMP/kubeconfig"
-ip netns exec "$NODE" "$BUILD/bin/plexus-apid" --kubeconfig "$TMP/kubeconfig" --socket "$TMP/api.sock" \
-	--log-level warning ${BENCH_APID_ARGS:-} &
-APID_PID=$!
-for _ in $(seq 100); do [ -S "$TMP/api.sock" ] && break; sleep 0.05; done
-[ -S "$TMP/api.sock" ] || die "plexus-apid did not start"
+bench_api "$NODE" --max-lifetime 3600
+# shellcheck disable=SC2086 # BENCH_APID_ARGS: options, split on purpose
+bench_apid "$NODE" ${BENCH_APID_ARGS:-}
 mv_conf cluster 160 >"$TMP/cluster.conf"
 meta_conf() { # meta_conf N_EXTRA MAX_PARALLEL
 	local nets=

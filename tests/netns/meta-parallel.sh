@@ -93,9 +93,11 @@ conf() { # conf MAX_PARALLEL (null: unset); with RELAY set, through plexus-apid
 		  if $r == "" then . else .apiRelay = $r end'
 }
 
-plexus() { # plexus VERB POD CONF
+# plexus VERB POD CONF [NETNS]: run the meta-plugin in the node for pod POD (the fixture's name)
+# in netns NETNS (default POD's); sets OUT, RC.
+plexus() {
 	OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" PLEXUS_RUN_DIR="$TMP/run" CNI_COMMAND="$1" \
-		CNI_CONTAINERID="cid-$2" CNI_NETNS="/run/netns/$(podns "$2")" CNI_IFNAME=eth0 \
+		CNI_CONTAINERID="cid-$2" CNI_NETNS="/run/netns/$(podns "${4:-$2}")" CNI_IFNAME=eth0 \
 		CNI_PATH="$TMP/bin:/usr/lib/cni" \
 		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$2;K8S_POD_INFRA_CONTAINER_ID=cid-$2" \
 		"$P" <<<"$3" 2>"$TMP/stderr")
@@ -121,13 +123,7 @@ round() {
 	local c; c=$(conf "$1")
 	for p in $PODS; do
 		mkpod "$2-$p" 2>/dev/null || true
-		# The fixture knows the pods by their plain names.
-		OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" PLEXUS_RUN_DIR="$TMP/run" CNI_COMMAND=ADD \
-			CNI_CONTAINERID="cid-$p" CNI_NETNS="/run/netns/$(podns "$2-$p")" CNI_IFNAME=eth0 \
-			CNI_PATH="$TMP/bin:/usr/lib/cni" \
-			CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$p;K8S_POD_INFRA_CONTAINER_ID=cid-$p" \
-			"$P" <<<"$c" 2>"$TMP/stderr")
-		RC=$?
+		plexus ADD "$p" "$c" "$2-$p"
 		[ "$RC" -eq 0 ] || { echo "$2 ADD $p: $OUT $(cat "$TMP/stderr")" >&2; return 1; }
 		local ns; ns=$(podns "$2-$p")
 		{
@@ -141,12 +137,7 @@ round() {
 		} >"$TMP/$2-$p.snap"
 	done
 	for p in $PODS; do
-		OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" PLEXUS_RUN_DIR="$TMP/run" CNI_COMMAND=DEL \
-			CNI_CONTAINERID="cid-$p" CNI_NETNS="/run/netns/$(podns "$2-$p")" CNI_IFNAME=eth0 \
-			CNI_PATH="$TMP/bin:/usr/lib/cni" \
-			CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$p;K8S_POD_INFRA_CONTAINER_ID=cid-$p" \
-			"$P" <<<"$c" 2>"$TMP/stderr")
-		RC=$?
+		plexus DEL "$p" "$c" "$2-$p"
 		[ "$RC" -eq 0 ] || { echo "$2 DEL $p: $OUT $(cat "$TMP/stderr")" >&2; return 1; }
 		only_lo "$2-$p" || { echo "$2 DEL $p: links left" >&2; return 1; }
 		[ ! -e "$TMP/cache/cid-$p.json" ] || { echo "$2 DEL $p: intent log left" >&2; return 1; }
@@ -185,12 +176,7 @@ check "... each NAD requested once per pod (pa: 6 NADs, mv1 twice; pb: 3; pc: 1)
 # ---- a failure in any one attachment rolls back all, as serially ----------------------------
 fail_round() { # fail_round POD MAX_PARALLEL TAG
 	mkpod "$3-$1"
-	OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" PLEXUS_RUN_DIR="$TMP/run" CNI_COMMAND=ADD \
-		CNI_CONTAINERID="cid-$1" CNI_NETNS="/run/netns/$(podns "$3-$1")" CNI_IFNAME=eth0 \
-		CNI_PATH="$TMP/bin:/usr/lib/cni" \
-		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$1;K8S_POD_INFRA_CONTAINER_ID=cid-$1" \
-		"$P" <<<"$(conf "$2")" 2>"$TMP/stderr")
-	RC=$?
+	plexus ADD "$1" "$(conf "$2")" "$3-$1"
 	echo "$RC $(jq -c '{code, msg}' <<<"$OUT")" >"$TMP/$3-$1.err"
 }
 nothing_of() {
