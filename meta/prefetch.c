@@ -25,8 +25,7 @@ static int fetch_one(void *ctx, size_t i)
 	return f->r;
 }
 
-void meta_nads_prefetch(struct plan *p, struct meta_selection *const *sel, size_t n,
-			size_t n_node)
+void meta_nads_prefetch(struct plan *p, struct meta_selection *const *sel, size_t n, size_t n_node)
 {
 	if (p->conf.max_parallel <= 1 || n < 2 || !p->kube)
 		return;
