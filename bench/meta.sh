@@ -8,7 +8,8 @@
 # host-local, on the same work, alternating cycle by cycle. Prints medians, ratios, peak RSS,
 # the Kubernetes API requests per ADD and per DEL (from the API server fixture's log), the
 # issue's targets with how far each is, and this machine's floors (process start, the kernel's
-# link deletion). Environment: BENCH_META_N (default 100). Needs root, node.
+# link deletion); then bench/parallel.sh (parallel attachments, concurrent pods). Environment:
+# BENCH_META_N (default 100), BENCH_PAR_N (bench/parallel.sh). Needs root, node.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 TOP=$PWD
@@ -20,11 +21,8 @@ die() { echo "bench/meta: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root"
 for t in node openssl jq ip; do command -v "$t" >/dev/null || die "$t missing (scripts/setup.sh)"; done
 [ -x "$BUILD/bin/plexus" ] || die "$BUILD/bin/plexus missing (make)"
-mkdir -p "$BUILD/bench"
-RUSAGE=$BUILD/bench/rusage
-if [ ! -x "$RUSAGE" ] || [ bench/rusage.c -nt "$RUSAGE" ]; then
-	cc -O2 -Wall -Wextra -Werror -std=gnu11 -o "$RUSAGE" bench/rusage.c || die "cannot build rusage"
-fi
+source bench/lib.bash
+bench_rusage
 
 ID=$$ NODE=pxmbn$$ POD=pxmbp$$ TMP=$(mktemp -d /tmp/plexus-bench.XXXXXX)
 API_PID= APID_PID=
@@ -41,7 +39,6 @@ ip -n "$NODE" link set lo up
 ip -n "$NODE" link add eth9 type veth peer name eth9p && ip -n "$NODE" link set eth9 up &&
 	ip -n "$NODE" link set eth9p up || die "veth"
 
-bash tests/fixtures/apiserver/mkcerts.sh "$TMP/pki"
 MV=$(jq -cn --arg d "$TMP/ipam" '{cniVersion:"1.0.0",type:"macvlan",master:"eth9",
 	ipam:{type:"host-local",dataDir:$d,ranges:[[{subnet:"10.216.0.0/16"}]]}}')
 # The pod exists, so every ADD's network-status PATCH succeeds as in a cluster.
@@ -49,15 +46,7 @@ jq -cn --arg c "$MV" '{items:[{apiVersion:"k8s.cni.cncf.io/v1",kind:"NetworkAtta
 	metadata:{namespace:"default",name:"mv"},spec:{config:$c}},
 	{apiVersion:"v1",kind:"Pod",metadata:{namespace:"default",name:"bench",uid:"b3c4"},spec:{}}]}' \
 	>"$TMP/state.json"
-ip netns exec "$NODE" node tests/fixtures/apiserver/apiserver.js --cert "$TMP/pki/server.crt" \
-	--key "$TMP/pki/server.key" --state "$TMP/state.json" --token t --log "$TMP/api.log" \
-	--max-lifetime 1200 >"$TMP/port" 2>/dev/null &
-API_PID=$!
-for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
-PORT=$(head -n1 "$TMP/port")
-[ -n "$PORT" ] || die "API server did not start"
-printf 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:%s", certificate-authority: "%s"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n' \
-	"$PORT" "$TMP/pki/ca.crt" >"$TMP/kubeconfig"
+bench_api "$NODE" --log "$TMP/api.log" --max-lifetime 1200
 jq -cn --arg d "$TMP/ipam-cluster" '{cniVersion:"1.0.0",name:"cluster",type:"macvlan",master:"eth9",
 	ipam:{type:"host-local",dataDir:$d,ranges:[[{subnet:"10.217.0.0/16"}]]}}' >"$TMP/cluster.conf"
 meta_conf() { # meta_conf N_EXTRA
@@ -72,11 +61,7 @@ meta_conf() { # meta_conf N_EXTRA
 meta_conf 0 >"$TMP/meta1"
 meta_conf 7 >"$TMP/meta8"
 # The same pods through the node's API relay (plexus-apid keeps libcurl and the TLS connection).
-ip netns exec "$NODE" "$BUILD/bin/plexus-apid" --kubeconfig "$TMP/kubeconfig" --socket "$TMP/api.sock" \
-	--log-level warning &
-APID_PID=$!
-for _ in $(seq 100); do [ -S "$TMP/api.sock" ] && break; sleep 0.05; done
-[ -S "$TMP/api.sock" ] || die "plexus-apid did not start"
+bench_apid "$NODE"
 jq -c --arg s "$TMP/api.sock" '. + {apiRelay:$s}' "$TMP/meta1" >"$TMP/meta1r"
 jq -c --arg s "$TMP/api.sock" '. + {apiRelay:$s}' "$TMP/meta8" >"$TMP/meta8r"
 cp "$TMP/cluster.conf" "$TMP/plain"
@@ -186,7 +171,7 @@ echo "Peak RSS is the process's and its children's (wait4 ru_maxrss): for the ex
 echo "of the plugin and host-local; plexus-apid's own memory (a daemon per node) is not in it."
 echo "API requests counted in the fixture's log on one cycle."
 verdict() { if [ "$1" -eq 1 ]; then echo met; else echo MISSED; fi; }
-targets() { # targets SIDE1 SIDE8 TITLE
+targets() { # targets SIDE1 SIDE8 TITLE ADD8_REQUESTS WHY
 	local m1 m8 r1
 	m1=$(median <"$TMP/$1.cyc") m8=$(median <"$TMP/$2.cyc") r1=$(sort -n "$TMP/$1.rss" | tail -n1)
 	echo
@@ -195,10 +180,11 @@ targets() { # targets SIDE1 SIDE8 TITLE
 	echo "- >= 12x the reference macvlan alone: $(awk -v a="$REFC" -v b="$m1" 'BEGIN {printf "%.2fx", a/b}'), $(verdict "$(awk -v a="$REFC" -v b="$m1" 'BEGIN {print (a/b >= 12)}')")"
 	echo "- 8 attachments <= 2x one: $(awk -v a="$m8" -v b="$m1" 'BEGIN {printf "%.2fx", a/b}'), $(verdict "$(awk -v a="$m8" -v b="$m1" 'BEGIN {print (a/b <= 2)}')")"
 	echo "- peak RSS <= 3 MB: $(awk -v k="$r1" 'BEGIN {printf "%.1f MB", k*1024/1e6}'), $(verdict "$(awk -v k="$r1" 'BEGIN {print (k*1024 <= 3e6)}')")"
-	echo "- API requests, 1 attachment: ADD ${API_ADD[$1]} (1 PATCH expected), DEL ${API_DEL[$1]} (0 expected); 8 attachments: ADD ${API_ADD[$2]} (7 NAD GETs + 1 PATCH expected), DEL ${API_DEL[$2]} (0 expected): $(verdict "$((API_ADD[$1] == 1 && API_DEL[$1] == 0 && API_ADD[$2] == 8 && API_DEL[$2] == 0))")"
+	echo "- API requests, 1 attachment: ADD ${API_ADD[$1]} (1 PATCH expected), DEL ${API_DEL[$1]} (0 expected); 8 attachments: ADD ${API_ADD[$2]} ($4 expected: $5), DEL ${API_DEL[$2]} (0 expected): $(verdict "$((API_ADD[$1] == 1 && API_DEL[$1] == 0 && API_ADD[$2] == $4 && API_DEL[$2] == 0))")"
 }
-targets meta1 meta8 "plexus talking to the API server itself"
-targets meta1r meta8r "plexus through plexus-apid"
+targets meta1 meta8 "plexus talking to the API server itself" 8 "7 NAD GETs + 1 PATCH"
+# Through the relay the pod's NADs are fetched at once, each once (docs/meta.md).
+targets meta1r meta8r "plexus through plexus-apid" 2 "1 GET of the one NAD + 1 PATCH"
 echo "  (plexus-apid itself, one per node, shared by every pod: $(awk '/^VmHWM/ {printf "%.1f MiB peak RSS", $2/1024}' \
 	"/proc/$APID_PID/status" 2>/dev/null))"
 M1=$(median <"$TMP/meta1r.cyc")
@@ -211,3 +197,6 @@ echo
 echo "Intent-log write (3 KiB), median of 200: atomic (temp + rename) / durable (+ fsync of file"
 echo "and directory): $(ms "$IW_TMP_A") / $(ms "$IW_TMP_D") in $TMP ($(df --output=fstype "$TMP" | tail -n1)),"
 echo "$(ms "$IW_VAR_A") / $(ms "$IW_VAR_D") in /var/lib/cni ($(df --output=fstype /var/lib/cni | tail -n1)); an ADD of n attachments makes n + 2."
+echo
+# Parallel attachments and concurrent pods (issue 17): own set-up, own rows.
+PLEXUS_BUILD=$BUILD bash bench/parallel.sh

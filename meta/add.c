@@ -142,6 +142,48 @@ static int apply_default_route(struct plan *p, struct cni_err *err)
 	return 0;
 }
 
+static int attach_one(struct plan *p, struct attachment *a, struct cni_err *err)
+{
+	struct dlg_rt rt = meta_att_rt(p, a);
+	int r = dlg_list_add(&a->list, &rt, &a->result, err);
+	if (r < 0)
+		return cni_err_wrap(err, "network '%s' (%s)", a->name, a->ifname);
+	log_info("attached '%s' as '%s'", a->name, a->ifname);
+	return 0;
+}
+
+/* Attach in batches (meta_batch_len), each recorded as attempted in one intent-log write before
+ * any of it runs: a crash mid-ADD must still be undone by DEL. On a failure no further
+ * attachment starts; the error is the first failed one's in plan order. */
+static int attach_all(struct plan *p, struct cni_err *err)
+{
+	_cleanup_free_ size_t *idx = xmalloc(p->n_att * sizeof(*idx));
+	_cleanup_free_ struct meta_batch_out *out = xcalloc(p->n_att, sizeof(*out));
+	for (size_t i = 0; i < p->n_att; i++)
+		idx[i] = i;
+	for (size_t i = 0; i < p->n_att;) {
+		size_t n = meta_batch_len(p, idx + i, p->n_att - i);
+		for (size_t k = i; k < i + n; k++)
+			p->att[k].attempted = true;
+		int r = meta_intent_write(p, false, err);
+		if (r < 0)
+			return r;
+		meta_batch_run(p, idx + i, n, attach_one, true, out);
+		for (size_t k = i; k < i + n; k++) {
+			/* Never started: nothing of it to undo. */
+			p->att[k].attempted = out[k].ran;
+			if (out[k].ran && out[k].r < 0 && r == 0) {
+				r = out[k].r;
+				*err = out[k].err;
+			}
+		}
+		if (r < 0)
+			return r;
+		i += n;
+	}
+	return 0;
+}
+
 static void rollback(struct plan *p)
 {
 	struct cni_err e = { 0 };
@@ -172,19 +214,8 @@ int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err 
 	for (size_t i = 0; i < p.n_att; i++)
 		if ((r = meta_device_info_copy(&p.att[i], err)) < 0)
 			goto fail;
-	for (size_t i = 0; i < p.n_att; i++) {
-		struct attachment *a = &p.att[i];
-		struct dlg_rt rt = meta_att_rt(&p, a);
-		/* Record the attempt first: a crash mid-ADD must still be undone by DEL. */
-		a->attempted = true;
-		if ((r = meta_intent_write(&p, false, err)) < 0)
-			goto fail;
-		if ((r = dlg_list_add(&a->list, &rt, &a->result, err)) < 0) {
-			(void)cni_err_wrap(err, "network '%s' (%s)", a->name, a->ifname);
-			goto fail;
-		}
-		log_info("attached '%s' as '%s'", a->name, a->ifname);
-	}
+	if ((r = attach_all(&p, err)) < 0)
+		goto fail;
 	if ((r = apply_default_route(&p, err)) < 0 || (r = meta_intent_write(&p, false, err)) < 0)
 		goto fail;
 	patch_status(&p, err, &r);

@@ -159,6 +159,12 @@ int meta_conf_parse(const cJSON *conf, struct meta_conf *ret, struct cni_err *er
 	    (r = get_seconds(conf, "delegateTimeoutSeconds", 60000, &c.delegate_timeout_ms, err)) <
 		    0)
 		goto fail;
+	int64_t par = 0;
+	bool has_par = false;
+	if ((r = json_get_int(conf, "maxParallelAttachments", "maxParallelAttachments", 1,
+			      META_MAX_PARALLEL, &par, &has_par, err)) < 0)
+		goto fail;
+	c.max_parallel = has_par ? (size_t)par : 4;
 	if ((r = get_ns_list(conf, "globalNamespaces", "default", &c.global_namespaces,
 			     &c.n_global_namespaces, err)) < 0 ||
 	    (r = get_ns_list(conf, "systemNamespaces", "kube-system", &c.system_namespaces,

@@ -10,6 +10,9 @@
 
 struct cni_err;
 
+/* The most threads one ADD or DEL runs attachments on (maxParallelAttachments). */
+#define META_MAX_PARALLEL 64
+
 struct meta_conf {
 	/* Strings are borrowed from the netconf tree (struct cni_ctx's conf) unless noted. */
 	const char *kubeconfig;	       /* NULL: in-cluster */
@@ -37,6 +40,7 @@ struct meta_conf {
 	long api_timeout_ms;	     /* apiTimeoutSeconds, default 10 s */
 	long api_connect_timeout_ms; /* apiConnectTimeoutSeconds, default 3 s */
 	long delegate_timeout_ms;    /* delegateTimeoutSeconds, default 60 s: each exec'd plugin */
+	size_t max_parallel;	     /* maxParallelAttachments, default 4; 1: one at a time */
 	bool fail_on_status_error;   /* failOnStatusPatchError: a failed network-status patch fails
 					ADD */
 	struct meta_policy policy;   /* tenantPolicy (meta/policy.h), owned */

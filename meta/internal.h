@@ -46,6 +46,8 @@ struct plan {
 	size_t n_att;
 	struct resource_ids *res;
 	size_t n_res;
+	struct nad_fetch *fetched; /* prefetch.c */
+	size_t n_fetched;
 };
 
 /* plan.c */
@@ -112,6 +114,42 @@ void meta_intent_remove(const struct plan *p);
 int meta_undo(struct plan *p, bool by_convention, struct cni_err *err);
 /* meta_undo, then remove the intent log unless that failed with retryDeleteOnError. */
 int meta_undo_container(struct plan *p, bool by_convention, struct cni_err *err);
+
+/* parallel.c */
+/* Run fn(ctx, i) for every i < n on up to max threads, the caller's included (fewer when a
+ * thread cannot be made); with stop_on_error none starts after one returned < 0. */
+void meta_pool_run(size_t n, size_t max, int (*fn)(void *ctx, size_t i), void *ctx,
+		   bool stop_on_error);
+/* What one attachment's run in a batch gave: whether it ran, its value and error. */
+struct meta_batch_out {
+	bool ran;
+	int r;
+	struct cni_err err;
+};
+typedef int (*meta_att_fn)(struct plan *p, struct attachment *a, struct cni_err *err);
+/* How many of the attachments idx[0..n) (indices into p->att, in the order they are to run)
+ * may run together from the first on: up to the first one that shares an address pool with an
+ * earlier one (same network name or IPAM configuration: its address then depends on the
+ * order), and one when maxParallelAttachments is 1. */
+size_t meta_batch_len(const struct plan *p, const size_t *idx, size_t n);
+/* Run fn for each attachment idx[0..n) on up to maxParallelAttachments threads (the caller's
+ * included), results in out[] indexed like p->att. fn may touch only its attachment. With
+ * stop_on_error, none is started after one failed. Returns when all started ones are done. */
+void meta_batch_run(struct plan *p, const size_t *idx, size_t n, meta_att_fn fn, bool stop_on_error,
+		    struct meta_batch_out *out);
+
+/* prefetch.c */
+struct meta_selection;
+struct kube_nad;
+/* GET the NADs of *sel[0..n) (the first n_node are defaultNetworks: no namespace isolation) on
+ * up to maxParallelAttachments threads, each once, keeping each answer for meta_nad_fetched.
+ * Nothing when there is no API client yet, one NAD, or maxParallelAttachments is 1. */
+void meta_nads_prefetch(struct plan *p, struct meta_selection *const *sel, size_t n, size_t n_node);
+/* The prefetched answer for ns/name, or NULL (then planning asks the API itself). */
+struct nad_fetch *meta_nad_fetched(const struct plan *p, const char *ns, const char *name);
+/* Its NAD (borrowed from p) or its error, as kube_nad_get gave them. */
+int meta_nad_fetched_get(struct nad_fetch *f, const struct kube_nad **ret, struct cni_err *err);
+void meta_nads_fetched_free(struct plan *p);
 
 /* add.c */
 int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err *err);

@@ -55,6 +55,7 @@ void meta_plan_done(struct plan *p)
 		gr_podresources_ids_free(p->res[i].ids);
 	}
 	free(p->res);
+	meta_nads_fetched_free(p);
 	free(p->path);
 	kube_pod_free(p->pod);
 	kube_config_free(p->kube);
@@ -197,10 +198,14 @@ static int nad_conf(struct plan *p, const char *ns, const char *name, bool tenan
 		*ret_from_dir = true;
 		return conf_from_dir(p->conf.conf_dir, name, ret, err);
 	}
-	_cleanup_(kube_nad_freep) struct kube_nad *nad = NULL;
-	r = kube_nad_get(p->kube, ns, name, &nad, err);
+	_cleanup_(kube_nad_freep) struct kube_nad *own = NULL;
+	const struct kube_nad *nad = NULL;
+	struct nad_fetch *f = meta_nad_fetched(p, ns, name);
+	r = f ? meta_nad_fetched_get(f, &nad, err) : kube_nad_get(p->kube, ns, name, &own, err);
 	if (r < 0)
 		return r;
+	if (own)
+		nad = own;
 	if (ret_resource && nad->resource_name)
 		*ret_resource = xstrdup(nad->resource_name);
 	if (nad->config) {
@@ -543,16 +548,32 @@ int meta_plan_secondary(struct plan *p, struct cni_err *err)
 				 p->pod_ns ? p->pod_ns : "");
 	const cJSON *dn;
 	const cJSON *defaults = system ? NULL : p->conf.default_networks;
+	struct cni_err perr = { 0 };
+	int parsed = meta_networks_parse(annotation(p, META_NETWORKS_ANNOTATION), &sel, &n, &perr);
+	/* Every NAD of the pod requested at once, defaultNetworks first, then used in order. */
+	size_t n_def = (size_t)cJSON_GetArraySize(defaults), n_all = n_def + (parsed == 0 ? n : 0);
+	_cleanup_free_ struct meta_selection *defs = xcalloc(n_def ? n_def : 1, sizeof(*defs));
+	_cleanup_free_ struct meta_selection **all = xcalloc(n_all ? n_all : 1, sizeof(*all));
+	size_t k = 0;
 	cJSON_ArrayForEach (dn, defaults) {
-		struct meta_selection s = { .name = dn->valuestring,
-					    .namespace = (char *)p->conf.multus_namespace };
-		r = plan_selection(p, &s, index++, true, err);
-		if (r < 0)
-			return r;
+		defs[k] = (struct meta_selection){ .name = dn->valuestring,
+						   .namespace = (char *)p->conf.multus_namespace };
+		all[k] = &defs[k];
+		k++;
 	}
-	r = meta_networks_parse(annotation(p, META_NETWORKS_ANNOTATION), &sel, &n, err);
-	for (size_t i = 0; r == 0 && i < n; i++)
-		r = plan_selection(p, &sel[i], index++, false, err);
+	for (size_t i = 0; k < n_all; i++)
+		all[k++] = &sel[i];
+	/* Through plexus-apid only: each request is its own cheap connection there, while
+	 * directly one connection (one TLS handshake) serves them all in turn. */
+	if (n_all > 1 && p->conf.max_parallel > 1 && p->conf.api_relay && *p->conf.api_relay &&
+	    meta_kube(p, &(struct cni_err){ 0 }) == 0)
+		meta_nads_prefetch(p, all, n_all, n_def);
+	for (size_t i = 0; r == 0 && i < n_all; i++)
+		r = plan_selection(p, all[i], index++, i < n_def, err);
+	if (r == 0 && parsed < 0) { /* the annotation's error, after defaultNetworks */
+		*err = perr;
+		r = parsed;
+	}
 	meta_selections_free(sel, n);
 	return r;
 }

@@ -135,6 +135,16 @@ static void sweep_host_local(const struct attachment *a)
 	}
 }
 
+/* DEL of one attachment's delegates with its cached result, then its host-local stores swept. */
+static int undo_one(struct plan *p, struct attachment *a, struct cni_err *err)
+{
+	struct dlg_rt rt = meta_att_rt(p, a);
+	int r = dlg_list_del(&a->list, &rt, a->result, err);
+	if (r >= 0)
+		sweep_host_local(a);
+	return r;
+}
+
 int meta_undo(struct plan *p, bool by_convention, struct cni_err *err)
 {
 	int first = 0;
@@ -145,23 +155,27 @@ int meta_undo(struct plan *p, bool by_convention, struct cni_err *err)
 	 * mark may be lost, and DEL of what never ran is success (CNI SPEC.md, "DEL"), so DEL and
 	 * GC undo every entry of a log read back. ADD's rollback knows what it attempted. */
 	bool all = p->ctx->cmd != CNI_CMD_ADD;
+	/* Last first, in batches as ADD runs them (meta_batch_len), each batch on threads. */
+	_cleanup_free_ size_t *idx = xmalloc((p->n_att ? p->n_att : 1) * sizeof(*idx));
+	_cleanup_free_ struct meta_batch_out *out = xcalloc(p->n_att ? p->n_att : 1, sizeof(*out));
+	size_t m = 0;
+	for (size_t i = p->n_att; i-- > 0;)
+		if (p->att[i].attempted || all)
+			idx[m++] = i;
+	for (size_t k = 0; k < m;) {
+		size_t n = meta_batch_len(p, idx + k, m - k);
+		meta_batch_run(p, idx + k, n, undo_one, false, out);
+		k += n;
+	}
 	for (size_t i = p->n_att; i-- > 0;) {
 		struct attachment *a = &p->att[i];
-		struct cni_err e = { 0 };
-		int r = 0;
-		if (a->attempted || all) {
-			struct dlg_rt rt = meta_att_rt(p, a);
-			r = dlg_list_del(&a->list, &rt, a->result, &e);
-			if (r >= 0)
-				sweep_host_local(a);
-		}
 		/* Recorded before it was copied: it may exist even if nothing ran. */
 		if (a->device_info_file)
 			remove_device_info(a->device_info_file);
-		if (r < 0) {
-			log_warning("undo '%s' (%s): %s", a->name, a->ifname, e.msg);
-			(void)cni_err_wrap(&e, "network '%s' (%s)", a->name, a->ifname);
-			keep_first(r, &e, &first, err);
+		if (out[i].r < 0) {
+			log_warning("undo '%s' (%s): %s", a->name, a->ifname, out[i].err.msg);
+			(void)cni_err_wrap(&out[i].err, "network '%s' (%s)", a->name, a->ifname);
+			keep_first(out[i].r, &out[i].err, &first, err);
 		}
 	}
 	struct cni_err ce = { 0 };

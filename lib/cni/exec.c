@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -271,13 +272,22 @@ int cni_exec_run(const struct cni_exec_req *req, char **ret_stdout, size_t *ret_
 		(void)close(out_pipe[0]);
 		return cni_err_set(err, CNI_ERR_DELEGATE, r, "exec '%s': %s", bin, strerror(r));
 	}
-	/* A plugin that exits without reading stdin must not kill us with SIGPIPE. */
-	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
-	(void)sigaction(SIGPIPE, &ign, &old);
+	/* A plugin that exits without reading stdin must not kill us with SIGPIPE. Blocked in
+	 * this thread only (other threads may run plugins: a process-wide SIG_IGN saved and
+	 * restored by each would race), and the one our write raised is taken off before. */
+	sigset_t pipe_set, old_mask;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	(void)pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
 	_cleanup_free_ char *out = NULL;
 	size_t len = 0;
 	r = pump(in_pipe[1], out_pipe[0], req->stdin_data, req->stdin_len, deadline, &out, &len);
-	(void)sigaction(SIGPIPE, &old, NULL);
+	if (!sigismember(&old_mask, SIGPIPE)) {
+		const struct timespec now = { 0 };
+		while (sigtimedwait(&pipe_set, NULL, &now) == SIGPIPE)
+			;
+		(void)pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	}
 	(void)close(out_pipe[0]);
 	/* Closing stdout is not exiting: the deadline holds until the plugin is gone. */
 	siginfo_t si = { 0 };

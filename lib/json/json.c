@@ -129,7 +129,9 @@ int json_parse(const char *text, size_t len, const char *what, cJSON **ret, stru
 	const char *end = NULL;
 	cJSON *json = cJSON_ParseWithLengthOpts(buf, len + 1, &end, false);
 	if (!json) {
-		const char *at = cJSON_GetErrorPtr();
+		/* cJSON sets end to the error too; its global error pointer is shared by threads.
+		 */
+		const char *at = end ? end : cJSON_GetErrorPtr();
 		size_t off = at && at >= buf && at <= buf + len ? (size_t)(at - buf) : 0;
 		return cni_err_set(err, CNI_ERR_DECODE, 0, "%s: invalid JSON at offset %zu", what,
 				   off);

@@ -26,6 +26,7 @@ static struct {
 	CURLcode (*easy_getinfo)(CURL *c, CURLINFO info, ...);
 	const char *(*easy_strerror)(CURLcode rc);
 	void (*easy_reset)(CURL *c);
+	void (*easy_cleanup)(CURL *c);
 	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
 	void (*slist_free_all)(struct curl_slist *l);
 } lib;
@@ -44,6 +45,7 @@ static bool lib_load(void)
 	} syms[] = {
 		{ (void **)&lib.global_init, "curl_global_init" },
 		{ (void **)&lib.easy_init, "curl_easy_init" },
+		{ (void **)&lib.easy_cleanup, "curl_easy_cleanup" },
 		{ (void **)&lib.easy_setopt, "curl_easy_setopt" },
 		{ (void **)&lib.easy_perform, "curl_easy_perform" },
 		{ (void **)&lib.easy_getinfo, "curl_easy_getinfo" },
@@ -142,12 +144,22 @@ static curl_socket_t open_socket_cb(void *clientp, curlsocktype purpose,
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
 static bool lib_loaded;
+/* Frees a thread's handle when the thread exits (the meta-plugin's NAD requests run on
+ * short-lived threads); the main thread's lives until exit. */
+static pthread_key_t handle_key;
+static bool handle_key_ok;
+
+static void handle_free(void *c)
+{
+	lib.easy_cleanup(c);
+}
 
 static void global_init(void)
 {
 	lib_loaded = lib_load();
 	if (lib_loaded)
 		global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	handle_key_ok = lib_loaded && pthread_key_create(&handle_key, handle_free) == 0;
 }
 
 static int curl_to_err(CURLcode rc, const char *errbuf, const struct sink *s, size_t max,
@@ -222,9 +234,11 @@ static int curl_exchange(void *data, const struct kube_config *cfg, const struct
 	 * survive, so the GETs and the PATCH of one ADD share one TLS handshake, and each of
 	 * plexus-apid's workers keeps its connection warm. The handle lives until exit. */
 	static __thread CURL *shared;
-	if (!shared)
+	if (!shared) {
 		shared = curl_easy_init();
-	else
+		if (shared && handle_key_ok)
+			(void)pthread_setspecific(handle_key, shared);
+	} else
 		lib.easy_reset(shared);
 	CURL *c = shared;
 	if (!c)

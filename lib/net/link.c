@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Links: look-up, up, delete, and creation in another netns under a temporary name. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <linux/if_link.h>
 #include <stdio.h>
@@ -327,7 +328,9 @@ int net_link_del_in_netns(int netns_fd, const char *ifname, struct cni_err *err)
 }
 
 /* The deletion batch: one netns (open while netns_fd >= 0), the names tagged in it.
- * Process-wide; plugins are single-threaded. */
+ * Process-wide; names are added under batch_lock (the meta-plugin's DEL runs attachments on
+ * threads), begin and end run on one thread with no retire in flight. */
+static pthread_mutex_t batch_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	dev_t dev;
 	ino_t ino;
@@ -395,8 +398,10 @@ int net_link_retire_in_netns(int netns_fd, const char *ifname, struct cni_err *e
 		return net_link_del_in_netns(netns_fd, ifname, err);
 	}
 	if (r == 0) {
+		pthread_mutex_lock(&batch_lock);
 		batch.names = xrealloc(batch.names, (batch.n + 1) * sizeof(*batch.names));
 		batch.names[batch.n++] = xstrdup(ifname);
+		pthread_mutex_unlock(&batch_lock);
 	}
 	return 0;
 }

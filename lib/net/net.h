@@ -88,7 +88,8 @@ int net_link_del_attachment(int netns_fd, const char *ifname, const char *tmpnam
  * net_link_retire_in_netns then only tags the link with NET_DEL_GROUP (IFLA_GROUP), and
  * net_del_batch_end deletes the whole group in one request: one wait for all. Outside a batch,
  * or for another netns, net_link_retire_in_netns deletes at once. Process-wide state, one
- * batch at a time, not thread-safe (plugins are single-threaded). batch_end falls back to
+ * batch at a time: retire may run on several threads, begin and end on one, with no retire
+ * in flight. batch_end falls back to
  * deleting the tagged links one by one if the kernel refuses the group; 0 or -errno. */
 #define NET_DEL_GROUP 0x706c7864u /* "plxd" */
 void net_del_batch_begin(int netns_fd);

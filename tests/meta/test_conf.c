@@ -35,6 +35,7 @@ static void test_meta_conf_defaults(void **state)
 	assert_null(c.in_process_types);
 	assert_true(c.in_process_ipam);
 	assert_null(c.api_relay);
+	assert_int_equal(c.max_parallel, 4);
 	meta_conf_done(&c);
 }
 
@@ -49,7 +50,7 @@ static void test_meta_conf_every_key(void **state)
 		"\"retryDeleteOnError\":true,\"defaultNetworks\":[\"n1\"],"
 		"\"inProcessTypes\":[],\"apiTimeoutSeconds\":3,\"apiConnectTimeoutSeconds\":1,"
 		"\"failOnStatusPatchError\":true,\"inProcessIPAM\":false,"
-		"\"apiRelay\":\"/run/plexus/api.sock\"}");
+		"\"apiRelay\":\"/run/plexus/api.sock\",\"maxParallelAttachments\":1}");
 	struct meta_conf c;
 	struct cni_err err = { 0 };
 	assert_int_equal(meta_conf_parse(j, &c, &err), 0);
@@ -63,6 +64,7 @@ static void test_meta_conf_every_key(void **state)
 	assert_int_equal(cJSON_GetArraySize(c.in_process_types), 0);
 	assert_false(c.in_process_ipam);
 	assert_string_equal(c.api_relay, "/run/plexus/api.sock");
+	assert_int_equal(c.max_parallel, 1);
 	meta_conf_done(&c);
 }
 
@@ -81,6 +83,12 @@ static void test_meta_conf_errors_name_the_key(void **state)
 		{ "{\"clusterNetwork\":\"x\",\"inProcessTypes\":[true]}", "inProcessTypes" },
 		{ "{\"clusterNetwork\":\"x\",\"inProcessIPAM\":1}", "inProcessIPAM" },
 		{ "{\"clusterNetwork\":\"x\",\"apiRelay\":[]}", "apiRelay" },
+		{ "{\"clusterNetwork\":\"x\",\"maxParallelAttachments\":0}",
+		  "maxParallelAttachments" },
+		{ "{\"clusterNetwork\":\"x\",\"maxParallelAttachments\":65}",
+		  "maxParallelAttachments" },
+		{ "{\"clusterNetwork\":\"x\",\"maxParallelAttachments\":\"2\"}",
+		  "maxParallelAttachments" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		_cleanup_json_ cJSON *j = cJSON_Parse(cases[i][0]);
