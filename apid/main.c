@@ -32,7 +32,7 @@
 #define METRICS_DEFAULT "127.0.0.1:9453"
 #define WORKERS_DEFAULT 4
 #define WORKERS_MAX 64
-#define CLIENTS_DEFAULT 16
+#define CLIENTS_DEFAULT 64
 #define CLIENTS_MAX 1024
 /* Each request's deadline, from its accept: the request must be in within READ_MS (the plugin
  * sends it at once, and stops waiting for our ack after KUBE_RELAY_ACK_MS), the API call gets
@@ -48,7 +48,7 @@ static const char usage[] =
 	"  --kubeconfig FILE   credentials (default: in-cluster service account)\n"
 	"  --socket PATH       Unix socket to serve, mode 0600 (default " SOCKET_DEFAULT ")\n"
 	"  --workers N         requests served at once, 1-64 (default 4)\n"
-	"  --max-clients N     connections served or waiting for a worker, 1-1024 (default 16);\n"
+	"  --max-clients N     connections served or waiting for a worker, 1-1024 (default 64);\n"
 	"                      beyond, a client is told at once that the relay is busy\n"
 	"  --take-over         serve PATH even when another relay answers there (a rolling\n"
 	"                      update's new pod); default: exit 1 in that case\n"
