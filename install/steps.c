@@ -55,11 +55,18 @@ static int fsync_dir(const char *path)
 	return fsync(dfd) < 0 ? -errno : 0;
 }
 
-/* fd holds the complete content: set the mode, make it durable, then publish it. */
-static int publish(int fd, const char *tmp, const char *path, unsigned mode)
+/* *fd holds the complete content: set the mode, make it durable, close it, then publish it.
+ * Closed before the rename: exec of a file still open for writing fails with ETXTBSY, and the
+ * runtime may exec the plugin the moment it appears under its name. */
+static int publish(int *fd, const char *tmp, const char *path, unsigned mode)
 {
 	int r = 0;
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0)
+	if (fchmod(*fd, mode) < 0 || fsync(*fd) < 0)
+		r = -errno;
+	if (close(*fd) < 0 && r == 0)
+		r = -errno;
+	*fd = -1;
+	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;
 	if (r < 0) {
 		(void)unlink(tmp);
@@ -79,7 +86,7 @@ int inst_write_file(const char *path, const void *data, size_t len, unsigned mod
 		(void)unlink(tmp);
 		return r;
 	}
-	return publish(fd, tmp, path, mode);
+	return publish(&fd, tmp, path, mode);
 }
 
 static int copy_file(const char *src, const char *dst, unsigned mode)
@@ -110,7 +117,7 @@ static int copy_file(const char *src, const char *dst, unsigned mode)
 		(void)unlink(tmp);
 		return r;
 	}
-	return publish(out, tmp, dst, mode);
+	return publish(&out, tmp, dst, mode);
 }
 
 /* plexus CNI plugins: "plexus" and "plexus-*", but not the installer or the device plugin,

@@ -78,6 +78,22 @@ for b in "$SRC"/plexus "$SRC"/plexus-*; do
 	cmp -s "$b" "$CBIN/$n" && [ "$(mode "$CBIN/$n")" = 755 ] || { ok=0; echo "bad copy $n"; }
 done
 check "every plexus plugin binary is installed, identical, mode 0755" test $ok = 1
+# A runtime may exec a plugin the moment it appears under its name, and exec of a file still
+# open for writing fails (ETXTBSY): every temp file must be closed before its rename.
+if command -v strace >/dev/null; then
+	KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443 strace -f -qq -o "$TMP/install.strace" \
+		-e trace=openat,close,rename "$INST" --src-bin-dir "$SRC" --sa-dir "$SA" --host-root "$HOST" \
+		--cni-bin-dir "$CBIN" --cni-conf-dir "$CONF" --readiness-timeout 5 --once >/dev/null 2>&1
+	OPEN_AT_RENAME=$(awk '
+		/openat\(.*plexus-tmp\..*= [0-9]+$/ { match($0, /"[^"]*"/); fd[$NF] = substr($0, RSTART + 1, RLENGTH - 2) }
+		/close\([0-9]+\)/ { match($0, /close\([0-9]+/); n = substr($0, RSTART + 6, RLENGTH - 6); if (n in fd) { shut[fd[n]] = 1; delete fd[n] } }
+		/rename\(".*plexus-tmp\./ { match($0, /"[^"]*"/); t = substr($0, RSTART + 1, RLENGTH - 2); renames++; if (!(t in shut)) print "open: " t }
+		END { print renames + 0 " renames" }' "$TMP/install.strace")
+	check "every temp file is closed before it is renamed into place ($(tail -n1 <<<"$OPEN_AT_RENAME"))" \
+		bash -c "[ \"\$(grep -c '^open: ' <<<'$OPEN_AT_RENAME')\" = 0 ] && [ '$(tail -n1 <<<"$OPEN_AT_RENAME" | cut -d' ' -f1)' -gt 0 ]"
+else
+	fail "strace missing (scripts/setup.sh installs it)"
+fi
 check "plexus-install, plexus-device-plugin and README are not installed" \
 	test ! -e "$CBIN/plexus-install" -a ! -e "$CBIN/plexus-device-plugin" -a ! -e "$CBIN/README"
 check "no temp files are left in the bin and conf dirs" \
