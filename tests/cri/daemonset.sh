@@ -285,11 +285,11 @@ pod_loop() {
 	done
 }
 exec_loop() { # the installed binaries exec'd back to back (VERSION), as the runtime would
-	local p n=0 bad=0
+	local p n=0 bad=0 out
 	while [ ! -e "$D/stop-loops" ]; do
 		for p in plexus plexus-macvlan plexus-hostlocal; do
-			echo '{"cniVersion":"1.0.0"}' | CNI_COMMAND=VERSION "$ROOT/opt/cni/bin/$p" 2>&1 |
-				grep -q supportedVersions || { bad=$((bad + 1)); echo "exec failed: $p" >&2; }
+			out=$(echo '{"cniVersion":"1.0.0"}' | CNI_COMMAND=VERSION "$ROOT/opt/cni/bin/$p" 2>&1)
+			[[ $out == *supportedVersions* ]] || { bad=$((bad + 1)); echo "exec failed: $p: $out" >&2; }
 			n=$((n + 1))
 		done
 	done
@@ -328,6 +328,7 @@ check "upgrade: every ADD and DEL of the pod loop succeeded, before and after v1
 	"! grep -q FAILED '$D/pod-loop.log' && [ \$(grep -c 'DEL ok' '$D/pod-loop.log') -ge $((N1 + 2)) ] && [ $N1 -ge 1 ]"
 check "upgrade: $EXECS back-to-back execs of the installed plugins, none failed (no half-written binary)" \
 	test "${BAD:-x}" = 0 -a "${EXECS:-0}" -gt 0
+head -n 5 "$D/exec-loop.err"
 check "upgrade: no temp file left in the bin dir, no exec error in containerd's log" bash -c \
 	"[ -z \"\$(find '$ROOT/opt/cni/bin' -name '.*plexus-tmp*')\" ] && ! grep -qi 'exec format error\|text file busy' '$D/containerd.log'"
 check "upgrade: the pods' leases were all released" test "$(leases "$ROOT/var/lib/cni/networks")" = 0
