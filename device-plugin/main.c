@@ -113,7 +113,9 @@ static int discover(struct daemon *d, struct cni_err *err)
 	int r = dp_discover(route_if, &vfs, &n, err);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < n; i++) {
+	/* Only at debug level: the name comes from libpci's ID database, which costs ~2 MiB of
+	 * heap for the daemon's whole life once loaded. */
+	for (size_t i = 0; log_get_level() >= LOG_LEVEL_DEBUG && i < n; i++) {
 		char name[256];
 		log_debug("vf '%s' ('%s') of pf '%s' ('%s'): %s, driver '%s', numa %d, iommu group "
 			  "%d",
