@@ -97,19 +97,15 @@ static bool take_token(const char *pod, int64_t now)
 	return true;
 }
 
-static int exchange(const struct kube_config *cfg, const char *method, const char *path,
-		    const char *ctype, const char *body, long timeout_ms, long *ret_status,
-		    struct cni_err *err)
+/* One exchange of req; a non-2xx status is an error (kube_http_status_err). */
+static int exchange(const struct kube_config *cfg, struct kube_request *req, long timeout_ms,
+		    long *ret_status, struct cni_err *err)
 {
-	_cleanup_free_ char *what = xasprintf("%s %s", method, path);
-	struct kube_request req = { .method = method,
-				    .path = path,
-				    .content_type = ctype,
-				    .body = body,
-				    .body_len = strlen(body),
-				    .what = what };
+	_cleanup_free_ char *what = xasprintf("%s %s", req->method, req->path);
+	req->body_len = strlen(req->body);
+	req->what = what;
 	struct kube_response resp = { .retry_after = -1 };
-	int r = kube_exchange(cfg, &req, timeout_ms, &resp, err);
+	int r = kube_exchange(cfg, req, timeout_ms, &resp, err);
 	if (r == 0) {
 		*ret_status = resp.status;
 		if (resp.status < 200 || resp.status > 299)
@@ -178,9 +174,12 @@ int apid_event(const struct kube_config *cfg, const cJSON *req, const char *path
 	(void)pthread_mutex_unlock(&ev.lock);
 	if (patch_path) {
 		body = xasprintf("{\"count\":%ld,\"lastTimestamp\":\"%s\"}", count, ts);
-		*ret_method = "PATCH";
-		r = exchange(cfg, "PATCH", patch_path, "application/merge-patch+json", body,
-			     timeout_ms, ret_status, err);
+		struct kube_request patch = { .method = "PATCH",
+					      .path = patch_path,
+					      .content_type = "application/merge-patch+json",
+					      .body = body };
+		*ret_method = patch.method;
+		r = exchange(cfg, &patch, timeout_ms, ret_status, err);
 		if (r == 0) {
 			metrics_add(ev.total, 1, "aggregated");
 			return 0;
@@ -199,8 +198,11 @@ int apid_event(const struct kube_config *cfg, const cJSON *req, const char *path
 	_cleanup_json_ cJSON *e =
 		kube_event_new(&pod, type, reason, msg, host, (int64_t)time(NULL));
 	body = json_print(e);
-	*ret_method = "POST";
-	r = exchange(cfg, "POST", path, "application/json", body, timeout_ms, ret_status, err);
+	struct kube_request post = {
+		.method = "POST", .path = path, .content_type = "application/json", .body = body
+	};
+	*ret_method = post.method;
+	r = exchange(cfg, &post, timeout_ms, ret_status, err);
 	if (r < 0) {
 		metrics_add(ev.total, 1, "failed");
 		return r;
