@@ -23,11 +23,7 @@ stop_procs() {
 	APID_PID='' API_PID=''
 }
 trap 'stop_procs; t_cleanup' EXIT
-t_netns "$NODE"
-ip -n "$NODE" link set lo up
-ip -n "$NODE" link add eth9 type veth peer name eth9p
-ip -n "$NODE" link set eth9 up
-ip -n "$NODE" link set eth9p up
+new_node "$NODE"
 
 uid() { printf '00000000-0000-4000-8000-%012x' "$(cksum <<<"$1" | cut -d' ' -f1)"; }
 nad() { # nad NS NAME CONFIG_JSON
