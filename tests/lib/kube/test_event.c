@@ -24,7 +24,8 @@ static void test_event_message_bounds(void **state)
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
-		{ "Add net1 [10.1.2.3/24] from default/mv", "Add net1 [10.1.2.3/24] from default/mv" },
+		{ "Add net1 [10.1.2.3/24] from default/mv",
+		  "Add net1 [10.1.2.3/24] from default/mv" },
 		{ "a\nb\tc\033[31m\x7f", "a b c [31m " },
 		{ "caf\xc3\xa9", "caf\xc3\xa9" },
 		{ "bad \xc3 utf8 \xff", "bad ? utf8 ?" },
@@ -56,8 +57,8 @@ static void test_event_message_bounds(void **state)
 static void test_event_new_shape(void **state)
 {
 	(void)state;
-	_cleanup_json_ cJSON *e =
-		kube_event_new(&pod, "Normal", KUBE_EVENT_ADDED, "Add net1 [] from a/b", "node-1", 0);
+	_cleanup_json_ cJSON *e = kube_event_new(&pod, "Normal", KUBE_EVENT_ADDED,
+						 "Add net1 [] from a/b", "node-1", 0);
 	_cleanup_free_ char *text = json_print(e);
 	const char *name = cJSON_GetStringValue(json_get(json_get(e, "metadata"), "name"));
 	assert_non_null(name);
