@@ -27,18 +27,23 @@
 #define BURST 25
 #define REFILL_MS (300 * 1000)
 
-struct seen {
-	char *key;  /* pod, type, reason, message */
-	char *name; /* the Event's name in the API */
-	char *ns;
-	long count;
+/* The head of an entry of either cache. */
+struct slot {
+	char *key;
 	int64_t used_ms;
 };
 
+struct seen {
+	struct slot slot; /* key: pod, type, reason, message */
+	char *name;	  /* the Event's name in the API */
+	char *ns;
+	long count;
+};
+
 struct bucket {
-	char *pod; /* namespace/name/uid */
+	struct slot slot; /* key: namespace/name/uid */
 	double tokens;
-	int64_t at_ms, used_ms;
+	int64_t at_ms;
 };
 
 static struct {
@@ -60,37 +65,40 @@ void apid_events_setup(struct metrics *reg)
 		metrics_add(ev.total, 0, results[i]);
 }
 
-/* The slot of arr (a cache of CACHE_MAX) whose field equals k, else an empty one, else the least
- * recently used (the caller frees what it held). */
-#define LOOKUP(arr, field, k)                                                       \
-	({                                                                          \
-		size_t _best = 0;                                                   \
-		for (size_t _i = 0; _i < CACHE_MAX; _i++) {                         \
-			if (arr[_i].field && !strcmp(arr[_i].field, k)) {           \
-				_best = _i;                                         \
-				break;                                              \
-			}                                                           \
-			if (!arr[_best].field)                                      \
-				continue;                                           \
-			if (!arr[_i].field || arr[_i].used_ms < arr[_best].used_ms) \
-				_best = _i;                                         \
-		}                                                                   \
-		&arr[_best];                                                        \
-	})
+/* The entry of the cache at base (CACHE_MAX entries of stride bytes, each starting with a
+ * struct slot) whose key is key, else an empty one, else the least recently used (the caller
+ * frees what that held). */
+static struct slot *lookup(void *base, size_t stride, const char *key)
+{
+	struct slot *best = base;
+	for (size_t i = 0; i < CACHE_MAX; i++) {
+		struct slot *s = (struct slot *)((char *)base + i * stride);
+		if (s->key && !strcmp(s->key, key))
+			return s;
+		if (best->key && (!s->key || s->used_ms < best->used_ms))
+			best = s;
+	}
+	return best;
+}
+
+static bool is(const struct slot *s, const char *key)
+{
+	return s->key && !strcmp(s->key, key);
+}
 
 /* Take a token from pod's bucket; false when it is empty. Under ev.lock. */
 static bool take_token(const char *pod, int64_t now)
 {
-	struct bucket *b = LOOKUP(ev.buckets, pod, pod);
-	if (!b->pod || strcmp(b->pod, pod) != 0) {
-		free(b->pod);
-		*b = (struct bucket){ .pod = xstrdup(pod), .tokens = BURST, .at_ms = now };
+	struct bucket *b = (struct bucket *)lookup(ev.buckets, sizeof(*b), pod);
+	if (!is(&b->slot, pod)) {
+		free(b->slot.key);
+		*b = (struct bucket){ .slot.key = xstrdup(pod), .tokens = BURST, .at_ms = now };
 	}
 	b->tokens += (double)(now - b->at_ms) / REFILL_MS;
 	if (b->tokens > BURST)
 		b->tokens = BURST;
 	b->at_ms = now;
-	b->used_ms = now;
+	b->slot.used_ms = now;
 	if (b->tokens < 1)
 		return false;
 	b->tokens -= 1;
@@ -115,17 +123,21 @@ static int exchange(const struct kube_config *cfg, struct kube_request *req, lon
 	return r;
 }
 
-/* Forget the Event named name (deleted by the API server, or never created). */
+static void seen_done(struct seen *s)
+{
+	free(s->slot.key);
+	free(s->name);
+	free(s->ns);
+	*s = (struct seen){ 0 };
+}
+
+/* Forget the Event named name: the API server no longer has it. */
 static void forget(const char *key, const char *name)
 {
 	(void)pthread_mutex_lock(&ev.lock);
-	struct seen *s = LOOKUP(ev.seen, key, key);
-	if (s->key && !strcmp(s->key, key) && s->name && !strcmp(s->name, name)) {
-		free(s->key);
-		free(s->name);
-		free(s->ns);
-		*s = (struct seen){ 0 };
-	}
+	struct seen *s = (struct seen *)lookup(ev.seen, sizeof(*s), key);
+	if (is(&s->slot, key) && !strcmp(s->name, name))
+		seen_done(s);
 	(void)pthread_mutex_unlock(&ev.lock);
 }
 
@@ -162,12 +174,12 @@ int apid_event(const struct kube_config *cfg, const cJSON *req, const char *path
 		return cni_err_set(err, CNI_ERR_TRY_AGAIN, EAGAIN,
 				   "event dropped: pod '%s/%s' sent too many", pod.ns, pod.name);
 	}
-	struct seen *s = LOOKUP(ev.seen, key, key);
+	struct seen *s = (struct seen *)lookup(ev.seen, sizeof(*s), key);
 	_cleanup_free_ char *name = NULL, *patch_path = NULL, *body = NULL;
 	long count = 0;
-	if (s->key && !strcmp(s->key, key)) {
+	if (is(&s->slot, key)) {
 		count = ++s->count;
-		s->used_ms = now;
+		s->slot.used_ms = now;
 		name = xstrdup(s->name);
 		patch_path = xasprintf("/api/v1/namespaces/%s/events/%s", s->ns, s->name);
 	}
@@ -184,12 +196,12 @@ int apid_event(const struct kube_config *cfg, const cJSON *req, const char *path
 			metrics_add(ev.total, 1, "aggregated");
 			return 0;
 		}
-		forget(key, name);
 		if (r != -ENOENT) {
 			metrics_add(ev.total, 1, "failed");
 			return r;
 		}
-		/* Expired in the API server (events have a TTL): start over. */
+		/* Expired in the API server (Events have a TTL): start over. */
+		forget(key, name);
 		*err = (struct cni_err){ 0 };
 		free(body);
 	}
@@ -209,16 +221,13 @@ int apid_event(const struct kube_config *cfg, const cJSON *req, const char *path
 	}
 	metrics_add(ev.total, 1, "created");
 	(void)pthread_mutex_lock(&ev.lock);
-	s = LOOKUP(ev.seen, key, key);
-	free(s->key);
-	free(s->name);
-	free(s->ns);
-	*s = (struct seen){ .key = xstrdup(key),
+	s = (struct seen *)lookup(ev.seen, sizeof(*s), key);
+	seen_done(s);
+	*s = (struct seen){ .slot = { .key = xstrdup(key), .used_ms = now },
 			    .name = xstrdup(cJSON_GetStringValue(
 				    json_get(json_get(e, "metadata"), "name"))),
 			    .ns = xstrdup(pod.ns),
-			    .count = 1,
-			    .used_ms = now };
+			    .count = 1 };
 	(void)pthread_mutex_unlock(&ev.lock);
 	return 0;
 }

@@ -150,7 +150,8 @@ static void serve_event(int fd, const cJSON *j, const char *path, long timeout_m
 	if (r < 0) {
 		log_warning("relay: event for pod: %s", e.msg);
 		answer_error(fd, &e, deadline);
-		metrics_add(mx.relay, 1, e.sys == EPERM ? "refused" : "failed");
+		/* Over the pod's budget (EAGAIN) is the relay's refusal too. */
+		metrics_add(mx.relay, 1, e.sys == EPERM || e.sys == EAGAIN ? "refused" : "failed");
 		return;
 	}
 	log_debug("relay: event: HTTP %ld", status);

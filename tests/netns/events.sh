@@ -178,6 +178,23 @@ check "... its body as the relay rebuilt it: the message kept, source and count 
 	jqe -s 'length == 1 and (.[0] | .message == "Add net1 [10.0.0.1/24] from default/mv-a" and
 		.source.host == "node-'"$T_ID"'" and .count == 1 and .reportingComponent == "plexus.io/meta")' "$(events_of pod-b)"
 
+# pod-b has used 1 of its 25 Events: 24 more are taken (aggregated), the next one is dropped.
+raw_n() { # raw_n N TEXT: N raw relay exchanges, one after the other; prints the last answer
+	ip netns exec "$NODE" python3 -c 'import socket, sys
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1]); b = b""
+    s.sendall(sys.argv[3].encode()); s.shutdown(socket.SHUT_WR)
+    while (d := s.recv(65536)): b += d
+    s.close()
+sys.stdout.write(b.decode())' "$SOCK" "$1" "$2" | sed '1{/^{"accepted":true}$/d}'
+}
+A6=$(raw_n 25 "$(req pod-b "$(ev pod-b AddedInterface 'Add net1 [10.0.0.1/24] from default/mv-a')")")
+check "events: the 26th Event of a pod is dropped by the relay's spam filter (code 11), and counted" \
+	bash -c "jq -e '.error.code == 11 and (.error.msg|contains(\"dropped\"))' >/dev/null <<<'$A6' &&
+		[ '$(metric dropped)/$(metric aggregated)' = 1/28 ]"
+check "... the 25 before it are one Event in the API server, count 25" \
+	test "$(fixture state | jq -c '[.items[] | select(.kind=="Event" and .involvedObject.name=="pod-b") | .count]')" = "[25]"
+
 # ---- 5: an API server that hangs on Events ------------------------------------------------------
 fixture faults -X POST -d '[{"method":"POST","path":"/events","hang":true,"count":100}]' >/dev/null
 plexus ADD pod-c
@@ -191,7 +208,7 @@ echo "ADD with hanging events, direct: $MS ms"
 fixture faults -X DELETE >/dev/null
 kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
 API_PID=''
-raw "$(req pod-b "$(ev pod-b AddedInterface 'Add net9 [10.0.0.9/24] from default/mv-a')")" >/dev/null
+raw "$(req pod-e "$(ev pod-e AddedInterface 'Add net9 [10.0.0.9/24] from default/mv-a')")" >/dev/null
 check "events: with the API server gone, the relay counts Events it could not send as failed" \
 	wait_for '[ "$(metric failed)" -ge 1 ]'
 for p in pod-a pod-c; do plexus DEL "$p"; done
