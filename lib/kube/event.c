@@ -60,9 +60,11 @@ char *kube_event_message(const char *text)
 	while (*s) {
 		size_t n = utf8_len(s);
 		if (len + (n ? n : 1) > cap) {
-			/* Cut, keeping room for the marker at a character boundary. */
+			/* Cut, keeping room for the marker at a character boundary (out[len], the
+			 * first byte dropped, must not continue a character). */
+			size_t end = len;
 			while (len > cap - 3 ||
-			       (len > 0 && ((unsigned char)out[len] & 0xc0) == 0x80))
+			       (len > 0 && len < end && ((unsigned char)out[len] & 0xc0) == 0x80))
 				len--;
 			memcpy(out + len, "...", 3);
 			len += 3;
