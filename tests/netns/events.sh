@@ -212,3 +212,8 @@ raw "$(req pod-e "$(ev pod-e AddedInterface 'Add net9 [10.0.0.9/24] from default
 check "events: with the API server gone, the relay counts Events it could not send as failed" \
 	wait_for '[ "$(metric failed)" -ge 1 ]'
 for p in pod-a pod-c; do plexus DEL "$p"; done
+# Under SANITIZE=1 a finding in the daemon would only be in its log.
+kill "$APID_PID" 2>/dev/null && wait "$APID_PID" 2>/dev/null
+APID_PID=''
+check "events: plexus-apid exited without sanitizer findings" \
+	bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$ALOG'"
