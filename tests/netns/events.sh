@@ -9,20 +9,11 @@
 # Needs root, node, python3.
 source "$(dirname "$0")/../lib.sh"
 need_root
-for t in node openssl curl jq python3; do
-	command -v "$t" >/dev/null || { fail "events: $t missing (scripts/setup.sh installs it)"; exit 1; }
-done
+need_tools events node openssl curl jq python3
 P=$BIN/plexus
 TMP=$(t_tmpdir)
 SOCK=$TMP/run/api.sock
 NODE=plxev$T_ID
-API_PID='' APID_PID=''
-stop_procs() {
-	local p
-	for p in $APID_PID $API_PID; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-	APID_PID='' API_PID=''
-}
-trap 'stop_procs; t_cleanup' EXIT
 new_node "$NODE"
 
 uid() { printf '00000000-0000-4000-8000-%012x' "$(cksum <<<"$1" | cut -d' ' -f1)"; }
@@ -54,6 +45,7 @@ mv() { # mv NAME SUBNET [MASTER]: a macvlan conf with built-in host-local
 } >"$TMP/state.json"
 TOKEN=plexus-node-token-$T_ID
 api_fixture "$NODE" "$TMP" "$TOKEN"
+t_proc "$API_PID"
 check "events: API server fixture is up" test -n "$PORT"
 CONF=$(jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" --arg t "$TMP" \
 	'{cniVersion:"1.0.0",name:"plexus-net",type:"plexus",kubeconfig:$k,clusterNetwork:"cluster",cniDir:$c,
@@ -88,6 +80,7 @@ ALOG=$TMP/apid.log
 ip netns exec "$NODE" env NODE_NAME="node-$T_ID" "$BIN/plexus-apid" --kubeconfig "$TMP/kubeconfig" \
 	--socket "$SOCK" --log-level debug 2>"$ALOG" &
 APID_PID=$!
+t_proc "$APID_PID"
 for _ in $(seq 100); do grep -q 'relaying to' "$ALOG" && break; sleep 0.05; done
 check "events: plexus-apid is up" grep -q 'relaying to' "$ALOG"
 
@@ -207,13 +200,11 @@ check "events: ... and directly (no relay): ADD pod-d succeeds in < 2 s, the Eve
 echo "ADD with hanging events, direct: $MS ms"
 fixture faults -X DELETE >/dev/null
 kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
-API_PID=''
 raw "$(req pod-e "$(ev pod-e AddedInterface 'Add net9 [10.0.0.9/24] from default/mv-a')")" >/dev/null
 check "events: with the API server gone, the relay counts Events it could not send as failed" \
 	wait_for '[ "$(metric failed)" -ge 1 ]'
 for p in pod-a pod-c; do plexus DEL "$p"; done
 # Under SANITIZE=1 a finding in the daemon would only be in its log.
 kill "$APID_PID" 2>/dev/null && wait "$APID_PID" 2>/dev/null
-APID_PID=''
 check "events: plexus-apid exited without sanitizer findings" \
 	bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$ALOG'"
