@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apid/events.h"
 #include "lib/cni/err.h"
 #include "lib/json/json.h"
 #include "lib/kube/config.h"
@@ -98,9 +99,11 @@ static void metrics_setup(void)
 				    "Relay connections being served by a worker", NULL, NULL, 0);
 	metrics_set(mx.queued, 0);
 	metrics_set(mx.serving, 0);
+	apid_events_setup(mx.reg);
 }
 
-/* The resource a relayed path names (kube_relay_allowed admits only these three). */
+/* The resource a relayed path names (kube_relay_allowed admits only these three, and Events,
+ * which serve_event counts itself). */
 static const char *api_resource(const char *path)
 {
 	if (strstr(path, "/network-attachment-definitions/"))
@@ -119,6 +122,41 @@ static void answer_error(int fd, const struct cni_err *e, int64_t deadline)
 	_cleanup_free_ char *text = json_print(j);
 	_cleanup_free_ char *line = xasprintf("%s\n", text);
 	(void)kube_relay_send(fd, line, strlen(line), deadline);
+}
+
+static void answer_status(int fd, long status, long retry_after, int64_t deadline)
+{
+	_cleanup_free_ char *head =
+		xasprintf("{\"status\":%ld,\"retryAfter\":%ld}\n", status, retry_after);
+	/* SIGPIPE is ignored: a client that went away is EPIPE here, nothing more. */
+	(void)kube_relay_send(fd, head, strlen(head), deadline);
+}
+
+/* A pod Event (apid/events.c): the plugin has its ack and is usually gone; the answer is for
+ * a client that stays. */
+static void serve_event(int fd, const cJSON *j, const char *path, long timeout_ms, int64_t deadline)
+{
+	struct cni_err e = { 0 };
+	long status = 0;
+	const char *verb = NULL;
+	int64_t t1 = clock_now_us();
+	int r = apid_event(cfg, j, path, timeout_ms, &verb, &status, &e);
+	if (verb) {
+		char code[16];
+		snprintf(code, sizeof(code), "%ld", status);
+		metrics_add(mx.api, 1, verb, "events", status ? code : "error");
+		metrics_observe(mx.api_dur, (double)(clock_now_us() - t1) / 1e6, verb, "events");
+	}
+	if (r < 0) {
+		log_warning("relay: event for pod: %s", e.msg);
+		answer_error(fd, &e, deadline);
+		/* Over the pod's budget (EAGAIN) is the relay's refusal too. */
+		metrics_add(mx.relay, 1, e.sys == EPERM || e.sys == EAGAIN ? "refused" : "failed");
+		return;
+	}
+	log_debug("relay: event: HTTP %ld", status);
+	answer_status(fd, status, -1, deadline);
+	metrics_add(mx.relay, 1, "served");
 }
 
 /* One connection, accepted at t0: read the request to EOF, acknowledge it, check it, forward
@@ -178,14 +216,9 @@ static void serve(int fd, int64_t t0)
 		(void)cni_err_set(
 			&e, CNI_ERR_KUBE_API, EPERM,
 			"the API relay forwards only GET pod, GET "
-			"network-attachment-definition and PATCH pod status, not %.16s %.256s",
+			"network-attachment-definition, PATCH pod status and POST event, not "
+			"%.16s %.256s",
 			method ? method : "(no method)", path ? path : "(no path)");
-		answer_error(fd, &e, deadline);
-		metrics_add(mx.relay, 1, "refused");
-		return;
-	}
-	if (kube_relay_check_body(method, body, &e) < 0) {
-		log_warning("relay: refused the body of %s %.256s: %s", method, path, e.msg);
 		answer_error(fd, &e, deadline);
 		metrics_add(mx.relay, 1, "refused");
 		return;
@@ -198,6 +231,16 @@ static void serve(int fd, int64_t t0)
 		timeout_ms = (long)tmo->valuedouble;
 	if (timeout_ms < 1)
 		timeout_ms = 1;
+	if (kube_relay_is_event(method, path)) {
+		serve_event(fd, j, path, timeout_ms, deadline);
+		return;
+	}
+	if (kube_relay_check_body(method, body, &e) < 0) {
+		log_warning("relay: refused the body of %s %.256s: %s", method, path, e.msg);
+		answer_error(fd, &e, deadline);
+		metrics_add(mx.relay, 1, "refused");
+		return;
+	}
 	_cleanup_free_ char *what = xasprintf("%s %s", method, path);
 	struct kube_request req = {
 		.method = method,
@@ -225,10 +268,8 @@ static void serve(int fd, int64_t t0)
 	snprintf(code, sizeof(code), "%ld", resp.status);
 	metrics_add(mx.api, 1, method, resource, code);
 	log_debug("relay: %s: HTTP %ld in %.2f ms", what, resp.status, secs * 1000.0);
-	_cleanup_free_ char *head =
-		xasprintf("{\"status\":%ld,\"retryAfter\":%ld}\n", resp.status, resp.retry_after);
-	/* SIGPIPE is ignored: a client that went away is EPIPE here, nothing more. */
-	if (kube_relay_send(fd, head, strlen(head), deadline) == 0 && resp.len)
+	answer_status(fd, resp.status, resp.retry_after, deadline);
+	if (resp.len)
 		(void)kube_relay_send(fd, resp.body, resp.len, deadline);
 	kube_response_done(&resp);
 	metrics_add(mx.relay, 1, "served");

@@ -175,6 +175,7 @@ static int attach_all(struct plan *p, struct cni_err *err)
 			if (out[k].ran && out[k].r < 0 && r == 0) {
 				r = out[k].r;
 				*err = out[k].err;
+				p->failed = p->att[k].name;
 			}
 		}
 		if (r < 0)
@@ -198,6 +199,8 @@ int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err 
 {
 	struct plan p;
 	int r = meta_plan_init(&p, ctx, err);
+	/* A netconf that does not parse names no API to report to. */
+	bool report = r >= 0;
 	if (r < 0)
 		goto out;
 	if ((r = meta_plan_ready(&p, CNI_ERR_TRY_AGAIN, err)) < 0)
@@ -221,6 +224,7 @@ int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err 
 	patch_status(&p, err, &r);
 	if (r < 0)
 		goto fail;
+	meta_events_added(&p);
 	/* The runtime gets the cluster network's result (NPWG network-attachment spec). */
 	*ret = TAKE_PTR(p.att[0].result);
 	goto out;
@@ -229,6 +233,8 @@ fail:
 	 * network-attachment spec). */
 	rollback(&p);
 out:
+	if (r < 0 && report)
+		meta_events_failed(&p, p.failed, err);
 	meta_plan_done(&p);
 	return r;
 }

@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "delegates/dlg.h"
 #include "lib/cni/cni.h"
@@ -48,6 +49,8 @@ struct plan {
 	size_t n_res;
 	struct nad_fetch *fetched; /* prefetch.c */
 	size_t n_fetched;
+	const char *failed;	 /* the attachment whose ADD failed (borrowed), or NULL */
+	int64_t events_deadline; /* events.c: 0 until the first Event */
 };
 
 /* plan.c */
@@ -137,6 +140,12 @@ size_t meta_batch_len(const struct plan *p, const size_t *idx, size_t n);
  * stop_on_error, none is started after one failed. Returns when all started ones are done. */
 void meta_batch_run(struct plan *p, const size_t *idx, size_t n, meta_att_fn fn, bool stop_on_error,
 		    struct meta_batch_out *out);
+
+/* events.c: pod Events, best effort (failures are logged, never returned) */
+/* One Normal AddedInterface per attachment of p, Multus's message shape. */
+void meta_events_added(struct plan *p);
+/* One Warning for the failed ADD: the network (may be NULL), err's code and message. */
+void meta_events_failed(struct plan *p, const char *network, const struct cni_err *err);
 
 /* prefetch.c */
 struct meta_selection;

@@ -7,7 +7,7 @@ BUILD=${PLEXUS_BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
 BIN=$BUILD/bin
 REF_CNI=${REF_CNI:-/usr/lib/cni}
-T_NETNS=() T_LINKS=() T_DIRS=()
+T_NETNS=() T_LINKS=() T_DIRS=() T_PROCS=()
 # Every temp dir lives under one root made here, in the main shell, so that $(t_tmpdir)
 # (a subshell) still gets cleaned up.
 T_ROOT=$(mktemp -d /tmp/plexus-test.XXXXXX)
@@ -17,6 +17,8 @@ T_ID=${T_ID:-$$}
 
 t_cleanup() {
 	local x
+	# Daemons first: they may hold the netns and dirs below.
+	for x in "${T_PROCS[@]}"; do kill "$x" 2>/dev/null && wait "$x" 2>/dev/null; done
 	for x in "${T_LINKS[@]}"; do ip link del "$x" 2>/dev/null; done
 	for x in "${T_NETNS[@]}"; do ip netns del "$x" 2>/dev/null; done
 	for x in "${T_DIRS[@]}"; do rm -rf "$x"; done
@@ -40,6 +42,16 @@ need_root() {
 t_netns() { ip netns add "$1" && T_NETNS+=("$1"); }
 t_tmpdir() { mktemp -d "$T_ROOT/d.XXXXXX"; }
 t_link() { T_LINKS+=("$1"); }
+# t_proc PID: a background process of this shell, stopped (SIGTERM) by t_cleanup.
+t_proc() { T_PROCS+=("$1"); }
+# need_tools TEST TOOL...: FAIL and exit when a tool is missing.
+need_tools() {
+	local t n=$1
+	shift
+	for t in "$@"; do
+		command -v "$t" >/dev/null || { fail "$n: $t missing (scripts/setup.sh installs it)"; exit 1; }
+	done
+}
 
 # Make the EXIT trap run on ^C / kill too.
 trap 'exit 130' INT

@@ -46,6 +46,8 @@ bool kube_relay_allowed(const char *method, const char *path, const char *conten
 		return false;
 	int n = split(path, buf, sizeof(buf), p, 8);
 	bool get = strcmp(method, "GET") == 0, patch = strcmp(method, "PATCH") == 0;
+	if (kube_relay_is_event(method, path))
+		return content_type && !strcmp(content_type, "application/json");
 	/* /api/v1/namespaces/NS/pods/NAME[/status] */
 	if (n >= 6 && !strcmp(p[0], "api") && !strcmp(p[1], "v1") && !strcmp(p[2], "namespaces") &&
 	    kube_dns1123_label(p[3]) && !strcmp(p[4], "pods") && kube_dns1123_subdomain(p[5])) {
@@ -59,6 +61,16 @@ bool kube_relay_allowed(const char *method, const char *path, const char *conten
 	       !strcmp(p[1], "k8s.cni.cncf.io") && !strcmp(p[2], "v1") &&
 	       !strcmp(p[3], "namespaces") && kube_dns1123_label(p[4]) &&
 	       !strcmp(p[5], "network-attachment-definitions") && kube_dns1123_subdomain(p[6]);
+}
+
+bool kube_relay_is_event(const char *method, const char *path)
+{
+	char buf[512], *p[8];
+	if (!method || !path || strcmp(method, "POST") != 0 || strpbrk(path, "?#%"))
+		return false;
+	int n = split(path, buf, sizeof(buf), p, 8);
+	return n == 5 && !strcmp(p[0], "api") && !strcmp(p[1], "v1") &&
+	       !strcmp(p[2], "namespaces") && kube_dns1123_label(p[3]) && !strcmp(p[4], "events");
 }
 
 int kube_relay_check_body(const char *method, const char *body, struct cni_err *err)

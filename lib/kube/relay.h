@@ -40,8 +40,13 @@ struct kube_response;
 extern const struct kube_transport_ops kube_relay_ops;
 
 /* The requests the relay forwards: GET a pod or a NetworkAttachmentDefinition, PATCH a pod's
- * status with a JSON merge patch; names must be valid DNS-1123 names. */
+ * status with a JSON merge patch, POST an Event (application/json; checked further by
+ * kube_event_check); names must be valid DNS-1123 names. */
 bool kube_relay_allowed(const char *method, const char *path, const char *content_type);
+/* Whether this is the relay's Event request: POST /api/v1/namespaces/NS/events. Its body and
+ * "pod" member ({"namespace","name","uid"} from the plugin's CNI args) go to
+ * kube_event_check, never to kube_relay_check_body. */
+bool kube_relay_is_event(const char *method, const char *path);
 
 /* Whether body suits method: none for GET; for PATCH exactly the network-status merge patch
  * {"metadata":{"annotations":{"k8s.v1.cni.cncf.io/network-status":"<string>"}}}, at most

@@ -230,7 +230,7 @@ def code_api_calls():
     """(group, resource, verb) for every API request the C code makes."""
     calls = set()
     files = []
-    for d in ("lib/kube", "meta"):
+    for d in ("lib/kube", "meta", "apid"):
         p = os.path.join(SRC, d)
         if os.path.isdir(p):
             files += [os.path.join(p, f) for f in sorted(os.listdir(p)) if f.endswith(".c")]
@@ -266,7 +266,7 @@ def code_api_calls():
 def check_rbac(docs):
     calls = code_api_calls()
     result(calls and all("?" not in c for c in calls),
-           f"API calls found in lib/kube and meta: {sorted(calls)}", "unrecognised path or method")
+           f"API calls found in lib/kube, meta and apid: {sorted(calls)}", "unrecognised path or method")
     roles = [(rel, d) for rel, d in docs if d.get("kind") == "ClusterRole"]
     result(len(roles) == 1, "one ClusterRole", f"found {len(roles)}")
     if not roles:

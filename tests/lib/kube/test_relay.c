@@ -43,6 +43,7 @@ static const struct allow_case allowed[] = {
 	{ "GET", NAD_PATH "macvlan-conf", NULL },
 	{ "GET", NAD_PATH "sriov.net-a", NULL }, /* NAD names are subdomains */
 	{ "GET", "/apis/k8s.cni.cncf.io/v1/namespaces/a/network-attachment-definitions/b", NULL },
+	{ "POST", "/api/v1/namespaces/default/events", "application/json" },
 };
 
 static void test_relay_allowed_accepts(void **state)
@@ -72,6 +73,15 @@ static const struct allow_case refused[] = {
 	{ "PUT", POD_PATH "/status", MERGE },
 	{ "DELETE", NAD_PATH "macvlan-conf", NULL },
 	{ "PATCH", NAD_PATH "macvlan-conf", MERGE },
+	/* events: only POST of a new one, as JSON, in a namespace */
+	{ "POST", "/api/v1/namespaces/default/events", NULL },
+	{ "POST", "/api/v1/namespaces/default/events", MERGE },
+	{ "PATCH", "/api/v1/namespaces/default/events/web-0.1", MERGE },
+	{ "POST", "/api/v1/namespaces/default/events/web-0.1", "application/json" },
+	{ "POST", "/api/v1/events", "application/json" },
+	{ "POST", "/api/v1/namespaces/Default/events", "application/json" },
+	{ "POST", "/api/v1/namespaces/default/events?dryRun=All", "application/json" },
+	{ "GET", "/api/v1/namespaces/default/events", NULL },
 	/* content types */
 	{ "PATCH", POD_PATH "/status", NULL },
 	{ "PATCH", POD_PATH "/status", "" },
