@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # Shared set-up of the meta-plugin benchmarks (bench/meta.sh, bench/parallel.sh), sourced after
-# BUILD, TMP and die() are set: the rusage tool, the API server fixture and plexus-apid.
+# BUILD, TMP and die() are set: the rusage tool, the API server fixture, plexus-apid and Multus.
 
 # bench_rusage: build $BUILD/bench/rusage when missing or older than its source; sets RUSAGE.
 bench_rusage() {
@@ -36,4 +36,24 @@ bench_apid() {
 	APID_PID=$!
 	for _ in $(seq 100); do [ -S "$TMP/api.sock" ] && break; sleep 0.05; done
 	[ -S "$TMP/api.sock" ] || die "plexus-apid did not start"
+}
+
+# bench_multus: find a Multus v4.1.4 build to run side by side: BENCH_MULTUS_DIR (a directory
+# holding `multus`) when set, else the optional anchor beside the repository, unpacked once into
+# $BUILD/bench/multus. Sets MULTUS_DIR, or leaves it empty and sets MULTUS_WHY.
+bench_multus() {
+	local anchor=$TOP/../shared/anchors/multus
+	MULTUS_DIR= MULTUS_WHY=
+	if [ -n "${BENCH_MULTUS_DIR:-}" ]; then
+		if [ -x "$BENCH_MULTUS_DIR/multus" ]; then MULTUS_DIR=$BENCH_MULTUS_DIR; else
+			MULTUS_WHY="no executable 'multus' in BENCH_MULTUS_DIR ($BENCH_MULTUS_DIR)"
+		fi
+	elif [ -f "$anchor/get.sh" ]; then
+		if bash "$anchor/get.sh" "$BUILD/bench/multus" >&2; then MULTUS_DIR=$BUILD/bench/multus; else
+			MULTUS_WHY="unpacking the Multus anchor failed"
+		fi
+	else
+		MULTUS_WHY="no Multus build (set BENCH_MULTUS_DIR to a directory holding a Multus v4.1.4 'multus')"
+	fi
+	[ -z "$MULTUS_WHY" ] || echo "bench: Multus rows skipped: $MULTUS_WHY" >&2
 }

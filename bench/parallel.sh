@@ -10,9 +10,12 @@
 #  - each against the floor measured here: starting a process (fork, exec, exit of /bin/true),
 #    and the kernel's creation and deletion of one macvlan (ip link add / del minus ip link
 #    show, the same process start), printed as "overhead above the floor".
-# plexus talks to the API server fixture through plexus-apid, as on a node. Multus rows are not
-# measured (see docs/benchmarks.md). Environment: BENCH_PAR_N (default 40), BENCH_APID_ARGS (extra
-# plexus-apid options, e.g. "--max-clients 64"). Needs root, node.
+# plexus talks to the API server fixture through plexus-apid, as on a node. Where a Multus v4.1.4
+# build is found (BENCH_MULTUS_DIR holding `multus`, else the project's optional anchor beside
+# the repository), Multus thin runs the same workloads in the same loops, and the plexus / Multus
+# ratios are printed; without it those rows are skipped, saying so. Environment: BENCH_PAR_N
+# (default 40), BENCH_APID_ARGS (extra plexus-apid options, e.g. "--max-clients 64"),
+# BENCH_MULTUS_DIR. Needs root, node.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 TOP=$PWD
@@ -26,6 +29,7 @@ for t in node openssl jq ip; do command -v "$t" >/dev/null || die "$t missing (s
 [ -x "$BUILD/bin/plexus" ] || die "$BUILD/bin/plexus missing (make)"
 source bench/lib.bash
 bench_rusage
+bench_multus
 
 ID=$$ NODE=pxpbn$$ TMP=$(mktemp -d /tmp/plexus-bench.XXXXXX)
 API_PID= APID_PID=
@@ -58,13 +62,21 @@ mv_conf() { # mv_conf NAME SUBNET_OCTET
 			kind:"NetworkAttachmentDefinition",metadata:{namespace:"default",name:$n},spec:{config:$c}}'
 		echo ,
 	done
+	# Multus reads the pod's annotations from the API server: its own pods carry them.
+	jq -cn '{apiVersion:"v1",kind:"Pod",metadata:{namespace:"default",name:"mxone",uid:"mxone"},spec:{}}'
+	echo ,
+	jq -cn --arg a "$(seq -f 'net%g' -s, 1 7)" '{apiVersion:"v1",kind:"Pod",metadata:{namespace:"default",
+		name:"mxeight",uid:"mxeight",annotations:{"k8s.v1.cni.cncf.io/networks":$a}},spec:{}}'
 	for i in $(seq 0 $PODS); do
+		echo ,
 		jq -cn --arg n "bench$i" '{apiVersion:"v1",kind:"Pod",metadata:{namespace:"default",name:$n,uid:$n},spec:{}}'
-		[ "$i" -eq $PODS ] || echo ,
+		echo ,
+		jq -cn --arg n "mxc$i" '{apiVersion:"v1",kind:"Pod",metadata:{namespace:"default",name:$n,uid:$n,
+			annotations:{"k8s.v1.cni.cncf.io/networks":"net1,net2,net3"}},spec:{}}'
 	done
 	echo ']}'
 } >"$TMP/state.json"
-bench_api "$NODE" --max-lifetime 3600
+bench_api "$NODE" --log "$TMP/api.log" --max-lifetime 3600
 # shellcheck disable=SC2086 # BENCH_APID_ARGS: options, split on purpose
 bench_apid "$NODE" ${BENCH_APID_ARGS:-}
 mv_conf cluster 160 >"$TMP/cluster.conf"
@@ -80,14 +92,23 @@ meta_conf() { # meta_conf N_EXTRA MAX_PARALLEL
 meta_conf 0 4 >"$TMP/one"
 for m in 1 4 8; do meta_conf 7 "$m" >"$TMP/eight-$m"; done
 meta_conf 3 4 >"$TMP/four"
+# Multus thin: the same cluster network as its delegate, the same NADs, reference macvlan and
+# host-local exec'd from /usr/lib/cni, its own client to the API server (a kubeconfig).
+jq -cn --arg k "$TMP/kubeconfig" --arg cache "$TMP/mcache" --slurpfile c "$TMP/cluster.conf" \
+	'{cniVersion:"1.0.0",name:"multus",type:"multus",kubeconfig:$k,cniDir:$cache,
+	  binDir:"/usr/lib/cni",delegates:$c}' >"$TMP/mx"
 
-op() { # op CONF CMD POD -> "wall_ns"
-	local line
-	line=$(ip netns exec "$NODE" env -i PATH="$PATH" CNI_COMMAND="$2" CNI_CONTAINERID="bench$3" \
+op() { # op CONF CMD POD_NETNS_INDEX [POD_NAME] -> "wall_ns"; conf "mx" runs Multus
+	local line bin=$BUILD/bin/plexus pod=${4:-bench$3}
+	[ "${1##*/}" != mx ] || bin=$MULTUS_DIR/multus
+	line=$(ip netns exec "$NODE" env -i PATH="$PATH" CNI_COMMAND="$2" CNI_CONTAINERID="$pod" \
 		CNI_NETNS="/run/netns/$(podns "$3")" CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
-		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=bench$3" \
-		"$RUSAGE" -i "$1" -o "$TMP/out.$3" -- "$BUILD/bin/plexus") || return 1
-	[ "${line%% *}" = 0 ] || { echo "bench/parallel: $2 pod $3 failed: $(cat "$TMP/out.$3")" >&2; return 1; }
+		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$pod" \
+		"$RUSAGE" -i "$1" -o "$TMP/out.$3" -- "$bin" 2>"$TMP/err.$3") || return 1
+	[ "${line%% *}" = 0 ] || {
+		echo "bench/parallel: $2 pod $pod failed: $(cat "$TMP/out.$3" "$TMP/err.$3")" >&2
+		return 1
+	}
 	set -- $line
 	echo "$2"
 }
@@ -98,12 +119,15 @@ verdict() { if awk -v r="$1" -v t="$2" 'BEGIN {exit !(r <= t)}'; then echo met; 
 
 # ---- ADD of 8 attachments / ADD of 1, with the floors, alternating ------------------------
 SIDES="one eight-1 eight-4 eight-8"
+[ -z "$MULTUS_DIR" ] || SIDES="$SIDES mxone mxeight"
+declare -A CONF=([one]=one [eight-1]=eight-1 [eight-4]=eight-4 [eight-8]=eight-8 [mxone]=mx [mxeight]=mx)
+declare -A POD=([mxone]=mxone [mxeight]=mxeight)
 for s in $SIDES true create delete show; do : >"$TMP/$s.t"; done
 echo "bench/parallel: $N ADD+DEL cycles each for: $SIDES" >&2
 for ((i = 0; i < N + 3; i++)); do
 	for s in $SIDES; do
-		a=$(op "$TMP/$s" ADD 0) || exit 1
-		op "$TMP/$s" DEL 0 >/dev/null || exit 1
+		a=$(op "$TMP/${CONF[$s]}" ADD 0 "${POD[$s]:-}") || exit 1
+		op "$TMP/${CONF[$s]}" DEL 0 "${POD[$s]:-}" >/dev/null || exit 1
 		[ "$i" -lt 3 ] || echo "$a" >>"$TMP/$s.t"
 	done
 	set -- $("$RUSAGE" -- /bin/true); echo "$2" >>"$TMP/true.t"
@@ -120,17 +144,19 @@ floor() { awk -v t="$M_true" -v k="$KADD" -v n="$1" 'BEGIN {print t + n * k}'; }
 over() { awk -v m="$1" -v f="$(floor "$2")" 'BEGIN {printf "%.2f ms", (m - f)/1e6}'; }
 
 # ---- 20 pods x 4 attachments by CONC concurrent runtimes ----------------------------------
-# run_conc CONC: every worker w ADDs pods w, w+CONC, ...; then the same for DEL. Sets
-# PPS_ADD[CONC], PPS_DEL[CONC] (pods per second) and MED_ADD[CONC] (median per-pod ADD).
+# run_conc CONC [mx]: every worker w ADDs pods w, w+CONC, ...; then the same for DEL. Sets
+# PPS_ADD[CONC], PPS_DEL[CONC] (pods per second) and MED_ADD[CONC] (median per-pod ADD), keys
+# prefixed "mx" for Multus.
 declare -A PPS_ADD PPS_DEL MED_ADD
 run_conc() {
-	local c=$1 verb t0 t1 w pids
+	local c=$1 k=${2:-}$1 conf=four pfx=bench verb t0 t1 w pids
+	[ -z "${2:-}" ] || conf=mx pfx=mxc
 	: >"$TMP/conc.t"
 	for verb in ADD DEL; do
 		t0=$(date +%s%N) pids=()
 		for ((w = 1; w <= c; w++)); do
 			(for ((p = w; p <= PODS; p += c)); do
-				x=$(op "$TMP/four" $verb "$p") || exit 1
+				x=$(op "$TMP/$conf" $verb "$p" "$pfx$p") || exit 1
 				[ $verb = DEL ] || echo "$x" >>"$TMP/conc.t"
 			done) &
 			pids+=($!)
@@ -138,16 +164,20 @@ run_conc() {
 		wait "${pids[@]}"
 		t1=$(date +%s%N)
 		if [ $verb = ADD ]; then
-			PPS_ADD[$c]=$(awk -v n=$PODS -v d=$((t1 - t0)) 'BEGIN {printf "%.1f", n / (d/1e9)}')
+			PPS_ADD[$k]=$(awk -v n=$PODS -v d=$((t1 - t0)) 'BEGIN {printf "%.1f", n / (d/1e9)}')
 		else
-			PPS_DEL[$c]=$(awk -v n=$PODS -v d=$((t1 - t0)) 'BEGIN {printf "%.1f", n / (d/1e9)}')
+			PPS_DEL[$k]=$(awk -v n=$PODS -v d=$((t1 - t0)) 'BEGIN {printf "%.1f", n / (d/1e9)}')
 		fi
 	done
-	[ "$(wc -l <"$TMP/conc.t")" -eq $PODS ] || die "concurrency $c: not every ADD succeeded"
-	MED_ADD[$c]=$(median <"$TMP/conc.t")
+	[ "$(wc -l <"$TMP/conc.t")" -eq $PODS ] || die "concurrency $c${2:+ (Multus)}: not every ADD succeeded"
+	MED_ADD[$k]=$(median <"$TMP/conc.t")
 }
 run_conc 1 # warm-up
-for c in 1 4 16; do run_conc "$c"; done
+[ -z "$MULTUS_DIR" ] || run_conc 1 mx
+for c in 1 4 16; do
+	run_conc "$c"
+	[ -z "$MULTUS_DIR" ] || run_conc "$c" mx
+done
 
 R8_1=$(ratio "$M_eight_1" "$M_one") R8_4=$(ratio "$M_eight_4" "$M_one") R8_8=$(ratio "$M_eight_8" "$M_one")
 RC4=$(ratio "${MED_ADD[4]}" "${MED_ADD[1]}")
@@ -176,3 +206,29 @@ echo
 echo "Targets (issue 17):"
 echo "- 8-attachment ADD / 1-attachment ADD <= 1.3x: $R8_4 with the default bound (4), $R8_8 with 8, $R8_1 serial: $(verdict "$R8_4" 1.3) (default), $(verdict "$R8_8" 1.3) (8)"
 echo "- per-pod ADD at concurrency 4 / alone <= 2x: $RC4: $(verdict "$RC4" 2)"
+echo
+if [ -z "$MULTUS_DIR" ]; then
+	echo "Multus rows skipped: $MULTUS_WHY."
+	exit 0
+fi
+grep -Eq '^PUT /api/v1/namespaces/default/pods/mx[a-z0-9]+/status(\?[^ ]*)? 200 ' "$TMP/api.log" ||
+	echo "bench/parallel: warning: no successful Multus network-status update in the API log" >&2
+MX1=$(ratio "$M_one" "$M_mxone") MX8=$(ratio "$M_eight_4" "$M_mxeight")
+echo "Multus v4.1.4 thin ($MULTUS_DIR/multus: reference macvlan + host-local exec'd, its own API"
+echo "client), the same NADs and pods' networks, alternating with the plexus rows above:"
+echo
+echo "| what | plexus median ADD | Multus median ADD | plexus / Multus |"
+echo "|---|---|---|---|"
+echo "| 1 attachment | $(ms "$M_one") | $(ms "$M_mxone") | $MX1 |"
+echo "| 8 attachments (plexus: maxParallelAttachments 4) | $(ms "$M_eight_4") | $(ms "$M_mxeight") | $MX8 |"
+echo
+echo "| $PODS pods x 4 attachments | plexus ADD pods/s | Multus ADD pods/s | plexus / Multus (time to ADD all) | plexus DEL pods/s | Multus DEL pods/s | plexus / Multus (DEL) |"
+echo "|---|---|---|---|---|---|---|"
+for c in 1 4 16; do
+	echo "| concurrency $c | ${PPS_ADD[$c]} | ${PPS_ADD[mx$c]} | $(ratio "${PPS_ADD[mx$c]}" "${PPS_ADD[$c]}") |" \
+		"${PPS_DEL[$c]} | ${PPS_DEL[mx$c]} | $(ratio "${PPS_DEL[mx$c]}" "${PPS_DEL[$c]}") |"
+done
+echo
+echo "Targets (issue 17), plexus / Multus:"
+echo "- 1 attachment <= 0.10: $MX1: $(verdict "$MX1" 0.10)"
+echo "- 8 attachments <= 0.05: $MX8: $(verdict "$MX8" 0.05)"
