@@ -100,7 +100,7 @@ $(B)/bin/plexus-install: $(INSTALL_OBJS) $(LIB)
 
 # ---- apid/: plexus-apid, the node's Kubernetes API relay for the meta-plugin (docs/kube.md) ---
 BINS += $(B)/bin/plexus-apid
-$(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(B)/obj/apid/events.o $(LIB)
+$(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(B)/obj/apid/events.o $(B)/obj/apid/attach.o $(LIB)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- device-plugin/: plexus-device-plugin, the kubelet device plugin daemon (docs/device-plugin.md)
@@ -145,6 +145,11 @@ $(B)/tests/%: tests/%.c $(META_OBJS) $(DLG_OBJS) $(PLUGIN_OBJS) $(LIB) | $(PROTO
 $(B)/tests/device-plugin/%: tests/device-plugin/%.c $(DP_OBJS) $(LIB) | $(PROTO_H)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(DP_OBJS) $(LIB) $(LDLIBS) $(DP_LDLIBS) $(TEST_LDLIBS)
+
+# tests/apid/ link the relay daemon's attachment metrics.
+$(B)/tests/apid/%: tests/apid/%.c $(B)/obj/apid/attach.o $(LIB) | $(PROTO_H)
+	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(B)/obj/apid/attach.o $(LIB) $(LDLIBS) $(TEST_LDLIBS)
 
 # Unit tier only: no privileges needed.
 check: $(TEST_BINS)
