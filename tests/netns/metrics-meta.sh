@@ -128,3 +128,10 @@ plexus DEL pod-d
 plexus DEL pod-c
 check "metrics-meta: plexus-apid exited without sanitizer findings" \
 	bash -c "! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' '$ALOG'"
+
+# ---- the dashboard: every query parses (Grafana's variables as Prometheus would see them) ------
+jq -r '.panels[].targets[]?.expr' "$TOP/docs/grafana-dashboard.json" |
+	sed 's/\$__rate_interval/5m/g; s/\$network/.*/g' |
+	jq -Rn '{groups:[{name:"dashboard",rules:([inputs] | to_entries | map({record:"plexus:dashboard_\(.key)", expr:.value}))}]}' >"$TMP/rules.json"
+check "metrics-meta: the dashboard's $(jq '.groups[0].rules | length' "$TMP/rules.json") queries parse (promtool check rules)" \
+	bash -c "promtool check rules '$TMP/rules.json' >'$TMP/rules.out' 2>&1 && grep -q 'SUCCESS: 13 rules found' '$TMP/rules.out'"
