@@ -6,7 +6,8 @@
 # metrics.sock, and the scrape is checked with promtool and for the exact counts per network,
 # verb and CNI code. Hostile input: a NAD name of 253 characters keeps its series; datagrams
 # for more network/plugin pairs than the cap fold into network="other"; junk datagrams are
-# counted as invalid. With plexus-apid down, ADD still succeeds. Needs root, node, promtool.
+# counted as invalid. CHECK and GC are reported too; the Grafana dashboard's queries parse.
+# With plexus-apid down, ADD still succeeds. Needs root, node, promtool.
 source "$(dirname "$0")/../lib.sh"
 need_root
 need_tools metrics-meta node openssl curl jq python3 promtool
@@ -93,6 +94,18 @@ check "metrics-meta: ADD latency histogram of the cluster network counts 3, its 
 	bash -c "[ '$(sample 'plexus_attachment_duration_seconds_count{network="kube-system/cluster",plugin="macvlan",verb="ADD"}')' = 3 ] &&
 		awk 'BEGIN { exit !($(sample 'plexus_attachment_duration_seconds_sum{network="kube-system/cluster",plugin="macvlan",verb="ADD"}') > 0) }'"
 
+# ---- CHECK and GC ------------------------------------------------------------------------------
+plexus CHECK pod-c
+check "metrics-meta: CHECK pod-c passes" test "$RC" -eq 0
+GC_CONF=$(jq -c '.cniVersion = "1.1.0" | . + {"cni.dev/valid-attachments":[]}' <<<"$CONF")
+ip netns exec "$NODE" env -i PATH="$PATH" PLEXUS_RUN_DIR="$TMP/run" CNI_COMMAND=GC CNI_PATH=/usr/lib/cni \
+	"$P" <<<"$GC_CONF" >/dev/null 2>"$TMP/stderr"
+check "metrics-meta: GC with no valid attachment (pod-c is stale) succeeds" test "$?" -eq 0
+check "metrics-meta: 2 more reports accepted (CHECK, GC)" wait_for 'accepted 6'
+check "metrics-meta: CHECK and GC counted for pod-c's two networks, nothing for the others" \
+	test "$(for s in "kube-system/cluster CHECK ok" "default/$LONG CHECK ok" "kube-system/cluster GC ok" \
+		"default/$LONG GC ok" "default/mv-a GC ok" "default/mv-a CHECK ok"; do ops $s; done | paste -sd' ')" = "1 1 1 1 none none"
+
 # ---- hostile datagrams: junk, and more pairs than the cap ---------------------------------------
 ip netns exec "$NODE" python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); p = sys.argv[1]
@@ -102,7 +115,7 @@ for i in range(520):
     s.sendto(("plexus-report 1 ADD\nflood/n%d macvlan 1 0\n" % i).encode(), p)' "$MSOCK"
 # 5 pairs are known (cluster, mv-a, mv-b, mv-bad, the long one): 507 flood pairs kept, 13 folded.
 check "metrics-meta: 3 junk datagrams (one 24 KB) counted invalid, 520 flood reports accepted" \
-	wait_for 'accepted 524 && [ "$(sample "plexus_attachment_reports_total{result=\"invalid\"}")" = 3 ]'
+	wait_for 'accepted 526 && [ "$(sample "plexus_attachment_reports_total{result=\"invalid\"}")" = 3 ]'
 check "metrics-meta: pairs beyond the cap of 512 fold into network=\"other\" and are counted" \
 	test "$(sample 'plexus_attachment_operations_total{network="other",plugin="other",verb="ADD",result="ok"}') $(sample plexus_attachment_overflow_total)" = "13 13"
 check "metrics-meta: series stay bounded: 512 distinct networks + other" \
