@@ -100,7 +100,7 @@ $(B)/bin/plexus-install: $(INSTALL_OBJS) $(LIB)
 
 # ---- apid/: plexus-apid, the node's Kubernetes API relay for the meta-plugin (docs/kube.md) ---
 BINS += $(B)/bin/plexus-apid
-$(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(B)/obj/apid/events.o $(LIB)
+$(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(B)/obj/apid/events.o $(B)/obj/apid/attach.o $(LIB)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- device-plugin/: plexus-device-plugin, the kubelet device plugin daemon (docs/device-plugin.md)
@@ -146,6 +146,11 @@ $(B)/tests/device-plugin/%: tests/device-plugin/%.c $(DP_OBJS) $(LIB) | $(PROTO_
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(DP_OBJS) $(LIB) $(LDLIBS) $(DP_LDLIBS) $(TEST_LDLIBS)
 
+# tests/apid/ link the relay daemon's attachment metrics.
+$(B)/tests/apid/%: tests/apid/%.c $(B)/obj/apid/attach.o $(LIB) | $(PROTO_H)
+	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(B)/obj/apid/attach.o $(LIB) $(LDLIBS) $(TEST_LDLIBS)
+
 # Unit tier only: no privileges needed.
 check: $(TEST_BINS)
 	$(Q)PLEXUS_BUILD=$(B) tests/run.sh unit
@@ -167,10 +172,12 @@ test: $(BINS) $(TEST_BINS)
 	$(Q)PLEXUS_BUILD=$(B) tests/run.sh all
 
 # macvlan vs the reference, vxlan first/next pod, the meta-plugin, the device plugin at 1,024
-# VFs, then ipvlan vs the reference inside the VM.
+# VFs, ADD+DEL with the attachment-report sink up vs down, then ipvlan vs the reference inside
+# the VM.
 bench: $(BINS)
 	$(Q)PLEXUS_BUILD=$(B) bench/run.sh && PLEXUS_BUILD=$(B) bench/vxlan.sh && \
 		PLEXUS_BUILD=$(B) bench/meta.sh && PLEXUS_BUILD=$(B) bench/device-plugin.sh && \
+		PLEXUS_BUILD=$(B) bench/metrics.sh && \
 		PLEXUS_BUILD=$(B) bench/vm.sh
 
 demo: $(BINS)

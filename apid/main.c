@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apid/attach.h"
 #include "apid/events.h"
 #include "lib/cni/err.h"
 #include "lib/json/json.h"
@@ -56,6 +57,10 @@ static const char usage[] =
 	"  --metrics-address HOST:PORT\n"
 	"                      serve /metrics, /healthz and /readyz over HTTP there\n"
 	"                      (default " METRICS_DEFAULT "; empty: not at all)\n"
+	"  --metrics-socket PATH\n"
+	"                      receive the meta-plugin's attachment reports there (datagrams,\n"
+	"                      mode 0600; default: metrics.sock beside --socket, where the\n"
+	"                      plugin sends them; empty: not at all)\n"
 	"  --log-level LEVEL   error|warning|info|debug (default info)\n"
 	"  -h, --help          this text\n"
 	"\n"
@@ -100,6 +105,7 @@ static void metrics_setup(void)
 	metrics_set(mx.queued, 0);
 	metrics_set(mx.serving, 0);
 	apid_events_setup(mx.reg);
+	apid_attach_setup(mx.reg);
 }
 
 /* The resource a relayed path names (kube_relay_allowed admits only these three, and Events,
@@ -419,7 +425,8 @@ int main(int argc, char **argv)
 {
 	log_set_program("plexus-apid");
 	log_set_level(LOG_LEVEL_INFO);
-	const char *kubeconfig = "", *sock = SOCKET_DEFAULT, *maddr = METRICS_DEFAULT;
+	const char *kubeconfig = "", *sock = SOCKET_DEFAULT, *maddr = METRICS_DEFAULT,
+		   *msock = NULL;
 	int64_t workers = WORKERS_DEFAULT, max_clients = CLIENTS_DEFAULT;
 	bool take_over = false;
 	static const struct option opts[] = {
@@ -428,6 +435,7 @@ int main(int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "max-clients", required_argument, NULL, 'm' },
 		{ "metrics-address", required_argument, NULL, 'M' },
+		{ "metrics-socket", required_argument, NULL, 'S' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "take-over", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
@@ -462,6 +470,9 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
+		case 'S':
+			msock = optarg;
+			break;
 		case 'l': {
 			enum log_level level;
 			if (log_level_parse(optarg, &level) < 0) {
@@ -509,6 +520,15 @@ int main(int argc, char **argv)
 	if (ls < 0)
 		return 1;
 	metrics_setup();
+	_cleanup_free_ char *sock_dir = xstrdup(sock);
+	_cleanup_free_ char *msock_default = xasprintf("%s/metrics.sock", dirname(sock_dir));
+	if (!msock)
+		msock = msock_default;
+	if (*msock && apid_attach_start(msock, &e) < 0) {
+		log_error("--metrics-socket: %s", e.msg);
+		(void)unlink(sock);
+		return 1;
+	}
 	struct metrics_http *http = NULL;
 	if (*maddr && metrics_http_start("--metrics-address", maddr, mx.reg, &http, &e) < 0) {
 		log_error("%s", e.msg);
@@ -542,6 +562,8 @@ int main(int argc, char **argv)
 	if (lstat(sock, &st) == 0 && st.st_dev == bound.st_dev && st.st_ino == bound.st_ino) {
 		log_info("%s: removing %s and exiting", strsignal(sig), sock);
 		(void)unlink(sock);
+		if (*msock)
+			(void)unlink(msock);
 	} else {
 		log_info("%s: exiting (%s is no longer this relay's socket)", strsignal(sig), sock);
 	}

@@ -10,6 +10,7 @@
 #include "lib/kube/pod.h"
 #include "lib/net/net.h"
 #include "lib/util/cleanup.h"
+#include "lib/util/clock.h"
 #include "lib/util/log.h"
 #include "meta/internal.h"
 #include "meta/meta.h"
@@ -145,7 +146,9 @@ static int apply_default_route(struct plan *p, struct cni_err *err)
 static int attach_one(struct plan *p, struct attachment *a, struct cni_err *err)
 {
 	struct dlg_rt rt = meta_att_rt(p, a);
+	int64_t t0 = clock_now_us();
 	int r = dlg_list_add(&a->list, &rt, &a->result, err);
+	meta_report_op(a, t0, r, err);
 	if (r < 0)
 		return cni_err_wrap(err, "network '%s' (%s)", a->name, a->ifname);
 	log_info("attached '%s' as '%s'", a->name, a->ifname);
@@ -235,6 +238,8 @@ fail:
 out:
 	if (r < 0 && report)
 		meta_events_failed(&p, p.failed, err);
+	if (report)
+		meta_report_send(&p, "ADD");
 	meta_plan_done(&p);
 	return r;
 }

@@ -26,6 +26,10 @@ struct attachment {
 	char *device_info_source; /* the device plugin's file copied to it, or NULL */
 	bool attempted;		  /* its delegates may have run: DEL must undo them */
 	struct cni_result *result;
+	/* The verb's run of its delegates, for report.c: done, how long, CNI code (0: ok). */
+	bool op_done;
+	int op_code;
+	int64_t op_us;
 };
 
 /* Device IDs kubelet allocated to the pod, per resource, handed out in order. */
@@ -108,6 +112,13 @@ enum meta_intent meta_intent_load(struct plan *p, struct cni_err *err);
 void meta_intent_quarantine(const struct plan *p, const char *why);
 /* Remove p's intent log and its temp files. */
 void meta_intent_remove(const struct plan *p);
+
+/* report.c */
+/* Record that a's delegates ran for the verb since t0_us (clock_now_us) with result r/err. */
+void meta_report_op(struct attachment *a, int64_t t0_us, int r, const struct cni_err *err);
+/* Send the verb's report of every attachment with op_done to plexus-apid: one datagram to
+ * metrics.sock beside apiRelay, never waited for; lost when nobody receives it. */
+void meta_report_send(const struct plan *p, const char *verb);
 
 /* undo.c */
 /* Undo p's attachments, last first: DEL of the attempted ones' delegates with their cached

@@ -11,6 +11,7 @@
 #include "lib/json/json.h"
 #include "lib/net/net.h"
 #include "lib/util/cleanup.h"
+#include "lib/util/clock.h"
 #include "lib/util/file.h"
 #include "lib/util/log.h"
 #include "meta/internal.h"
@@ -139,9 +140,13 @@ static void sweep_host_local(const struct attachment *a)
 static int undo_one(struct plan *p, struct attachment *a, struct cni_err *err)
 {
 	struct dlg_rt rt = meta_att_rt(p, a);
+	int64_t t0 = clock_now_us();
 	int r = dlg_list_del(&a->list, &rt, a->result, err);
 	if (r >= 0)
 		sweep_host_local(a);
+	/* ADD's rollback is part of the ADD's report, not a DEL. */
+	if (p->ctx->cmd != CNI_CMD_ADD)
+		meta_report_op(a, t0, r, err);
 	return r;
 }
 

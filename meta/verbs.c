@@ -10,6 +10,7 @@
 #include "lib/json/json.h"
 #include "lib/kube/config.h"
 #include "lib/util/cleanup.h"
+#include "lib/util/clock.h"
 #include "lib/util/file.h"
 #include "lib/util/log.h"
 #include "meta/internal.h"
@@ -86,6 +87,7 @@ static int meta_del(const struct cni_ctx *ctx, struct cni_err *err)
 		/* Every attachment is tried, the first failure reported (NPWG network-attachment
 		 * spec: DEL of each network); what is already gone is success. */
 		r = meta_undo_container(&p, convention, err);
+		meta_report_send(&p, "DEL");
 	}
 	meta_plan_done(&p);
 	return r;
@@ -116,11 +118,14 @@ static int meta_check(const struct cni_ctx *ctx, struct cni_err *err)
 		if (!p.att[i].attempted)
 			continue;
 		struct dlg_rt rt = meta_att_rt(&p, &p.att[i]);
+		int64_t t0 = clock_now_us();
 		r = dlg_list_check(&p.att[i].list, &rt, p.att[i].result, err);
+		meta_report_op(&p.att[i], t0, r, err);
 		if (r < 0)
 			(void)cni_err_wrap(err, "network '%s' (%s)", p.att[i].name,
 					   p.att[i].ifname);
 	}
+	meta_report_send(&p, "CHECK");
 out:
 	meta_plan_done(&p);
 	return r;
@@ -208,6 +213,7 @@ static int gc_container(const struct cni_ctx *ctx, const char *id, struct cni_er
 		if (damaged)
 			meta_intent_quarantine(&stale, le.msg);
 		r = meta_undo_container(&stale, damaged, err);
+		meta_report_send(&stale, "GC");
 	}
 	meta_plan_done(&stale);
 	if (r < 0)

@@ -172,3 +172,16 @@ contexts:
 current-context: test
 KC
 }
+
+# Objects for the API server fixture's state.json, one JSON line each. uid NAME: a stable pod
+# UID for NAME; nad NS NAME CONFIG_JSON: a NetworkAttachmentDefinition; pod NAME NETWORKS: a pod
+# in "default" whose networks annotation is NETWORKS.
+uid() { printf '00000000-0000-4000-8000-%012x' "$(cksum <<<"$1" | cut -d' ' -f1)"; }
+nad() { # nad NS NAME CONFIG_JSON
+	jq -cn --arg ns "$1" --arg n "$2" --arg c "$3" '{apiVersion:"k8s.cni.cncf.io/v1",
+		kind:"NetworkAttachmentDefinition",metadata:{namespace:$ns,name:$n},spec:{config:$c}}'
+}
+pod() { # pod NAME NETWORKS_ANNOTATION
+	jq -cn --arg n "$1" --arg a "$2" --arg u "$(uid "$1")" '{apiVersion:"v1",kind:"Pod",metadata:{namespace:"default",
+		name:$n,uid:$u,annotations:{"k8s.v1.cni.cncf.io/networks":$a}},spec:{containers:[{name:"c",image:"pause"}]}}'
+}

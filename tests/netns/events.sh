@@ -16,15 +16,6 @@ SOCK=$TMP/run/api.sock
 NODE=plxev$T_ID
 new_node "$NODE"
 
-uid() { printf '00000000-0000-4000-8000-%012x' "$(cksum <<<"$1" | cut -d' ' -f1)"; }
-nad() { # nad NS NAME CONFIG_JSON
-	jq -cn --arg ns "$1" --arg n "$2" --arg c "$3" '{apiVersion:"k8s.cni.cncf.io/v1",
-		kind:"NetworkAttachmentDefinition",metadata:{namespace:$ns,name:$n},spec:{config:$c}}'
-}
-pod() { # pod NAME NETWORKS_ANNOTATION
-	jq -cn --arg n "$1" --arg a "$2" --arg u "$(uid "$1")" '{apiVersion:"v1",kind:"Pod",metadata:{namespace:"default",
-		name:$n,uid:$u,annotations:{"k8s.v1.cni.cncf.io/networks":$a}},spec:{containers:[{name:"c",image:"pause"}]}}'
-}
 mv() { # mv NAME SUBNET [MASTER]: a macvlan conf with built-in host-local
 	jq -cn --arg n "$1" --arg d "$TMP/ipam-$1" --arg s "$2" --arg m "${3:-eth9}" '{cniVersion:"1.0.0",name:$n,
 		type:"macvlan",master:$m,mode:"bridge",ipam:{type:"host-local",dataDir:$d,ranges:[[{subnet:$s}]]}}'
