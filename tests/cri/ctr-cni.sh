@@ -43,20 +43,9 @@ CTR_CNI() {
 }
 
 rc_cleanup() {
-	local id
 	set +e
-	if [ -n "$CTRD_PID" ]; then
-		for id in $(CTR task ls -q 2>/dev/null); do CTR task kill -s SIGKILL "$id"; done
-		sleep 0.2
-		for id in $(CTR container ls -q 2>/dev/null); do
-			CTR task delete -f "$id" >/dev/null 2>&1
-			CTR container delete "$id" >/dev/null 2>&1
-		done
-		ctrd_stop "$CTRD_PID"
-	fi
+	ctrd_ctr_down "$D" "$SOCK" "$NS" "$CTRD_PID"
 	jobs -p | xargs -r kill 2>/dev/null
-	ctrd_leftovers "$D" "$SOCK"
-	rmdir /sys/fs/cgroup/*/"$NS"/* /sys/fs/cgroup/*/"$NS" 2>/dev/null
 	t_cleanup
 }
 trap rc_cleanup EXIT

@@ -106,3 +106,23 @@ network_status() {
 	ip netns exec "$NODE" curl -sk "https://127.0.0.1:$PORT/_fixture/state" |
 		jq -c --arg n "$1" '.items[]? // .[]? | select(.kind=="Pod" and .metadata.name==$n) | .metadata.annotations["k8s.v1.cni.cncf.io/network-status"] // "null" | fromjson'
 }
+
+# ctrd_ctr_down DIR SOCK NS PID: what a ctr-driven test leaves, removed: every task of namespace
+# NS killed and deleted with its container, containerd PID stopped, shims and mounts under DIR
+# gone, NS's cgroups removed. Runs with errors ignored (a cleanup trap).
+ctrd_ctr_down() {
+	local d=$1 sock=$2 ns=$3 pid=$4 id
+	if [ -n "$pid" ]; then
+		for id in $(ctr -a "$sock" -n "$ns" task ls -q 2>/dev/null); do
+			ctr -a "$sock" -n "$ns" task kill -s SIGKILL "$id"
+		done
+		sleep 0.2
+		for id in $(ctr -a "$sock" -n "$ns" container ls -q 2>/dev/null); do
+			ctr -a "$sock" -n "$ns" task delete -f "$id" >/dev/null 2>&1
+			ctr -a "$sock" -n "$ns" container delete "$id" >/dev/null 2>&1
+		done
+		ctrd_stop "$pid"
+	fi
+	ctrd_leftovers "$d" "$sock"
+	rmdir /sys/fs/cgroup/*/"$ns"/* /sys/fs/cgroup/*/"$ns" 2>/dev/null
+}

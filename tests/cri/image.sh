@@ -21,19 +21,8 @@ CTRD_PID=
 CTR() { ctr -a "$SOCK" -n "$NS" "$@"; }
 
 img_cleanup() {
-	local id
 	set +e
-	if [ -n "$CTRD_PID" ]; then
-		for id in $(CTR task ls -q 2>/dev/null); do CTR task kill -s SIGKILL "$id"; done
-		sleep 0.2
-		for id in $(CTR container ls -q 2>/dev/null); do
-			CTR task delete -f "$id" >/dev/null 2>&1
-			CTR container delete "$id" >/dev/null 2>&1
-		done
-		ctrd_stop "$CTRD_PID"
-	fi
-	ctrd_leftovers "$D" "$SOCK"
-	rmdir /sys/fs/cgroup/*/"$NS"/* /sys/fs/cgroup/*/"$NS" 2>/dev/null
+	ctrd_ctr_down "$D" "$SOCK" "$NS" "$CTRD_PID"
 	t_cleanup
 }
 trap img_cleanup EXIT
