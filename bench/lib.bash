@@ -57,3 +57,12 @@ bench_multus() {
 	fi
 	[ -z "$MULTUS_WHY" ] || echo "bench: Multus rows skipped: $MULTUS_WHY" >&2
 }
+
+# bench_node NODE POD: network namespaces NODE (lo up; eth9, one end of a veth pair with eth9p,
+# both up: the macvlan master) and POD.
+bench_node() {
+	ip netns add "$1" && ip netns add "$2" || die "netns"
+	ip -n "$1" link set lo up
+	ip -n "$1" link add eth9 type veth peer name eth9p && ip -n "$1" link set eth9 up &&
+		ip -n "$1" link set eth9p up || die "veth"
+}

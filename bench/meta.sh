@@ -34,10 +34,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-ip netns add "$NODE" && ip netns add "$POD" || die "netns"
-ip -n "$NODE" link set lo up
-ip -n "$NODE" link add eth9 type veth peer name eth9p && ip -n "$NODE" link set eth9 up &&
-	ip -n "$NODE" link set eth9p up || die "veth"
+bench_node "$NODE" "$POD"
 
 MV=$(jq -cn --arg d "$TMP/ipam" '{cniVersion:"1.0.0",type:"macvlan",master:"eth9",
 	ipam:{type:"host-local",dataDir:$d,ranges:[[{subnet:"10.216.0.0/16"}]]}}')
