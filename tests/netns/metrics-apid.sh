@@ -27,23 +27,13 @@ t_netns "$NODE"
 ip -n "$NODE" link set lo up
 in_node() { ip netns exec "$NODE" "$@"; }
 
-bash "$TOP/tests/fixtures/apiserver/mkcerts.sh" "$TMP/pki"
 TOKEN=plexus-metrics-token-$T_ID
 jq -cn '{items:[{apiVersion:"v1",kind:"Pod",metadata:{namespace:"default",name:"pod-a",uid:"uid-a"},
 	spec:{containers:[{name:"c",image:"pause"}]}},
 	{apiVersion:"k8s.cni.cncf.io/v1",kind:"NetworkAttachmentDefinition",
 	metadata:{namespace:"default",name:"net-a",uid:"uid-n"},spec:{config:"{}"}}]}' >"$TMP/state.json"
-ip netns exec "$NODE" node "$TOP/tests/fixtures/apiserver/apiserver.js" --cert "$TMP/pki/server.crt" \
-	--key "$TMP/pki/server.key" --state "$TMP/state.json" --token "$TOKEN" \
-	--log "$TMP/api.log" --max-lifetime 120 >"$TMP/port" 2>"$TMP/api.err" &
-API_PID=$!
-for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
-PORT=$(head -n1 "$TMP/port")
+api_fixture "$NODE" "$TMP" "$TOKEN" 120
 check "metrics-apid: API server fixture is up" test -n "$PORT"
-printf '%s\n' "apiVersion: v1" "kind: Config" "clusters:" "- name: test" "  cluster:" \
-	"    server: https://127.0.0.1:$PORT" "    certificate-authority: $TMP/pki/ca.crt" "users:" \
-	"- name: plexus" "  user:" "    token: $TOKEN" "contexts:" "- name: test" \
-	"  context: {cluster: test, user: plexus}" "current-context: test" >"$TMP/kubeconfig"
 
 N=0
 start_apid() { # start_apid [OPTION...]: a new daemon logging to $ALOG; waits until it relays
