@@ -185,3 +185,9 @@ pod() { # pod NAME NETWORKS_ANNOTATION
 	jq -cn --arg n "$1" --arg a "$2" --arg u "$(uid "$1")" '{apiVersion:"v1",kind:"Pod",metadata:{namespace:"default",
 		name:$n,uid:$u,annotations:{"k8s.v1.cni.cncf.io/networks":$a}},spec:{containers:[{name:"c",image:"pause"}]}}'
 }
+# mv_conf NAME DATADIR SUBNET [MASTER]: a macvlan network (bridge mode, master eth9 unless
+# given) with built-in host-local leasing SUBNET under DATADIR.
+mv_conf() {
+	jq -cn --arg n "$1" --arg d "$2" --arg s "$3" --arg m "${4:-eth9}" '{cniVersion:"1.0.0",name:$n,
+		type:"macvlan",master:$m,mode:"bridge",ipam:{type:"host-local",dataDir:$d,ranges:[[{subnet:$s}]]}}'
+}

@@ -16,16 +16,12 @@ SOCK=$TMP/run/api.sock
 NODE=plxev$T_ID
 new_node "$NODE"
 
-mv() { # mv NAME SUBNET [MASTER]: a macvlan conf with built-in host-local
-	jq -cn --arg n "$1" --arg d "$TMP/ipam-$1" --arg s "$2" --arg m "${3:-eth9}" '{cniVersion:"1.0.0",name:$n,
-		type:"macvlan",master:$m,mode:"bridge",ipam:{type:"host-local",dataDir:$d,ranges:[[{subnet:$s}]]}}'
-}
 {
 	echo '{"items":['
-	nad kube-system cluster "$(mv cluster 10.230.0.0/24)"; echo ,
-	nad default mv-a "$(mv mv-a 10.231.0.0/24)"; echo ,
-	nad default mv-b "$(mv mv-b 10.232.0.0/24)"; echo ,
-	nad default mv-bad "$(mv mv-bad 10.233.0.0/24 no-such-master)"; echo ,
+	nad kube-system cluster "$(mv_conf cluster "$TMP/ipam-cluster" 10.230.0.0/24)"; echo ,
+	nad default mv-a "$(mv_conf mv-a "$TMP/ipam-mv-a" 10.231.0.0/24)"; echo ,
+	nad default mv-b "$(mv_conf mv-b "$TMP/ipam-mv-b" 10.232.0.0/24)"; echo ,
+	nad default mv-bad "$(mv_conf mv-bad "$TMP/ipam-mv-bad" 10.233.0.0/24 no-such-master)"; echo ,
 	pod pod-a "mv-a,mv-b"; echo ,
 	pod pod-b "mv-a"; echo ,
 	pod pod-c "mv-a"; echo ,

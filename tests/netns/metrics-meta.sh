@@ -21,17 +21,13 @@ new_node "$NODE"
 L63=$(printf 'l%.0s' $(seq 63))
 LONG=$L63.$L63.$L63.$(printf 'l%.0s' $(seq 61))
 
-mv() { # mv NAME DATADIR SUBNET [MASTER]: a macvlan conf with built-in host-local
-	jq -cn --arg n "$1" --arg d "$TMP/$2" --arg s "$3" --arg m "${4:-eth9}" '{cniVersion:"1.0.0",name:$n,
-		type:"macvlan",master:$m,mode:"bridge",ipam:{type:"host-local",dataDir:$d,ranges:[[{subnet:$s}]]}}'
-}
 {
 	echo '{"items":['
-	nad kube-system cluster "$(mv cluster ipam-c 10.230.0.0/24)"; echo ,
-	nad default mv-a "$(mv mv-a ipam-a 10.231.0.0/24)"; echo ,
-	nad default mv-b "$(mv mv-b ipam-b 10.232.0.0/24)"; echo ,
-	nad default mv-bad "$(mv mv-bad ipam-bad 10.233.0.0/24 no-such-master)"; echo ,
-	nad default "$LONG" "$(mv long ipam-long 10.234.0.0/24)"; echo ,
+	nad kube-system cluster "$(mv_conf cluster "$TMP/ipam-c" 10.230.0.0/24)"; echo ,
+	nad default mv-a "$(mv_conf mv-a "$TMP/ipam-a" 10.231.0.0/24)"; echo ,
+	nad default mv-b "$(mv_conf mv-b "$TMP/ipam-b" 10.232.0.0/24)"; echo ,
+	nad default mv-bad "$(mv_conf mv-bad "$TMP/ipam-bad" 10.233.0.0/24 no-such-master)"; echo ,
+	nad default "$LONG" "$(mv_conf long "$TMP/ipam-long" 10.234.0.0/24)"; echo ,
 	pod pod-a "mv-a,mv-b"; echo ,
 	pod pod-b "mv-a,mv-bad"; echo ,
 	pod pod-c "$LONG"; echo ,
