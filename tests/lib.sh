@@ -191,3 +191,9 @@ mv_conf() {
 	jq -cn --arg n "$1" --arg d "$2" --arg s "$3" --arg m "${4:-eth9}" '{cniVersion:"1.0.0",name:$n,
 		type:"macvlan",master:$m,mode:"bridge",ipam:{type:"host-local",dataDir:$d,ranges:[[{subnet:$s}]]}}'
 }
+# grpc_peer_ready: the grpc-js kubelet peers of tests/fixtures/grpc have their node_modules
+# (npm ci once, logged to npm-ci.log there).
+grpc_peer_ready() {
+	[ -d "$TOP/tests/fixtures/grpc/node_modules/@grpc/grpc-js" ] ||
+		(cd "$TOP/tests/fixtures/grpc" && npm ci --no-audit --no-fund >npm-ci.log 2>&1)
+}

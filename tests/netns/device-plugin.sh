@@ -12,10 +12,7 @@ done
 DPBIN=$BIN/plexus-device-plugin
 [ -x "$DPBIN" ] || { fail "device-plugin: $DPBIN missing (make?)"; exit 0; }
 PEER=$TOP/tests/fixtures/grpc
-if [ ! -d "$PEER/node_modules/@grpc/grpc-js" ]; then
-	(cd "$PEER" && npm ci --no-audit --no-fund >npm-ci.log 2>&1) ||
-		{ fail "device-plugin: npm ci failed in $PEER"; exit 0; }
-fi
+grpc_peer_ready || { fail "device-plugin: npm ci failed in $PEER"; exit 0; }
 TMP=$(t_tmpdir)
 MK=$TOP/tests/fixtures/mksysfs.sh
 SYS=$TMP/sysfs KDIR=$TMP/kubelet INFO=$TMP/devinfo

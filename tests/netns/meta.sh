@@ -343,8 +343,7 @@ OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" CNI_COMMAND=STATUS CNI_PATH=/usr
 check "STATUS is not ready (code 50) without the readiness file" is_err 50
 
 # ---- resourceName: device IDs from kubelet's PodResources API (a grpc-js stand-in) ---------
-(cd "$TOP/tests/fixtures/grpc" && { [ -d node_modules/@grpc/grpc-js ] ||
-	npm ci --no-audit --no-fund >npm-ci.log 2>&1; }) || fail "resourceName: npm ci for the grpc-js peer"
+grpc_peer_ready || fail "resourceName: npm ci for the grpc-js peer"
 node "$TOP/tests/fixtures/grpc/podresources-server.js" "$TMP/kubelet.sock" ok >"$TMP/pr.out" 2>&1 &
 PR_PID=$!
 for _ in $(seq 100); do grep -q READY "$TMP/pr.out" 2>/dev/null && break; sleep 0.05; done

@@ -13,10 +13,7 @@ for t in jq ip node curl promtool; do
 done
 DPBIN=$BIN/plexus-device-plugin
 PEER=$TOP/tests/fixtures/grpc
-if [ ! -d "$PEER/node_modules/@grpc/grpc-js" ]; then
-	(cd "$PEER" && npm ci --no-audit --no-fund >npm-ci.log 2>&1) ||
-		{ fail "metrics-device-plugin: npm ci failed in $PEER"; exit 1; }
-fi
+grpc_peer_ready || { fail "metrics-device-plugin: npm ci failed in $PEER"; exit 1; }
 TMP=$(t_tmpdir)
 MK=$TOP/tests/fixtures/mksysfs.sh
 SYS=$TMP/sysfs KDIR=$TMP/kubelet INFO=$TMP/devinfo
