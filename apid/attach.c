@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* plexus-apid's attachment metrics, from the meta-plugin's report datagrams. */
+/* plexus-apid's attachment and IPAM pool metrics, from the meta-plugin's report datagrams. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -20,14 +20,18 @@ static const char *const op_labels[] = { "network", "plugin", "verb", "result", 
 static const char *const dur_labels[] = { "network", "plugin", "verb", NULL };
 static const char *const err_labels[] = { "network", "plugin", "verb", "code", NULL };
 static const char *const rep_labels[] = { "result", NULL };
+static const char *const pool_labels[] = { "network", "plugin", "ipam", "range", NULL };
 static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 				  0.25,	 0.5,	 1,	2.5,  5,     10 };
 
 static struct {
 	struct metrics_family *ops, *dur, *errs, *reports, *overflow;
-	pthread_mutex_t lock; /* pairs */
+	struct metrics_family *pool_addrs, *pool_alloc, *pool_overflow;
+	pthread_mutex_t lock; /* pairs, pools */
 	char **pairs;	      /* "network plugin", APID_ATTACH_PAIRS_MAX at most */
 	size_t n_pairs;
+	char **pools; /* "network plugin ipam range", APID_POOLS_MAX at most */
+	size_t n_pools;
 } ax = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 void apid_attach_setup(struct metrics *reg)
@@ -52,27 +56,74 @@ void apid_attach_setup(struct metrics *reg)
 		"reached their cap",
 		NULL, NULL, 0);
 	metrics_add(ax.overflow, 0);
+	ax.pool_addrs = metrics_family(reg, METRICS_GAUGE, "plexus_ipam_pool_addresses",
+				       "Addresses the IPAM range can hand out, as last reported",
+				       pool_labels, NULL, 0);
+	ax.pool_alloc = metrics_family(reg, METRICS_GAUGE, "plexus_ipam_pool_allocated",
+				       "Addresses of the IPAM range leased on this node, as last "
+				       "reported",
+				       pool_labels, NULL, 0);
+	ax.pool_overflow = metrics_family(
+		reg, METRICS_COUNTER, "plexus_ipam_pool_overflow_total",
+		"Pool entries not exported because the distinct pools reached their cap", NULL,
+		NULL, 0);
+	metrics_add(ax.pool_overflow, 0);
 }
 
-/* Whether the pair has its own series: known, or new and under the cap. */
-static bool pair_kept(const char *network, const char *plugin)
+/* Whether key has its own series in the set (*keys, *n, at most max): known, or new and
+ * under the cap (then added). */
+static bool key_kept(char ***keys, size_t *n, size_t max, char *key)
 {
-	_cleanup_free_ char *key = xasprintf("%s %s", network, plugin);
 	bool kept = false;
 	(void)pthread_mutex_lock(&ax.lock);
-	for (size_t i = 0; i < ax.n_pairs && !kept; i++)
-		kept = strcmp(ax.pairs[i], key) == 0;
-	if (!kept && ax.n_pairs < APID_ATTACH_PAIRS_MAX) {
-		ax.pairs = xrealloc(ax.pairs, (ax.n_pairs + 1) * sizeof(*ax.pairs));
-		ax.pairs[ax.n_pairs++] = TAKE_PTR(key);
+	for (size_t i = 0; i < *n && !kept; i++)
+		kept = strcmp((*keys)[i], key) == 0;
+	if (!kept && *n < max) {
+		*keys = xrealloc(*keys, (*n + 1) * sizeof(**keys));
+		(*keys)[(*n)++] = xstrdup(key);
 		kept = true;
 	}
 	(void)pthread_mutex_unlock(&ax.lock);
 	return kept;
 }
 
+static bool pair_kept(const char *network, const char *plugin)
+{
+	_cleanup_free_ char *key = xasprintf("%s %s", network, plugin);
+	return key_kept(&ax.pairs, &ax.n_pairs, APID_ATTACH_PAIRS_MAX, key);
+}
+
+/* A pool datagram: each pool's gauges set to the reported values. */
+static int pool_datagram(const char *buf, size_t len)
+{
+	_cleanup_free_ struct report_pools *rep = xmalloc(sizeof(*rep));
+	struct cni_err e = { 0 };
+	int r = report_pool_parse(buf, len, rep, &e);
+	if (r < 0) {
+		log_debug("metrics socket: dropped a datagram: %s", e.msg);
+		metrics_add(ax.reports, 1, "invalid");
+		return r;
+	}
+	metrics_add(ax.reports, 1, "accepted");
+	for (size_t i = 0; i < rep->n; i++) {
+		const struct report_pool *x = &rep->p[i];
+		_cleanup_free_ char *key =
+			xasprintf("%s %s %s %s", x->network, x->plugin, x->ipam, x->range);
+		/* A gauge cannot be folded into "other": the pool is left out, and counted. */
+		if (!key_kept(&ax.pools, &ax.n_pools, APID_POOLS_MAX, key)) {
+			metrics_add(ax.pool_overflow, 1);
+			continue;
+		}
+		metrics_set(ax.pool_addrs, x->addresses, x->network, x->plugin, x->ipam, x->range);
+		metrics_set(ax.pool_alloc, x->allocated, x->network, x->plugin, x->ipam, x->range);
+	}
+	return 0;
+}
+
 int apid_attach_datagram(const char *buf, size_t len)
 {
+	if (report_is_pool(buf, len))
+		return pool_datagram(buf, len);
 	struct report *rep = xmalloc(sizeof(*rep));
 	struct cni_err e = { 0 };
 	int r = report_parse(buf, len, rep, &e);

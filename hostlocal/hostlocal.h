@@ -65,4 +65,21 @@ void hl_rangeset_str(const struct hl_rangeset *s, char *buf, size_t len);
  * ipam.resolvConf: code 7 for those rules, 5 for I/O. */
 int hl_resolv_parse(const char *path, struct cni_dns *ret, struct cni_err *err);
 
+/* One range of a network's conf and how much of it is leased. */
+struct hl_pool {
+	struct ip_net subnet;
+	double addresses; /* allocatable: rangeStart to rangeEnd, the gateway excluded */
+	double allocated; /* leases in the store inside the range */
+};
+/* Entries of a store read at most by hl_pool_usage: a /16's worth of leases. */
+#define HL_POOL_SCAN_MAX 65536
+
+/* The pools of the host-local netconf named name with this ipam object (its ranges or legacy
+ * subnet keys, not runtimeConfig's) and the leases of its store, read without the lock (a
+ * gauge may be a lease off) and never created. *ret (owned, *ret_n entries, in conf order):
+ * a missing store is all free. Errors: hl_conf_parse's, code 5 for an unreadable store or one
+ * of more than HL_POOL_SCAN_MAX entries. */
+int hl_pool_usage(const char *name, const cJSON *ipam, struct hl_pool **ret, size_t *ret_n,
+		  struct cni_err *err);
+
 extern const struct cni_plugin hostlocal_plugin;

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Attachment reports: the datagram's encoder (meta-plugin) and its strict parser (apid). */
+/* Attachment and pool reports: the datagrams' encoders (meta-plugin) and strict parsers (apid). */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/metrics/report.h"
@@ -96,13 +98,20 @@ void report_begin(char *buf, const char *verb)
 	snprintf(buf, REPORT_DGRAM_MAX, "plexus-report 1 %s\n", verb);
 }
 
+/* Whether buf already holds the header and REPORT_ENTRIES_MAX lines. */
+static bool full(const char *buf)
+{
+	size_t n_lines = 0;
+	for (const char *c = buf; *c; c++)
+		n_lines += *c == '\n';
+	return n_lines > REPORT_ENTRIES_MAX;
+}
+
 bool report_append(char *buf, const char *network, const char *plugin, int64_t duration_us,
 		   int code)
 {
-	size_t used = strlen(buf), n_lines = 0;
-	for (const char *c = buf; *c; c++)
-		n_lines += *c == '\n';
-	if (n_lines > REPORT_ENTRIES_MAX)
+	size_t used = strlen(buf);
+	if (full(buf))
 		return false;
 	if (duration_us < 0)
 		duration_us = 0;
@@ -114,6 +123,107 @@ bool report_append(char *buf, const char *network, const char *plugin, int64_t d
 			 report_label_ok(network, false) ? network : "invalid",
 			 report_label_ok(plugin, true) ? plugin : "invalid", (long long)duration_us,
 			 code);
+	if (w < 0 || (size_t)w >= REPORT_DGRAM_MAX - used) {
+		buf[used] = '\0';
+		return false;
+	}
+	return true;
+}
+
+#define POOL_HEADER "plexus-pool 1\n"
+
+bool report_is_pool(const char *buf, size_t len)
+{
+	return len >= strlen("plexus-pool ") &&
+	       !memcmp(buf, "plexus-pool ", strlen("plexus-pool "));
+}
+
+/* s is a canonical CIDR: it parses and formats back to itself. */
+static bool range_ok(const char *s)
+{
+	struct ip_net n;
+	char back[IPNET_STR_LEN];
+	if (parse_ipnet(s, &n) < 0)
+		return false;
+	format_ipnet(&n, back);
+	return !strcmp(back, s);
+}
+
+/* A count: 1 to REPORT_COUNT_DIGITS decimal digits, no leading zero. */
+static bool count_parse(const char *s, double *ret)
+{
+	size_t n = strspn(s, "0123456789");
+	if (n == 0 || s[n] || n > REPORT_COUNT_DIGITS || (n > 1 && s[0] == '0'))
+		return false;
+	*ret = strtod(s, NULL);
+	return true;
+}
+
+static bool count_ok(double v)
+{
+	return isfinite(v) && v >= 0 && v < 1e39 && v == floor(v);
+}
+
+int report_pool_parse(const char *buf, size_t len, struct report_pools *ret, struct cni_err *err)
+{
+	if (len > REPORT_DGRAM_MAX)
+		return cni_err_set(err, CNI_ERR_DECODE, EINVAL, "pool report: larger than %d bytes",
+				   REPORT_DGRAM_MAX);
+	size_t hl = strlen(POOL_HEADER);
+	if (len < hl || memcmp(buf, POOL_HEADER, hl) != 0)
+		return cni_err_set(err, CNI_ERR_DECODE, EINVAL,
+				   "pool report: not a 'plexus-pool 1' header");
+	const char *s = buf + hl, *end = buf + len;
+	ret->n = 0;
+	while (s < end) {
+		if (ret->n == REPORT_ENTRIES_MAX)
+			return cni_err_set(err, CNI_ERR_DECODE, EINVAL,
+					   "pool report: more than %d entries", REPORT_ENTRIES_MAX);
+		struct report_pool *p = &ret->p[ret->n];
+		char a[REPORT_COUNT_DIGITS + 1], l[REPORT_COUNT_DIGITS + 1];
+		const char *bad = NULL;
+		if (!field(&s, end, ' ', p->network, REPORT_NETWORK_MAX) ||
+		    !report_label_ok(p->network, false))
+			bad = "network";
+		else if (!field(&s, end, ' ', p->plugin, REPORT_PLUGIN_MAX) ||
+			 !report_label_ok(p->plugin, true))
+			bad = "plugin";
+		else if (!field(&s, end, ' ', p->ipam, REPORT_PLUGIN_MAX) ||
+			 !report_label_ok(p->ipam, true))
+			bad = "ipam";
+		else if (!field(&s, end, ' ', p->range, REPORT_RANGE_MAX) || !range_ok(p->range))
+			bad = "range";
+		else if (!field(&s, end, ' ', a, REPORT_COUNT_DIGITS) ||
+			 !count_parse(a, &p->addresses))
+			bad = "addresses";
+		else if (!field(&s, end, '\n', l, REPORT_COUNT_DIGITS) ||
+			 !count_parse(l, &p->allocated) || p->allocated > p->addresses)
+			bad = "allocated";
+		if (bad)
+			return cni_err_set(err, CNI_ERR_DECODE, EINVAL,
+					   "pool report: entry %zu: bad %s", ret->n, bad);
+		ret->n++;
+	}
+	if (ret->n == 0)
+		return cni_err_set(err, CNI_ERR_DECODE, EINVAL, "pool report: no entries");
+	return 0;
+}
+
+void report_pool_begin(char *buf)
+{
+	snprintf(buf, REPORT_DGRAM_MAX, "%s", POOL_HEADER);
+}
+
+bool report_pool_append(char *buf, const char *network, const char *plugin, const char *ipam,
+			const char *range, double addresses, double allocated)
+{
+	size_t used = strlen(buf);
+	if (full(buf) || !report_label_ok(network, false) || !report_label_ok(plugin, true) ||
+	    !report_label_ok(ipam, true) || !range_ok(range) || !count_ok(addresses) ||
+	    !count_ok(allocated) || allocated > addresses)
+		return false;
+	int w = snprintf(buf + used, REPORT_DGRAM_MAX - used, "%s %s %s %s %.0f %.0f\n", network,
+			 plugin, ipam, range, addresses, allocated);
 	if (w < 0 || (size_t)w >= REPORT_DGRAM_MAX - used) {
 		buf[used] = '\0';
 		return false;

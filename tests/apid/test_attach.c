@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Unit tests for plexus-apid's attachment metrics (apid/attach.c): what a report adds, invalid
- * datagrams counted and ignored, and the cap on distinct network/plugin pairs. */
+ * datagrams counted and ignored, the cap on distinct network/plugin pairs, pool gauges. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -92,6 +92,39 @@ static void test_attach_pair_cap(void **state)
 	expect_line("plexus_attachment_overflow_total 10");
 }
 
+static void test_attach_pools(void **state)
+{
+	(void)state;
+	assert_int_equal(send_text("plexus-pool 1\n"
+				   "ns/a macvlan host-local 10.1.0.0/24 253 2\n"
+				   "ns/a macvlan host-local fd00::/64 18446744073709551613 1\n"),
+			 0);
+	/* A later report sets the gauges, it does not add. */
+	assert_int_equal(send_text("plexus-pool 1\nns/a macvlan host-local 10.1.0.0/24 253 1\n"),
+			 0);
+	expect_line("plexus_ipam_pool_addresses{network=\"ns/a\",plugin=\"macvlan\","
+		    "ipam=\"host-local\",range=\"10.1.0.0/24\"} 253");
+	expect_line("plexus_ipam_pool_allocated{network=\"ns/a\",plugin=\"macvlan\","
+		    "ipam=\"host-local\",range=\"10.1.0.0/24\"} 1");
+	expect_line("plexus_ipam_pool_addresses{network=\"ns/a\",plugin=\"macvlan\","
+		    "ipam=\"host-local\",range=\"fd00::/64\"} 1.8446744073709552e+19");
+	assert_int_equal(send_text("plexus-pool 1\nns/a macvlan host-local 10.1.0.0/24 1 2\n"),
+			 -EINVAL);
+	/* Fill the cap (2 pools known), then 5 more: left out and counted. */
+	for (int i = 0; i < APID_POOLS_MAX - 2 + 5; i++) {
+		_cleanup_free_ char *t = xasprintf(
+			"plexus-pool 1\ncap/p%d macvlan host-local 10.0.0.0/8 16777214 0\n", i);
+		assert_int_equal(send_text(t), 0);
+	}
+	expect_line("plexus_ipam_pool_overflow_total 5");
+	size_t len = 0;
+	_cleanup_free_ char *text = metrics_render(reg, &len);
+	_cleanup_free_ char *first_out = xasprintf("network=\"cap/p%d\"", APID_POOLS_MAX - 2);
+	assert_null(strstr(text, first_out));
+	expect_line("plexus_ipam_pool_allocated{network=\"ns/a\",plugin=\"macvlan\","
+		    "ipam=\"host-local\",range=\"10.1.0.0/24\"} 1");
+}
+
 int main(void)
 {
 	reg = metrics_new();
@@ -100,6 +133,7 @@ int main(void)
 		cmocka_unit_test(test_attach_records),
 		cmocka_unit_test(test_attach_invalid_counted),
 		cmocka_unit_test(test_attach_pair_cap),
+		cmocka_unit_test(test_attach_pools),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	metrics_free(reg);

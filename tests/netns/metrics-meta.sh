@@ -6,7 +6,8 @@
 # metrics.sock, and the scrape is checked with promtool and for the exact counts per network,
 # verb and CNI code. Hostile input: a NAD name of 253 characters keeps its series; datagrams
 # for more network/plugin pairs than the cap fold into network="other"; junk datagrams are
-# counted as invalid. CHECK and GC are reported too; the Grafana dashboard's queries parse.
+# counted as invalid. CHECK and GC are reported too; host-local pool usage (range sizes and
+# leases on the node) after each ADD, DEL and GC; the Grafana dashboard's queries parse.
 # With plexus-apid down, ADD still succeeds. Needs root, node, promtool.
 source "$(dirname "$0")/../lib.sh"
 need_root
@@ -74,7 +75,7 @@ plexus ADD pod-c
 check "metrics-meta: ADD pod-c, whose NAD's name is 253 characters, succeeds" test "$RC" -eq 0
 plexus DEL pod-a
 check "metrics-meta: DEL pod-a succeeds" test "$RC" -eq 0
-check "metrics-meta: 4 reports accepted (3 ADD, 1 DEL; the rollback is not a DEL)" wait_for 'accepted 4'
+check "metrics-meta: 8 reports accepted (3 ADD, 1 DEL, each with its pool report; the rollback is not a DEL)" wait_for 'accepted 8'
 check "metrics-meta: promtool check metrics accepts the exposition" promtool check metrics <"$TMP/metrics"
 COUNTS=$(for s in "kube-system/cluster ADD ok" "default/mv-a ADD ok" "default/mv-b ADD ok" \
 	"default/mv-bad ADD error" "default/mv-bad ADD ok" "default/$LONG ADD ok" \
@@ -90,6 +91,22 @@ check "metrics-meta: ADD latency histogram of the cluster network counts 3, its 
 	bash -c "[ '$(sample 'plexus_attachment_duration_seconds_count{network="kube-system/cluster",plugin="macvlan",verb="ADD"}')' = 3 ] &&
 		awk 'BEGIN { exit !($(sample 'plexus_attachment_duration_seconds_sum{network="kube-system/cluster",plugin="macvlan",verb="ADD"}') > 0) }'"
 
+# ---- IPAM pool usage: the last report of each network, exact ------------------------------------
+pool() { sample "plexus_ipam_pool_$1{network=\"$2\",plugin=\"macvlan\",ipam=\"host-local\",range=\"$3\"}"; }
+# Each /24 hands out .1 to .254 but the gateway (.1): 253. After pod-a's ADD (1 lease in each
+# of cluster, mv-a, mv-b), pod-b's failed ADD (rolled back: cluster 1, mv-a 1, mv-bad never
+# leased), pod-c's ADD (cluster 2, long 1) and pod-a's DEL: cluster 1, mv-a 0, mv-b 0, long 1.
+POOLS=$(for s in "kube-system/cluster 10.230.0.0/24" "default/mv-a 10.231.0.0/24" "default/mv-b 10.232.0.0/24" \
+	"default/mv-bad 10.233.0.0/24" "default/$LONG 10.234.0.0/24"; do
+	echo "$(pool addresses $s)/$(pool allocated $s)"; done | paste -sd' ')
+check "metrics-meta: pool gauges per network and range: sizes 253, leases 1 0 0 0 1 as on disk" \
+	test "$POOLS" = "253/1 253/0 253/0 253/0 253/1"
+[ "$POOLS" = "253/1 253/0 253/0 253/0 253/1" ] || { echo "pools: $POOLS"; grep ipam_pool "$TMP/metrics"; }
+check "metrics-meta: ... and they match the store: cluster holds $(leases "$TMP/ipam-c/cluster") lease(s)" \
+	test "$(leases "$TMP/ipam-c/cluster")" = "$(pool allocated kube-system/cluster 10.230.0.0/24)"
+check "metrics-meta: 5 pools in all, none overflowed" \
+	test "$(grep -c '^plexus_ipam_pool_addresses{' "$TMP/metrics")/$(sample plexus_ipam_pool_overflow_total)" = 5/0
+
 # ---- CHECK and GC ------------------------------------------------------------------------------
 plexus CHECK pod-c
 check "metrics-meta: CHECK pod-c passes" test "$RC" -eq 0
@@ -97,10 +114,12 @@ GC_CONF=$(jq -c '.cniVersion = "1.1.0" | . + {"cni.dev/valid-attachments":[]}' <
 ip netns exec "$NODE" env -i PATH="$PATH" PLEXUS_RUN_DIR="$TMP/run" CNI_COMMAND=GC CNI_PATH=/usr/lib/cni \
 	"$P" <<<"$GC_CONF" >/dev/null 2>"$TMP/stderr"
 check "metrics-meta: GC with no valid attachment (pod-c is stale) succeeds" test "$?" -eq 0
-check "metrics-meta: 2 more reports accepted (CHECK, GC)" wait_for 'accepted 6'
+check "metrics-meta: 3 more reports accepted (CHECK; GC and its pool report)" wait_for 'accepted 11'
 check "metrics-meta: CHECK and GC counted for pod-c's two networks, nothing for the others" \
 	test "$(for s in "kube-system/cluster CHECK ok" "default/$LONG CHECK ok" "kube-system/cluster GC ok" \
 		"default/$LONG GC ok" "default/mv-a GC ok" "default/mv-a CHECK ok"; do ops $s; done | paste -sd' ')" = "1 1 1 1 none none"
+check "metrics-meta: after GC removed pod-c, its pools show no lease" \
+	test "$(pool allocated kube-system/cluster 10.230.0.0/24)/$(pool allocated "default/$LONG" 10.234.0.0/24)" = 0/0
 
 # ---- hostile datagrams: junk, and more pairs than the cap ---------------------------------------
 ip netns exec "$NODE" python3 -c 'import socket, sys
@@ -111,7 +130,7 @@ for i in range(520):
     s.sendto(("plexus-report 1 ADD\nflood/n%d macvlan 1 0\n" % i).encode(), p)' "$MSOCK"
 # 5 pairs are known (cluster, mv-a, mv-b, mv-bad, the long one): 507 flood pairs kept, 13 folded.
 check "metrics-meta: 3 junk datagrams (one 24 KB) counted invalid, 520 flood reports accepted" \
-	wait_for 'accepted 526 && [ "$(sample "plexus_attachment_reports_total{result=\"invalid\"}")" = 3 ]'
+	wait_for 'accepted 531 && [ "$(sample "plexus_attachment_reports_total{result=\"invalid\"}")" = 3 ]'
 check "metrics-meta: pairs beyond the cap of 512 fold into network=\"other\" and are counted" \
 	test "$(sample 'plexus_attachment_operations_total{network="other",plugin="other",verb="ADD",result="ok"}') $(sample plexus_attachment_overflow_total)" = "13 13"
 check "metrics-meta: series stay bounded: 512 distinct networks + other" \
@@ -134,4 +153,4 @@ jq -r '.panels[].targets[]?.expr' "$TOP/docs/grafana-dashboard.json" |
 	sed 's/\$__rate_interval/5m/g; s/\$network/.*/g' |
 	jq -Rn '{groups:[{name:"dashboard",rules:([inputs] | to_entries | map({record:"plexus:dashboard_\(.key)", expr:.value}))}]}' >"$TMP/rules.json"
 check "metrics-meta: the dashboard's $(jq '.groups[0].rules | length' "$TMP/rules.json") queries parse (promtool check rules)" \
-	bash -c "promtool check rules '$TMP/rules.json' >'$TMP/rules.out' 2>&1 && grep -q 'SUCCESS: 13 rules found' '$TMP/rules.out'"
+	bash -c "promtool check rules '$TMP/rules.json' >'$TMP/rules.out' 2>&1 && grep -q 'SUCCESS: 14 rules found' '$TMP/rules.out'"

@@ -142,6 +142,87 @@ static void test_report_encode_round_trip(void **state)
 	assert_int_equal(r.n, REPORT_ENTRIES_MAX);
 }
 
+static int pool_parse(const char *text, struct report_pools *r)
+{
+	struct cni_err e = { 0 };
+	int ret = report_pool_parse(text, strlen(text), r, &e);
+	if (ret < 0) {
+		assert_int_equal(e.code, CNI_ERR_DECODE);
+		assert_non_null(strstr(e.msg, "pool report"));
+	}
+	return ret;
+}
+
+static void test_report_pool_parse(void **state)
+{
+	(void)state;
+	_cleanup_free_ struct report_pools *r = xmalloc(sizeof(*r));
+	const char *ok = "plexus-pool 1\n"
+			 "default/mv-a macvlan host-local 10.1.0.0/24 253 2\n"
+			 "cluster macvlan whereabouts fd00::/64 18446744073709551613 0\n";
+	assert_true(report_is_pool(ok, strlen(ok)));
+	assert_false(report_is_pool("plexus-report 1 ADD\n", 20));
+	assert_int_equal(pool_parse(ok, r), 0);
+	assert_int_equal(r->n, 2);
+	assert_string_equal(r->p[0].network, "default/mv-a");
+	assert_string_equal(r->p[0].ipam, "host-local");
+	assert_string_equal(r->p[0].range, "10.1.0.0/24");
+	assert_true(r->p[0].addresses == 253 && r->p[0].allocated == 2);
+	assert_true(r->p[1].addresses == 18446744073709551613.0);
+	static const char *const bad[] = {
+		"plexus-pool 2\nn p i 10.0.0.0/8 1 0\n",
+		"plexus-pool 1\n",
+		"plexus-pool 1\nn p i 10.0.0.0/8 1 0",	  /* no newline */
+		"plexus-pool 1\nn p i 10.0.0.0/8 1 2\n",  /* more leased than there are */
+		"plexus-pool 1\nn p i 10.0.0.0/33 1 0\n", /* not a CIDR */
+		"plexus-pool 1\nn p i fd00:0::/64 1 0\n", /* not canonical */
+		"plexus-pool 1\nn p i 10.0.0.0/8 01 0\n", /* leading zero */
+		"plexus-pool 1\nn p i 10.0.0.0/8 -1 0\n",
+		"plexus-pool 1\nn p i 10.0.0.0/8 1e3 0\n",
+		"plexus-pool 1\nn p i 10.0.0.0/8 1000000000000000000000000000000000000000 0\n",
+		"plexus-pool 1\nn p/x i 10.0.0.0/8 1 0\n",  /* '/' in a plugin */
+		"plexus-pool 1\nn p i\"} 10.0.0.0/8 1 0\n", /* label injection */
+		"plexus-pool 1\nn p i 10.0.0.0/8 1 0 extra\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_true(pool_parse(bad[i], r) < 0);
+	/* 33 entries: one too many. */
+	_cleanup_free_ char *big = xstrdup("plexus-pool 1\n");
+	for (int i = 0; i < REPORT_ENTRIES_MAX + 1; i++) {
+		char *more = xasprintf("%sn%d p i 10.0.0.0/8 1 0\n", big, i);
+		free(big);
+		big = more;
+	}
+	assert_true(pool_parse(big, r) < 0);
+}
+
+static void test_report_pool_encode(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *buf = xmalloc(REPORT_DGRAM_MAX);
+	_cleanup_free_ struct report_pools *r = xmalloc(sizeof(*r));
+	report_pool_begin(buf);
+	assert_true(report_pool_append(buf, "default/a", "macvlan", "host-local", "10.0.0.0/24",
+				       253, 7));
+	assert_true(report_pool_append(buf, "default/b", "macvlan", "host-local", "fd00::/64",
+				       18446744073709551613.0, 1));
+	/* Invalid values are refused, not sent. */
+	assert_false(
+		report_pool_append(buf, "bad name", "macvlan", "host-local", "10.0.0.0/24", 1, 0));
+	assert_false(report_pool_append(buf, "a", "macvlan", "host-local", "10.0.0.1", 1, 0));
+	assert_false(report_pool_append(buf, "a", "macvlan", "host-local", "10.0.0.0/24", 1, 2));
+	assert_false(report_pool_append(buf, "a", "macvlan", "host-local", "10.0.0.0/24", 0.5, 0));
+	assert_int_equal(pool_parse(buf, r), 0);
+	assert_int_equal(r->n, 2);
+	assert_true(r->p[0].addresses == 253 && r->p[0].allocated == 7);
+	assert_true(r->p[1].addresses == 18446744073709551613.0 && r->p[1].allocated == 1);
+	for (int i = 2; i < REPORT_ENTRIES_MAX; i++)
+		assert_true(report_pool_append(buf, "n", "p", "i", "10.0.0.0/8", 1, 0));
+	assert_false(report_pool_append(buf, "n", "p", "i", "10.0.0.0/8", 1, 0));
+	assert_int_equal(pool_parse(buf, r), 0);
+	assert_int_equal(r->n, REPORT_ENTRIES_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +230,8 @@ int main(void)
 		cmocka_unit_test(test_report_parse_invalid),
 		cmocka_unit_test(test_report_parse_bounds),
 		cmocka_unit_test(test_report_encode_round_trip),
+		cmocka_unit_test(test_report_pool_parse),
+		cmocka_unit_test(test_report_pool_encode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
