@@ -52,8 +52,9 @@ int hl_pool_usage(const char *name, const cJSON *ipam, struct hl_pool **ret, siz
 	_cleanup_free_ struct hl_pool *pools = xcalloc(n, sizeof(*pools));
 	for (size_t s = 0, k = 0; s < c.n_sets; s++)
 		for (size_t i = 0; i < c.sets[s].n; i++, k++)
-			pools[k] = (struct hl_pool){ .subnet = c.sets[s].ranges[i].subnet,
-						     .addresses = range_size(&c.sets[s].ranges[i]) };
+			pools[k] =
+				(struct hl_pool){ .subnet = c.sets[s].ranges[i].subnet,
+						  .addresses = range_size(&c.sets[s].ranges[i]) };
 	size_t dl = strlen(c.data_dir);
 	_cleanup_free_ char *dir =
 		xasprintf("%s%s%s", c.data_dir, c.data_dir[dl - 1] == '/' ? "" : "/", c.name);

@@ -30,8 +30,8 @@ static void touch(const char *name)
 /* hl_pool_usage of network "net" with ipam ranges (JSON text, %s = dataDir). */
 static int usage(const char *ranges, struct hl_pool **ret, size_t *ret_n, struct cni_err *err)
 {
-	_cleanup_free_ char *text =
-		xasprintf("{\"type\":\"host-local\",\"dataDir\":\"%s\",\"ranges\":%s}", root, ranges);
+	_cleanup_free_ char *text = xasprintf(
+		"{\"type\":\"host-local\",\"dataDir\":\"%s\",\"ranges\":%s}", root, ranges);
 	_cleanup_json_ cJSON *ipam = cJSON_Parse(text);
 	assert_non_null(ipam);
 	return hl_pool_usage("net", ipam, ret, ret_n, err);
