@@ -27,17 +27,17 @@
 #define BURST 25
 #define REFILL_MS (300 * 1000)
 
-/* The head of an entry of either cache. */
+/* The head of a spam-filter bucket. */
 struct slot {
 	char *key;
 	int64_t used_ms;
 };
 
-struct seen {
-	struct slot slot; /* key: pod, type, reason, message */
-	char *name;	  /* the Event's name in the API */
+/* The correlation of one aggregate key: pod, type, reason. */
+struct record {
+	struct slot slot; /* key: namespace/name/uid, type, reason */
 	char *ns;
-	long count;
+	struct kube_event_corr corr;
 };
 
 struct bucket {
@@ -48,7 +48,7 @@ struct bucket {
 
 static struct {
 	pthread_mutex_t lock;
-	struct seen seen[CACHE_MAX];
+	struct record *records[CACHE_MAX]; /* owned, NULL: free */
 	struct bucket buckets[CACHE_MAX];
 	struct metrics_family *total;
 } ev = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -65,31 +65,30 @@ void apid_events_setup(struct metrics *reg)
 		metrics_add(ev.total, 0, results[i]);
 }
 
-/* The entry of the cache at base (CACHE_MAX entries of stride bytes, each starting with a
- * struct slot) whose key is key, else an empty one, else the least recently used (the caller
- * frees what that held). */
-static struct slot *lookup(void *base, size_t stride, const char *key)
-{
-	struct slot *best = base;
-	for (size_t i = 0; i < CACHE_MAX; i++) {
-		struct slot *s = (struct slot *)((char *)base + i * stride);
-		if (s->key && !strcmp(s->key, key))
-			return s;
-		if (best->key && (!s->key || s->used_ms < best->used_ms))
-			best = s;
-	}
-	return best;
-}
-
 static bool is(const struct slot *s, const char *key)
 {
 	return s->key && !strcmp(s->key, key);
 }
 
+/* The bucket whose key is key, else an empty one, else the least recently used (the caller
+ * frees what that held). */
+static struct bucket *bucket_lookup(const char *key)
+{
+	struct bucket *best = ev.buckets;
+	for (size_t i = 0; i < CACHE_MAX; i++) {
+		struct bucket *b = &ev.buckets[i];
+		if (is(&b->slot, key))
+			return b;
+		if (best->slot.key && (!b->slot.key || b->slot.used_ms < best->slot.used_ms))
+			best = b;
+	}
+	return best;
+}
+
 /* Take a token from pod's bucket; false when it is empty. Under ev.lock. */
 static bool take_token(const char *pod, int64_t now)
 {
-	struct bucket *b = (struct bucket *)lookup(ev.buckets, sizeof(*b), pod);
+	struct bucket *b = bucket_lookup(pod);
 	if (!is(&b->slot, pod)) {
 		free(b->slot.key);
 		*b = (struct bucket){ .slot.key = xstrdup(pod), .tokens = BURST, .at_ms = now };
@@ -105,40 +104,44 @@ static bool take_token(const char *pod, int64_t now)
 	return true;
 }
 
-/* One exchange of req; a non-2xx status is an error (kube_http_status_err). */
-static int exchange(const struct kube_config *cfg, struct kube_request *req, long timeout_ms,
-		    long *ret_status, struct cni_err *err)
+/* The record of key, or NULL. Under ev.lock. */
+static struct record *record_find(const char *key)
 {
-	_cleanup_free_ char *what = xasprintf("%s %s", req->method, req->path);
-	req->body_len = strlen(req->body);
-	req->what = what;
-	struct kube_response resp = { .retry_after = -1 };
-	int r = kube_exchange(cfg, req, timeout_ms, &resp, err);
-	if (r == 0) {
-		*ret_status = resp.status;
-		if (resp.status < 200 || resp.status > 299)
-			r = kube_http_status_err(resp.status, resp.body, resp.len, what, err);
+	for (size_t i = 0; i < CACHE_MAX; i++)
+		if (ev.records[i] && is(&ev.records[i]->slot, key))
+			return ev.records[i];
+	return NULL;
+}
+
+/* The record of key, made (in a free place, else in place of the least recently used) when
+ * there is none. Under ev.lock. */
+static struct record *record_get(const char *key, const char *ns)
+{
+	struct record *r = record_find(key);
+	if (r)
+		return r;
+	struct record **best = &ev.records[0];
+	for (size_t i = 0; i < CACHE_MAX && *best; i++)
+		if (!ev.records[i] || ev.records[i]->slot.used_ms < (*best)->slot.used_ms)
+			best = &ev.records[i];
+	if (*best) {
+		free((*best)->slot.key);
+		free((*best)->ns);
+		free(*best);
 	}
-	kube_response_done(&resp);
-	return r;
+	*best = xcalloc(1, sizeof(**best));
+	(*best)->slot.key = xstrdup(key);
+	(*best)->ns = xstrdup(ns);
+	return *best;
 }
 
-static void seen_done(struct seen *s)
+/* The slot of the record of key that the step was about (index i, -1: combined) if it still
+ * holds the same message, else NULL. Under ev.lock. */
+static struct kube_event_sent *sent_find(const char *key, int i, uint64_t hash)
 {
-	free(s->slot.key);
-	free(s->name);
-	free(s->ns);
-	*s = (struct seen){ 0 };
-}
-
-/* Forget the Event named name: the API server no longer has it. */
-static void forget(const char *key, const char *name)
-{
-	(void)pthread_mutex_lock(&ev.lock);
-	struct seen *s = (struct seen *)lookup(ev.seen, sizeof(*s), key);
-	if (is(&s->slot, key) && !strcmp(s->name, name))
-		seen_done(s);
-	(void)pthread_mutex_unlock(&ev.lock);
+	struct record *r = record_find(key);
+	struct kube_event_sent *s = !r ? NULL : i < 0 ? &r->corr.combined : &r->corr.sent[i];
+	return s && s->hash == hash ? s : NULL;
 }
 
 int apid_event(const struct kube_config *cfg, const cJSON *req, const char *path, long timeout_ms,
@@ -163,10 +166,8 @@ int apid_event(const struct kube_config *cfg, const cJSON *req, const char *path
 		return r;
 	}
 	_cleanup_free_ char *who = xasprintf("%s/%s/%s", pod.ns, pod.name, pod.uid);
-	_cleanup_free_ char *key = xasprintf("%s\n%s\n%s\n%s", who, type, reason, msg);
-	int64_t now = clock_now_ms();
-	char ts[32];
-	kube_event_time((int64_t)time(NULL), ts);
+	_cleanup_free_ char *key = xasprintf("%s\n%s\n%s", who, type, reason);
+	int64_t now = clock_now_ms(), now_s = (int64_t)time(NULL);
 	(void)pthread_mutex_lock(&ev.lock);
 	if (!take_token(who, now)) {
 		(void)pthread_mutex_unlock(&ev.lock);
@@ -174,24 +175,26 @@ int apid_event(const struct kube_config *cfg, const cJSON *req, const char *path
 		return cni_err_set(err, CNI_ERR_TRY_AGAIN, EAGAIN,
 				   "event dropped: pod '%s/%s' sent too many", pod.ns, pod.name);
 	}
-	struct seen *s = (struct seen *)lookup(ev.seen, sizeof(*s), key);
-	_cleanup_free_ char *name = NULL, *patch_path = NULL, *body = NULL;
-	long count = 0;
-	if (is(&s->slot, key)) {
-		count = ++s->count;
-		s->slot.used_ms = now;
-		name = xstrdup(s->name);
-		patch_path = xasprintf("/api/v1/namespaces/%s/events/%s", s->ns, s->name);
-	}
+	struct record *rec = record_get(key, pod.ns);
+	rec->slot.used_ms = now;
+	struct kube_event_step step;
+	kube_event_correlate(&rec->corr, msg, now_s, &step);
+	/* What the step needs once the lock is released (another request may change rec). */
+	int idx = step.combined ? -1 : (int)(step.slot - rec->corr.sent);
+	uint64_t hash = step.slot->hash;
+	long count = step.slot->count;
+	char name[KUBE_EVENT_NAME_MAX + 1];
+	strcpy(name, step.slot->name);
 	(void)pthread_mutex_unlock(&ev.lock);
-	if (patch_path) {
-		body = xasprintf("{\"count\":%ld,\"lastTimestamp\":\"%s\"}", count, ts);
-		struct kube_request patch = { .method = "PATCH",
-					      .path = patch_path,
-					      .content_type = "application/merge-patch+json",
-					      .body = body };
-		*ret_method = patch.method;
-		r = exchange(cfg, &patch, timeout_ms, ret_status, err);
+	_cleanup_free_ char *text = step.combined ? kube_event_combined_message(msg) : xstrdup(msg);
+	if (step.patch) {
+		_cleanup_free_ char *patch_path =
+			xasprintf("/api/v1/namespaces/%s/events/%s", pod.ns, name);
+		/* An identical Event keeps its message; the combined one follows the latest. */
+		_cleanup_free_ char *body =
+			kube_event_patch_body(count, now_s, step.combined ? text : NULL);
+		*ret_method = "PATCH";
+		r = kube_event_request(cfg, "PATCH", patch_path, body, timeout_ms, ret_status, err);
 		if (r == 0) {
 			metrics_add(ev.total, 1, "aggregated");
 			return 0;
@@ -201,33 +204,31 @@ int apid_event(const struct kube_config *cfg, const cJSON *req, const char *path
 			return r;
 		}
 		/* Expired in the API server (Events have a TTL): start over. */
-		forget(key, name);
+		(void)pthread_mutex_lock(&ev.lock);
+		struct kube_event_sent *s = sent_find(key, idx, hash);
+		if (s && !strcmp(s->name, name))
+			s->name[0] = '\0';
+		(void)pthread_mutex_unlock(&ev.lock);
 		*err = (struct cni_err){ 0 };
-		free(body);
 	}
 	char host[256];
 	kube_event_host(host);
-	_cleanup_json_ cJSON *e =
-		kube_event_new(&pod, type, reason, msg, host, (int64_t)time(NULL));
-	body = json_print(e);
-	struct kube_request post = {
-		.method = "POST", .path = path, .content_type = "application/json", .body = body
-	};
-	*ret_method = post.method;
-	r = exchange(cfg, &post, timeout_ms, ret_status, err);
+	_cleanup_json_ cJSON *e = kube_event_new(&pod, type, reason, text, host, now_s);
+	_cleanup_free_ char *body = json_print(e);
+	*ret_method = "POST";
+	r = kube_event_request(cfg, "POST", path, body, timeout_ms, ret_status, err);
 	if (r < 0) {
 		metrics_add(ev.total, 1, "failed");
 		return r;
 	}
 	metrics_add(ev.total, 1, "created");
 	(void)pthread_mutex_lock(&ev.lock);
-	s = (struct seen *)lookup(ev.seen, sizeof(*s), key);
-	seen_done(s);
-	*s = (struct seen){ .slot = { .key = xstrdup(key), .used_ms = now },
-			    .name = xstrdup(cJSON_GetStringValue(
-				    json_get(json_get(e, "metadata"), "name"))),
-			    .ns = xstrdup(pod.ns),
-			    .count = 1 };
+	struct kube_event_sent *s = sent_find(key, idx, hash);
+	if (s && !s->name[0]) {
+		snprintf(s->name, sizeof(s->name), "%s",
+			 cJSON_GetStringValue(json_get(json_get(e, "metadata"), "name")));
+		s->count = 1;
+	}
 	(void)pthread_mutex_unlock(&ev.lock);
 	return 0;
 }

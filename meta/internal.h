@@ -157,6 +157,8 @@ void meta_batch_run(struct plan *p, const size_t *idx, size_t n, meta_att_fn fn,
 void meta_events_added(struct plan *p);
 /* One Warning for the failed ADD: the network (may be NULL), err's code and message. */
 void meta_events_failed(struct plan *p, const char *network, const struct cni_err *err);
+/* Remove the direct-mode Event state files idle for an hour (<cniDir>/events). */
+void meta_events_sweep(const struct plan *p);
 
 /* prefetch.c */
 struct meta_selection;

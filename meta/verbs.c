@@ -88,6 +88,7 @@ static int meta_del(const struct cni_ctx *ctx, struct cni_err *err)
 		 * spec: DEL of each network); what is already gone is success. */
 		r = meta_undo_container(&p, convention, err);
 		meta_report_send(&p, "DEL");
+		meta_events_sweep(&p);
 	}
 	meta_plan_done(&p);
 	return r;
@@ -266,6 +267,7 @@ static int meta_gc(const struct cni_ctx *ctx, struct cni_err *err)
 		}
 	}
 	free(ents);
+	meta_events_sweep(&p);
 	struct cni_err e = { 0 };
 	if (meta_plan_default(&p, &e) >= 0) {
 		struct dlg_rt rt = meta_global_rt(&p);

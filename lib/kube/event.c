@@ -192,11 +192,11 @@ void kube_event_host(char buf[256])
 	buf[255] = '\0';
 }
 
-/* Hand the event to the relay: 0 once it acknowledged (its answer is not awaited), -ENOENT or
- * -ECONNREFUSED when nothing listens, else < 0 with err. */
-static int relay_event(const char *sock, const char *path, const char *body,
-		       const struct kube_event_pod *pod, int64_t deadline, struct cni_err *err)
+int kube_event_relay(const char *sock, const struct kube_event_pod *pod, const cJSON *event,
+		     int64_t deadline, struct cni_err *err)
 {
+	_cleanup_free_ char *body = json_print(event);
+	_cleanup_free_ char *path = xasprintf("/api/v1/namespaces/%s/events", pod->ns);
 	_cleanup_close_ int fd = sock_unix_connect(sock, 0);
 	if (fd == -ENOENT || fd == -ECONNREFUSED)
 		return fd;
@@ -252,36 +252,117 @@ static int relay_event(const char *sock, const char *path, const char *body,
 				   "API relay '%s': answered without acknowledging", sock);
 }
 
-int kube_event_post(const struct kube_config *cfg, const char *relay,
-		    const struct kube_event_pod *pod, const cJSON *event, int64_t deadline,
-		    struct cni_err *err)
+int kube_event_request(const struct kube_config *cfg, const char *method, const char *path,
+		       const char *body, long timeout_ms, long *ret_status, struct cni_err *err)
 {
-	_cleanup_free_ char *body = json_print(event);
-	_cleanup_free_ char *path = xasprintf("/api/v1/namespaces/%s/events", pod->ns);
-	if (relay && *relay) {
-		int r = relay_event(relay, path, body, pod, deadline, err);
-		if (r != -ENOENT && r != -ECONNREFUSED)
-			return r;
-	}
-	long left = (long)(deadline - clock_now_ms());
-	if (left < 1)
+	if (ret_status)
+		*ret_status = 0;
+	if (timeout_ms < 1)
 		return cni_err_set(err, CNI_ERR_TRY_AGAIN, ETIMEDOUT, "no time left to send it");
-	/* One exchange, no retries: an Event is not worth delaying a pod for. */
 	struct kube_config direct = *cfg;
 	if (direct.ops == &kube_relay_ops)
 		direct.ops = NULL;
+	_cleanup_free_ char *what = xasprintf("%s %s", method, path);
 	struct kube_request req = {
-		.method = "POST",
+		.method = method,
 		.path = path,
-		.content_type = "application/json",
+		.content_type = strcmp(method, "PATCH") ? "application/json"
+							: "application/merge-patch+json",
 		.body = body,
 		.body_len = strlen(body),
-		.what = "create events",
+		.what = what,
 	};
 	struct kube_response resp = { .retry_after = -1 };
-	int r = kube_exchange(&direct, &req, left, &resp, err);
-	if (r == 0 && (resp.status < 200 || resp.status > 299))
-		r = kube_http_status_err(resp.status, resp.body, resp.len, req.what, err);
+	int r = kube_exchange(&direct, &req, timeout_ms, &resp, err);
+	if (r == 0) {
+		if (ret_status)
+			*ret_status = resp.status;
+		if (resp.status < 200 || resp.status > 299)
+			r = kube_http_status_err(resp.status, resp.body, resp.len, what, err);
+	}
 	kube_response_done(&resp);
 	return r;
+}
+
+char *kube_event_patch_body(long count, int64_t now_s, const char *message)
+{
+	char ts[32];
+	kube_event_time(now_s, ts);
+	_cleanup_json_ cJSON *j = cJSON_CreateObject();
+	cJSON_AddNumberToObject(j, "count", (double)count);
+	cJSON_AddStringToObject(j, "lastTimestamp", ts);
+	if (message)
+		cJSON_AddStringToObject(j, "message", message);
+	return json_print(j);
+}
+
+uint64_t kube_event_hash(const char *message)
+{
+	uint64_t h = 14695981039346656037ull;
+	for (const char *p = message; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	return h ? h : 1;
+}
+
+char *kube_event_combined_message(const char *message)
+{
+	_cleanup_free_ char *text = xasprintf("%s%s", KUBE_EVENT_COMBINED_PREFIX, message);
+	return kube_event_message(text);
+}
+
+/* A slot for a new message: a free one, else the least recently used outside the window (there
+ * is one: at most KUBE_EVENT_SIMILAR_MAX - 1 messages are in the window). */
+static struct kube_event_sent *new_slot(struct kube_event_corr *c)
+{
+	struct kube_event_sent *best = NULL;
+	for (size_t i = 0; i < KUBE_EVENT_SIMILAR_MAX; i++) {
+		struct kube_event_sent *s = &c->sent[i];
+		if (!s->hash)
+			return s;
+		if (!s->in_window && (!best || s->used_s < best->used_s))
+			best = s;
+	}
+	return best;
+}
+
+void kube_event_correlate(struct kube_event_corr *c, const char *message, int64_t now_s,
+			  struct kube_event_step *ret)
+{
+	uint64_t h = kube_event_hash(message);
+	/* client-go's aggregator starts a new record after a gap longer than the interval. */
+	if (now_s - c->last_s > KUBE_EVENT_WINDOW_S)
+		for (size_t i = 0; i < KUBE_EVENT_SIMILAR_MAX; i++)
+			c->sent[i].in_window = false;
+	c->last_s = now_s;
+	struct kube_event_sent *s = NULL;
+	size_t n_in = 0;
+	for (size_t i = 0; i < KUBE_EVENT_SIMILAR_MAX; i++) {
+		n_in += c->sent[i].in_window;
+		if (c->sent[i].hash == h)
+			s = &c->sent[i];
+	}
+	if ((s && s->in_window) || n_in + 1 < KUBE_EVENT_SIMILAR_MAX) {
+		if (!s) {
+			s = new_slot(c);
+			*s = (struct kube_event_sent){ .hash = h };
+		}
+		s->in_window = true;
+		s->used_s = now_s;
+		*ret = (struct kube_event_step){ .patch = s->name[0] != '\0', .slot = s };
+		if (ret->patch)
+			s->count++;
+		return;
+	}
+	/* The KUBE_EVENT_SIMILAR_MAX-th distinct message: client-go drops one message of the set
+	 * to keep it below the threshold; dropping this one keeps the other messages' own Events
+	 * (deterministic, where client-go drops any). */
+	if (s)
+		s->in_window = false;
+	c->combined.hash = 1;
+	c->combined.used_s = now_s;
+	*ret = (struct kube_event_step){ .patch = c->combined.name[0] != '\0',
+					 .combined = true,
+					 .slot = &c->combined };
+	if (ret->patch)
+		c->combined.count++;
 }

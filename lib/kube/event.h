@@ -50,9 +50,62 @@ int kube_event_check(const struct kube_event_pod *pod, const char *body, char **
 /* The node's name for an Event's source: $NODE_NAME, else the host name ("" if neither). */
 void kube_event_host(char buf[256]);
 
-/* Send event about pod, before deadline (clock_now_ms): through the relay socket `relay` when
- * it is set and something listens there (returns once the relay acknowledged it), else with
- * one direct POST and no retries. Errors: code 11 (timeout, relay), or kube_http_status_err's. */
-int kube_event_post(const struct kube_config *cfg, const char *relay,
-		    const struct kube_event_pod *pod, const cJSON *event, int64_t deadline,
-		    struct cni_err *err);
+/* Hand event about pod to the relay socket relay before deadline (clock_now_ms): 0 once the
+ * relay acknowledged it (its answer is not awaited), -ENOENT or -ECONNREFUSED when nothing
+ * listens there (err untouched), else < 0 with err (code 11, or the relay's refusal). */
+int kube_event_relay(const char *relay, const struct kube_event_pod *pod, const cJSON *event,
+		     int64_t deadline, struct cni_err *err);
+
+/* One direct request about Events, no retries, never through the relay: method "POST" to
+ * /api/v1/namespaces/<ns>/events with the Event as body, or "PATCH" (JSON merge patch) to
+ * .../events/<name>. A non-2xx answer is kube_http_status_err's error (404: -ENOENT).
+ * *ret_status (may be NULL) is the HTTP status, 0 when none came. */
+int kube_event_request(const struct kube_config *cfg, const char *method, const char *path,
+		       const char *body, long timeout_ms, long *ret_status, struct cni_err *err);
+
+/* The merge patch of a repeated Event (owned): count, lastTimestamp at now_s, and message when
+ * not NULL (the combined Event's, which follows the latest message). */
+char *kube_event_patch_body(long count, int64_t now_s, const char *message);
+
+/* Event correlation as client-go's EventCorrelator does it (Kubernetes tools/record), for one
+ * aggregate key: a pod, a type and a reason (plexus is one source per node). An Event identical
+ * to one sent (same message) is a PATCH of that Event's count; once KUBE_EVENT_SIMILAR_MAX
+ * distinct messages were seen with no gap of more than KUBE_EVENT_WINDOW_S between them, each
+ * further new message goes to one combined Event, message "(combined from similar events): "
+ * and the latest message, POSTed once and then PATCHed (count, lastTimestamp, message). */
+#define KUBE_EVENT_SIMILAR_MAX 10
+#define KUBE_EVENT_WINDOW_S 600
+#define KUBE_EVENT_COMBINED_PREFIX "(combined from similar events): "
+#define KUBE_EVENT_NAME_MAX 253
+
+/* One Event sent for the key (or about to be: name empty until its POST succeeded). */
+struct kube_event_sent {
+	uint64_t hash; /* of its message (kube_event_hash), never 0; 0: the slot is free */
+	char name[KUBE_EVENT_NAME_MAX + 1];
+	long count;
+	bool in_window; /* its message counts among the window's distinct messages */
+	int64_t used_s; /* last time its message was seen */
+};
+
+/* The correlation state of one aggregate key: at most KUBE_EVENT_SIMILAR_MAX messages (those of
+ * the window, and older ones while there is room) and the combined Event. */
+struct kube_event_corr {
+	int64_t last_s; /* the key's last Event; the window ends KUBE_EVENT_WINDOW_S after it */
+	struct kube_event_sent sent[KUBE_EVENT_SIMILAR_MAX];
+	struct kube_event_sent combined; /* hash 1 once used */
+};
+
+/* What to send for one Event (kube_event_correlate). */
+struct kube_event_step {
+	bool patch;    /* PATCH slot's Event (name, count already counted); else POST a new one */
+	bool combined; /* slot is the combined Event: message is the combined one */
+	struct kube_event_sent *slot; /* in the corr: set its name and count 1 after a POST */
+};
+
+/* FNV-1a 64 of message, never 0. */
+uint64_t kube_event_hash(const char *message);
+/* Correlate an Event of message at now_s (wall clock, seconds) into c and say what to send. */
+void kube_event_correlate(struct kube_event_corr *c, const char *message, int64_t now_s,
+			  struct kube_event_step *ret);
+/* The combined Event's message for message (owned, cut to KUBE_EVENT_MESSAGE_MAX). */
+char *kube_event_combined_message(const char *message);

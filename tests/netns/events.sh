@@ -3,8 +3,11 @@
 # Pod Events from the meta-plugin (docs/observability.md, "Events"), against the API server
 # fixture in a "node" network namespace: one AddedInterface per attachment, a Warning naming the
 # network and CNI code when ADD fails, a crash-looping pod's repeated failure aggregated by
-# plexus-apid into one Event (PATCHes of its count), the relay refusing Events for another pod
-# or of a foreign reason, and an API server that hangs on Events: ADD still succeeds, quickly,
+# plexus-apid into one Event (PATCHes of its count), similar Events (other messages) merged into
+# one "(combined from similar events)" Event after 10, the relay refusing Events for another pod
+# or of a foreign reason; without the relay, the same correlation from the meta-plugin's state
+# files under cniDir/events (crash loop with DELs between, a damaged file, similar Events, the
+# cap and the idle sweep); and an API server that hangs on Events: ADD still succeeds, quickly,
 # and the dropped Event is counted. The request bodies are asserted as the fixture recorded them.
 # Needs root, node, python3.
 source "$(dirname "$0")/../lib.sh"
@@ -27,7 +30,10 @@ new_node "$NODE"
 	pod pod-c "mv-a"; echo ,
 	pod pod-d "mv-a"; echo ,
 	pod pod-nonad "mv-a,no-such-net"; echo ,
-	pod pod-loop "mv-bad"
+	pod pod-loop "mv-bad"; echo ,
+	pod pod-dloop "mv-bad"; echo ,
+	pod pod-dsim "mv-a"; echo ,
+	pod pod-dcap "mv-a"
 	echo ']}'
 } >"$TMP/state.json"
 TOKEN=plexus-node-token-$T_ID
@@ -49,7 +55,7 @@ plexus() { # plexus VERB POD [CONF]: sets OUT, RC, MS (elapsed); stderr to $TMP/
 	RC=$?
 	MS=$((($(date +%s%N) - t0) / 1000000))
 }
-for p in pod-a pod-b pod-c pod-d pod-nonad pod-loop; do t_netns "$(podns "$p")"; done
+for p in pod-a pod-b pod-c pod-d pod-nonad pod-loop pod-dloop pod-dsim pod-dcap; do t_netns "$(podns "$p")"; done
 fixture() { ip netns exec "$NODE" curl -sk "https://127.0.0.1:$PORT/_fixture/$1" "${@:2}"; }
 # events_of POD: the Event bodies POSTed for POD, in order, one JSON object a line
 events_of() { fixture requests | jq -c --arg p "$1" '.items[] | select(.method=="POST" and (.path|endswith("/events")))
@@ -175,7 +181,86 @@ check "events: the 26th Event of a pod is dropped by the relay's spam filter (co
 check "... the 25 before it are one Event in the API server, count 25" \
 	test "$(fixture state | jq -c '[.items[] | select(.kind=="Event" and .involvedObject.name=="pod-b") | .count]')" = "[25]"
 
-# ---- 5: an API server that hangs on Events ------------------------------------------------------
+# ---- 5: similar Events (same pod and reason, other messages) merged by the relay ----------------
+# 12 distinct messages: the first 9 are Events of their own, the 10th makes the combined Event,
+# the 11th and 12th PATCH it (count, lastTimestamp and its message); a repeat of the 3rd is a
+# PATCH of the 3rd's own Event.
+msg() { echo "Failed to add default/mv-x: CNI error 7: try $1"; }
+raw_seq() { # raw_seq POD REASON N...: one raw relay exchange per message number, in order
+	local pod=$1 reason=$2 i; shift 2
+	for i in "$@"; do raw "$(req "$pod" "$(ev "$pod" "$reason" "$(msg "$i")")")" >/dev/null; done
+}
+raw_seq pod-s AddInterfaceFailed $(seq 12) 3
+EV=$(events_of pod-s)
+check "events: 12 similar Events of a pod through the relay: 9 POSTs of their own, then 1 of the combined Event" \
+	test "$(jq -r .message <<<"$EV" | paste -sd'|')" = "$(for i in $(seq 9); do msg "$i"; done | paste -sd'|')|(combined from similar events): $(msg 10)"
+COMB=$(jq -r 'select(.message|startswith("(combined")) | .metadata.name' <<<"$EV")
+THIRD=$(jq -r --arg m "$(msg 3)" 'select(.message==$m) | .metadata.name' <<<"$EV")
+check "... the combined Event is a Warning AddInterfaceFailed about the pod, count 1" \
+	jqe -s 'map(select(.message|startswith("(combined"))) | length == 1 and (.[0] | .type == "Warning" and
+		.reason == "AddInterfaceFailed" and .count == 1 and .involvedObject.name == "pod-s")' "$EV"
+check "... the 11th and 12th PATCH it: count 2 and 3, the message following the latest" \
+	test "$(fixture requests | jq -c --arg n "$COMB" '[.items[] | select(.method=="PATCH" and (.path|endswith("/events/"+$n)))
+		| .body | fromjson | [.count, .message]]')" = "$(jq -cn --arg a "(combined from similar events): $(msg 11)" \
+		--arg b "(combined from similar events): $(msg 12)" '[[2,$a],[3,$b]]')"
+check "... a repeat of the 3rd message PATCHes the 3rd's own Event (count 2, no message)" \
+	test "$(fixture requests | jq -c --arg n "$THIRD" '[.items[] | select(.method=="PATCH" and (.path|endswith("/events/"+$n)))
+		| .body | fromjson | [.count, keys]]')" = '[[2,["count","lastTimestamp"]]]'
+check "... the API server holds 10 Events for pod-s, the combined one with count 3" \
+	test "$(fixture state | jq -c '[.items[] | select(.kind=="Event" and .involvedObject.name=="pod-s")] |
+		[length, (map(select(.message|startswith("(combined"))) | .[0].count)]')" = "[10,3]"
+
+# ---- 6: direct (no relay): the meta-plugin correlates with its state under cniDir/events -------
+# A crash-looping pod as the kubelet runs it: ADD fails, DEL tears the sandbox down, again.
+for _ in 1 2 3 4 5; do plexus ADD pod-dloop "$CONF"; plexus DEL pod-dloop "$CONF"; done
+EV=$(events_of pod-dloop)
+NAME=$(jq -r .metadata.name <<<"$EV")
+check "events: direct, 5 failed ADDs (DEL between) of pod-dloop: 1 POST of its Event, 4 PATCHes of it" \
+	test "$(wc -l <<<"$EV")/$(n_requests PATCH "/events/$NAME\$")" = 1/4
+check "... merge patches of count 2..5 and lastTimestamp only" \
+	test "$(fixture requests | jq -c --arg n "$NAME" '[.items[] | select(.method=="PATCH" and (.path|endswith("/events/"+$n)))
+		| select(.contentType=="application/merge-patch+json") | .body | fromjson | select(keys==["count","lastTimestamp"]) | .count]')" = "[2,3,4,5]"
+check "... the API server's Event has count 5" \
+	test "$(fixture state | jq --arg n "$NAME" '.items[] | select(.kind=="Event" and .metadata.name==$n) | .count')" = 5
+SDIR=$TMP/cache/events
+check "... its state is one file under cniDir/events, mode 0600, naming the Event with count 5" \
+	bash -c "[ \"\$(ls '$SDIR' | wc -l)/\$(stat -c %a '$SDIR'/*.json)\" = 1/600 ] &&
+		jq -e '.sent | length == 1 and .[0].name == \"$NAME\" and .[0].count == 5' '$SDIR'/*.json >/dev/null"
+# A damaged state file (a crash mid-write): the next Event starts over with a POST.
+STATE=$(ls "$SDIR"/*.json)
+printf '{"key":"torn' >"$STATE"
+plexus ADD pod-dloop "$CONF"; plexus DEL pod-dloop "$CONF"
+check "events: a damaged state file: the next failure POSTs a new Event and the file is valid again" \
+	test "$(events_of pod-dloop | wc -l)/$(jq '.sent[0].count' "$STATE")" = 2/1
+# Similar Events directly: each ADD of pod-dsim (cluster + mv-a) makes 2 AddedInterface Events
+# whose IPs differ from the ADD before (host-local goes round): 6 ADDs, 12 distinct messages.
+for _ in 1 2 3 4 5 6; do plexus ADD pod-dsim "$CONF"; plexus DEL pod-dsim "$CONF"; done
+EV=$(events_of pod-dsim)
+COMB=$(jq -r 'select(.message|startswith("(combined")) | .metadata.name' <<<"$EV")
+check "events: direct, 12 similar AddedInterface Events of pod-dsim: 9 POSTs, 1 combined, 2 PATCHes of it" \
+	test "$(wc -l <<<"$EV")/$(jq -r 'select(.message|startswith("(combined from similar events): Add ")) | .count' <<<"$EV")/$(n_requests PATCH "/events/$COMB\$")" = 10/1/2
+check "... the combined Event in the API server: count 3, the message of the last ADD's net1" \
+	jqe -s 'length == 1 and (.[0] | .count == 3 and (.message|test("^\\(combined from similar events\\): Add net1 \\[10\\.231\\.0\\.[0-9]+/24\\] from default/mv-a$")))' \
+	"$(fixture state | jq -c --arg n "$COMB" '.items[] | select(.kind=="Event" and .metadata.name==$n)')"
+# Bounded: idle state goes on DEL; at the cap, a new key's file first removes the oldest.
+for i in $(seq 300); do printf '{}' >"$SDIR/filler$i.json"; done
+touch -d '-2 hours' "$SDIR"/filler*.json
+plexus ADD pod-dcap "$CONF"
+check "events: direct with 300 idle files in cniDir/events: ADD pod-dcap still posts its 2 Events" \
+	test "$(events_of pod-dcap | wc -l)" = 2
+plexus DEL pod-dcap "$CONF"
+check "... and DEL removed the files idle for over an hour, keeping the 3 live ones" \
+	test "$(ls "$SDIR" | wc -l)" = 3
+rm "$(grep -l pod-dcap "$SDIR"/*.json)"
+for i in $(seq 254); do printf '{}' >"$SDIR/filler$i.json"; done
+touch -d '-30 minutes' "$SDIR"/filler*.json
+touch -d '-50 minutes' "$SDIR/filler1.json"
+plexus ADD pod-dcap "$CONF"
+check "... with 256 live files, pod-dcap's new state file first removed the oldest: 256 files, filler1 gone" \
+	test "$(ls "$SDIR" | wc -l)/$(test -e "$SDIR/filler1.json" && echo kept || echo gone)" = 256/gone
+plexus DEL pod-dcap "$CONF"
+
+# ---- 7: an API server that hangs on Events ------------------------------------------------------
 fixture faults -X POST -d '[{"method":"POST","path":"/events","hang":true,"count":100}]' >/dev/null
 plexus ADD pod-c
 check "events: Events hang in the API server: ADD pod-c through the relay still succeeds, in < 1.5 s" \

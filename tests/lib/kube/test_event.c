@@ -166,12 +166,84 @@ static void test_event_check(void **state)
 	assert_true(kube_event_check(&pod, NULL, &t, &r, &m, &err) < 0);
 }
 
+/* Correlate message number i at time t into c; the step, with a POST "sent" as name n<i>. */
+static struct kube_event_step step_at(struct kube_event_corr *c, int i, int64_t t)
+{
+	char msg[32], name[32];
+	snprintf(msg, sizeof(msg), "message %d", i);
+	struct kube_event_step st;
+	kube_event_correlate(c, msg, t, &st);
+	if (!st.patch) {
+		snprintf(name, sizeof(name), "%s%d", st.combined ? "combined" : "n", i);
+		strcpy(st.slot->name, name);
+		st.slot->count = 1;
+	}
+	return st;
+}
+
+static void test_event_correlate(void **state)
+{
+	(void)state;
+	struct kube_event_corr c = { 0 };
+	int64_t t = 1000;
+	/* Messages 1..9: Events of their own; a repeat is a PATCH of its own Event. */
+	for (int i = 1; i <= 9; i++) {
+		struct kube_event_step st = step_at(&c, i, t++);
+		assert_false(st.patch || st.combined);
+	}
+	struct kube_event_step st = step_at(&c, 3, t++);
+	assert_true(st.patch && !st.combined && st.slot->count == 2);
+	assert_string_equal(st.slot->name, "n3");
+	/* The 10th distinct message: the combined Event (POST), then the 11th PATCHes it. */
+	st = step_at(&c, 10, t++);
+	assert_true(st.combined && !st.patch);
+	st = step_at(&c, 11, t++);
+	assert_true(st.combined && st.patch && st.slot->count == 2);
+	assert_string_equal(st.slot->name, "combined10");
+	/* The 10th again: still the combined Event (it never joined the window's messages). */
+	st = step_at(&c, 10, t++);
+	assert_true(st.combined && st.patch && st.slot->count == 3);
+	/* The window's messages keep their Events. */
+	st = step_at(&c, 9, t);
+	assert_true(!st.combined && st.patch && st.slot->count == 2);
+	/* More than KUBE_EVENT_WINDOW_S without one: a new window, new messages are their own
+	 * Events again; the combined Event is PATCHed again when the window fills up. */
+	t += KUBE_EVENT_WINDOW_S + 1;
+	st = step_at(&c, 12, t++);
+	assert_true(!st.combined && !st.patch);
+	for (int i = 13; i <= 20; i++)
+		assert_false(step_at(&c, i, t++).combined);
+	st = step_at(&c, 21, t++);
+	assert_true(st.combined && st.patch && st.slot->count == 4);
+	/* At most KUBE_EVENT_SIMILAR_MAX messages are kept: an old one's Event was let go. */
+	size_t used = 0;
+	for (size_t i = 0; i < KUBE_EVENT_SIMILAR_MAX; i++)
+		used += c.sent[i].hash != 0;
+	assert_int_equal(used, KUBE_EVENT_SIMILAR_MAX);
+	/* A gap of exactly the interval keeps the window (client-go: "> maxInterval"). */
+	struct kube_event_corr d = { 0 };
+	for (int i = 1; i <= 9; i++)
+		step_at(&d, i, 0);
+	assert_true(step_at(&d, 10, KUBE_EVENT_WINDOW_S).combined);
+	/* The combined message: prefixed, cut to the bound. */
+	_cleanup_free_ char *m = kube_event_combined_message("Add net1");
+	assert_string_equal(m, "(combined from similar events): Add net1");
+	_cleanup_free_ char *long_msg = xmalloc(KUBE_EVENT_MESSAGE_MAX + 1);
+	memset(long_msg, 'x', KUBE_EVENT_MESSAGE_MAX);
+	long_msg[KUBE_EVENT_MESSAGE_MAX] = '\0';
+	_cleanup_free_ char *cut = kube_event_combined_message(long_msg);
+	assert_int_equal(strlen(cut), KUBE_EVENT_MESSAGE_MAX);
+	_cleanup_free_ char *patch = kube_event_patch_body(7, 0, NULL);
+	assert_string_equal(patch, "{\"count\":7,\"lastTimestamp\":\"1970-01-01T00:00:00Z\"}");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_event_message_bounds),
 		cmocka_unit_test(test_event_new_shape),
 		cmocka_unit_test(test_event_check),
+		cmocka_unit_test(test_event_correlate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
