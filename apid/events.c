@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* plexus-apid's pod Events: the relay's check, a spam filter and aggregation (events.h). They
- * follow client-go's event correlator: an Event identical to one already sent (same pod, type,
- * reason, message) becomes a PATCH of that Event's count and lastTimestamp, and each pod has a
- * token bucket (burst 25, one more every 5 minutes) beyond which its Events are dropped. */
+ * follow client-go's event correlator: identical Events become PATCHes of one Event's count,
+ * similar ones (other messages) one combined Event after 10 (kube_event_correlate), and each
+ * pod has a token bucket (burst 25, one more every 5 minutes) beyond which its Events are
+ * dropped. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,7 +16,6 @@
 #include "lib/json/json.h"
 #include "lib/kube/config.h"
 #include "lib/kube/event.h"
-#include "lib/kube/http.h"
 #include "lib/metrics/metrics.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/clock.h"

@@ -212,7 +212,9 @@ check "... the API server holds 10 Events for pod-s, the combined one with count
 
 # ---- 6: direct (no relay): the meta-plugin correlates with its state under cniDir/events -------
 # A crash-looping pod as the kubelet runs it: ADD fails, DEL tears the sandbox down, again.
-for _ in 1 2 3 4 5; do plexus ADD pod-dloop "$CONF"; plexus DEL pod-dloop "$CONF"; done
+RCS=
+for _ in 1 2 3 4 5; do plexus ADD pod-dloop "$CONF"; RCS+=$RC; plexus DEL pod-dloop "$CONF"; RCS+=$RC; done
+check "events: direct, pod-dloop's ADDs fail with the CNI error, its DELs succeed" test "$RCS" = 1010101010
 EV=$(events_of pod-dloop)
 NAME=$(jq -r .metadata.name <<<"$EV")
 check "events: direct, 5 failed ADDs (DEL between) of pod-dloop: 1 POST of its Event, 4 PATCHes of it" \
@@ -234,7 +236,9 @@ check "events: a damaged state file: the next failure POSTs a new Event and the 
 	test "$(events_of pod-dloop | wc -l)/$(jq '.sent[0].count' "$STATE")" = 2/1
 # Similar Events directly: each ADD of pod-dsim (cluster + mv-a) makes 2 AddedInterface Events
 # whose IPs differ from the ADD before (host-local goes round): 6 ADDs, 12 distinct messages.
-for _ in 1 2 3 4 5 6; do plexus ADD pod-dsim "$CONF"; plexus DEL pod-dsim "$CONF"; done
+RCS=
+for _ in 1 2 3 4 5 6; do plexus ADD pod-dsim "$CONF"; RCS+=$RC; plexus DEL pod-dsim "$CONF"; RCS+=$RC; done
+check "events: direct, 6 ADDs and DELs of pod-dsim succeed (under SANITIZE=1: no finding either)" test "$RCS" = 000000000000
 EV=$(events_of pod-dsim)
 COMB=$(jq -r 'select(.message|startswith("(combined")) | .metadata.name' <<<"$EV")
 check "events: direct, 12 similar AddedInterface Events of pod-dsim: 9 POSTs, 1 combined, 2 PATCHes of it" \
