@@ -32,19 +32,22 @@ static const char *plugin_type(const struct attachment *a)
 	return type ? type : "unknown";
 }
 
-/* Send the datagram buf to metrics.sock beside the relay socket. */
-static void send_dgram(const char *relay, const char *buf)
+/* Send the datagram buf to metrics.sock beside the relay socket; false when it was lost. */
+static bool send_dgram(const char *relay, const char *buf)
 {
 	_cleanup_free_ char *dir = xstrdup(relay);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int w = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/metrics.sock", dirname(dir));
 	if (w < 0 || (size_t)w >= sizeof(sa.sun_path))
-		return;
+		return false;
 	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	/* No socket (apid down) or a full queue: the report is lost, by design. */
 	if (fd < 0 || sendto(fd, buf, strlen(buf), MSG_DONTWAIT | MSG_NOSIGNAL,
-			     (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			     (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		log_debug("report to '%s' lost: %s", sa.sun_path, strerror(errno));
+		return false;
+	}
+	return true;
 }
 
 /* One line of the pool datagram being built: the attachment it came from. */
@@ -117,7 +120,7 @@ static void send_pools(const struct plan *p)
 		sent += report_pool_append(buf, lines[i].network, lines[i].plugin, "host-local",
 					   lines[i].range, lines[i].addresses, lines[i].allocated);
 	if (sent > 0)
-		send_dgram(p->conf.api_relay, buf);
+		(void)send_dgram(p->conf.api_relay, buf);
 }
 
 void meta_report_send(const struct plan *p, const char *verb)
@@ -135,8 +138,7 @@ void meta_report_send(const struct plan *p, const char *verb)
 	}
 	if (n == 0)
 		return;
-	send_dgram(relay, buf);
-	/* CHECK changes no lease. */
-	if (strcmp(verb, "CHECK") != 0)
+	/* CHECK changes no lease; with nobody listening, the stores are not even read. */
+	if (send_dgram(relay, buf) && strcmp(verb, "CHECK") != 0)
 		send_pools(p);
 }
