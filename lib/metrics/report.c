@@ -149,19 +149,20 @@ static bool range_ok(const char *s)
 	return !strcmp(back, s);
 }
 
-/* A count: 1 to REPORT_COUNT_DIGITS decimal digits, no leading zero. */
+static bool count_ok(double v)
+{
+	return isfinite(v) && v >= 0 && v < 1e39 && v == floor(v);
+}
+
+/* A count: 1 to REPORT_COUNT_DIGITS decimal digits, no leading zero, below 10^39 (also once
+ * rounded to a double, so that it encodes again). */
 static bool count_parse(const char *s, double *ret)
 {
 	size_t n = strspn(s, "0123456789");
 	if (n == 0 || s[n] || n > REPORT_COUNT_DIGITS || (n > 1 && s[0] == '0'))
 		return false;
 	*ret = strtod(s, NULL);
-	return true;
-}
-
-static bool count_ok(double v)
-{
-	return isfinite(v) && v >= 0 && v < 1e39 && v == floor(v);
+	return count_ok(*ret);
 }
 
 int report_pool_parse(const char *buf, size_t len, struct report_pools *ret, struct cni_err *err)

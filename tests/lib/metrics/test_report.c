@@ -180,6 +180,8 @@ static void test_report_pool_parse(void **state)
 		"plexus-pool 1\nn p i 10.0.0.0/8 -1 0\n",
 		"plexus-pool 1\nn p i 10.0.0.0/8 1e3 0\n",
 		"plexus-pool 1\nn p i 10.0.0.0/8 1000000000000000000000000000000000000000 0\n",
+		/* 39 digits, but 10^39 once a double: it could not be encoded again. */
+		"plexus-pool 1\nn p i 10.0.0.0/8 999999999999999999999999999999999999999 0\n",
 		"plexus-pool 1\nn p/x i 10.0.0.0/8 1 0\n",  /* '/' in a plugin */
 		"plexus-pool 1\nn p i\"} 10.0.0.0/8 1 0\n", /* label injection */
 		"plexus-pool 1\nn p i 10.0.0.0/8 1 0 extra\n",
