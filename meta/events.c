@@ -287,6 +287,7 @@ void meta_events_sweep(const struct plan *p)
 	if (dfd >= 0)
 		(void)state_sweep(dfd, false);
 }
+
 void meta_events_added(struct plan *p)
 {
 	for (size_t i = 0; i < p->n_att; i++) {
