@@ -78,7 +78,7 @@ struct hl_pool {
  * subnet keys, not runtimeConfig's) and the leases of its store, read without the lock (a
  * gauge may be a lease off) and never created. *ret (owned, *ret_n entries, in conf order):
  * a missing store is all free. Errors: hl_conf_parse's, code 5 for an unreadable store or one
- * of more than HL_POOL_SCAN_MAX entries. */
+ * of HL_POOL_SCAN_MAX entries or more. */
 int hl_pool_usage(const char *name, const cJSON *ipam, struct hl_pool **ret, size_t *ret_n,
 		  struct cni_err *err);
 

@@ -90,7 +90,7 @@ int hl_pool_usage(const char *name, const cJSON *ipam, struct hl_pool **ret, siz
 	(void)closedir(d);
 	if (seen == HL_POOL_SCAN_MAX)
 		return cni_err_set(err, CNI_ERR_IO, EFBIG,
-				   "ipam.dataDir: '%s' has more than %d entries", dir,
+				   "ipam.dataDir: '%s' has %d entries or more", dir,
 				   HL_POOL_SCAN_MAX);
 	*ret = TAKE_PTR(pools);
 	*ret_n = n;
