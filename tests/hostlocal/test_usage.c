@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Unit tests for host-local pool usage (hostlocal/usage.c): range sizes without the gateway,
- * leases counted per range from the store's names, a missing store, bad conf. */
+ * leases counted per range from the store's names, a missing store, a store too large, bad
+ * conf. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,7 +18,8 @@
 #include "lib/json/json.h"
 #include "lib/util/cleanup.h"
 
-static char root[] = "/tmp/plexus-usage.XXXXXX";
+/* tmpfs: the too-large store is 64 Ki files. */
+static char root[] = "/dev/shm/plexus-usage.XXXXXX";
 
 static void touch(const char *name)
 {
@@ -80,6 +83,20 @@ static void test_usage_counts(void **state)
 	assert_true(p[2].allocated == 1);
 	free(p);
 
+	/* A store too large to count (HL_POOL_SCAN_MAX entries with . and ..) is an error, not a
+	 * longer walk. */
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	for (int i = 0; i < HL_POOL_SCAN_MAX; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "x%d", i);
+		int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	assert_true(usage(ranges, &p, &n, &e) < 0);
+	assert_int_equal(e.code, CNI_ERR_IO);
+	assert_non_null(strstr(e.msg, "entries or more"));
 	/* A bad conf is the conf's error, naming the field. */
 	assert_true(usage("[[{\"subnet\":\"nope\"}]]", &p, &n, &e) < 0);
 	assert_int_equal(e.code, CNI_ERR_INVALID_CONFIG);
