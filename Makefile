@@ -104,12 +104,19 @@ $(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(B)/obj/apid/events.o $(B)/obj/apid/
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- device-plugin/: plexus-device-plugin, the kubelet device plugin daemon (docs/device-plugin.md)
-# It alone links libpci (device names for logging). Its tests link DP_OBJS (rule below).
-DP_SRCS := $(filter-out device-plugin/main.c,$(sort $(wildcard device-plugin/*.c)))
-DP_OBJS := $(DP_SRCS:%.c=$(B)/obj/%.o)
+# VF discovery, pool selectors, link health and device-info files are the library both VF
+# daemons link (DP_CORE, also plexus-dra); they alone link libpci (device names for logging).
+# The device plugin's tests link DP_OBJS (rule below).
+DP_CORE_SRCS := $(addprefix device-plugin/,config.c devices.c devinfo.c health.c)
+DP_CORE := $(B)/libdpcore.a
+DP_SRCS := $(filter-out device-plugin/main.c $(DP_CORE_SRCS),$(sort $(wildcard device-plugin/*.c)))
+DP_OBJS := $(DP_SRCS:%.c=$(B)/obj/%.o) $(DP_CORE)
 DP_LDLIBS := $(shell $(PKG_CONFIG) --libs libpci)
 BINS += $(B)/bin/plexus-device-plugin
 $(B)/obj/device-plugin/%.o: CFLAGS += $(shell $(PKG_CONFIG) --cflags libpci)
+
+$(DP_CORE): $(DP_CORE_SRCS:%.c=$(B)/obj/%.o)
+	$(call quiet,AR,$@)mkdir -p $(@D) && rm -f $@ && $(AR) rcs $@ $^
 
 $(B)/bin/plexus-device-plugin: $(B)/obj/device-plugin/main.o $(DP_OBJS) $(LIB)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(DP_LDLIBS)
