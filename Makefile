@@ -121,6 +121,14 @@ $(DP_CORE): $(DP_CORE_SRCS:%.c=$(B)/obj/%.o)
 $(B)/bin/plexus-device-plugin: $(B)/obj/device-plugin/main.o $(DP_OBJS) $(LIB)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(DP_LDLIBS)
 
+# ---- dra/: plexus-dra, the kubelet DRA driver for SR-IOV VFs (docs/dra.md) ------------------
+DRA_SRCS := $(filter-out dra/main.c,$(sort $(wildcard dra/*.c)))
+DRA_OBJS := $(DRA_SRCS:%.c=$(B)/obj/%.o)
+BINS += $(B)/bin/plexus-dra
+
+$(B)/bin/plexus-dra: $(B)/obj/dra/main.o $(DRA_OBJS) $(DP_CORE) $(LIB)
+	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(DP_LDLIBS)
+
 # ---- unit tests: tests/<dir>/test_<unit>.c -> $(B)/tests/<dir>/test_<unit> -------------------
 TEST_SRCS := $(sort $(wildcard tests/*/test_*.c tests/*/*/test_*.c))
 TEST_BINS := $(TEST_SRCS:%.c=$(B)/%)
@@ -152,6 +160,11 @@ $(B)/tests/%: tests/%.c $(META_OBJS) $(DLG_OBJS) $(PLUGIN_OBJS) $(LIB) | $(PROTO
 $(B)/tests/device-plugin/%: tests/device-plugin/%.c $(DP_OBJS) $(LIB) | $(PROTO_H)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(DP_OBJS) $(LIB) $(LDLIBS) $(DP_LDLIBS) $(TEST_LDLIBS)
+
+# tests/dra/ link the DRA driver's objects and the shared VF library.
+$(B)/tests/dra/%: tests/dra/%.c $(DRA_OBJS) $(DP_CORE) $(LIB) | $(PROTO_H)
+	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(DRA_OBJS) $(DP_CORE) $(LIB) $(LDLIBS) $(DP_LDLIBS) $(TEST_LDLIBS)
 
 # tests/apid/ link the relay daemon's attachment metrics.
 $(B)/tests/apid/%: tests/apid/%.c $(B)/obj/apid/attach.o $(LIB) | $(PROTO_H)
