@@ -72,6 +72,7 @@ struct dra {
 	pthread_mutex_t lock; /* pools[].devs/selector/n_devs: main thread writes, plugin reads */
 	struct dra_pool *pools;
 	size_t n_pools;
+	bool pruned; /* slices.c: stale pools' slices deleted once */
 
 	/* plugin.c: the two gRPC servers and their threads */
 	char *reg_sock, *dra_sock;

@@ -282,11 +282,61 @@ static int publish_pool(struct dra *d, struct dra_pool *dp, struct cni_err *err)
 	return 0;
 }
 
+/* Slices of this node and driver whose pool is no longer configured (a config change while
+ * the driver was down) would offer devices nobody prepares: delete them. */
+static int prune(const struct dra *d, struct cni_err *err)
+{
+	_cleanup_free_ char *path = xasprintf(SLICES_PATH "?fieldSelector=spec.nodeName%%3D%s"
+							  "%%2Cspec.driver%%3D%s",
+					      d->node, d->driver);
+	_cleanup_free_ char *body = NULL;
+	_cleanup_json_ cJSON *list = NULL;
+	const cJSON *items = NULL;
+	size_t len = 0;
+	struct kube_request req = { .method = "GET", .path = path, .what = "list resourceslices" };
+	int r = kube_request(d->kube, &req, &body, &len, err);
+	if (r >= 0)
+		r = json_parse(body, len, "list resourceslices", &list, err);
+	if (r >= 0)
+		r = json_get_array(list, "items", "list resourceslices", &items, err);
+	const cJSON *it;
+	cJSON_ArrayForEach (it, items) {
+		const cJSON *name = json_get(json_get(it, "metadata"), "name");
+		const cJSON *pool = json_get(json_get(json_get(it, "spec"), "pool"), "name");
+		const cJSON *node = json_get(json_get(it, "spec"), "nodeName");
+		const cJSON *drv = json_get(json_get(it, "spec"), "driver");
+		bool ours = false;
+		if (r < 0 || !cJSON_IsString(name) || !cJSON_IsString(pool) ||
+		    !cJSON_IsString(node) || !cJSON_IsString(drv) ||
+		    !kube_dns1123_subdomain(name->valuestring))
+			continue;
+		/* The selector is the server's business; check again what we delete. */
+		if (strcmp(node->valuestring, d->node) || strcmp(drv->valuestring, d->driver))
+			continue;
+		for (size_t p = 0; p < d->n_pools && !ours; p++)
+			ours = !strcmp(d->pools[p].name, pool->valuestring);
+		if (ours)
+			continue;
+		r = send_slice(d, "DELETE", name->valuestring, NULL, err);
+		if (r == -ENOENT)
+			r = 0;
+		if (r >= 0)
+			log_info("deleted slice '%s' of pool '%s': pool not configured",
+				 name->valuestring, pool->valuestring);
+	}
+	return r;
+}
+
 int dra_slices_publish(struct dra *d, struct cni_err *err)
 {
 	int ret = 0;
 	if (!d->kube)
 		return 0;
+	if (!d->pruned) {
+		if (prune(d, err) < 0)
+			return cni_err_wrap(err, "stale slices");
+		d->pruned = true;
+	}
 	for (size_t p = 0; p < d->n_pools; p++) {
 		struct cni_err e = { 0 };
 		if (!d->pools[p].dirty)
