@@ -75,6 +75,9 @@ static int parse_dev(const cJSON *o, const char *path, struct dra_dev *dv, struc
 {
 	bool vfio = false;
 	int64_t grp = -1;
+	char p1[96], p2[96];
+	snprintf(p1, sizeof(p1), "%s.vfio", path);
+	snprintf(p2, sizeof(p2), "%s.iommuGroup", path);
 	int r = get_str(o, "request", path, dv->request, sizeof(dv->request), false, "-_/.", err);
 	if (r >= 0)
 		r = get_str(o, "pool", path, dv->pool, sizeof(dv->pool), false, "-.", err);
@@ -89,9 +92,9 @@ static int parse_dev(const cJSON *o, const char *path, struct dra_dev *dv, struc
 		r = get_str(o, "origDriver", path, dv->orig_driver, sizeof(dv->orig_driver), true,
 			    "-_", err);
 	if (r >= 0)
-		r = json_get_bool(o, "vfio", path, &vfio, NULL, err);
+		r = json_get_bool(o, "vfio", p1, &vfio, NULL, err);
 	if (r >= 0)
-		r = json_get_int(o, "iommuGroup", path, -1, INT32_MAX, &grp, NULL, err);
+		r = json_get_int(o, "iommuGroup", p2, -1, INT32_MAX, &grp, NULL, err);
 	if (r < 0)
 		return r;
 	if (!bdf_ok(dv->bdf))
@@ -106,16 +109,18 @@ static int parse_claim(const cJSON *o, const char *path, struct dra_claim *c, st
 {
 	const cJSON *devs = NULL;
 	int64_t state = 0;
-	char p[64];
+	char p[64], ps[64], pd[64];
+	snprintf(ps, sizeof(ps), "%s.state", path);
+	snprintf(pd, sizeof(pd), "%s.devices", path);
 	int r = get_str(o, "uid", path, c->uid, sizeof(c->uid), false, "-", err);
 	if (r >= 0)
 		r = get_str(o, "namespace", path, c->ns, sizeof(c->ns), false, "-", err);
 	if (r >= 0)
 		r = get_str(o, "name", path, c->name, sizeof(c->name), false, "-.", err);
 	if (r >= 0)
-		r = json_get_int(o, "state", path, DRA_PREPARING, DRA_PREPARED, &state, NULL, err);
+		r = json_get_int(o, "state", ps, DRA_PREPARING, DRA_PREPARED, &state, NULL, err);
 	if (r >= 0)
-		r = json_get_array(o, "devices", path, &devs, err);
+		r = json_get_array(o, "devices", pd, &devs, err);
 	if (r < 0)
 		return r;
 	c->state = (enum dra_claim_state)state;
@@ -146,7 +151,7 @@ int dra_ckpt_load(struct dra *d, struct cni_err *err)
 				   strerror(-r));
 	r = json_parse(text, len, "checkpoint", &root, err);
 	if (r >= 0)
-		r = json_get_array(root, "claims", "checkpoint", &claims, err);
+		r = json_get_array(root, "claims", "checkpoint.claims", &claims, err);
 	if (r < 0)
 		return cni_err_wrap(err, "'%s'", d->ckpt_path);
 	const cJSON *it;
