@@ -12,6 +12,7 @@
 #include "lib/json/json.h"
 #include "lib/kube/http.h"
 #include "lib/kube/internal.h"
+#include "lib/kube/list.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/log.h"
 #include "lib/util/sysfs.h"
@@ -286,19 +287,12 @@ static int publish_pool(struct dra *d, struct dra_pool *dp, struct cni_err *err)
  * the driver was down) would offer devices nobody prepares: delete them. */
 static int prune(const struct dra *d, struct cni_err *err)
 {
-	_cleanup_free_ char *path = xasprintf(SLICES_PATH "?fieldSelector=spec.nodeName%%3D%s"
-							  "%%2Cspec.driver%%3D%s",
-					      d->node, d->driver);
-	_cleanup_free_ char *body = NULL;
-	_cleanup_json_ cJSON *list = NULL;
-	const cJSON *items = NULL;
-	size_t len = 0;
-	struct kube_request req = { .method = "GET", .path = path, .what = "list resourceslices" };
-	int r = kube_request(d->kube, &req, &body, &len, err);
-	if (r >= 0)
-		r = json_parse(body, len, "list resourceslices", &list, err);
-	if (r >= 0)
-		r = json_get_array(list, "items", "list resourceslices", &items, err);
+	_cleanup_free_ char *field =
+		xasprintf("spec.nodeName=%s,spec.driver=%s", d->node, d->driver);
+	_cleanup_json_ cJSON *items = NULL;
+	_cleanup_free_ char *rv = NULL;
+	int r = kube_list(d->kube, SLICES_PATH, &(struct kube_selectors){ .field = field }, 0,
+			  &items, &rv, err);
 	const cJSON *it;
 	cJSON_ArrayForEach (it, items) {
 		const cJSON *name = json_get(json_get(it, "metadata"), "name");
