@@ -93,6 +93,13 @@ void dra_device_name(const char *bdf, char *out);
 int dra_pools_init(struct dra *d, struct cni_err *err);
 void dra_pools_free(struct dra *d);
 
+/* api.c: run fn in a short-lived child process, so libcurl is never loaded in the driver
+ * itself. fn's output (*ret, malloc'd) comes back as *ret (owned, NUL-terminated; either
+ * out-parameter may be NULL) and its error as err. fn must take no lock (it runs in a fork of
+ * a threaded process). */
+typedef int (*dra_api_fn)(void *arg, char **ret, size_t *ret_len, struct cni_err *err);
+int dra_api_run(dra_api_fn fn, void *arg, char **ret, size_t *ret_len, struct cni_err *err);
+
 /* plugin.c: registration socket <registry>/<driver>-reg.sock, DRA socket <plugin>/dra.sock. */
 int dra_plugin_start(struct dra *d, struct cni_err *err);
 void dra_plugin_stop(struct dra *d);

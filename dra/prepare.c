@@ -371,6 +371,22 @@ static int plan(struct dra *d, const cJSON *claim, struct dra_claim *c, struct c
 	return 0;
 }
 
+struct fetch_arg {
+	const struct kube_config *kube;
+	const char *ns, *name;
+};
+
+/* In the API child: GET the claim, its body to *ret. */
+static int fetch_body(void *arg, char **ret, size_t *ret_len, struct cni_err *err)
+{
+	const struct fetch_arg *a = arg;
+	_cleanup_free_ char *path = xasprintf(
+		"/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims/%s", a->ns, a->name);
+	_cleanup_free_ char *what = xasprintf("get resourceclaims/%s/%s", a->ns, a->name);
+	struct kube_request req = { .method = "GET", .path = path, .what = what };
+	return kube_request(a->kube, &req, ret, ret_len, err);
+}
+
 static int fetch_claim(struct dra *d, const char *ns, const char *name, cJSON **ret,
 		       struct cni_err *err)
 {
@@ -379,15 +395,12 @@ static int fetch_claim(struct dra *d, const char *ns, const char *name, cJSON **
 	int r = kube_check_names(ns, name, false, "resourceclaim", err);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *path =
-		xasprintf("/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims/%s", ns, name);
-	_cleanup_free_ char *what = xasprintf("get resourceclaims/%s/%s", ns, name);
+	struct fetch_arg a = { .kube = d->kube, .ns = ns, .name = name };
 	_cleanup_free_ char *body = NULL;
 	size_t len = 0;
-	struct kube_request req = { .method = "GET", .path = path, .what = what };
-	r = kube_request(d->kube, &req, &body, &len, err);
+	r = dra_api_run(fetch_body, &a, &body, &len, err);
 	if (r >= 0)
-		r = json_parse(body, len, what, ret, err);
+		r = json_parse(body, len, "resourceclaim", ret, err);
 	return r;
 }
 

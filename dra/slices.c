@@ -203,17 +203,21 @@ static char *pool_key(const struct dra_pool *dp, size_t count)
 	return key;
 }
 
-static int publish_pool(struct dra *d, struct dra_pool *dp, struct cni_err *err)
+struct sync_arg {
+	const struct dra *d;
+	const struct dra_pool *dp;
+	size_t count;
+};
+
+/* In the API child: make the pool's slices in the API say what dp has. What is there now
+ * decides: the slices' versions, the highest generation, and whether they already say exactly
+ * this (a restart adopts them without a new generation). *ret = "<generation> <changed>". */
+static int sync_pool(void *arg, char **ret, size_t *ret_len, struct cni_err *err)
 {
-	size_t n = n_healthy(dp);
-	size_t count = n ? (n + DRA_SLICE_MAX_DEVICES - 1) / DRA_SLICE_MAX_DEVICES : 1;
-	_cleanup_free_ char *key = pool_key(dp, count);
-	if (dp->published && !strcmp(key, dp->published)) {
-		dp->dirty = false;
-		return 0;
-	}
-	/* What is there now: the slices' versions, the highest generation, and whether they
-	 * already say exactly this (a restart adopts them without a new generation). */
+	const struct sync_arg *a = arg;
+	const struct dra *d = a->d;
+	const struct dra_pool *dp = a->dp;
+	size_t count = a->count;
 	cJSON **cur = xcalloc(count + 1, sizeof(*cur));
 	int64_t gen = dp->generation;
 	bool same = true;
@@ -244,9 +248,9 @@ static int publish_pool(struct dra *d, struct dra_pool *dp, struct cni_err *err)
 		(void)cJSON_AddStringToObject(obj, "kind", "ResourceSlice");
 		cJSON *meta = cJSON_AddObjectToObject(obj, "metadata");
 		(void)cJSON_AddStringToObject(meta, "name", name);
-		const cJSON *rv = json_get(json_get(cur[k], "metadata"), "resourceVersion");
-		if (cJSON_IsString(rv))
-			(void)cJSON_AddStringToObject(meta, "resourceVersion", rv->valuestring);
+		const char *rv = kube_object_rv(cur[k]);
+		if (rv)
+			(void)cJSON_AddStringToObject(meta, "resourceVersion", rv);
 		cJSON *spec = cJSON_AddObjectToObject(obj, "spec");
 		(void)cJSON_AddStringToObject(spec, "driver", d->driver);
 		(void)cJSON_AddStringToObject(spec, "nodeName", d->node);
@@ -272,10 +276,33 @@ static int publish_pool(struct dra *d, struct dra_pool *dp, struct cni_err *err)
 			r = 0;
 	}
 	if (r < 0)
+		return r;
+	*ret = xasprintf("%lld %d", (long long)gen, !same);
+	*ret_len = strlen(*ret);
+	return 0;
+}
+
+static int publish_pool(struct dra *d, struct dra_pool *dp, struct cni_err *err)
+{
+	size_t n = n_healthy(dp);
+	size_t count = n ? (n + DRA_SLICE_MAX_DEVICES - 1) / DRA_SLICE_MAX_DEVICES : 1;
+	_cleanup_free_ char *key = pool_key(dp, count);
+	if (dp->published && !strcmp(key, dp->published)) {
+		dp->dirty = false;
+		return 0;
+	}
+	struct sync_arg a = { .d = d, .dp = dp, .count = count };
+	_cleanup_free_ char *out = NULL;
+	long long gen = 0;
+	int changed = 0;
+	int r = dra_api_run(sync_pool, &a, &out, NULL, err);
+	if (r < 0)
 		return cni_err_wrap(err, "pool '%s'", dp->name);
-	if (!same)
+	if (sscanf(out, "%lld %d", &gen, &changed) != 2)
+		return cni_err_set(err, CNI_ERR_INTERNAL, EIO, "pool '%s': bad answer", dp->name);
+	if (changed)
 		log_info("pool '%s': published %zu device(s) in %zu slice(s), generation %lld",
-			 dp->name, n, count, (long long)gen);
+			 dp->name, n, count, gen);
 	free(dp->published);
 	dp->published = TAKE_PTR(key);
 	dp->generation = gen;
@@ -285,8 +312,10 @@ static int publish_pool(struct dra *d, struct dra_pool *dp, struct cni_err *err)
 
 /* Slices of this node and driver whose pool is no longer configured (a config change while
  * the driver was down) would offer devices nobody prepares: delete them. */
-static int prune(const struct dra *d, struct cni_err *err)
+static int prune(void *arg, char **ret, size_t *ret_len, struct cni_err *err)
 {
+	const struct dra *d = arg;
+	(void)ret, (void)ret_len;
 	_cleanup_free_ char *field =
 		xasprintf("spec.nodeName=%s,spec.driver=%s", d->node, d->driver);
 	_cleanup_json_ cJSON *items = NULL;
@@ -327,7 +356,7 @@ int dra_slices_publish(struct dra *d, struct cni_err *err)
 	if (!d->kube)
 		return 0;
 	if (!d->pruned) {
-		if (prune(d, err) < 0)
+		if (dra_api_run(prune, d, NULL, NULL, err) < 0)
 			return cni_err_wrap(err, "stale slices");
 		d->pruned = true;
 	}
