@@ -107,7 +107,7 @@ $(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(B)/obj/apid/events.o $(B)/obj/apid/
 # VF discovery, pool selectors, link health and device-info files are the library both VF
 # daemons link (DP_CORE, also plexus-dra); they alone link libpci (device names for logging).
 # The device plugin's tests link DP_OBJS (rule below).
-DP_CORE_SRCS := $(addprefix device-plugin/,config.c devices.c devinfo.c health.c)
+DP_CORE_SRCS := $(addprefix device-plugin/,config.c devices.c devinfo.c health.c pools.c)
 DP_CORE := $(B)/libdpcore.a
 DP_SRCS := $(filter-out device-plugin/main.c $(DP_CORE_SRCS),$(sort $(wildcard device-plugin/*.c)))
 DP_OBJS := $(DP_SRCS:%.c=$(B)/obj/%.o) $(DP_CORE)

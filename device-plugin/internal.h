@@ -10,6 +10,7 @@
 #include "device-plugin/devices.h"
 #include "device-plugin/devinfo.h"
 #include "device-plugin/health.h"
+#include "device-plugin/pools.h"
 #include "lib/cni/err.h"
 
 struct gr_server;

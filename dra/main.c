@@ -11,11 +11,10 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "device-plugin/health.h"
+#include "device-plugin/pools.h"
 #include "dra/internal.h"
 #include "lib/kube/config.h"
 #include "lib/kube/internal.h"
-#include "lib/net/net.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/log.h"
 
@@ -75,54 +74,32 @@ static void publish(struct daemon *dm)
 static void distribute(struct daemon *dm)
 {
 	struct dra *d = &dm->d;
-	bool *taken = xcalloc(dm->n_vfs + 1, sizeof(*taken));
-	for (size_t i = 0; i < dm->n_vfs; i++)
-		dm->vfs[i].healthy = dp_health_link_ok(dm->health, dm->vfs[i].ifname) &&
-				     dp_health_link_ok(dm->health, dm->vfs[i].pf_ifname);
+	struct dp_share *sh = dp_assign(&d->cfg, dm->health, dm->vfs, dm->n_vfs);
 	for (size_t p = 0; p < d->n_pools; p++) {
 		struct dra_pool *dp = &d->pools[p];
-		struct dp_vf *devs = xcalloc(dm->n_vfs + 1, sizeof(*devs));
-		int *sel = xcalloc(dm->n_vfs + 1, sizeof(*sel));
-		size_t n = 0;
-		for (size_t i = 0; i < dm->n_vfs; i++) {
-			int s = taken[i] ? -1 : dp_pool_match(dp->cfg, &dm->vfs[i]);
-			if (s < 0)
-				continue;
-			taken[i] = true;
-			devs[n] = dm->vfs[i];
-			sel[n++] = s;
-		}
+		size_t n = sh[p].n;
 		(void)pthread_mutex_lock(&d->lock);
-		bool same =
-			n == dp->n_devs && (!n || (!memcmp(devs, dp->devs, n * sizeof(*devs)) &&
-						   !memcmp(sel, dp->selector, n * sizeof(*sel))));
+		bool same = n == dp->n_devs &&
+			    (!n || (!memcmp(sh[p].devs, dp->devs, n * sizeof(*dp->devs)) &&
+				    !memcmp(sh[p].selector, dp->selector, n * sizeof(int))));
 		if (!same) {
 			free(dp->devs);
 			free(dp->selector);
-			dp->devs = devs;
-			dp->selector = sel;
+			dp->devs = TAKE_PTR(sh[p].devs);
+			dp->selector = TAKE_PTR(sh[p].selector);
 			dp->n_devs = n;
 			dp->dirty = true;
-			devs = NULL;
-			sel = NULL;
 		}
 		(void)pthread_mutex_unlock(&d->lock);
-		free(devs);
-		free(sel);
 	}
-	free(taken);
+	dp_shares_free(sh, d->cfg.n_pools);
 }
 
 static int discover(struct daemon *dm, struct cni_err *err)
 {
-	char route_if[IFNAMSIZ] = "";
-	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	struct cni_err e2 = { 0 };
-	if (net_sock_open(&sk, &e2) < 0 || net_default_route_iface(sk, route_if, &e2) < 0)
-		route_if[0] = '\0';
 	struct dp_vf *vfs = NULL;
 	size_t n = 0;
-	int r = dp_discover(route_if, &vfs, &n, err);
+	int r = dp_discover_node(&vfs, &n, err);
 	if (r < 0)
 		return r;
 	free(dm->vfs);
