@@ -319,6 +319,10 @@ static int plan(struct dra *d, const cJSON *claim, struct dra_claim *c, struct c
 			r = get_name(res, "request", path, 64, &request, err);
 		if (r < 0)
 			return r;
+		/* It goes into the checkpoint, which refuses other characters when read back. */
+		if (strspn(request, "abcdefghijklmnopqrstuvwxyz0123456789-/") != strlen(request))
+			return cni_err_set(err, CNI_ERR_DECODE, EINVAL,
+					   "%s.request: invalid name '%s'", path, request);
 		struct dp_vf vf;
 		const struct dra_pool *dp = NULL;
 		int sel = -1;

@@ -60,7 +60,7 @@ U1=11111111-0000-4000-8000-000000000001 U2=11111111-0000-4000-8000-000000000002
 U3=11111111-0000-4000-8000-000000000003 U4=11111111-0000-4000-8000-000000000004
 U5=11111111-0000-4000-8000-000000000005 U6=11111111-0000-4000-8000-000000000006
 U7=11111111-0000-4000-8000-000000000007 U8=11111111-0000-4000-8000-000000000008
-U9=11111111-0000-4000-8000-000000000009
+U9=11111111-0000-4000-8000-000000000009 U10=11111111-0000-4000-8000-000000000010
 {
 	claim kernel "$U1" "$PN" 0000-3b-02-2
 	claim dpdk "$U2" "$PD" 0000-5e-02-0 '{"driver":"vfio-pci"}'
@@ -71,6 +71,7 @@ U9=11111111-0000-4000-8000-000000000009
 	jq -cn --arg u "$U7" '{apiVersion:"resource.k8s.io/v1",kind:"ResourceClaim",
 		metadata:{namespace:"default",name:"unallocated",uid:$u},spec:{}}'
 	claim vfio-no-node "$U9" "$PD" 0000-5e-02-1 '{"driver":"vfio-pci"}'
+	claim bad-request "$U10" "$PN" 0000-3b-02-0 | jq -c '.status.allocation.devices.results[0].request="v f"'
 	# A slice of a pool this node no longer has, and another node's.
 	for n in "$NN" other-node; do
 		jq -cn --arg nn "$n" --arg d "$DRV" '{apiVersion:"resource.k8s.io/v1",
@@ -174,11 +175,11 @@ check "slices: the other pool is untouched (generation 3)" j '.gen==[3]' <<<"$S"
 cl() { jq -cn --arg u "$2" --arg n "$1" '{namespace:"default",uid:$u,name:$n}'; }
 BATCH=$(jq -cs . <<<"$(cl kernel "$U1") $(cl dpdk "$U2") $(cl unknown-dev "$U3") \
 	$(cl other-node "$U4") $(cl vfio-on-kernel "$U5") $(cl bad-param "$U6") \
-	$(cl unallocated "$U7") $(cl missing "$U8")")
+	$(cl unallocated "$U7") $(cl missing "$U8") $(cl bad-request "$U10")")
 send "{\"cmd\":\"prepare\",\"driver\":\"$DRV\",\"claims\":$BATCH}"
 expect '.event=="prepare"' 10
 P=$LINE
-check "prepare: a batch of 8 claims gets 8 answers" j '.claims|length==8' <<<"$P"
+check "prepare: a batch of 9 claims gets 9 answers" j '.claims|length==9' <<<"$P"
 check "prepare: kernel VF claim -> its device and CDI ID" j --arg u "$U1" --arg p "$PN" \
 	'.claims[$u].error=="" and .claims[$u].devices==[{request_names:["vf"],pool_name:$p,
 	device_name:"0000-3b-02-2",cdi_device_ids:["sriov.plexus.io/vf=\($u)-0000-3b-02-2"]}]' <<<"$P"
@@ -197,6 +198,8 @@ check "prepare: unsupported opaque parameter -> error naming the field" \
 	err_is "$U6" "status.allocation.devices.config[0].opaque.parameters.driver: 'igb_uio'"
 check "prepare: unallocated claim -> per-claim error" err_is "$U7" "not allocated"
 check "prepare: missing claim -> per-claim error" err_is "$U8" "resourceclaims/default/missing"
+check "prepare: invalid request name -> per-claim error" \
+	err_is "$U10" "status.allocation.devices.results[0].request: invalid name 'v f'"
 
 VF2=$DEV/0000:5e:02.0
 bound() { [ "$(cat "$VF2/driver_override")" = vfio-pci ] &&
