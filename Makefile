@@ -218,6 +218,11 @@ FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -I$(B)/gen -fsanitize=fuzzer,a
 FUZZ_DEPS := $(LIB_SRCS) $(PROTO_C) $(PLUGIN_OBJS:$(B)/obj/%.o=%.c) $(DLG_SRCS) $(META_SRCS)
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_DEPS) | $(PROTO_H)
 	$(call quiet,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_DEPS) $(LDLIBS)
+# The DRA driver's parsers also need its sources and the shared VF library (libpci).
+$(B)/fuzz/fuzz_dra_%: tests/fuzz/fuzz_dra_%.c $(FUZZ_DEPS) $(DRA_SRCS) $(DP_CORE_SRCS) | $(PROTO_H)
+	$(call quiet,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) $(FUZZ_FLAGS) \
+		$(shell $(PKG_CONFIG) --cflags libpci) -o $@ $< $(FUZZ_DEPS) $(DRA_SRCS) \
+		$(DP_CORE_SRCS) $(LDLIBS) $(DP_LDLIBS)
 fuzz: $(FUZZ_BINS)
 	$(Q)PLEXUS_BUILD=$(B) tests/run.sh fuzz
 

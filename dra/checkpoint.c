@@ -137,23 +137,15 @@ static int parse_claim(const cJSON *o, const char *path, struct dra_claim *c, st
 	return 0;
 }
 
-int dra_ckpt_load(struct dra *d, struct cni_err *err)
+int dra_ckpt_parse(struct dra *d, const char *text, size_t len, struct cni_err *err)
 {
-	_cleanup_free_ char *text = NULL;
 	_cleanup_json_ cJSON *root = NULL;
 	const cJSON *claims = NULL;
-	size_t len = 0;
-	int r = file_read_all(d->ckpt_path, CKPT_MAX, &text, &len);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return cni_err_set(err, CNI_ERR_IO, -r, "checkpoint '%s': %s", d->ckpt_path,
-				   strerror(-r));
-	r = json_parse(text, len, "checkpoint", &root, err);
+	int r = json_parse(text, len, "checkpoint", &root, err);
 	if (r >= 0)
 		r = json_get_array(root, "claims", "checkpoint.claims", &claims, err);
 	if (r < 0)
-		return cni_err_wrap(err, "'%s'", d->ckpt_path);
+		return r;
 	const cJSON *it;
 	cJSON_ArrayForEach (it, claims) {
 		char p[48];
@@ -163,11 +155,27 @@ int dra_ckpt_load(struct dra *d, struct cni_err *err)
 		if (r < 0) {
 			dra_claim_done(&c);
 			dra_ckpt_free(d);
-			return cni_err_wrap(err, "'%s'", d->ckpt_path);
+			return r;
 		}
 		d->claims = xrealloc(d->claims, (d->n_claims + 1) * sizeof(*d->claims));
 		d->claims[d->n_claims++] = c;
 	}
+	return 0;
+}
+
+int dra_ckpt_load(struct dra *d, struct cni_err *err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r = file_read_all(d->ckpt_path, CKPT_MAX, &text, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return cni_err_set(err, CNI_ERR_IO, -r, "checkpoint '%s': %s", d->ckpt_path,
+				   strerror(-r));
+	r = dra_ckpt_parse(d, text, len, err);
+	if (r < 0)
+		return cni_err_wrap(err, "'%s'", d->ckpt_path);
 	log_info("checkpoint '%s': %zu claim(s)", d->ckpt_path, d->n_claims);
 	return 0;
 }

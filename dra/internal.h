@@ -2,6 +2,7 @@
 /* plexus-dra internals shared by main.c, plugin.c, slices.c, prepare.c and checkpoint.c. */
 #pragma once
 
+#include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -12,7 +13,6 @@
 
 struct kube_config;
 struct gr_server;
-typedef struct cJSON cJSON;
 
 #define DRA_DEFAULT_DRIVER "sriov.plexus.io"
 #define DRA_REGISTRY_DIR "/var/lib/kubelet/plugins_registry"
@@ -112,6 +112,10 @@ int dra_slices_publish(struct dra *d, struct cni_err *err);
 int dra_prepare(struct dra *d, const char *ns, const char *uid, const char *name,
 		const struct dra_claim **ret, struct cni_err *err);
 int dra_unprepare(struct dra *d, const char *uid, struct cni_err *err);
+/* The claim object's allocation as this driver's devices into c->devs (c->uid set): results
+ * of this driver in this node's pools and VFs, opaque config applied and checked. Changes
+ * nothing; on error c may hold some devices (dra_claim_done). */
+int dra_plan(struct dra *d, const cJSON *claim, struct dra_claim *c, struct cni_err *err);
 /* The CDI device ID of a prepared device: "<driver>/vf=<uid>-<device>" (caller frees). */
 char *dra_cdi_id(const struct dra *d, const char *uid, const struct dra_dev *dev);
 /* CDI's rules for a kind's vendor and class and for device names (as container runtimes
@@ -122,6 +126,8 @@ bool dra_cdi_device_ok(const char *s);
 
 /* checkpoint.c: <plugin-dir>/checkpoint.json, written durably; entries validated on load. */
 int dra_ckpt_load(struct dra *d, struct cni_err *err);
+/* The checkpoint's text (len bytes, NUL-terminated) into d->claims; on error none are kept. */
+int dra_ckpt_parse(struct dra *d, const char *text, size_t len, struct cni_err *err);
 int dra_ckpt_save(struct dra *d, struct cni_err *err);
 struct dra_claim *dra_ckpt_find(struct dra *d, const char *uid);
 /* Add (or replace) the claim (copied) and save; on a failed save the memory state is undone. */

@@ -271,8 +271,7 @@ static int get_name(const cJSON *o, const char *key, const char *path, size_t ma
 	return 0;
 }
 
-/* Fill c->devs from the claim object: our results, each VF checked, vfio settled. */
-static int plan(struct dra *d, const cJSON *claim, struct dra_claim *c, struct cni_err *err)
+int dra_plan(struct dra *d, const cJSON *claim, struct dra_claim *c, struct cni_err *err)
 {
 	const cJSON *meta = NULL, *status = NULL, *alloc = NULL, *devices = NULL, *results = NULL,
 		    *configs = NULL;
@@ -466,7 +465,7 @@ int dra_prepare(struct dra *d, const char *ns, const char *uid, const char *name
 	snprintf(c.uid, sizeof(c.uid), "%s", uid);
 	snprintf(c.ns, sizeof(c.ns), "%s", ns);
 	snprintf(c.name, sizeof(c.name), "%s", name);
-	r = plan(d, obj, &c, err);
+	r = dra_plan(d, obj, &c, err);
 	if (r < 0)
 		goto out;
 	/* An interrupted earlier attempt bound the VF already: its original driver stands. */
