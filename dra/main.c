@@ -18,7 +18,9 @@
 #include "lib/util/cleanup.h"
 #include "lib/util/log.h"
 
+/* A failed publish is retried after RETRY_MS, doubling up to RETRY_MAX_MS while it fails. */
 #define RETRY_MS 2000
+#define RETRY_MAX_MS 32000
 
 struct daemon {
 	struct dra d;
@@ -26,6 +28,7 @@ struct daemon {
 	struct dp_vf *vfs;
 	size_t n_vfs;
 	int sfd, tfd;
+	int retry_ms; /* the next retry's delay */
 };
 
 static void usage(FILE *f)
@@ -56,9 +59,11 @@ static void usage(FILE *f)
 
 static void arm_retry(struct daemon *dm)
 {
-	struct itimerspec its = { .it_value = { .tv_sec = RETRY_MS / 1000,
-						.tv_nsec = (RETRY_MS % 1000) * 1000000L } };
+	int ms = dm->retry_ms ? dm->retry_ms : RETRY_MS;
+	struct itimerspec its = { .it_value = { .tv_sec = ms / 1000,
+						.tv_nsec = (ms % 1000) * 1000000L } };
 	(void)timerfd_settime(dm->tfd, 0, &its, NULL);
+	dm->retry_ms = ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : ms * 2;
 }
 
 static void publish(struct daemon *dm)
@@ -67,6 +72,8 @@ static void publish(struct daemon *dm)
 	if (dra_slices_publish(&dm->d, &err) < 0) {
 		log_warning("%s, retrying", err.msg);
 		arm_retry(dm);
+	} else {
+		dm->retry_ms = 0;
 	}
 }
 

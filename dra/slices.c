@@ -48,6 +48,13 @@ int dra_pools_init(struct dra *d, struct cni_err *err)
 					   "resourceList[%zu]: pool name '%s' is not a DNS "
 					   "subdomain",
 					   p, dp->name);
+		/* Its slices are named "<pool>-<driver>-<k>": they must fit a name too. */
+		if (strlen(dp->name) + strlen(d->driver) + 6 > DRA_POOL_NAME_MAX)
+			return cni_err_set(
+				err, CNI_ERR_INVALID_CONFIG, ENAMETOOLONG,
+				"resourceList[%zu]: pool '%s' and driver '%s' make slice "
+				"names longer than %d characters",
+				p, dp->name, d->driver, DRA_POOL_NAME_MAX);
 		for (size_t q = 0; q < p; q++)
 			if (!strcmp(d->pools[q].name, dp->name))
 				return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,

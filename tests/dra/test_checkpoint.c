@@ -161,7 +161,7 @@ static void test_device_name_from_bdf(void **state)
 
 static int pools_one(const char *node, const char *json, const char *msg)
 {
-	struct dra d = { .node = node };
+	struct dra d = { .node = node, .driver = "sriov.plexus.io" };
 	struct cni_err err = { 0 };
 	assert_int_equal(dp_config_parse(json, strlen(json), "plexus.io", &d.cfg, &err), 0);
 	int r = dra_pools_init(&d, &err);
@@ -190,6 +190,13 @@ static void test_pool_names(void **state)
 	assert_true(pools_one("node-1",
 			      "{\"resourceList\":[{\"resourceName\":\"a.\",\"selectors\":{}}]}",
 			      "resourceList[0]: pool name 'node-1-a.' is not a DNS subdomain") < 0);
+	char node[241]; /* four labels of 59 characters: a valid name, too long with a suffix */
+	memset(node, 'n', sizeof(node) - 1);
+	node[59] = node[119] = node[179] = '.';
+	node[sizeof(node) - 1] = '\0';
+	assert_true(pools_one(node,
+			      "{\"resourceList\":[{\"resourceName\":\"a\",\"selectors\":{}}]}",
+			      "make slice names longer than 253 characters") < 0);
 }
 
 int main(void)
