@@ -39,14 +39,21 @@ echo 2 >"$DEV/0000:5e:00.0/sriov_numvfs"
 "$MK" "$SYS" vf 0000:5e:00.0 0 0000:5e:02.0 iavf
 "$MK" "$SYS" vf 0000:5e:00.0 1 0000:5e:02.1 iavf
 for f in 0 1; do ids "0000:5e:02.$f" 1; group "0000:5e:02.$f" "5$f"; done
+# PF C 0000:7a:00.0: 130 VFs, more than one ResourceSlice holds (128).
+"$MK" "$SYS" pf 0000:7a:00.0 pfc$T_ID nofake
+echo 130 >"$DEV/0000:7a:00.0/sriov_numvfs"
+for i in $(seq 0 129); do
+	"$MK" "$SYS" vf 0000:7a:00.0 "$i" "$(printf '0000:7b:%02x.%d' $((i / 8)) $((i % 8)))" iavf
+done
 cat >"$TMP/config.json" <<JSON
 {"resourceList": [
  {"resourceName": "netdev", "selectors": [{"drivers": ["iavf"], "pfNames": ["pfa$T_ID"]}]},
  {"resourceName": "dpdk", "resourcePrefix": "example.com",
-  "selectors": [{"drivers": ["iavf", "vfio-pci"], "rootDevices": ["0000:5e:00.0"]}]}
+  "selectors": [{"drivers": ["iavf", "vfio-pci"], "rootDevices": ["0000:5e:00.0"]}]},
+ {"resourceName": "bulk", "selectors": [{"rootDevices": ["0000:7a:00.0"]}]}
 ]}
 JSON
-PN=$NN-netdev PD=$NN-dpdk
+PN=$NN-netdev PD=$NN-dpdk PB=$NN-bulk
 # claim NAME UID POOL DEVICE [PARAMETERS_JSON]: an allocated ResourceClaim in "default".
 claim() {
 	jq -cn --arg n "$1" --arg u "$2" --arg p "$3" --arg d "$4" --arg drv "$DRV" \
@@ -170,6 +177,17 @@ check "slices: a VF added (SIGHUP) joins pool dpdk, generation 2" \
 	wait_slice "$PD" '(.devices|length)==3 and .gen==[2]'
 S=$(slice "$PN")
 check "slices: the other pool is untouched (generation 3)" j '.gen==[3]' <<<"$S"
+bulk_names() { state | jq -c --arg p "$PB" '[.items[]|select(.kind=="ResourceSlice" and
+	.spec.pool.name==$p)|.metadata.name]|sort'; }
+wait_slice "$PB" '(.devices|length)==130'
+check "slices: 130 VFs in 2 slices of one pool (count 2, generation 1)" \
+	j '.n==2 and .count==[2] and .gen==[1]' <<<"$S"
+check "slices: named <pool>-<driver>-<k>" [ "$(bulk_names)" = "[\"$PB-sriov-plexus-io-0\",\"$PB-sriov-plexus-io-1\"]" ]
+rm "$DEV"/0000:7a:00.0/virtfn12[789]
+kill -HUP "$D_PID"
+check "slices: the pool shrinks to 127 VFs: one slice, generation 2" \
+	wait_slice "$PB" '(.devices|length)==127 and .n==1 and .count==[1] and .gen==[2]'
+check "slices: the second slice is deleted" [ "$(bulk_names)" = "[\"$PB-sriov-plexus-io-0\"]" ]
 
 # ---- prepare ------------------------------------------------------------------------------
 cl() { jq -cn --arg u "$2" --arg n "$1" '{namespace:"default",uid:$u,name:$n}'; }
