@@ -32,6 +32,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 ip netns add "$NODE" && ip -n "$NODE" link set lo up || die "netns"
+source bench/lib.bash
 
 SYS=$TMP/sysfs MK=$TOP/tests/fixtures/mksysfs.sh
 mkdir -p "$TMP/registry" "$SYS/dev"
@@ -54,29 +55,7 @@ for i in $(seq "$N"); do
 		'{apiVersion:"resource.k8s.io/v1",kind:"ResourceClaim",metadata:{namespace:"default",
 		name:"c\($i)",uid:$u},status:{allocation:{devices:{results:[{request:"vf",driver:$drv,pool:$p,device:$d}]}}}}'
 done | jq -s '{kind:"List",items:.}' >"$TMP/state.json"
-TOKEN=bench
-bash "$TOP/tests/fixtures/apiserver/mkcerts.sh" "$TMP/pki" >/dev/null 2>&1 || die "mkcerts"
-ip netns exec "$NODE" node "$TOP/tests/fixtures/apiserver/apiserver.js" --cert "$TMP/pki/server.crt" \
-	--key "$TMP/pki/server.key" --state "$TMP/state.json" --token "$TOKEN" --max-lifetime 600 \
-	>"$TMP/port" 2>"$TMP/api.err" &
-API_PID=$!
-for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
-PORT=$(head -n1 "$TMP/port")
-[ -n "$PORT" ] || die "API server fixture: $(cat "$TMP/api.err")"
-cat >"$TMP/kubeconfig" <<KC
-apiVersion: v1
-kind: Config
-clusters:
-- name: b
-  cluster: {server: "https://127.0.0.1:$PORT", certificate-authority: $TMP/pki/ca.crt}
-users:
-- name: b
-  user: {token: $TOKEN}
-contexts:
-- name: b
-  context: {cluster: b, user: b}
-current-context: b
-KC
+bench_api "$NODE"
 
 cd "$PEER" || exit 1
 coproc KL { exec node dra-kubelet.js "$TMP/registry" 2>"$TMP/kubelet.err"; }
