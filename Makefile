@@ -197,6 +197,7 @@ test: $(BINS) $(TEST_BINS)
 bench: $(BINS)
 	$(Q)PLEXUS_BUILD=$(B) bench/run.sh && PLEXUS_BUILD=$(B) bench/vxlan.sh && \
 		PLEXUS_BUILD=$(B) bench/meta.sh && PLEXUS_BUILD=$(B) bench/device-plugin.sh && \
+		PLEXUS_BUILD=$(B) bench/dra.sh && \
 		PLEXUS_BUILD=$(B) bench/metrics.sh && \
 		PLEXUS_BUILD=$(B) bench/vm.sh
 
