@@ -104,14 +104,29 @@ $(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(B)/obj/apid/events.o $(B)/obj/apid/
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- device-plugin/: plexus-device-plugin, the kubelet device plugin daemon (docs/device-plugin.md)
-# It alone links libpci (device names for logging). Its tests link DP_OBJS (rule below).
-DP_SRCS := $(filter-out device-plugin/main.c,$(sort $(wildcard device-plugin/*.c)))
-DP_OBJS := $(DP_SRCS:%.c=$(B)/obj/%.o)
+# VF discovery, pool selectors, link health and device-info files are the library both VF
+# daemons link (DP_CORE, also plexus-dra); they alone link libpci (device names for logging).
+# The device plugin's tests link DP_OBJS (rule below).
+DP_CORE_SRCS := $(addprefix device-plugin/,config.c devices.c devinfo.c health.c pools.c)
+DP_CORE := $(B)/libdpcore.a
+DP_SRCS := $(filter-out device-plugin/main.c $(DP_CORE_SRCS),$(sort $(wildcard device-plugin/*.c)))
+DP_OBJS := $(DP_SRCS:%.c=$(B)/obj/%.o) $(DP_CORE)
 DP_LDLIBS := $(shell $(PKG_CONFIG) --libs libpci)
 BINS += $(B)/bin/plexus-device-plugin
 $(B)/obj/device-plugin/%.o: CFLAGS += $(shell $(PKG_CONFIG) --cflags libpci)
 
+$(DP_CORE): $(DP_CORE_SRCS:%.c=$(B)/obj/%.o)
+	$(call quiet,AR,$@)mkdir -p $(@D) && rm -f $@ && $(AR) rcs $@ $^
+
 $(B)/bin/plexus-device-plugin: $(B)/obj/device-plugin/main.o $(DP_OBJS) $(LIB)
+	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(DP_LDLIBS)
+
+# ---- dra/: plexus-dra, the kubelet DRA driver for SR-IOV VFs (docs/dra.md) ------------------
+DRA_SRCS := $(filter-out dra/main.c,$(sort $(wildcard dra/*.c)))
+DRA_OBJS := $(DRA_SRCS:%.c=$(B)/obj/%.o)
+BINS += $(B)/bin/plexus-dra
+
+$(B)/bin/plexus-dra: $(B)/obj/dra/main.o $(DRA_OBJS) $(DP_CORE) $(LIB)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(DP_LDLIBS)
 
 # ---- unit tests: tests/<dir>/test_<unit>.c -> $(B)/tests/<dir>/test_<unit> -------------------
@@ -146,6 +161,11 @@ $(B)/tests/device-plugin/%: tests/device-plugin/%.c $(DP_OBJS) $(LIB) | $(PROTO_
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(DP_OBJS) $(LIB) $(LDLIBS) $(DP_LDLIBS) $(TEST_LDLIBS)
 
+# tests/dra/ link the DRA driver's objects and the shared VF library.
+$(B)/tests/dra/%: tests/dra/%.c $(DRA_OBJS) $(DP_CORE) $(LIB) | $(PROTO_H)
+	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		$(DRA_OBJS) $(DP_CORE) $(LIB) $(LDLIBS) $(DP_LDLIBS) $(TEST_LDLIBS)
+
 # tests/apid/ link the relay daemon's attachment metrics.
 $(B)/tests/apid/%: tests/apid/%.c $(B)/obj/apid/attach.o $(LIB) | $(PROTO_H)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
@@ -171,12 +191,13 @@ chaos: $(BINS)
 test: $(BINS) $(TEST_BINS)
 	$(Q)PLEXUS_BUILD=$(B) tests/run.sh all
 
-# macvlan vs the reference, vxlan first/next pod, the meta-plugin, the device plugin at 1,024
-# VFs, ADD+DEL with the attachment-report sink up vs down, then ipvlan vs the reference inside
-# the VM.
+# macvlan vs the reference, vxlan first/next pod, the meta-plugin, the device plugin and the
+# DRA driver at 1,024 VFs, ADD+DEL with the attachment-report sink up vs down, then ipvlan vs
+# the reference inside the VM.
 bench: $(BINS)
 	$(Q)PLEXUS_BUILD=$(B) bench/run.sh && PLEXUS_BUILD=$(B) bench/vxlan.sh && \
 		PLEXUS_BUILD=$(B) bench/meta.sh && PLEXUS_BUILD=$(B) bench/device-plugin.sh && \
+		PLEXUS_BUILD=$(B) bench/dra.sh && \
 		PLEXUS_BUILD=$(B) bench/metrics.sh && \
 		PLEXUS_BUILD=$(B) bench/vm.sh
 
@@ -198,6 +219,11 @@ FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -I$(B)/gen -fsanitize=fuzzer,a
 FUZZ_DEPS := $(LIB_SRCS) $(PROTO_C) $(PLUGIN_OBJS:$(B)/obj/%.o=%.c) $(DLG_SRCS) $(META_SRCS)
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_DEPS) | $(PROTO_H)
 	$(call quiet,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_DEPS) $(LDLIBS)
+# The DRA driver's parsers also need its sources and the shared VF library (libpci).
+$(B)/fuzz/fuzz_dra_%: tests/fuzz/fuzz_dra_%.c $(FUZZ_DEPS) $(DRA_SRCS) $(DP_CORE_SRCS) | $(PROTO_H)
+	$(call quiet,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) $(FUZZ_FLAGS) \
+		$(shell $(PKG_CONFIG) --cflags libpci) -o $@ $< $(FUZZ_DEPS) $(DRA_SRCS) \
+		$(DP_CORE_SRCS) $(LDLIBS) $(DP_LDLIBS)
 fuzz: $(FUZZ_BINS)
 	$(Q)PLEXUS_BUILD=$(B) tests/run.sh fuzz
 

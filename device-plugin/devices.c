@@ -246,8 +246,11 @@ const char *dp_pci_name(const struct dp_vf *vf, char *buf, size_t size)
 		pci_acc->warning = pci_quiet;
 		pci_acc->debug = pci_quiet;
 	}
-	char *s = pci_lookup_name(pci_acc, buf, (int)size, PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE,
-				  ven, dev);
+	/* pci.ids only: libpci's udev hwdb lookup leaks a udev context (16 bytes) at every ID
+	 * pci.ids does not know, which adds up in a daemon that rediscovers. */
+	char *s = pci_lookup_name(pci_acc, buf, (int)size,
+				  PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE | PCI_LOOKUP_NO_HWDB, ven,
+				  dev);
 	if (!s)
 		(void)snprintf(buf, size, "%s:%s", vf->vendor, vf->device);
 	(void)pthread_mutex_unlock(&pci_lock);

@@ -8,7 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "device-plugin/internal.h"
+#include <net/if.h>
+
+#include "device-plugin/health.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/log.h"
 

@@ -8,6 +8,9 @@
 
 #include "device-plugin/config.h"
 #include "device-plugin/devices.h"
+#include "device-plugin/devinfo.h"
+#include "device-plugin/health.h"
+#include "device-plugin/pools.h"
 #include "lib/cni/err.h"
 
 struct gr_server;
@@ -56,9 +59,6 @@ void dp_pool_stop(struct dp_pool_srv *ps);
 /* Replace the pool's device list (copied); wakes the server when it changed. */
 void dp_pool_publish(struct dp_pool_srv *ps, const struct dp_vf *devs, const int *selector,
 		     size_t n);
-/* <devinfo>/dp/<resource, '/' -> '-'>-<BDF>-device.json: the device-info file Allocate writes
- * for the meta-plugin (caller frees). */
-char *dp_devinfo_path(const char *devinfo_dir, const char *resource, const char *bdf);
 /* Env var name PCIDEVICE_<PREFIX>_<NAME> for a resource "prefix/name" (caller frees). */
 char *dp_env_name(const char *resource);
 /* Order `avail` for a request of size n honouring must_include, packing PFs, then NUMA:
@@ -82,14 +82,3 @@ void dp_metrics_forget_pools(void);
 /* register.c */
 /* Register the pool with kubelet at <kubelet_dir>/kubelet.sock (v1beta1). */
 int dp_register(const char *kubelet_dir, const struct dp_pool_srv *ps, struct cni_err *err);
-
-/* health.c: link carrier from rtnetlink (RTMGRP_LINK) in the current netns. */
-struct dp_health;
-/* Subscribe to link events, then dump the current links. *ret is freed with dp_health_free. */
-int dp_health_open(struct dp_health **ret, struct cni_err *err);
-void dp_health_free(struct dp_health *h);
-int dp_health_fd(const struct dp_health *h);
-/* Read pending events; *ret_changed when any link's carrier or name changed. */
-int dp_health_process(struct dp_health *h, bool *ret_changed, struct cni_err *err);
-/* Carrier of the named link; links not in this netns (moved to a pod, fake names) are up. */
-bool dp_health_link_ok(const struct dp_health *h, const char *ifname);

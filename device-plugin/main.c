@@ -17,7 +17,6 @@
 #include "device-plugin/internal.h"
 #include "lib/metrics/http.h"
 #include "lib/metrics/metrics.h"
-#include "lib/net/net.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/file.h"
 #include "lib/util/log.h"
@@ -76,53 +75,21 @@ static void usage(FILE *f)
 /* Health from carrier, and each VF into the first pool whose selectors match it. */
 static void publish_all(struct daemon *d)
 {
-	bool *taken = xcalloc(d->n_vfs + 1, sizeof(*taken));
-	for (size_t i = 0; i < d->n_vfs; i++)
-		d->vfs[i].healthy = dp_health_link_ok(d->health, d->vfs[i].ifname) &&
-				    dp_health_link_ok(d->health, d->vfs[i].pf_ifname);
+	struct dp_share *sh = dp_assign(&d->cfg, d->health, d->vfs, d->n_vfs);
 	for (size_t p = 0; p < d->n_pools; p++) {
-		struct dp_vf *devs = xcalloc(d->n_vfs + 1, sizeof(*devs));
-		int *sel = xcalloc(d->n_vfs + 1, sizeof(*sel));
-		size_t n = 0;
-		for (size_t i = 0; i < d->n_vfs; i++) {
-			int s = taken[i] ? -1 : dp_pool_match(d->pools[p].pool, &d->vfs[i]);
-			if (s < 0)
-				continue;
-			taken[i] = true;
-			memcpy(&devs[n], &d->vfs[i], sizeof(*devs));
-			sel[n++] = s;
-		}
-		dp_pool_publish(&d->pools[p], devs, sel, n);
+		dp_pool_publish(&d->pools[p], sh[p].devs, sh[p].selector, sh[p].n);
 		dp_metrics_pool(&d->pools[p]);
-		free(sel);
-		free(devs);
 	}
-	free(taken);
+	dp_shares_free(sh, d->cfg.n_pools);
 }
 
 static int discover(struct daemon *d, struct cni_err *err)
 {
-	char route_if[IFNAMSIZ] = "";
-	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	struct cni_err e2 = { 0 };
-	if (net_sock_open(&sk, &e2) < 0 || net_default_route_iface(sk, route_if, &e2) < 0)
-		route_if[0] = '\0';
-
 	struct dp_vf *vfs = NULL;
 	size_t n = 0;
-	int r = dp_discover(route_if, &vfs, &n, err);
+	int r = dp_discover_node(&vfs, &n, err);
 	if (r < 0)
 		return r;
-	/* Only at debug level: the name comes from libpci's ID database, which costs ~2 MiB of
-	 * heap for the daemon's whole life once loaded. */
-	for (size_t i = 0; log_get_level() >= LOG_LEVEL_DEBUG && i < n; i++) {
-		char name[256];
-		log_debug("vf '%s' ('%s') of pf '%s' ('%s'): %s, driver '%s', numa %d, iommu group "
-			  "%d",
-			  vfs[i].bdf, vfs[i].ifname, vfs[i].pf_bdf, vfs[i].pf_ifname,
-			  dp_pci_name(&vfs[i], name, sizeof(name)), vfs[i].driver, vfs[i].numa_node,
-			  vfs[i].iommu_group);
-	}
 	free(d->vfs);
 	d->vfs = vfs;
 	d->n_vfs = n;

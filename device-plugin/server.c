@@ -197,40 +197,6 @@ static int add_spec(struct cresp *c, const char *path, struct cni_err *err)
 	return 0;
 }
 
-static cJSON *devinfo_json(const struct dp_vf *vf)
-{
-	cJSON *o = cJSON_CreateObject();
-	(void)cJSON_AddStringToObject(o, "type", "pci");
-	(void)cJSON_AddStringToObject(o, "version", "1.1.0");
-	cJSON *pci = cJSON_AddObjectToObject(o, "pci");
-	(void)cJSON_AddStringToObject(pci, "pci-address", vf->bdf);
-	(void)cJSON_AddStringToObject(pci, "pf-pci-address", vf->pf_bdf);
-	return o;
-}
-
-char *dp_devinfo_path(const char *devinfo_dir, const char *resource, const char *bdf)
-{
-	_cleanup_free_ char *res = xstrdup(resource);
-	for (char *c = res; *c; c++)
-		if (*c == '/')
-			*c = '-';
-	return xasprintf("%s/dp/%s-%s-device.json", devinfo_dir, res, bdf);
-}
-
-static int write_devinfo(const struct dp_pool_srv *ps, const struct dp_vf *vf, struct cni_err *err)
-{
-	_cleanup_free_ char *dir = xasprintf("%s/dp", ps->devinfo_dir);
-	_cleanup_free_ char *path = dp_devinfo_path(ps->devinfo_dir, ps->pool->resource, vf->bdf);
-	_cleanup_json_ cJSON *o = devinfo_json(vf);
-	_cleanup_free_ char *text = json_print(o);
-	int r = file_mkdir_p(dir, 0755);
-	if (r >= 0)
-		r = file_write_atomic(path, text, strlen(text), 0644);
-	if (r < 0)
-		return cni_err_set(err, CNI_ERR_IO, -r, "device-info '%s': %s", path, strerror(-r));
-	return 0;
-}
-
 static int container_response(const struct dp_pool_srv *ps, const struct alloc_dev *devs, size_t n,
 			      struct cresp *c, struct cni_err *err)
 {
@@ -247,7 +213,7 @@ static int container_response(const struct dp_pool_srv *ps, const struct alloc_d
 		if (i)
 			strcat(ids, ",");
 		strcat(ids, vf->bdf);
-		cJSON_AddItemToObject(info, vf->bdf, devinfo_json(vf));
+		cJSON_AddItemToObject(info, vf->bdf, dp_devinfo_json(vf));
 		if (dp_driver_is_vfio(vf)) {
 			if (vf->iommu_group < 0)
 				return cni_err_set(
@@ -280,7 +246,7 @@ static int container_response(const struct dp_pool_srv *ps, const struct alloc_d
 			if (r < 0)
 				return r;
 		}
-		r = write_devinfo(ps, vf, err);
+		r = dp_devinfo_write(ps->devinfo_dir, ps->pool->resource, vf, err);
 		if (r < 0)
 			return r;
 	}

@@ -120,14 +120,14 @@ static int copy_file(const char *src, const char *dst, unsigned mode)
 	return publish(&out, tmp, dst, mode);
 }
 
-/* plexus CNI plugins: "plexus" and "plexus-*", but not the installer or the device plugin,
- * which are daemons of the DaemonSet, not something the runtime execs. */
+/* plexus CNI plugins: "plexus" and "plexus-*", but not the installer, the device plugin or
+ * the DRA driver, which are daemons of the DaemonSets, not something the runtime execs. */
 static bool is_plugin_name(const char *n)
 {
 	if (strcmp(n, "plexus") != 0 && strncmp(n, "plexus-", 7) != 0)
 		return false;
 	return strcmp(n, "plexus-install") != 0 && strcmp(n, "plexus-device-plugin") != 0 &&
-	       !strchr(n, '.');
+	       strcmp(n, "plexus-dra") != 0 && !strchr(n, '.');
 }
 
 static int cmp_str(const void *a, const void *b)

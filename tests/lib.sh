@@ -191,6 +191,19 @@ mv_conf() {
 	jq -cn --arg n "$1" --arg d "$2" --arg s "$3" --arg m "${4:-eth9}" '{cniVersion:"1.0.0",name:$n,
 		type:"macvlan",master:$m,mode:"bridge",ipam:{type:"host-local",dataDir:$d,ranges:[[{subnet:$s}]]}}'
 }
+# peer_expect FILTER [SECONDS]: the next line of the coproc KL (a grpc-js peer of
+# tests/fixtures/grpc) matching the jq filter into LINE; every line read goes to
+# $TMP/kubelet.log, and its tail to stderr when none matched in time (default 5 s).
+peer_expect() {
+	local line end=$((SECONDS + ${2:-5}))
+	LINE=
+	while [ "$SECONDS" -le "$end" ] && IFS= read -r -t "${2:-5}" line <&"${KL[0]}"; do
+		echo "$line" >>"$TMP/kubelet.log"
+		if jq -e "$1" <<<"$line" >/dev/null 2>&1; then LINE=$line; return 0; fi
+	done
+	echo "no line matching $1; peer said:" >&2; tail -n 5 "$TMP/kubelet.log" >&2
+	return 1
+}
 # grpc_peer_ready: the grpc-js kubelet peers of tests/fixtures/grpc have their node_modules
 # (npm ci once, logged to npm-ci.log there).
 grpc_peer_ready() {

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Runs the test tiers and prints one closing line "N passed, N failed, N skipped".
 # Usage: tests/run.sh unit|e2e|netns|crash|vm|cri|fuzz|all    (PLEXUS_BUILD = build dir, default build)
+# The netns tier also runs tests/dra/*.sh (root: namespaces, veths).
 # Skips are allowed only when not root (and then said loudly); as root a skip is a failure.
 set -u
 cd "$(dirname "$0")/.."
@@ -87,10 +88,10 @@ fuzz() {
 
 case $tier in
 unit) unit ;;
-netns) scripts netns ;;
+netns) scripts netns; scripts dra ;;
 vm) scripts vm ;;
 fuzz) fuzz ;;
-all) unit; scripts e2e; scripts netns; scripts crash; scripts vm; scripts cri ;;
+all) unit; scripts e2e; scripts netns; scripts dra; scripts crash; scripts vm; scripts cri ;;
 crash) scripts crash ;;
 cri) scripts cri ;;
 e2e) scripts e2e ;;

@@ -22,6 +22,7 @@ mkdir -p "$SRC"
 cp "$BIN"/plexus "$BIN"/plexus-* "$SRC/"
 echo 'not a plugin' >"$SRC/README"
 echo 'daemon' >"$SRC/plexus-device-plugin"
+echo 'daemon' >"$SRC/plexus-dra"
 
 # new_host: fresh HOST (/host of the pod), CONF, CBIN, SA, with a service account.
 new_host() {
@@ -74,7 +75,7 @@ expect "install --once succeeds" 0 "wrote"
 ok=1
 for b in "$SRC"/plexus "$SRC"/plexus-*; do
 	n=$(basename "$b")
-	case $n in plexus-device-plugin | plexus-install) continue ;; esac
+	case $n in plexus-device-plugin | plexus-dra | plexus-install) continue ;; esac
 	cmp -s "$b" "$CBIN/$n" && [ "$(mode "$CBIN/$n")" = 755 ] || { ok=0; echo "bad copy $n"; }
 done
 check "every plexus plugin binary is installed, identical, mode 0755" test $ok = 1
@@ -94,8 +95,9 @@ if command -v strace >/dev/null; then
 else
 	fail "strace missing (scripts/setup.sh installs it)"
 fi
-check "plexus-install, plexus-device-plugin and README are not installed" \
-	test ! -e "$CBIN/plexus-install" -a ! -e "$CBIN/plexus-device-plugin" -a ! -e "$CBIN/README"
+check "plexus-install, plexus-device-plugin, plexus-dra and README are not installed" \
+	test ! -e "$CBIN/plexus-install" -a ! -e "$CBIN/plexus-device-plugin" \
+	-a ! -e "$CBIN/plexus-dra" -a ! -e "$CBIN/README"
 check "no temp files are left in the bin and conf dirs" \
 	test -z "$(find "$CBIN" "$CONF" -name '*plexus-tmp*')"
 KC=$CONF/plexus.d/plexus.kubeconfig

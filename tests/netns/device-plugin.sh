@@ -73,17 +73,7 @@ finish() {
 }
 trap finish EXIT
 send() { printf '%s\n' "$1" >&"${KL[1]}"; }
-# expect FILTER [SECONDS]: the next peer line matching the jq filter into LINE.
-expect() {
-	local line end=$((SECONDS + ${2:-5}))
-	LINE=
-	while [ "$SECONDS" -le "$end" ] && IFS= read -r -t "${2:-5}" line <&"${KL[0]}"; do
-		echo "$line" >>"$TMP/kubelet.log"
-		if jq -e "$1" <<<"$line" >/dev/null 2>&1; then LINE=$line; return 0; fi
-	done
-	echo "no line matching $1; peer said:" >&2; tail -n 5 "$TMP/kubelet.log" >&2
-	return 1
-}
+expect() { peer_expect "$@"; }
 is() { [ -n "$LINE" ] && jq -e "$1" <<<"$LINE" >/dev/null; }
 
 check "device-plugin: kubelet stand-in ready" expect '.event=="ready"' 20
