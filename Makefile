@@ -100,7 +100,8 @@ $(B)/bin/plexus-install: $(INSTALL_OBJS) $(LIB)
 
 # ---- apid/: plexus-apid, the node's Kubernetes API relay for the meta-plugin (docs/kube.md) ---
 BINS += $(B)/bin/plexus-apid
-$(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(B)/obj/apid/events.o $(B)/obj/apid/attach.o $(LIB)
+$(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(B)/obj/apid/events.o $(B)/obj/apid/attach.o \
+		$(B)/obj/apid/vxpeers.o $(B)/obj/apid/vxpeers_state.o $(LIB)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- device-plugin/: plexus-device-plugin, the kubelet device plugin daemon (docs/device-plugin.md)
@@ -146,10 +147,11 @@ $(B)/tests/device-plugin/%: tests/device-plugin/%.c $(DP_OBJS) $(LIB) | $(PROTO_
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(DP_OBJS) $(LIB) $(LDLIBS) $(DP_LDLIBS) $(TEST_LDLIBS)
 
-# tests/apid/ link the relay daemon's attachment metrics.
-$(B)/tests/apid/%: tests/apid/%.c $(B)/obj/apid/attach.o $(LIB) | $(PROTO_H)
+# tests/apid/ link the relay daemon's attachment metrics and the VXLAN peers' pure half.
+$(B)/tests/apid/%: tests/apid/%.c $(B)/obj/apid/attach.o $(B)/obj/apid/vxpeers_state.o $(LIB) \
+		| $(PROTO_H)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
-		$(B)/obj/apid/attach.o $(LIB) $(LDLIBS) $(TEST_LDLIBS)
+		$(B)/obj/apid/attach.o $(B)/obj/apid/vxpeers_state.o $(LIB) $(LDLIBS) $(TEST_LDLIBS)
 
 # Unit tier only: no privileges needed.
 check: $(TEST_BINS)

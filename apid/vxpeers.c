@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: Apache-2.0
+/* plexus-apid --vxlan-peers: publish this node's "peers": "kubernetes" VTEPs and pods on its
+ * Node, and program the other nodes' into the VTEPs' FDB and neighbour tables (docs/vxlan.md).
+ * Level-driven: every round reads the kernel and the API and converges, never flushing. */
+#include <dirent.h>
+#include <errno.h>
+#include <netlink/route/link/vxlan.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apid/vxpeers.h"
+#include "lib/cni/err.h"
+#include "lib/json/json.h"
+#include "lib/kube/config.h"
+#include "lib/kube/http.h"
+#include "lib/kube/internal.h"
+#include "lib/util/cleanup.h"
+#include "lib/util/file.h"
+#include "lib/util/log.h"
+#include "vxlan/vxlan.h"
+
+/* A pod record is a few hundred bytes. */
+#define RECORD_MAX 4096
+
+struct agent {
+	const struct kube_config *cfg;
+	const char *node;
+	const char *run_dir;
+	long interval_ms;
+	char *published; /* the value last written to our Node; NULL: not yet this run */
+	bool published_none;
+};
+
+/* A local VTEP to program. */
+struct local_vtep {
+	uint32_t vni;
+	int ifindex;
+	int family;
+};
+
+static void cache_freep(struct nl_cache **p)
+{
+	if (*p)
+		nl_cache_free(*p);
+}
+
+static void nl_addrp(struct nl_addr **p)
+{
+	if (*p)
+		nl_addr_put(*p);
+}
+
+/* One record file of vni's directory, validated against the links: its host veth must exist,
+ * carry the record's plexus-vxlan tag and be a port of the VTEP's bridge. */
+static int read_record(struct nl_cache *links, int bridge, const char *path, struct vxp_vtep *v)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r = file_read_all(path, RECORD_MAX, &text, &len);
+	if (r < 0)
+		return r;
+	struct cni_err e = { 0 };
+	_cleanup_json_ cJSON *j = NULL;
+	if (json_parse(text, len, path, &j, &e) < 0 || !cJSON_IsObject(j))
+		return -EINVAL;
+	const char *hveth = cJSON_GetStringValue(json_get(j, "hostVeth"));
+	const char *tag = cJSON_GetStringValue(json_get(j, "tag"));
+	const char *mac = cJSON_GetStringValue(json_get(j, "mac"));
+	const cJSON *ips = json_get(j, "ips");
+	if (!hveth || !tag || !mac || !cJSON_IsArray(ips) ||
+	    strncmp(tag, "plexus-vxlan:", strlen("plexus-vxlan:")) != 0)
+		return -EINVAL;
+	struct rtnl_link *l = rtnl_link_get_by_name(links, hveth);
+	const char *alias = l ? rtnl_link_get_ifalias(l) : NULL;
+	bool ours = l && alias && !strcmp(alias, tag) && rtnl_link_get_master(l) == bridge;
+	if (l)
+		rtnl_link_put(l);
+	if (!ours)
+		return -ENODEV;
+	struct vxp_pod pod = { 0 };
+	if (parse_mac(mac, pod.mac) < 0 || !vxp_mac_ok(pod.mac) ||
+	    cJSON_GetArraySize(ips) > VXP_IPS_MAX)
+		return -EINVAL;
+	const cJSON *ip;
+	cJSON_ArrayForEach (ip, ips) {
+		struct ip_addr *a = &pod.ips[pod.n_ips];
+		if (!cJSON_IsString(ip) || parse_ip(ip->valuestring, a) < 0 || !vxp_addr_ok(a))
+			return -EINVAL;
+		pod.n_ips++;
+	}
+	*vxp_vtep_add_pod(v) = pod;
+	return 0;
+}
+
+static void read_records(struct nl_cache *links, int bridge, const char *run_dir,
+			 struct vxp_vtep *v)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/vxlan/%u", run_dir, v->vni);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)) && v->n_pods < VXP_PODS_MAX) {
+		size_t n = strlen(de->d_name), sl = strlen(VXLAN_RECORD_SUFFIX);
+		if (n <= sl || strcmp(de->d_name + n - sl, VXLAN_RECORD_SUFFIX) != 0)
+			continue;
+		_cleanup_free_ char *path = xasprintf("%s/%s", dir, de->d_name);
+		int r = read_record(links, bridge, path, v);
+		/* ENODEV: the pod's links are gone (a DEL in progress, or a killed one). */
+		if (r < 0 && r != -ENODEV && r != -ENOENT)
+			log_warning("vxlan-peers: pod record '%s': %s, skipped", path,
+				    r == -EINVAL ? "malformed" : strerror(-r));
+	}
+	(void)closedir(d);
+}
+
+/* This node's VTEPs (links tagged VXLAN_PEERS_ALIAS and named vx<VNI>) with their pods. */
+static int scan_local(struct nl_sock *sk, const char *run_dir, struct vxp_set *set,
+		      struct local_vtep **ret, size_t *ret_n, struct cni_err *err)
+{
+	_cleanup_(cache_freep) struct nl_cache *links = NULL;
+	int r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &links);
+	if (r < 0)
+		return net_err(err, r, "dump links");
+	struct local_vtep *lv = NULL;
+	size_t n = 0;
+	for (struct nl_object *o = nl_cache_get_first(links); o; o = nl_cache_get_next(o)) {
+		struct rtnl_link *l = (struct rtnl_link *)o;
+		const char *alias = rtnl_link_get_ifalias(l);
+		uint32_t vni = 0;
+		char name[IFNAMSIZ];
+		if (!rtnl_link_is_vxlan(l) || !alias || strcmp(alias, VXLAN_PEERS_ALIAS) != 0 ||
+		    rtnl_link_vxlan_get_id(l, &vni) < 0)
+			continue;
+		(void)snprintf(name, sizeof(name), "vx%u", vni);
+		_cleanup_(nl_addrp) struct nl_addr *local = NULL;
+		struct nl_addr *mac = rtnl_link_get_addr(l);
+		struct ip_addr a = { 0 };
+		if (strcmp(rtnl_link_get_name(l), name) != 0 ||
+		    rtnl_link_vxlan_get_local(l, &local) < 0 || !mac ||
+		    nl_addr_get_len(mac) != MAC_LEN)
+			continue;
+		a.family = nl_addr_get_family(local);
+		if (nl_addr_get_len(local) != ip_family_len(a.family))
+			continue;
+		memcpy(a.raw, nl_addr_get_binary_addr(local), nl_addr_get_len(local));
+		if (!vxp_addr_ok(&a))
+			continue;
+		struct vxp_vtep *v = vxp_set_add(set, "", vni);
+		v->addr = a;
+		memcpy(v->mac, nl_addr_get_binary_addr(mac), MAC_LEN);
+		read_records(links, rtnl_link_get_master(l), run_dir, v);
+		lv = xrealloc(lv, (n + 1) * sizeof(*lv));
+		lv[n++] = (struct local_vtep){ .vni = vni,
+					       .ifindex = rtnl_link_get_ifindex(l),
+					       .family = a.family };
+	}
+	*ret = lv;
+	*ret_n = n;
+	return 0;
+}
+
+/* Merge-patch our Node's annotation when it changed (an empty set removes it). */
+static int publish(struct agent *a, const struct vxp_set *local, struct cni_err *err)
+{
+	_cleanup_free_ char *value = local->n ? vxp_encode(local) : NULL;
+	if (a->published_none && !value)
+		return 0;
+	if (value && a->published && !strcmp(value, a->published))
+		return 0;
+	_cleanup_json_ cJSON *patch = cJSON_CreateObject();
+	cJSON *ann = cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "metadata"),
+					     "annotations");
+	if (value)
+		cJSON_AddStringToObject(ann, VXP_ANNOTATION, value);
+	else
+		cJSON_AddNullToObject(ann, VXP_ANNOTATION);
+	_cleanup_free_ char *body = json_print(patch);
+	_cleanup_free_ char *path = xasprintf("/api/v1/nodes/%s", a->node);
+	_cleanup_free_ char *what = xasprintf("patch nodes/%s", a->node);
+	struct kube_request req = { .method = "PATCH",
+				    .path = path,
+				    .content_type = "application/merge-patch+json",
+				    .body = body,
+				    .body_len = strlen(body),
+				    .what = what };
+	int r = kube_request(a->cfg, &req, NULL, NULL, err);
+	if (r < 0)
+		return r;
+	log_info("vxlan-peers: published %zu VTEP(s) on node '%s'", local->n, a->node);
+	free(a->published);
+	a->published = value ? xstrdup(value) : NULL;
+	a->published_none = !value;
+	return 0;
+}
+
+/* Every other Node's published entries. */
+static int list_nodes(struct agent *a, struct vxp_set *remote, struct cni_err *err)
+{
+	_cleanup_free_ char *body = NULL;
+	size_t len = 0;
+	struct kube_request req = { .method = "GET", .path = "/api/v1/nodes", .what = "list nodes" };
+	int r = kube_request(a->cfg, &req, &body, &len, err);
+	if (r < 0)
+		return r;
+	_cleanup_json_ cJSON *j = NULL;
+	r = json_parse(body, len, "list nodes", &j, err);
+	if (r < 0)
+		return r;
+	const cJSON *items = json_get(j, "items");
+	if (!cJSON_IsArray(items))
+		return cni_err_set(err, CNI_ERR_DECODE, EINVAL, "list nodes: no items");
+	const cJSON *n;
+	cJSON_ArrayForEach (n, items) {
+		const cJSON *meta = json_get(n, "metadata");
+		const char *name = cJSON_GetStringValue(json_get(meta, "name"));
+		const char *value = cJSON_GetStringValue(
+			json_get(json_get(meta, "annotations"), VXP_ANNOTATION));
+		if (!name || !value || !strcmp(name, a->node))
+			continue;
+		(void)vxp_decode(name, value, remote);
+	}
+	return 0;
+}
+
+/* Make one VTEP's tables what the API says: additions first, so nothing working is ever
+ * removed before its replacement is in. */
+static int converge(struct nl_sock *sk, const struct local_vtep *lv, const struct vxp_set *remote,
+		    struct cni_err *err)
+{
+	_cleanup_free_ struct net_fdb_entry *want_f = NULL, *have_f = NULL;
+	_cleanup_free_ struct net_neigh_entry *want_n = NULL, *have_n = NULL;
+	size_t nwf = 0, nwn = 0, nhf = 0, nhn = 0;
+	vxp_desired(remote, lv->vni, lv->family, &want_f, &nwf, &want_n, &nwn);
+	int r = net_fdb_list(sk, lv->ifindex, &have_f, &nhf, err);
+	if (r >= 0)
+		r = net_neigh_list(sk, lv->ifindex, &have_n, &nhn, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ size_t *fa = NULL, *fd = NULL, *na = NULL, *nd = NULL;
+	size_t nfa = 0, nfd = 0, nna = 0, nnd = 0;
+	vxp_diff_fdb(have_f, nhf, want_f, nwf, &fa, &nfa, &fd, &nfd);
+	vxp_diff_neigh(have_n, nhn, want_n, nwn, &na, &nna, &nd, &nnd);
+	static const uint8_t zero[MAC_LEN];
+	for (size_t i = 0; i < nfa && r >= 0; i++) {
+		const struct net_fdb_entry *e = &want_f[fa[i]];
+		r = memcmp(e->mac, zero, MAC_LEN)
+			    ? net_fdb_set(sk, lv->ifindex, e->mac, &e->dst, err)
+			    : net_fdb_flood_append(sk, lv->ifindex, &e->dst, err);
+	}
+	for (size_t i = 0; i < nna && r >= 0; i++)
+		r = net_neigh_set(sk, lv->ifindex, &want_n[na[i]].ip, want_n[na[i]].mac, err);
+	for (size_t i = 0; i < nnd && r >= 0; i++)
+		r = net_neigh_del(sk, lv->ifindex, &have_n[nd[i]].ip, err);
+	for (size_t i = 0; i < nfd && r >= 0; i++) {
+		const struct net_fdb_entry *e = &have_f[fd[i]];
+		r = memcmp(e->mac, zero, MAC_LEN)
+			    ? net_fdb_del(sk, lv->ifindex, e->mac, &e->dst, err)
+			    : net_fdb_flood_del(sk, lv->ifindex, &e->dst, err);
+	}
+	if (nfa + nfd + nna + nnd)
+		log_info("vxlan-peers: vx%u: %zu FDB and %zu neighbour entries added or changed, "
+			 "%zu and %zu removed",
+			 lv->vni, nfa, nna, nfd, nnd);
+	return r < 0 ? cni_err_wrap(err, "vx%u", lv->vni) : 0;
+}
+
+static void round_once(struct agent *a)
+{
+	struct cni_err e = { 0 };
+	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
+	struct vxp_set local = { 0 }, remote = { 0 };
+	_cleanup_free_ struct local_vtep *lv = NULL;
+	size_t nlv = 0;
+	if (net_sock_open(&sk, &e) < 0 || scan_local(sk, a->run_dir, &local, &lv, &nlv, &e) < 0) {
+		log_warning("vxlan-peers: %s", e.msg);
+		goto out;
+	}
+	if (publish(a, &local, &e) < 0)
+		log_warning("vxlan-peers: publish on node '%s': %s, retrying", a->node, e.msg);
+	memset(&e, 0, sizeof(e));
+	/* The API down: the tables stay as they are, and traffic keeps flowing. */
+	if (list_nodes(a, &remote, &e) < 0) {
+		log_warning("vxlan-peers: %s, keeping the current entries", e.msg);
+		goto out;
+	}
+	(void)vxp_conflicts(&remote, &local);
+	for (size_t i = 0; i < nlv; i++) {
+		memset(&e, 0, sizeof(e));
+		if (converge(sk, &lv[i], &remote, &e) < 0)
+			log_warning("vxlan-peers: %s", e.msg);
+	}
+out:
+	vxp_set_done(&local);
+	vxp_set_done(&remote);
+}
+
+static void *agent_main(void *arg)
+{
+	struct agent *a = arg;
+	for (;;) {
+		round_once(a);
+		struct timespec t = { .tv_sec = a->interval_ms / 1000,
+				      .tv_nsec = (a->interval_ms % 1000) * 1000000 };
+		while (nanosleep(&t, &t) < 0 && errno == EINTR)
+			;
+	}
+	return NULL;
+}
+
+int apid_vxpeers_start(const struct kube_config *cfg, const char *node, const char *run_dir,
+		       long interval_ms, struct cni_err *err)
+{
+	if (!kube_dns1123_subdomain(node))
+		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+				   "--node-name: '%.253s' is not a Node name (DNS-1123 subdomain)",
+				   node ? node : "");
+	struct agent *a = xcalloc(1, sizeof(*a));
+	*a = (struct agent){ .cfg = cfg, .node = node, .run_dir = run_dir,
+			     .interval_ms = interval_ms };
+	pthread_t t;
+	int r = pthread_create(&t, NULL, agent_main, a);
+	if (r != 0) {
+		free(a);
+		return cni_err_set(err, CNI_ERR_INTERNAL, r, "vxlan-peers: start thread: %s",
+				   strerror(r));
+	}
+	(void)pthread_detach(t);
+	log_info("vxlan-peers: node '%s', records under '%s/vxlan', every %ld ms", node, run_dir,
+		 interval_ms);
+	return 0;
+}
