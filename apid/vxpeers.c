@@ -30,8 +30,6 @@ struct agent {
 	const char *node;
 	const char *run_dir;
 	long interval_ms;
-	char *published; /* the value last written to our Node; NULL: not yet this run */
-	bool published_none;
 };
 
 /* A local VTEP to program. */
@@ -163,17 +161,19 @@ static int scan_local(struct nl_sock *sk, const char *run_dir, struct vxp_set *s
 	return 0;
 }
 
-/* Merge-patch our Node's annotation when it changed (an empty set removes it). */
-static int publish(struct agent *a, const struct vxp_set *local, struct cni_err *err)
+/* Merge-patch our Node's annotation when the listed one (have, NULL if none) differs from
+ * ours (an empty set removes it). */
+static int publish(struct agent *a, const struct vxp_set *local, const char *have,
+		   struct cni_err *err)
 {
 	_cleanup_free_ char *value = local->n ? vxp_encode(local) : NULL;
-	if (a->published_none && !value)
+	if (!value && !have)
 		return 0;
-	if (value && a->published && !strcmp(value, a->published))
+	if (value && have && !strcmp(value, have))
 		return 0;
 	_cleanup_json_ cJSON *patch = cJSON_CreateObject();
-	cJSON *ann = cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "metadata"),
-					     "annotations");
+	cJSON *ann =
+		cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "metadata"), "annotations");
 	if (value)
 		cJSON_AddStringToObject(ann, VXP_ANNOTATION, value);
 	else
@@ -191,18 +191,18 @@ static int publish(struct agent *a, const struct vxp_set *local, struct cni_err 
 	if (r < 0)
 		return r;
 	log_info("vxlan-peers: published %zu VTEP(s) on node '%s'", local->n, a->node);
-	free(a->published);
-	a->published = value ? xstrdup(value) : NULL;
-	a->published_none = !value;
 	return 0;
 }
 
-/* Every other Node's published entries. */
-static int list_nodes(struct agent *a, struct vxp_set *remote, struct cni_err *err)
+/* Every other Node's published entries, and what our own Node has (*ret_self, owned, NULL if
+ * nothing). */
+static int list_nodes(struct agent *a, struct vxp_set *remote, char **ret_self, struct cni_err *err)
 {
 	_cleanup_free_ char *body = NULL;
 	size_t len = 0;
-	struct kube_request req = { .method = "GET", .path = "/api/v1/nodes", .what = "list nodes" };
+	struct kube_request req = { .method = "GET",
+				    .path = "/api/v1/nodes",
+				    .what = "list nodes" };
 	int r = kube_request(a->cfg, &req, &body, &len, err);
 	if (r < 0)
 		return r;
@@ -219,9 +219,12 @@ static int list_nodes(struct agent *a, struct vxp_set *remote, struct cni_err *e
 		const char *name = cJSON_GetStringValue(json_get(meta, "name"));
 		const char *value = cJSON_GetStringValue(
 			json_get(json_get(meta, "annotations"), VXP_ANNOTATION));
-		if (!name || !value || !strcmp(name, a->node))
-			continue;
-		(void)vxp_decode(name, value, remote);
+		if (name && !strcmp(name, a->node)) {
+			free(*ret_self);
+			*ret_self = value ? xstrdup(value) : NULL;
+		} else if (name && value) {
+			(void)vxp_decode(name, value, remote);
+		}
 	}
 	return 0;
 }
@@ -274,20 +277,23 @@ static void round_once(struct agent *a)
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
 	struct vxp_set local = { 0 }, remote = { 0 };
 	_cleanup_free_ struct local_vtep *lv = NULL;
+	_cleanup_free_ char *self = NULL;
 	size_t nlv = 0;
 	if (net_sock_open(&sk, &e) < 0 || scan_local(sk, a->run_dir, &local, &lv, &nlv, &e) < 0) {
 		log_warning("vxlan-peers: %s", e.msg);
 		goto out;
 	}
-	if (publish(a, &local, &e) < 0)
-		log_warning("vxlan-peers: publish on node '%s': %s, retrying", a->node, e.msg);
-	memset(&e, 0, sizeof(e));
 	/* The API down: the tables stay as they are, and traffic keeps flowing. */
-	if (list_nodes(a, &remote, &e) < 0) {
+	if (list_nodes(a, &remote, &self, &e) < 0) {
 		log_warning("vxlan-peers: %s, keeping the current entries", e.msg);
 		goto out;
 	}
+	/* Compared with what the Node has, not with what we last wrote: an edit by anyone
+	 * else is undone in the next round. */
+	if (publish(a, &local, self, &e) < 0)
+		log_warning("vxlan-peers: publish on node '%s': %s, retrying", a->node, e.msg);
 	(void)vxp_conflicts(&remote, &local);
+	vxp_log_round();
 	for (size_t i = 0; i < nlv; i++) {
 		memset(&e, 0, sizeof(e));
 		if (converge(sk, &lv[i], &remote, &e) < 0)
@@ -319,8 +325,9 @@ int apid_vxpeers_start(const struct kube_config *cfg, const char *node, const ch
 				   "--node-name: '%.253s' is not a Node name (DNS-1123 subdomain)",
 				   node ? node : "");
 	struct agent *a = xcalloc(1, sizeof(*a));
-	*a = (struct agent){ .cfg = cfg, .node = node, .run_dir = run_dir,
-			     .interval_ms = interval_ms };
+	*a = (struct agent){
+		.cfg = cfg, .node = node, .run_dir = run_dir, .interval_ms = interval_ms
+	};
 	pthread_t t;
 	int r = pthread_create(&t, NULL, agent_main, a);
 	if (r != 0) {

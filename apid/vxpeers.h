@@ -56,10 +56,14 @@ bool vxp_addr_ok(const struct ip_addr *a);
 /* A unicast, non-zero MAC. */
 bool vxp_mac_ok(const uint8_t mac[MAC_LEN]);
 
+/* Start a round of refusal logging: vxp_decode and vxp_conflicts log a refusal only when the
+ * previous round did not have it. */
+void vxp_log_round(void);
+
 /* This node's VTEPs as the annotation value (owned string), entries sorted by VNI. */
 char *vxp_encode(const struct vxp_set *local);
 /* Append node's published entries from an annotation value to set. A malformed value or VNI
- * entry is refused (logged as a warning naming node and field) and the rest kept. Returns the
+ * entry is refused (a warning naming node and field) and the rest kept. Returns the
  * number of refused entries. */
 int vxp_decode(const char *node, const char *value, struct vxp_set *set);
 /* Mark conflicts in remote: a VTEP address claimed by two nodes, or by this node (local), is
@@ -78,7 +82,8 @@ void vxp_desired(const struct vxp_set *remote, uint32_t vni, int family,
 /* The changes that turn `have` into `want`: entries of want missing from have (ret_add), and
  * entries of have not in want (ret_del). Indexes into the arrays, owned (free()). */
 void vxp_diff_fdb(const struct net_fdb_entry *have, size_t nh, const struct net_fdb_entry *want,
-		  size_t nw, size_t **ret_add, size_t *ret_nadd, size_t **ret_del, size_t *ret_ndel);
+		  size_t nw, size_t **ret_add, size_t *ret_nadd, size_t **ret_del,
+		  size_t *ret_ndel);
 void vxp_diff_neigh(const struct net_neigh_entry *have, size_t nh,
 		    const struct net_neigh_entry *want, size_t nw, size_t **ret_add,
 		    size_t *ret_nadd, size_t **ret_del, size_t *ret_ndel);

@@ -2,6 +2,7 @@
 /* The pure half of the VXLAN peers agent: the Node annotation's encoding and validation,
  * conflicts between nodes, and the FDB/neighbour tables a VTEP should hold. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,41 @@
 #include "lib/util/log.h"
 
 static const uint8_t zero_mac[MAC_LEN];
+
+/* Refusals of this round and the last one: a refusal is logged in the round it appears, not
+ * in every round it persists. Used by the agent's one thread only. */
+static struct {
+	char **prev, **cur;
+	size_t n_prev, n_cur;
+} seen;
+
+void vxp_log_round(void)
+{
+	for (size_t i = 0; i < seen.n_prev; i++)
+		free(seen.prev[i]);
+	free(seen.prev);
+	seen.prev = seen.cur;
+	seen.n_prev = seen.n_cur;
+	seen.cur = NULL;
+	seen.n_cur = 0;
+}
+
+__attribute__((format(printf, 1, 2))) static void refuse(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	bool old = false;
+	for (size_t i = 0; i < seen.n_prev && !old; i++)
+		old = !strcmp(seen.prev[i], msg);
+	if (!old)
+		log_warning("vxlan-peers: %s", msg);
+	seen.cur = xrealloc(seen.cur, (seen.n_cur + 1) * sizeof(*seen.cur));
+	seen.cur[seen.n_cur++] = msg;
+}
 
 void vxp_set_done(struct vxp_set *s)
 {
@@ -142,8 +178,8 @@ static int decode_pod(const cJSON *p, const char *path, struct vxp_pod *pod, str
 		struct ip_addr *a = &pod->ips[pod->n_ips];
 		(void)snprintf(f, sizeof(f), "%s.ips[%zu]", path, pod->n_ips);
 		if (!cJSON_IsString(ip) || parse_ip(ip->valuestring, a) < 0 || !vxp_addr_ok(a))
-			return cni_err_set(err, CNI_ERR_DECODE, EINVAL,
-					   "%s: not a unicast address", f);
+			return cni_err_set(err, CNI_ERR_DECODE, EINVAL, "%s: not a unicast address",
+					   f);
 		pod->n_ips++;
 	}
 	return 0;
@@ -190,13 +226,12 @@ int vxp_decode(const char *node, const char *value, struct vxp_set *set)
 	_cleanup_json_ cJSON *j = NULL;
 	size_t len = strlen(value);
 	if (len > VXP_VALUE_MAX) {
-		log_warning("vxlan-peers: node '%s': %s is over %d bytes, refused", node,
-			    VXP_ANNOTATION, VXP_VALUE_MAX);
+		refuse("node '%s': %s is over %d bytes, refused", node, VXP_ANNOTATION,
+		       VXP_VALUE_MAX);
 		return 1;
 	}
 	if (json_parse(value, len, VXP_ANNOTATION, &j, &e) < 0 || !cJSON_IsObject(j)) {
-		log_warning("vxlan-peers: node '%s': %s: not a JSON object, refused", node,
-			    VXP_ANNOTATION);
+		refuse("node '%s': %s: not a JSON object, refused", node, VXP_ANNOTATION);
 		return 1;
 	}
 	int refused = 0, n = 0;
@@ -204,19 +239,18 @@ int vxp_decode(const char *node, const char *value, struct vxp_set *set)
 	cJSON_ArrayForEach (entry, j) {
 		uint64_t vni = 0;
 		if (++n > VXP_VNIS_MAX) {
-			log_warning("vxlan-peers: node '%s': more than %d VNIs, the rest refused",
-				    node, VXP_VNIS_MAX);
+			refuse("node '%s': more than %d VNIs, the rest refused", node,
+			       VXP_VNIS_MAX);
 			return refused + 1;
 		}
 		if (parse_u64(entry->string, 16777215, &vni) < 0 || vni == 0) {
-			log_warning("vxlan-peers: node '%s': '%.16s' is not a VNI, refused", node,
-				    entry->string);
+			refuse("node '%s': '%.16s' is not a VNI, refused", node, entry->string);
 			refused++;
 			continue;
 		}
 		struct vxp_vtep *v = vxp_set_add(set, node, (uint32_t)vni);
 		if (decode_vtep(entry, v, &e) < 0) {
-			log_warning("vxlan-peers: node '%s': %s, refused", node, e.msg);
+			refuse("node '%s': %s, refused", node, e.msg);
 			free(v->node);
 			free(v->pods);
 			set->n--;
@@ -229,11 +263,11 @@ int vxp_decode(const char *node, const char *value, struct vxp_set *set)
 /* Conflict detection sorts references to every claim (VTEP address, or pod MAC/IP per VNI)
  * and marks runs claimed by more than one node. */
 struct claim {
-	uint32_t vni;	   /* 0 for VTEP addresses: they are per node, whatever the VNI */
-	uint8_t key[16];   /* address bytes or MAC */
-	int family;	   /* AF_* for addresses, 0 for MACs */
-	const char *node;  /* NULL: this node */
-	bool *refused;	   /* NULL for this node's own claims */
+	uint32_t vni;	  /* 0 for VTEP addresses: they are per node, whatever the VNI */
+	uint8_t key[16];  /* address bytes or MAC */
+	int family;	  /* AF_* for addresses, 0 for MACs */
+	const char *node; /* NULL: this node */
+	bool *refused;	  /* NULL for this node's own claims */
 };
 
 static int cmp_claim(const void *a, const void *b)
@@ -285,10 +319,10 @@ static size_t refuse_runs(struct claim *c, size_t n, const char *what)
 			char on[32] = "";
 			if (c[i].vni)
 				(void)snprintf(on, sizeof(on), " on VNI %u", c[i].vni);
-			log_warning("vxlan-peers: %s '%s'%s claimed by node '%s' and node '%s', "
-				    "refused",
-				    what, k, on, c[i].node ? c[i].node : "(this node)",
-				    c[j - 1].node ? c[j - 1].node : "(this node)");
+			refuse("%s '%s'%s claimed by node '%s' and node '%s', "
+			       "refused",
+			       what, k, on, c[i].node ? c[i].node : "(this node)",
+			       c[j - 1].node ? c[j - 1].node : "(this node)");
 		}
 		i = j;
 	}
@@ -380,17 +414,17 @@ static bool neigh_eq(const struct net_neigh_entry *a, const struct net_neigh_ent
 
 /* Indexes of a[] with no equal element in b[]. Quadratic: a VTEP's tables are bounded by the
  * pods of one VNI. */
-#define MISSING(a, na, b, nb, eq, ret, ret_n)                                                      \
-	do {                                                                                       \
-		*(ret) = xcalloc((na) + 1, sizeof(size_t));                                        \
-		*(ret_n) = 0;                                                                      \
-		for (size_t i_ = 0; i_ < (na); i_++) {                                             \
-			bool found_ = false;                                                       \
-			for (size_t j_ = 0; j_ < (nb) && !found_; j_++)                            \
-				found_ = eq(&(a)[i_], &(b)[j_]);                                   \
-			if (!found_)                                                               \
-				(*(ret))[(*(ret_n))++] = i_;                                       \
-		}                                                                                  \
+#define MISSING(a, na, b, nb, eq, ret, ret_n)                           \
+	do {                                                            \
+		*(ret) = xcalloc((na) + 1, sizeof(size_t));             \
+		*(ret_n) = 0;                                           \
+		for (size_t i_ = 0; i_ < (na); i_++) {                  \
+			bool found_ = false;                            \
+			for (size_t j_ = 0; j_ < (nb) && !found_; j_++) \
+				found_ = eq(&(a)[i_], &(b)[j_]);        \
+			if (!found_)                                    \
+				(*(ret))[(*(ret_n))++] = i_;            \
+		}                                                       \
 	} while (0)
 
 void vxp_diff_fdb(const struct net_fdb_entry *have, size_t nh, const struct net_fdb_entry *want,

@@ -48,11 +48,12 @@ static void test_vxpeers_roundtrip(void **state)
 	add_vtep(&local, "", 100, "10.250.0.1", 2, 1);
 	_cleanup_free_ char *value = vxp_encode(&local);
 	/* Sorted by VNI: the same tables always give the same text (no needless PATCH). */
-	assert_string_equal(value, "{\"100\":{\"vtep\":\"10.250.0.1\",\"mac\":\"0a:00:00:00:00:01\","
-				   "\"pods\":[{\"mac\":\"02:00:00:00:02:01\",\"ips\":[\"10.251.2.1\"]}]},"
-				   "\"200\":{\"vtep\":\"10.250.0.1\",\"mac\":\"0a:00:00:00:00:01\","
-				   "\"pods\":[{\"mac\":\"02:00:00:00:01:01\",\"ips\":[\"10.251.1.1\"]},"
-				   "{\"mac\":\"02:00:00:00:01:02\",\"ips\":[\"10.251.1.2\"]}]}}");
+	assert_string_equal(value,
+			    "{\"100\":{\"vtep\":\"10.250.0.1\",\"mac\":\"0a:00:00:00:00:01\","
+			    "\"pods\":[{\"mac\":\"02:00:00:00:02:01\",\"ips\":[\"10.251.2.1\"]}]},"
+			    "\"200\":{\"vtep\":\"10.250.0.1\",\"mac\":\"0a:00:00:00:00:01\","
+			    "\"pods\":[{\"mac\":\"02:00:00:00:01:01\",\"ips\":[\"10.251.1.1\"]},"
+			    "{\"mac\":\"02:00:00:00:01:02\",\"ips\":[\"10.251.1.2\"]}]}}");
 	assert_int_equal(vxp_decode("node-a", value, &back), 0);
 	assert_int_equal(back.n, 2);
 	assert_string_equal(back.v[0].node, "node-a");
@@ -82,14 +83,13 @@ static void test_vxpeers_decode_refuses(void **state)
 	one_decode("not json", 1, 0);
 	one_decode("[1]", 1, 0);
 	/* VTEP addresses that would point traffic at this host, a group or nowhere. */
-	const char *bad_vtep[] = { "127.0.0.1",	    "0.0.0.0", "224.0.0.5", "255.255.255.255",
-				   "::1",	    "::",      "ff02::1", "fe80::1",
-				   "not-an-address" };
+	const char *bad_vtep[] = { "127.0.0.1", "0.0.0.0", "224.0.0.5", "255.255.255.255", "::1",
+				   "::",	"ff02::1", "fe80::1",	"not-an-address" };
 	for (size_t i = 0; i < sizeof(bad_vtep) / sizeof(*bad_vtep); i++) {
-		_cleanup_free_ char *v = xasprintf(
-			"{\"7\":%s,\"8\":{\"vtep\":\"%s\",\"mac\":\"0a:00:00:00:00:02\","
-			"\"pods\":[]}}",
-			ok, bad_vtep[i]);
+		_cleanup_free_ char *v =
+			xasprintf("{\"7\":%s,\"8\":{\"vtep\":\"%s\",\"mac\":\"0a:00:00:00:00:02\","
+				  "\"pods\":[]}}",
+				  ok, bad_vtep[i]);
 		one_decode(v, 1, 1);
 	}
 	/* Multicast and zero MACs, for the VTEP and for a pod. */
@@ -102,14 +102,15 @@ static void test_vxpeers_decode_refuses(void **state)
 		   "[{\"mac\":\"02:00:00:00:00:01\",\"ips\":[\"224.1.1.1\"]}]}}",
 		   1, 0);
 	/* VNI keys: 0, out of range, not a number. */
-	_cleanup_free_ char *vnis = xasprintf("{\"0\":%s,\"16777216\":%s,\"x\":%s,\"16777215\":%s}",
-					      ok, ok, ok, ok);
+	_cleanup_free_ char *vnis =
+		xasprintf("{\"0\":%s,\"16777216\":%s,\"x\":%s,\"16777215\":%s}", ok, ok, ok, ok);
 	one_decode(vnis, 3, 1);
 	/* Too many addresses on one pod. */
-	one_decode("{\"7\":{\"vtep\":\"10.250.0.2\",\"mac\":\"0a:00:00:00:00:02\",\"pods\":"
-		   "[{\"mac\":\"02:00:00:00:00:01\",\"ips\":[\"10.0.0.1\",\"10.0.0.2\",\"10.0.0.3\","
-		   "\"10.0.0.4\",\"10.0.0.5\"]}]}}",
-		   1, 0);
+	one_decode(
+		"{\"7\":{\"vtep\":\"10.250.0.2\",\"mac\":\"0a:00:00:00:00:02\",\"pods\":"
+		"[{\"mac\":\"02:00:00:00:00:01\",\"ips\":[\"10.0.0.1\",\"10.0.0.2\",\"10.0.0.3\","
+		"\"10.0.0.4\",\"10.0.0.5\"]}]}}",
+		1, 0);
 }
 
 static void test_vxpeers_conflicts(void **state)
