@@ -28,6 +28,8 @@ KINDS = {
     "ClusterRole": ("rbac.authorization.k8s.io/v1", False),
     "ClusterRoleBinding": ("rbac.authorization.k8s.io/v1", False),
     "NetworkAttachmentDefinition": ("k8s.cni.cncf.io/v1", True),
+    "ValidatingAdmissionPolicy": ("admissionregistration.k8s.io/v1", False),
+    "ValidatingAdmissionPolicyBinding": ("admissionregistration.k8s.io/v1", False),
 }
 BUILTIN_TYPES = {"macvlan", "ipvlan", "vxlan", "sriov"}
 IPAM_TYPES = {"host-local", "static", "dhcp", "whereabouts"}
@@ -246,7 +248,8 @@ def code_api_calls():
                 methods = {"GET"}
             for path in paths:
                 m = re.match(r"^/api/v1/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
-                    re.match(r"^/apis/([a-z0-9.-]+)/v[0-9a-z]+/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path)
+                    re.match(r"^/apis/([a-z0-9.-]+)/v[0-9a-z]+/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
+                    re.match(r"^/api/v1/(nodes)(/%s)?(/[a-z]+)?$", path)
                 if not m:
                     calls.add(("?", path, "?"))
                     continue
