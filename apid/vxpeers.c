@@ -39,18 +39,6 @@ struct local_vtep {
 	int family;
 };
 
-static void cache_freep(struct nl_cache **p)
-{
-	if (*p)
-		nl_cache_free(*p);
-}
-
-static void nl_addrp(struct nl_addr **p)
-{
-	if (*p)
-		nl_addr_put(*p);
-}
-
 /* One record file of vni's directory, validated against the links: its host veth must exist,
  * carry the record's plexus-vxlan tag and be a port of the VTEP's bridge. */
 static int read_record(struct nl_cache *links, int bridge, const char *path, struct vxp_vtep *v)
@@ -119,7 +107,7 @@ static void read_records(struct nl_cache *links, int bridge, const char *run_dir
 static int scan_local(struct nl_sock *sk, const char *run_dir, struct vxp_set *set,
 		      struct local_vtep **ret, size_t *ret_n, struct cni_err *err)
 {
-	_cleanup_(cache_freep) struct nl_cache *links = NULL;
+	_cleanup_cache_ struct nl_cache *links = NULL;
 	int r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &links);
 	if (r < 0)
 		return net_err(err, r, "dump links");
@@ -134,7 +122,7 @@ static int scan_local(struct nl_sock *sk, const char *run_dir, struct vxp_set *s
 		    rtnl_link_vxlan_get_id(l, &vni) < 0)
 			continue;
 		(void)snprintf(name, sizeof(name), "vx%u", vni);
-		_cleanup_(nl_addrp) struct nl_addr *local = NULL;
+		_cleanup_nl_addr_ struct nl_addr *local = NULL;
 		struct nl_addr *mac = rtnl_link_get_addr(l);
 		struct ip_addr a = { 0 };
 		if (strcmp(rtnl_link_get_name(l), name) != 0 ||

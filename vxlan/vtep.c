@@ -38,17 +38,6 @@ int vxlan_lock(uint32_t vni, int *ret_fd, struct cni_err *err)
 	return 0;
 }
 
-static void cache_freep(struct nl_cache **p)
-{
-	if (*p)
-		nl_cache_free(*p);
-}
-static void nl_addrp(struct nl_addr **p)
-{
-	if (*p)
-		nl_addr_put(*p);
-}
-
 /* The underlay as resolved on this node. */
 struct underlay {
 	int ifindex;
@@ -76,7 +65,7 @@ static bool nl_addr_to_ip(struct nl_addr *a, struct ip_addr *ret)
 static int addr_walk(struct nl_sock *sk, bool (*fn)(struct rtnl_addr *a, void *arg), void *arg,
 		     struct cni_err *err)
 {
-	_cleanup_(cache_freep) struct nl_cache *cache = NULL;
+	_cleanup_cache_ struct nl_cache *cache = NULL;
 	int r = rtnl_addr_alloc_cache(sk, &cache);
 	if (r < 0)
 		return net_err(err, r, "dump addresses");
@@ -220,7 +209,7 @@ static int vtep_compatible(struct rtnl_link *l, const struct vxlan_conf *c,
 				   "vxlan: '%s' exists on another underlay link (index %u), config "
 				   "says master '%s'",
 				   n, link, u->name);
-	_cleanup_(nl_addrp) struct nl_addr *local = NULL;
+	_cleanup_nl_addr_ struct nl_addr *local = NULL;
 	struct ip_addr have;
 	char a[IP_STR_LEN], b[IP_STR_LEN];
 	if (rtnl_link_vxlan_get_local(l, &local) >= 0 && nl_addr_to_ip(local, &have) &&
@@ -245,7 +234,7 @@ static int vtep_compatible(struct rtnl_link *l, const struct vxlan_conf *c,
 			"%s",
 			n, rtnl_link_vxlan_get_proxy(l) ? "with" : "without",
 			c->peers_kube ? "peers \"kubernetes\"" : "otherwise");
-	_cleanup_(nl_addrp) struct nl_addr *group = NULL;
+	_cleanup_nl_addr_ struct nl_addr *group = NULL;
 	bool has_group = rtnl_link_vxlan_get_group(l, &group) >= 0 && nl_addr_to_ip(group, &have) &&
 			 !ip_is_zero(&have);
 	if ((c->has & VXLAN_HAS_GROUP) != 0 && (!has_group || !ip_addr_equal(&have, &c->group))) {
@@ -265,7 +254,7 @@ static int vtep_compatible(struct rtnl_link *l, const struct vxlan_conf *c,
  * the error names it (flannel.1 uses VNI 1 on 8472). */
 static int vni_port_free(struct nl_sock *sk, const struct vxlan_conf *c, struct cni_err *err)
 {
-	_cleanup_(cache_freep) struct nl_cache *cache = NULL;
+	_cleanup_cache_ struct nl_cache *cache = NULL;
 	int r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
 	if (r < 0)
 		return net_err(err, r, "dump links");
@@ -289,7 +278,7 @@ static int set_addr(struct rtnl_link *l, const struct ip_addr *ip,
 		    int (*set)(struct rtnl_link *, struct nl_addr *), const char *what,
 		    struct cni_err *err)
 {
-	_cleanup_(nl_addrp) struct nl_addr *a =
+	_cleanup_nl_addr_ struct nl_addr *a =
 		nl_addr_build(ip->family, ip->raw, ip_family_len(ip->family));
 	if (!a)
 		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "out of memory");
@@ -540,7 +529,7 @@ int vxlan_host_cleanup(struct nl_sock *sk, const struct vxlan_conf *c, struct cn
 		return net_link_del(sk, c->vxdev, err);
 	if (r < 0)
 		return r;
-	_cleanup_(cache_freep) struct nl_cache *cache = NULL;
+	_cleanup_cache_ struct nl_cache *cache = NULL;
 	r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
 	if (r < 0)
 		return net_err(err, r, "dump links");

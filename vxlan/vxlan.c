@@ -108,12 +108,6 @@ static int pick_host_veth(struct nl_sock *sk, const struct cni_ctx *ctx, const c
 			   HVETH_TRIES);
 }
 
-static void nl_addrp(struct nl_addr **p)
-{
-	if (*p)
-		nl_addr_put(*p);
-}
-
 static void link_mac(struct rtnl_link *l, char buf[MAC_STR_LEN])
 {
 	struct nl_addr *a = rtnl_link_get_addr(l);
@@ -201,7 +195,7 @@ static int create_pair(struct nl_sock *sk, const struct cni_ctx *ctx, const stru
 		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "out of memory");
 	rtnl_link_set_mtu(tmpl, mtu);
 	if (c->has & VXLAN_HAS_MAC) {
-		_cleanup_(nl_addrp) struct nl_addr *a = nl_addr_build(AF_LLC, c->mac, MAC_LEN);
+		_cleanup_nl_addr_ struct nl_addr *a = nl_addr_build(AF_LLC, c->mac, MAC_LEN);
 		if (!a)
 			return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "out of memory");
 		rtnl_link_set_addr(tmpl, a);

@@ -181,22 +181,35 @@ static int neigh_new(int ifindex, int family, const uint8_t mac[6], const struct
 	return 0;
 }
 
+/* Add n (flags NLM_F_*) or, with del, delete it (missing is success); frees n. Errors name
+ * what, mac (unless all-zero, or an ARP/NDP entry's) and dst. */
+static int neigh_apply(struct nl_sock *sk, struct rtnl_neigh *n, int flags, bool del,
+		       const char *what, const uint8_t mac[6], const struct ip_addr *dst,
+		       struct cni_err *err)
+{
+	int r = del ? rtnl_neigh_delete(sk, n, 0) : rtnl_neigh_add(sk, n, flags);
+	rtnl_neigh_put(n);
+	if (del && (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV))
+		return 0;
+	if (r >= 0)
+		return 0;
+	char s[IP_STR_LEN], m[MAC_STR_LEN];
+	format_ip(dst, s);
+	if (!mac || !memcmp(mac, zero_mac, 6))
+		return net_err(err, r, "%s '%s'", what, s);
+	format_mac(mac, m);
+	return net_err(err, r, "%s '%s' dst '%s'", what, m, s);
+}
+
 int net_fdb_flood_append(struct nl_sock *sk, int ifindex, const struct ip_addr *dst,
 			 struct cni_err *err)
 {
 	struct rtnl_neigh *n = NULL;
 	int r = neigh_new(ifindex, AF_BRIDGE, zero_mac, dst, &n, err);
-	if (r < 0)
-		return r;
 	/* `bridge fdb append`: one more destination for the all-zero entry. */
-	r = rtnl_neigh_add(sk, n, NLM_F_CREATE | NLM_F_APPEND);
-	rtnl_neigh_put(n);
-	if (r < 0) {
-		char s[IP_STR_LEN];
-		format_ip(dst, s);
-		return net_err(err, r, "append flood entry for '%s'", s);
-	}
-	return 0;
+	return r < 0 ? r
+		     : neigh_apply(sk, n, NLM_F_CREATE | NLM_F_APPEND, false,
+				   "append flood entry for", zero_mac, dst, err);
 }
 
 int net_fdb_flood_del(struct nl_sock *sk, int ifindex, const struct ip_addr *dst,
@@ -204,18 +217,8 @@ int net_fdb_flood_del(struct nl_sock *sk, int ifindex, const struct ip_addr *dst
 {
 	struct rtnl_neigh *n = NULL;
 	int r = neigh_new(ifindex, AF_BRIDGE, zero_mac, dst, &n, err);
-	if (r < 0)
-		return r;
-	r = rtnl_neigh_delete(sk, n, 0);
-	rtnl_neigh_put(n);
-	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
-		return 0;
-	if (r < 0) {
-		char s[IP_STR_LEN];
-		format_ip(dst, s);
-		return net_err(err, r, "delete flood entry for '%s'", s);
-	}
-	return 0;
+	return r < 0 ? r
+		     : neigh_apply(sk, n, 0, true, "delete flood entry for", zero_mac, dst, err);
 }
 
 int net_fdb_set(struct nl_sock *sk, int ifindex, const uint8_t mac[6], const struct ip_addr *dst,
@@ -223,18 +226,10 @@ int net_fdb_set(struct nl_sock *sk, int ifindex, const uint8_t mac[6], const str
 {
 	struct rtnl_neigh *n = NULL;
 	int r = neigh_new(ifindex, AF_BRIDGE, mac, dst, &n, err);
-	if (r < 0)
-		return r;
 	/* `bridge fdb replace MAC dev VX dst D self permanent`. */
-	r = rtnl_neigh_add(sk, n, NLM_F_CREATE | NLM_F_REPLACE);
-	rtnl_neigh_put(n);
-	if (r < 0) {
-		char s[IP_STR_LEN], m[MAC_STR_LEN];
-		format_ip(dst, s);
-		format_mac(mac, m);
-		return net_err(err, r, "set FDB entry '%s' dst '%s'", m, s);
-	}
-	return 0;
+	return r < 0 ? r
+		     : neigh_apply(sk, n, NLM_F_CREATE | NLM_F_REPLACE, false, "set FDB entry", mac,
+				   dst, err);
 }
 
 int net_fdb_del(struct nl_sock *sk, int ifindex, const uint8_t mac[6], const struct ip_addr *dst,
@@ -242,18 +237,7 @@ int net_fdb_del(struct nl_sock *sk, int ifindex, const uint8_t mac[6], const str
 {
 	struct rtnl_neigh *n = NULL;
 	int r = neigh_new(ifindex, AF_BRIDGE, mac, dst, &n, err);
-	if (r < 0)
-		return r;
-	r = rtnl_neigh_delete(sk, n, 0);
-	rtnl_neigh_put(n);
-	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
-		return 0;
-	if (r < 0) {
-		char m[MAC_STR_LEN];
-		format_mac(mac, m);
-		return net_err(err, r, "delete FDB entry '%s'", m);
-	}
-	return 0;
+	return r < 0 ? r : neigh_apply(sk, n, 0, true, "delete FDB entry", mac, dst, err);
 }
 
 int net_neigh_set(struct nl_sock *sk, int ifindex, const struct ip_addr *ip, const uint8_t mac[6],
@@ -261,33 +245,14 @@ int net_neigh_set(struct nl_sock *sk, int ifindex, const struct ip_addr *ip, con
 {
 	struct rtnl_neigh *n = NULL;
 	int r = neigh_new(ifindex, ip->family, mac, ip, &n, err);
-	if (r < 0)
-		return r;
-	r = rtnl_neigh_add(sk, n, NLM_F_CREATE | NLM_F_REPLACE);
-	rtnl_neigh_put(n);
-	if (r < 0) {
-		char s[IP_STR_LEN];
-		format_ip(ip, s);
-		return net_err(err, r, "set neighbour '%s'", s);
-	}
-	return 0;
+	return r < 0 ? r
+		     : neigh_apply(sk, n, NLM_F_CREATE | NLM_F_REPLACE, false, "set neighbour",
+				   NULL, ip, err);
 }
 
 int net_neigh_del(struct nl_sock *sk, int ifindex, const struct ip_addr *ip, struct cni_err *err)
 {
-	static const uint8_t any[6];
 	struct rtnl_neigh *n = NULL;
-	int r = neigh_new(ifindex, ip->family, any, ip, &n, err);
-	if (r < 0)
-		return r;
-	r = rtnl_neigh_delete(sk, n, 0);
-	rtnl_neigh_put(n);
-	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
-		return 0;
-	if (r < 0) {
-		char s[IP_STR_LEN];
-		format_ip(ip, s);
-		return net_err(err, r, "delete neighbour '%s'", s);
-	}
-	return 0;
+	int r = neigh_new(ifindex, ip->family, zero_mac, ip, &n, err);
+	return r < 0 ? r : neigh_apply(sk, n, 0, true, "delete neighbour", NULL, ip, err);
 }

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <net/if.h>
+#include <netlink/addr.h>
+#include <netlink/cache.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <stdbool.h>
@@ -24,8 +26,20 @@ static inline void net_link_putp(struct rtnl_link **p)
 	if (*p)
 		rtnl_link_put(*p);
 }
+static inline void net_nl_addr_putp(struct nl_addr **p)
+{
+	if (*p)
+		nl_addr_put(*p);
+}
+static inline void net_cache_freep(struct nl_cache **p)
+{
+	if (*p)
+		nl_cache_free(*p);
+}
 #define _cleanup_nl_sock_ __attribute__((cleanup(net_sock_freep)))
 #define _cleanup_link_ __attribute__((cleanup(net_link_putp)))
+#define _cleanup_nl_addr_ __attribute__((cleanup(net_nl_addr_putp)))
+#define _cleanup_cache_ __attribute__((cleanup(net_cache_freep)))
 
 /* Translate a negative libnl error into err (code 100) with "what: <nl_geterror text>"; the
  * -NLE_* is mapped back to the closest errno (NLE_EXIST -> EEXIST, NLE_OBJ_NOTFOUND -> ENOENT).

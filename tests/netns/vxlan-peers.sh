@@ -59,30 +59,9 @@ bad_pod='{"mac":"02:00:00:bb:bb:01","ips":["10.246.0.99"]}'
 	node_obj "dupa-$T_ID" "{\"$VNI\":{\"vtep\":\"10.247.0.77\",\"mac\":\"0a:00:00:00:00:02\",\"pods\":[$bad_pod]}}"
 	node_obj "dupb-$T_ID" "{\"$VNI\":{\"vtep\":\"10.247.0.77\",\"mac\":\"0a:00:00:00:00:03\",\"pods\":[]}}"
 } | jq -s '{kind:"List",items:.}' >"$TMP/state.json"
-bash "$TOP/tests/fixtures/apiserver/mkcerts.sh" "$TMP/pki" 10.247.0.254 >/dev/null 2>&1
-ip netns exec "$SW" node "$TOP/tests/fixtures/apiserver/apiserver.js" \
-	--cert "$TMP/pki/server.crt" --key "$TMP/pki/server.key" --state "$TMP/state.json" \
-	--token "$TOKEN" --log "$TMP/api.log" --listen 10.247.0.254 --max-lifetime 300 \
-	>"$TMP/port" 2>"$TMP/api.err" &
-API_PID=$!
+api_fixture "$SW" "$TMP" "$TOKEN" 300 10.247.0.254 >/dev/null 2>&1
 t_proc "$API_PID"
-for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
-PORT=$(head -n1 "$TMP/port")
 [ -n "$PORT" ] || { fail "vxlan-peers: API server fixture did not start: $(cat "$TMP/api.err")"; exit 0; }
-cat >"$TMP/kubeconfig" <<KC
-apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster: {server: "https://10.247.0.254:$PORT", certificate-authority: $TMP/pki/ca.crt}
-users:
-- name: plexus
-  user: {token: $TOKEN}
-contexts:
-- name: test
-  context: {cluster: test, user: plexus}
-current-context: test
-KC
 api() { # METHOD PATH: from the switch namespace, prints the body
 	ip netns exec "$SW" curl -sS --max-time 5 --cacert "$TMP/pki/ca.crt" \
 		-H "Authorization: Bearer $TOKEN" -X "$1" "https://10.247.0.254:$PORT$2"
