@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* plexus-apid --vxlan-peers: publish this node's "peers": "kubernetes" VTEPs and pods on its
  * Node, and program the other nodes' into the VTEPs' FDB and neighbour tables (docs/vxlan.md).
- * Level-driven: every round reads the kernel and the API and converges, never flushing. */
+ * A watch keeps the Nodes' annotations; level-driven rounds read the kernel and that cache and
+ * converge, never flushing. */
 #include <dirent.h>
 #include <errno.h>
 #include <netlink/route/link/vxlan.h>
@@ -17,6 +18,7 @@
 #include "lib/kube/config.h"
 #include "lib/kube/http.h"
 #include "lib/kube/internal.h"
+#include "lib/kube/watch.h"
 #include "lib/util/cleanup.h"
 #include "lib/util/file.h"
 #include "lib/util/log.h"
@@ -25,11 +27,25 @@
 /* A pod record is a few hundred bytes. */
 #define RECORD_MAX 4096
 
+/* One Node's annotation as the watch last delivered it. */
+struct node_ann {
+	char *name;
+	char *value; /* NULL: the Node has none */
+};
+
 struct agent {
 	const struct kube_config *cfg;
 	const char *node;
 	const char *run_dir;
 	long interval_ms;
+	/* Written by the watch thread, read by the reconcile thread. */
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	struct node_ann *nodes;
+	size_t n_nodes;
+	bool synced;	    /* a LIST has been seen: until then nothing is removed */
+	unsigned gen;	    /* bumped on every event */
+	char *last_written; /* what we patched and have not seen come back yet */
 };
 
 /* A local VTEP to program. */
@@ -159,6 +175,12 @@ static int publish(struct agent *a, const struct vxp_set *local, const char *hav
 		return 0;
 	if (value && have && !strcmp(value, have))
 		return 0;
+	/* Written already, and the watch has not brought it back yet. */
+	(void)pthread_mutex_lock(&a->lock);
+	bool pending = value && a->last_written && !strcmp(value, a->last_written);
+	(void)pthread_mutex_unlock(&a->lock);
+	if (pending)
+		return 0;
 	_cleanup_json_ cJSON *patch = cJSON_CreateObject();
 	cJSON *ann =
 		cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "metadata"), "annotations");
@@ -179,42 +201,118 @@ static int publish(struct agent *a, const struct vxp_set *local, const char *hav
 	if (r < 0)
 		return r;
 	log_info("vxlan-peers: published %zu VTEP(s) on node '%s'", local->n, a->node);
+	(void)pthread_mutex_lock(&a->lock);
+	free(a->last_written);
+	a->last_written = value ? xstrdup(value) : NULL;
+	(void)pthread_mutex_unlock(&a->lock);
 	return 0;
 }
 
-/* Every other Node's published entries, and what our own Node has (*ret_self, owned, NULL if
- * nothing). */
-static int list_nodes(struct agent *a, struct vxp_set *remote, char **ret_self, struct cni_err *err)
+static void node_set(struct agent *a, const cJSON *obj)
 {
-	_cleanup_free_ char *body = NULL;
-	size_t len = 0;
-	struct kube_request req = { .method = "GET",
-				    .path = "/api/v1/nodes",
-				    .what = "list nodes" };
-	int r = kube_request(a->cfg, &req, &body, &len, err);
-	if (r < 0)
-		return r;
-	_cleanup_json_ cJSON *j = NULL;
-	r = json_parse(body, len, "list nodes", &j, err);
-	if (r < 0)
-		return r;
-	const cJSON *items = json_get(j, "items");
-	if (!cJSON_IsArray(items))
-		return cni_err_set(err, CNI_ERR_DECODE, EINVAL, "list nodes: no items");
-	const cJSON *n;
-	cJSON_ArrayForEach (n, items) {
-		const cJSON *meta = json_get(n, "metadata");
-		const char *name = cJSON_GetStringValue(json_get(meta, "name"));
-		const char *value = cJSON_GetStringValue(
-			json_get(json_get(meta, "annotations"), VXP_ANNOTATION));
-		if (name && !strcmp(name, a->node)) {
-			free(*ret_self);
-			*ret_self = value ? xstrdup(value) : NULL;
-		} else if (name && value) {
-			(void)vxp_decode(name, value, remote);
-		}
+	const cJSON *meta = json_get(obj, "metadata");
+	const char *name = cJSON_GetStringValue(json_get(meta, "name"));
+	const char *value =
+		cJSON_GetStringValue(json_get(json_get(meta, "annotations"), VXP_ANNOTATION));
+	if (!name)
+		return;
+	size_t i = 0;
+	while (i < a->n_nodes && strcmp(a->nodes[i].name, name) != 0)
+		i++;
+	if (i == a->n_nodes) {
+		a->nodes = xrealloc(a->nodes, (a->n_nodes + 1) * sizeof(*a->nodes));
+		a->nodes[a->n_nodes++] = (struct node_ann){ .name = xstrdup(name) };
 	}
+	free(a->nodes[i].value);
+	a->nodes[i].value = value ? xstrdup(value) : NULL;
+	/* Our own Node changed: what we wrote is in (or was overwritten, and is due again). */
+	if (!strcmp(name, a->node)) {
+		free(a->last_written);
+		a->last_written = NULL;
+	}
+}
+
+static void node_del(struct agent *a, const cJSON *obj)
+{
+	const char *name = cJSON_GetStringValue(json_get(json_get(obj, "metadata"), "name"));
+	for (size_t i = 0; name && i < a->n_nodes; i++) {
+		if (strcmp(a->nodes[i].name, name) != 0)
+			continue;
+		free(a->nodes[i].name);
+		free(a->nodes[i].value);
+		a->nodes[i] = a->nodes[--a->n_nodes];
+		return;
+	}
+}
+
+static void nodes_clear(struct agent *a)
+{
+	for (size_t i = 0; i < a->n_nodes; i++) {
+		free(a->nodes[i].name);
+		free(a->nodes[i].value);
+	}
+	a->n_nodes = 0;
+	free(a->last_written);
+	a->last_written = NULL;
+}
+
+/* The Nodes' annotations, kept current by the watch; every event wakes the reconcile loop. */
+static int on_node_event(void *data, enum kube_watch_event type, const cJSON *obj,
+			 struct cni_err *err)
+{
+	struct agent *a = data;
+	(void)err;
+	(void)pthread_mutex_lock(&a->lock);
+	if (type == KUBE_WATCH_SYNC) {
+		nodes_clear(a);
+		const cJSON *o;
+		cJSON_ArrayForEach (o, obj)
+			node_set(a, o);
+		a->synced = true;
+	} else if (type == KUBE_WATCH_DELETED) {
+		node_del(a, obj);
+	} else {
+		node_set(a, obj);
+	}
+	a->gen++;
+	(void)pthread_cond_signal(&a->changed);
+	(void)pthread_mutex_unlock(&a->lock);
 	return 0;
+}
+
+/* LIST and WATCH the Nodes for as long as the process lives (resumed from the last
+ * resourceVersion, re-listed after a 410, retried with back-off while the API is down). */
+static void *watch_main(void *arg)
+{
+	struct agent *a = arg;
+	for (;;) {
+		struct cni_err e = { 0 };
+		struct kube_watch w = {
+			.path = "/api/v1/nodes",
+			.on_event = on_node_event,
+			.data = a,
+			.stop_fd = -1,
+		};
+		/* Only a lasting refusal (403, TLS) returns: say so, and try again later. */
+		if (kube_watch_run(a->cfg, &w, &e) < 0)
+			log_warning("vxlan-peers: watch nodes: %s, retrying in 10 s", e.msg);
+		struct timespec t = { .tv_sec = 10 };
+		while (nanosleep(&t, &t) < 0 && errno == EINTR)
+			;
+	}
+	return NULL;
+}
+
+/* Under a->lock: every other Node's entries into remote, and a copy of our own Node's. */
+static void snapshot(struct agent *a, struct vxp_set *remote, char **ret_self)
+{
+	for (size_t i = 0; i < a->n_nodes; i++) {
+		const struct node_ann *n = &a->nodes[i];
+		if (!strcmp(n->name, a->node))
+			*ret_self = n->value ? xstrdup(n->value) : NULL;
+		else if (n->value)
+			(void)vxp_decode(n->name, n->value, remote);
+	}
 }
 
 /* Make one VTEP's tables what the API says: additions first, so nothing working is ever
@@ -271,11 +369,15 @@ static void round_once(struct agent *a)
 		log_warning("vxlan-peers: %s", e.msg);
 		goto out;
 	}
-	/* The API down: the tables stay as they are, and traffic keeps flowing. */
-	if (list_nodes(a, &remote, &self, &e) < 0) {
-		log_warning("vxlan-peers: %s, keeping the current entries", e.msg);
+	(void)pthread_mutex_lock(&a->lock);
+	bool synced = a->synced;
+	if (synced)
+		snapshot(a, &remote, &self);
+	(void)pthread_mutex_unlock(&a->lock);
+	/* Before the first LIST nothing is known: the tables stay as they are. After it, the
+	 * API down only stops the events: the tables keep what was last known. */
+	if (!synced)
 		goto out;
-	}
 	/* Compared with what the Node has, not with what we last wrote: an edit by anyone
 	 * else is undone in the next round. */
 	if (publish(a, &local, self, &e) < 0)
@@ -292,15 +394,28 @@ out:
 	vxp_set_done(&remote);
 }
 
+/* A round on every Node event, and every interval for the local pods. */
 static void *agent_main(void *arg)
 {
 	struct agent *a = arg;
+	unsigned seen = 0;
 	for (;;) {
+		(void)pthread_mutex_lock(&a->lock);
+		seen = a->gen;
+		(void)pthread_mutex_unlock(&a->lock);
 		round_once(a);
-		struct timespec t = { .tv_sec = a->interval_ms / 1000,
-				      .tv_nsec = (a->interval_ms % 1000) * 1000000 };
-		while (nanosleep(&t, &t) < 0 && errno == EINTR)
+		struct timespec until;
+		(void)clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += a->interval_ms / 1000;
+		until.tv_nsec += (a->interval_ms % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		(void)pthread_mutex_lock(&a->lock);
+		while (a->gen == seen && pthread_cond_timedwait(&a->changed, &a->lock, &until) == 0)
 			;
+		(void)pthread_mutex_unlock(&a->lock);
 	}
 	return NULL;
 }
@@ -316,13 +431,24 @@ int apid_vxpeers_start(const struct kube_config *cfg, const char *node, const ch
 	*a = (struct agent){
 		.cfg = cfg, .node = node, .run_dir = run_dir, .interval_ms = interval_ms
 	};
+	pthread_condattr_t ca;
+	(void)pthread_condattr_init(&ca);
+	(void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	(void)pthread_cond_init(&a->changed, &ca);
+	(void)pthread_condattr_destroy(&ca);
+	(void)pthread_mutex_init(&a->lock, NULL);
 	pthread_t t;
-	int r = pthread_create(&t, NULL, agent_main, a);
-	if (r != 0) {
+	int r = pthread_create(&t, NULL, watch_main, a);
+	if (r != 0)
 		free(a);
+	if (r == 0) {
+		(void)pthread_detach(t);
+		/* From here the watch thread uses a, for the process's life. */
+		r = pthread_create(&t, NULL, agent_main, a);
+	}
+	if (r != 0)
 		return cni_err_set(err, CNI_ERR_INTERNAL, r, "vxlan-peers: start thread: %s",
 				   strerror(r));
-	}
 	(void)pthread_detach(t);
 	log_info("vxlan-peers: node '%s', records under '%s/vxlan', every %ld ms", node, run_dir,
 		 interval_ms);

@@ -88,9 +88,11 @@ void vxp_diff_neigh(const struct net_neigh_entry *have, size_t nh,
 		    const struct net_neigh_entry *want, size_t nw, size_t **ret_add,
 		    size_t *ret_nadd, size_t **ret_del, size_t *ret_ndel);
 
-/* Start the agent on a thread of its own: every interval_ms, publish this node's VTEPs (the
- * links tagged VXLAN_PEERS_ALIAS and the pod records under run_dir) on Node `node`, list the
- * Nodes and converge the VTEPs' FDB and neighbour tables. An API failure leaves the tables as
- * they are. cfg, node and run_dir are borrowed for the process's life. */
+/* Start the agent on two threads of its own: one LISTs and WATCHes the Nodes; the other, on
+ * every Node event and every interval_ms, publishes this node's VTEPs (the links tagged
+ * VXLAN_PEERS_ALIAS and the pod records under run_dir) on Node `node` and converges the VTEPs'
+ * FDB and neighbour tables. Before the first LIST, and while the API is down, the tables stay
+ * as they are. cfg, node and run_dir are borrowed for the process's life. node must be a
+ * DNS-1123 subdomain (code 7). */
 int apid_vxpeers_start(const struct kube_config *cfg, const char *node, const char *run_dir,
 		       long interval_ms, struct cni_err *err);

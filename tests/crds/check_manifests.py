@@ -246,6 +246,9 @@ def code_api_calls():
             methods = set(re.findall(r'\.method\s*=\s*"([A-Z]+)"', body))
             if not methods and "kube_get_object(" in body:
                 methods = {"GET"}
+            # A kube_watch_run informer: LIST, then WATCH, of the collection.
+            if not methods and "kube_watch_run(" in body:
+                methods = {"GET", "WATCH"}
             for path in paths:
                 m = re.match(r"^/api/v1/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
                     re.match(r"^/apis/([a-z0-9.-]+)/v[0-9a-z]+/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
@@ -261,7 +264,7 @@ def code_api_calls():
                     res += sub
                 for meth in methods or {"?"}:
                     verb = {"GET": "get" if named else "list", "PATCH": "patch", "PUT": "update",
-                            "POST": "create", "DELETE": "delete"}.get(meth, "?")
+                            "POST": "create", "DELETE": "delete", "WATCH": "watch"}.get(meth, "?")
                     calls.add((group, res, verb))
     return calls
 

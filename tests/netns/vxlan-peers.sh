@@ -7,7 +7,8 @@
 # other; a capture shows unicast VXLAN to the right VTEP only and no ARP on the underlay;
 # malformed and conflicting published entries are never programmed; an agent restart leaves the
 # tables identical and a ping across it loses nothing; a deleted pod and a deleted Node are
-# withdrawn on the others within a bound; with the API down the entries stay.
+# withdrawn on the others within a bound; with the API down the entries stay and the agent
+# retries.
 source "$(dirname "$0")/../lib.sh"
 need_root
 need_tools vxlan-peers jq ip ping bridge tcpdump curl node timeout
@@ -215,7 +216,10 @@ kill "$API_PID" && wait "$API_PID" 2>/dev/null
 sleep $(((INTERVAL * 4 + 999) / 1000))
 check "vxlan-peers: with the API down the entries stay" test "$before" = "$(tables 1)"
 check "vxlan-peers: ... and traffic keeps flowing" pingok a1 a2
-check "vxlan-peers: ... and the agent says it keeps them" \
-	grep -q "keeping the current entries" "$TMP/apid1.log"
+# A new pod on node 1 meanwhile: the agent cannot publish it, says so and keeps trying.
+add_pod 1 c1
+retrying() { grep -q "publish on node '$(nodename 1)'.*retrying" "$TMP/apid1.log"; }
+check "vxlan-peers: ... and the agent retries publishing a new pod" until_ok $BOUND retrying
+check "vxlan-peers: ... and the tables are still what they were" test "$before" = "$(tables 1)"
 
-for p in a1 a2 a3; do cni "${PNODE[$p]}" DEL "$p"; done
+for p in a1 a2 a3 c1; do cni "${PNODE[$p]}" DEL "$p"; done
