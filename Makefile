@@ -198,6 +198,10 @@ FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -I$(B)/gen -fsanitize=fuzzer,a
 	-DPLEXUS_VERSION='"$(VERSION)"' \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
 FUZZ_DEPS := $(LIB_SRCS) $(PROTO_C) $(PLUGIN_OBJS:$(B)/obj/%.o=%.c) $(DLG_SRCS) $(META_SRCS)
+# The VXLAN peers agent's annotation parser lives in apid/.
+$(B)/fuzz/fuzz_vxpeers: tests/fuzz/fuzz_vxpeers.c apid/vxpeers_state.c $(FUZZ_DEPS) | $(PROTO_H)
+	$(call quiet,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< \
+		apid/vxpeers_state.c $(FUZZ_DEPS) $(LDLIBS)
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_DEPS) | $(PROTO_H)
 	$(call quiet,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_DEPS) $(LDLIBS)
 fuzz: $(FUZZ_BINS)

@@ -293,6 +293,9 @@ static bool same_node(const char *a, const char *b)
 static size_t refuse_runs(struct claim *c, size_t n, const char *what)
 {
 	size_t refused = 0;
+	/* qsort's base must not be NULL, even for no elements. */
+	if (n == 0)
+		return 0;
 	qsort(c, n, sizeof(*c), cmp_claim);
 	for (size_t i = 0; i < n;) {
 		size_t j = i + 1;

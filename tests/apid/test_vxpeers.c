@@ -160,6 +160,11 @@ static void test_vxpeers_desired_family_and_empty(void **state)
 	_cleanup_free_ struct net_fdb_entry *fdb = NULL;
 	_cleanup_free_ struct net_neigh_entry *nb = NULL;
 	size_t nf = 9, nn = 9;
+	/* No pod anywhere: nothing to sort, nothing refused (the fuzzer found qsort(NULL, 0)). */
+	struct vxp_set none = { 0 }, empty = { 0 };
+	add_vtep(&none, "d", 100, "10.250.0.4", 4, 0);
+	assert_int_equal(vxp_conflicts(&none, &empty), 0);
+	vxp_set_done(&none);
 	/* An IPv4 VTEP cannot reach b; c has no pods, so it needs no flood entry. */
 	vxp_desired(&remote, 100, AF_INET, &fdb, &nf, &nb, &nn);
 	assert_int_equal(nf, 0);
