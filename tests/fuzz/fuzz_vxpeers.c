@@ -32,7 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(vxp_addr_ok(&s.v[i].addr) && vxp_mac_ok(s.v[i].mac));
 		check(s.v[i].vni >= 1 && s.v[i].vni <= 16777215 && s.v[i].n_pods <= VXP_PODS_MAX);
 		for (size_t k = 0; k < s.v[i].n_pods; k++) {
-			check(vxp_mac_ok(s.v[i].pods[k].mac) && s.v[i].pods[k].n_ips <= VXP_IPS_MAX);
+			check(vxp_mac_ok(s.v[i].pods[k].mac) &&
+			      s.v[i].pods[k].n_ips <= VXP_IPS_MAX);
 			for (size_t x = 0; x < s.v[i].pods[k].n_ips; x++)
 				check(vxp_addr_ok(&s.v[i].pods[k].ips[x]));
 		}

@@ -110,6 +110,28 @@ for p in a1:1 b1:1 a2:2 a3:3; do add_pod "${p#*:}" "${p%:*}" || ok=false; done
 check "vxlan-peers: ADD with peers kubernetes on three nodes" $ok
 $ok || exit 0
 
+# Bad input changes nothing: an unknown peers value, peers with remotes, and remotes on a VNI
+# whose VTEP takes its peers from the API.
+links_before=$(ip -n "$(nsof 1)" -o link | wc -l)
+PNS[x1]=plxqx1-$T_ID
+t_netns "${PNS[x1]}"
+bad_add() { # EXTRA_JSON: ADD of x1 on node 1 with the conf changed
+	OUT=$(conf 1 | jq -c ". + $1" | ip netns exec "$(nsof 1)" env -i PATH="$PATH" CNI_COMMAND=ADD \
+		CNI_PATH="$REF_CNI" CNI_CONTAINERID=c-x1 CNI_NETNS="/run/netns/${PNS[x1]}" \
+		CNI_IFNAME=net1 PLEXUS_RUN_DIR="$TMP/run1" "$PLUGIN" 2>/dev/null)
+}
+bad_add '{"peers":"etcd"}'
+check "vxlan-peers: an unknown peers value is code 7 naming peers" \
+	test "$(jq -r '"\(.code) \(.msg)"' <<<"$OUT" | cut -c1-30)" = "7 peers: unknown value 'etcd' "
+bad_add '{"remotes":["10.247.0.2"]}'
+check "vxlan-peers: peers with remotes is code 7" \
+	test "$(jq -r '"\(.code) \(.msg)"' <<<"$OUT" | cut -c1-40)" = '7 peers: "kubernetes" is exclusive with '
+bad_add '{"peers":null,"learning":false,"remotes":["10.247.0.2"]}'
+check "vxlan-peers: remotes on a VTEP with peers from the API is code 104" \
+	bash -c "jq -e '.code == 104 and (.msg | contains(\"with peers from the Kubernetes API\"))' <<<'$OUT' >/dev/null"
+check "vxlan-peers: ... and they changed nothing" \
+	test "$links_before" = "$(ip -n "$(nsof 1)" -o link | wc -l)"
+
 # Tables of NODE's VTEP, sorted: FDB entries (MAC dst) then neighbours (IP MAC).
 tables() {
 	local ns=$(nsof "$1")
@@ -166,7 +188,7 @@ check "vxlan-peers: pods on three nodes ping each other (learning off, no remote
 ip -n "${PNS[a1]}" neigh flush all 2>/dev/null
 CAPS=()
 for i in 2 3; do
-	ip netns exec "$(nsof "$i")" timeout 3 tcpdump -l -nn -i ul0 "udp port 4789 or arp" \
+	ip netns exec "$(nsof "$i")" timeout 3 tcpdump -l -nn -i ul0 "udp port 4789" \
 		>"$TMP/cap$i" 2>/dev/null &
 	CAPS+=($!)
 done
@@ -174,11 +196,14 @@ sleep 0.7
 ip netns exec "${PNS[a1]}" ping -c 5 -i 0.2 -W 1 -q "${PIP[a2]}" >/dev/null
 wait "${CAPS[@]}"
 req2=$(grep -c "10.247.0.1.[0-9]* > 10.247.0.2.4789: VXLAN.*vni $VNI" "$TMP/cap2")
+echo2=$(grep -c "${PIP[a1]} > ${PIP[a2]}: ICMP echo request" "$TMP/cap2")
 echo3=$(grep -c "ICMP echo" "$TMP/cap3")
-arp=$(grep -c "ARP\|who-has" "$TMP/cap2" "$TMP/cap3" | awk -F: '{s += $2} END {print s}')
-check "vxlan-peers: unicast VXLAN from node 1 to node 2's VTEP ($req2 packets)" test "$req2" -ge 5
+# Only the overlay's ARP is inside VXLAN (the underlay's own ARP is not captured).
+arp=$(grep -c "ARP" "$TMP/cap2" "$TMP/cap3" | awk -F: '{s += $2} END {print s}')
+check "vxlan-peers: unicast VXLAN from node 1 to node 2's VTEP ($req2 packets, $echo2 echo requests inside)" \
+	test "$req2" -ge 5 -a "$echo2" -eq 5
 check "vxlan-peers: nothing of it flooded to node 3 ($echo3 echo packets)" test "$echo3" -eq 0
-check "vxlan-peers: ARP answered by the local proxy, none on the underlay ($arp)" test "$arp" -eq 0
+check "vxlan-peers: ARP answered by the local proxy, none sent over VXLAN ($arp)" test "$arp" -eq 0
 
 # ---- agent restart: same tables, no packet lost -----------------------------------------------
 before=$(tables 1)
