@@ -303,16 +303,21 @@ static void *watch_main(void *arg)
 	return NULL;
 }
 
-/* Under a->lock: every other Node's entries into remote, and a copy of our own Node's. */
-static void snapshot(struct agent *a, struct vxp_set *remote, char **ret_self)
+/* Under a->lock: every other Node's entries into remote, and a copy of our own Node's. Returns
+ * whether our Node exists. */
+static bool snapshot(struct agent *a, struct vxp_set *remote, char **ret_self)
 {
+	bool self = false;
 	for (size_t i = 0; i < a->n_nodes; i++) {
 		const struct node_ann *n = &a->nodes[i];
-		if (!strcmp(n->name, a->node))
+		if (!strcmp(n->name, a->node)) {
 			*ret_self = n->value ? xstrdup(n->value) : NULL;
-		else if (n->value)
+			self = true;
+		} else if (n->value) {
 			(void)vxp_decode(n->name, n->value, remote);
+		}
 	}
+	return self;
 }
 
 /* Make one VTEP's tables what the API says: additions first, so nothing working is ever
@@ -370,17 +375,18 @@ static void round_once(struct agent *a)
 		goto out;
 	}
 	(void)pthread_mutex_lock(&a->lock);
-	bool synced = a->synced;
-	if (synced)
-		snapshot(a, &remote, &self);
+	bool synced = a->synced, exists = synced && snapshot(a, &remote, &self);
 	(void)pthread_mutex_unlock(&a->lock);
 	/* Before the first LIST nothing is known: the tables stay as they are. After it, the
 	 * API down only stops the events: the tables keep what was last known. */
 	if (!synced)
 		goto out;
 	/* Compared with what the Node has, not with what we last wrote: an edit by anyone
-	 * else is undone in the next round. */
-	if (publish(a, &local, self, &e) < 0)
+	 * else is undone in the next round. No Node (not registered yet, or deleted): nothing to
+	 * write to until the watch brings it. */
+	if (!exists)
+		log_debug("vxlan-peers: node '%s' not found, not publishing", a->node);
+	else if (publish(a, &local, self, &e) < 0)
 		log_warning("vxlan-peers: publish on node '%s': %s, retrying", a->node, e.msg);
 	(void)vxp_conflicts(&remote, &local);
 	vxp_log_round();
