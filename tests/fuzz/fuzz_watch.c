@@ -35,9 +35,9 @@ struct input {
 static const char LIST[] = "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"7\"},"
 			   "\"items\":[]}";
 
-static int fake_exchange(void *data, const struct kube_config *cfg,
-			 const struct kube_request *req, const char *token, long timeout_ms,
-			 struct kube_response *resp, struct cni_err *err)
+static int fake_exchange(void *data, const struct kube_config *cfg, const struct kube_request *req,
+			 const char *token, long timeout_ms, struct kube_response *resp,
+			 struct cni_err *err)
 {
 	struct input *in = data;
 	(void)cfg, (void)req, (void)token, (void)timeout_ms, (void)err;
