@@ -100,7 +100,8 @@ $(B)/bin/plexus-install: $(INSTALL_OBJS) $(LIB)
 
 # ---- apid/: plexus-apid, the node's Kubernetes API relay for the meta-plugin (docs/kube.md) ---
 BINS += $(B)/bin/plexus-apid
-$(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(B)/obj/apid/events.o $(B)/obj/apid/attach.o $(LIB)
+$(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(B)/obj/apid/events.o $(B)/obj/apid/attach.o \
+		$(B)/obj/apid/vxpeers.o $(B)/obj/apid/vxpeers_state.o $(LIB)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- device-plugin/: plexus-device-plugin, the kubelet device plugin daemon (docs/device-plugin.md)
@@ -166,10 +167,11 @@ $(B)/tests/dra/%: tests/dra/%.c $(DRA_OBJS) $(DP_CORE) $(LIB) | $(PROTO_H)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 		$(DRA_OBJS) $(DP_CORE) $(LIB) $(LDLIBS) $(DP_LDLIBS) $(TEST_LDLIBS)
 
-# tests/apid/ link the relay daemon's attachment metrics.
-$(B)/tests/apid/%: tests/apid/%.c $(B)/obj/apid/attach.o $(LIB) | $(PROTO_H)
+# tests/apid/ link the relay daemon's attachment metrics and the VXLAN peers' pure half.
+$(B)/tests/apid/%: tests/apid/%.c $(B)/obj/apid/attach.o $(B)/obj/apid/vxpeers_state.o $(LIB) \
+		| $(PROTO_H)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
-		$(B)/obj/apid/attach.o $(LIB) $(LDLIBS) $(TEST_LDLIBS)
+		$(B)/obj/apid/attach.o $(B)/obj/apid/vxpeers_state.o $(LIB) $(LDLIBS) $(TEST_LDLIBS)
 
 # Unit tier only: no privileges needed.
 check: $(TEST_BINS)
@@ -217,6 +219,10 @@ FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -I$(B)/gen -fsanitize=fuzzer,a
 	-DPLEXUS_VERSION='"$(VERSION)"' \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
 FUZZ_DEPS := $(LIB_SRCS) $(PROTO_C) $(PLUGIN_OBJS:$(B)/obj/%.o=%.c) $(DLG_SRCS) $(META_SRCS)
+# The VXLAN peers agent's annotation parser lives in apid/.
+$(B)/fuzz/fuzz_vxpeers: tests/fuzz/fuzz_vxpeers.c apid/vxpeers_state.c $(FUZZ_DEPS) | $(PROTO_H)
+	$(call quiet,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< \
+		apid/vxpeers_state.c $(FUZZ_DEPS) $(LDLIBS)
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_DEPS) | $(PROTO_H)
 	$(call quiet,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_DEPS) $(LDLIBS)
 # The DRA driver's parsers also need its sources and the shared VF library (libpci).

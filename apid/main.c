@@ -16,6 +16,7 @@
 
 #include "apid/attach.h"
 #include "apid/events.h"
+#include "apid/vxpeers.h"
 #include "lib/cni/err.h"
 #include "lib/json/json.h"
 #include "lib/kube/config.h"
@@ -61,6 +62,12 @@ static const char usage[] =
 	"                      receive the meta-plugin's attachment reports there (datagrams,\n"
 	"                      mode 0600; default: metrics.sock beside --socket, where the\n"
 	"                      plugin sends them; empty: not at all)\n"
+	"  --vxlan-peers       publish this node's \"peers\": \"kubernetes\" VXLAN VTEPs on its\n"
+	"                      Node and program the other nodes' (docs/vxlan.md)\n"
+	"  --node-name NAME    this node's Node (default $NODE_NAME)\n"
+	"  --vxlan-peers-interval MS\n"
+	"                      how often the peers are re-read and converged, 100-600000\n"
+	"                      (default 2000)\n"
 	"  --log-level LEVEL   error|warning|info|debug (default info)\n"
 	"  -h, --help          this text\n"
 	"\n"
@@ -428,8 +435,13 @@ int main(int argc, char **argv)
 	const char *kubeconfig = "", *sock = SOCKET_DEFAULT, *maddr = METRICS_DEFAULT,
 		   *msock = NULL;
 	int64_t workers = WORKERS_DEFAULT, max_clients = CLIENTS_DEFAULT;
-	bool take_over = false;
+	bool take_over = false, vxpeers = false;
+	const char *node_name = secure_getenv("NODE_NAME");
+	int64_t vxpeers_ms = 2000;
 	static const struct option opts[] = {
+		{ "vxlan-peers", no_argument, NULL, 'V' },
+		{ "node-name", required_argument, NULL, 'N' },
+		{ "vxlan-peers-interval", required_argument, NULL, 'I' },
 		{ "kubeconfig", required_argument, NULL, 'k' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "workers", required_argument, NULL, 'w' },
@@ -486,6 +498,19 @@ int main(int argc, char **argv)
 		case 't':
 			take_over = true;
 			break;
+		case 'V':
+			vxpeers = true;
+			break;
+		case 'N':
+			node_name = optarg;
+			break;
+		case 'I':
+			if (parse_i64(optarg, 100, 600000, &vxpeers_ms) < 0) {
+				fprintf(stderr, "plexus-apid: --vxlan-peers-interval: must be "
+						"100-600000\n");
+				return 2;
+			}
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -526,6 +551,14 @@ int main(int argc, char **argv)
 		msock = msock_default;
 	if (*msock && apid_attach_start(msock, &e) < 0) {
 		log_error("--metrics-socket: %s", e.msg);
+		(void)unlink(sock);
+		return 1;
+	}
+	const char *run_dir = secure_getenv("PLEXUS_RUN_DIR");
+	if (vxpeers &&
+	    apid_vxpeers_start(cfg, node_name, run_dir && *run_dir ? run_dir : "/run/plexus",
+			       (long)vxpeers_ms, &e) < 0) {
+		log_error("%s", e.msg);
 		(void)unlink(sock);
 		return 1;
 	}

@@ -141,15 +141,17 @@ leases() {
 	find "$1" -type f ! -name lock ! -name 'last_reserved_ip*' | wc -l
 }
 
-# api_fixture NODE DIR TOKEN [MAX_LIFETIME]: start the TLS API server fixture inside netns NODE
-# serving DIR/state.json (certificates in DIR/pki, every request logged to DIR/api.log) and
-# write DIR/kubeconfig for it. Sets API_PID, and PORT (empty when it did not come up).
+# api_fixture NODE DIR TOKEN [MAX_LIFETIME [ADDRESS]]: start the TLS API server fixture inside
+# netns NODE serving DIR/state.json (certificates in DIR/pki, every request logged to
+# DIR/api.log), listening on ADDRESS (default 127.0.0.1, which the certificate always names),
+# and write DIR/kubeconfig for it. Sets API_PID, and PORT (empty when it did not come up).
 api_fixture() {
-	local node=$1 dir=$2 token=$3 life=${4:-300}
-	bash "$TOP/tests/fixtures/apiserver/mkcerts.sh" "$dir/pki"
+	local node=$1 dir=$2 token=$3 life=${4:-300} addr=${5:-127.0.0.1}
+	# shellcheck disable=SC2046 # no extra SAN for the default address
+	bash "$TOP/tests/fixtures/apiserver/mkcerts.sh" "$dir/pki" $([ "$addr" = 127.0.0.1 ] || echo "$addr")
 	ip netns exec "$node" node "$TOP/tests/fixtures/apiserver/apiserver.js" \
 		--cert "$dir/pki/server.crt" --key "$dir/pki/server.key" --state "$dir/state.json" \
-		--token "$token" --log "$dir/api.log" --max-lifetime "$life" \
+		--token "$token" --log "$dir/api.log" --max-lifetime "$life" --listen "$addr" \
 		>"$dir/port" 2>"$dir/api.err" &
 	API_PID=$!
 	for _ in $(seq 100); do [ -s "$dir/port" ] && break; sleep 0.05; done
@@ -160,7 +162,7 @@ kind: Config
 clusters:
 - name: test
   cluster:
-    server: https://127.0.0.1:$PORT
+    server: https://$addr:$PORT
     certificate-authority: $dir/pki/ca.crt
 users:
 - name: plexus

@@ -138,6 +138,21 @@ static int parse_addresses(const cJSON *conf, struct vxlan_conf *c, struct cni_e
 	r = parse_remotes(conf, c, err);
 	if (r < 0)
 		return r;
+	const char *peers = NULL;
+	r = json_get_string(conf, "peers", "peers", &peers, NULL, err);
+	if (r < 0)
+		return r;
+	if (peers && *peers) {
+		if (strcmp(peers, "kubernetes") != 0)
+			return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+					   "peers: unknown value '%s' (only \"kubernetes\")",
+					   peers);
+		if (c->n_remotes || (c->has & VXLAN_HAS_GROUP))
+			return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+					   "peers: \"kubernetes\" is exclusive with '%s'",
+					   c->n_remotes ? "remotes" : "group");
+		c->peers_kube = true;
+	}
 	if ((c->has & VXLAN_HAS_GROUP) && json_get(conf, "remotes") &&
 	    !cJSON_IsNull(json_get(conf, "remotes")))
 		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
@@ -187,6 +202,10 @@ static int parse_numbers(const cJSON *conf, struct vxlan_conf *c, struct cni_err
 
 static int parse_flags_and_names(const cJSON *conf, struct vxlan_conf *c, struct cni_err *err)
 {
+	/* The agent programs every remote MAC when peers come from the API: learning is off
+	 * unless asked for. */
+	if (c->peers_kube)
+		c->learning = false;
 	int r = json_get_bool(conf, "learning", "learning", &c->learning, NULL, err);
 	if (r < 0)
 		return r;
@@ -218,8 +237,8 @@ static int parse_flags_and_names(const cJSON *conf, struct vxlan_conf *c, struct
 
 int vxlan_conf_parse(const struct cni_ctx *ctx, struct vxlan_conf *ret, struct cni_err *err)
 {
-	/* Learning defaults on: without a controller programming per-MAC FDB entries, the
-	 * VTEP must learn remote pod MACs from received frames. */
+	/* Learning defaults on: with static remotes or a group nothing programs per-MAC FDB
+	 * entries, so the VTEP must learn remote pod MACs from received frames. */
 	struct vxlan_conf c = { .learning = true };
 	const cJSON *conf = ctx->conf;
 	int r = json_get_string(conf, "master", "master", &c.master, NULL, err);

@@ -16,12 +16,15 @@
 
 #define RUN_DIR_DEFAULT "/run/plexus"
 
-int vxlan_lock(uint32_t vni, int *ret_fd, struct cni_err *err)
+const char *vxlan_run_dir(void)
 {
 	const char *run = secure_getenv("PLEXUS_RUN_DIR");
-	if (!run || !*run)
-		run = RUN_DIR_DEFAULT;
-	_cleanup_free_ char *dir = xasprintf("%s/vxlan", run);
+	return run && *run ? run : RUN_DIR_DEFAULT;
+}
+
+int vxlan_lock(uint32_t vni, int *ret_fd, struct cni_err *err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/vxlan", vxlan_run_dir());
 	_cleanup_free_ char *path = xasprintf("%s/%u.lock", dir, vni);
 	int r = file_mkdir_p(dir, 0755);
 	if (r < 0)
@@ -33,17 +36,6 @@ int vxlan_lock(uint32_t vni, int *ret_fd, struct cni_err *err)
 				   strerror(-fd));
 	*ret_fd = fd;
 	return 0;
-}
-
-static void cache_freep(struct nl_cache **p)
-{
-	if (*p)
-		nl_cache_free(*p);
-}
-static void nl_addrp(struct nl_addr **p)
-{
-	if (*p)
-		nl_addr_put(*p);
 }
 
 /* The underlay as resolved on this node. */
@@ -73,7 +65,7 @@ static bool nl_addr_to_ip(struct nl_addr *a, struct ip_addr *ret)
 static int addr_walk(struct nl_sock *sk, bool (*fn)(struct rtnl_addr *a, void *arg), void *arg,
 		     struct cni_err *err)
 {
-	_cleanup_(cache_freep) struct nl_cache *cache = NULL;
+	_cleanup_cache_ struct nl_cache *cache = NULL;
 	int r = rtnl_addr_alloc_cache(sk, &cache);
 	if (r < 0)
 		return net_err(err, r, "dump addresses");
@@ -217,7 +209,7 @@ static int vtep_compatible(struct rtnl_link *l, const struct vxlan_conf *c,
 				   "vxlan: '%s' exists on another underlay link (index %u), config "
 				   "says master '%s'",
 				   n, link, u->name);
-	_cleanup_(nl_addrp) struct nl_addr *local = NULL;
+	_cleanup_nl_addr_ struct nl_addr *local = NULL;
 	struct ip_addr have;
 	char a[IP_STR_LEN], b[IP_STR_LEN];
 	if (rtnl_link_vxlan_get_local(l, &local) >= 0 && nl_addr_to_ip(local, &have) &&
@@ -233,7 +225,16 @@ static int vtep_compatible(struct rtnl_link *l, const struct vxlan_conf *c,
 				   "vxlan: '%s' exists with learning %s, config says learning %s",
 				   n, rtnl_link_vxlan_get_learning(l) ? "on" : "off",
 				   c->learning ? "true" : "false");
-	_cleanup_(nl_addrp) struct nl_addr *group = NULL;
+	/* ARP/NDP proxy marks the VTEP whose peers come from the API (its neighbour entries
+	 * answer the pods' ARP and NDP). */
+	if (!!rtnl_link_vxlan_get_proxy(l) != c->peers_kube)
+		return cni_err_set(
+			err, CNI_ERR_DEVICE, EEXIST,
+			"vxlan: '%s' exists %s peers from the Kubernetes API, config says "
+			"%s",
+			n, rtnl_link_vxlan_get_proxy(l) ? "with" : "without",
+			c->peers_kube ? "peers \"kubernetes\"" : "otherwise");
+	_cleanup_nl_addr_ struct nl_addr *group = NULL;
 	bool has_group = rtnl_link_vxlan_get_group(l, &group) >= 0 && nl_addr_to_ip(group, &have) &&
 			 !ip_is_zero(&have);
 	if ((c->has & VXLAN_HAS_GROUP) != 0 && (!has_group || !ip_addr_equal(&have, &c->group))) {
@@ -253,7 +254,7 @@ static int vtep_compatible(struct rtnl_link *l, const struct vxlan_conf *c,
  * the error names it (flannel.1 uses VNI 1 on 8472). */
 static int vni_port_free(struct nl_sock *sk, const struct vxlan_conf *c, struct cni_err *err)
 {
-	_cleanup_(cache_freep) struct nl_cache *cache = NULL;
+	_cleanup_cache_ struct nl_cache *cache = NULL;
 	int r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
 	if (r < 0)
 		return net_err(err, r, "dump links");
@@ -277,7 +278,7 @@ static int set_addr(struct rtnl_link *l, const struct ip_addr *ip,
 		    int (*set)(struct rtnl_link *, struct nl_addr *), const char *what,
 		    struct cni_err *err)
 {
-	_cleanup_(nl_addrp) struct nl_addr *a =
+	_cleanup_nl_addr_ struct nl_addr *a =
 		nl_addr_build(ip->family, ip->raw, ip_family_len(ip->family));
 	if (!a)
 		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "out of memory");
@@ -304,6 +305,11 @@ static int vtep_create(struct nl_sock *sk, const struct vxlan_conf *c, const str
 		(void)rtnl_link_vxlan_set_udp_csum(l, c->udp_csum);
 	if (c->has & VXLAN_HAS_TTL)
 		(void)rtnl_link_vxlan_set_ttl(l, c->ttl);
+	if (c->peers_kube) {
+		/* Answer ARP and NDP from the neighbour entries plexus-apid programs, so neither
+		 * is flooded to the peers. */
+		(void)rtnl_link_vxlan_set_proxy(l, 1);
+	}
 	int r = set_addr(l, &u->local, rtnl_link_vxlan_set_local, "local", err);
 	if (r < 0)
 		return r;
@@ -321,6 +327,19 @@ static int vtep_create(struct nl_sock *sk, const struct vxlan_conf *c, const str
 	if (r < 0)
 		return net_err(err, r, "vxlan: create '%s' (vni %u, port %u) on '%s'", c->vxdev,
 			       c->vni, c->port, u->name);
+	/* The kernel ignores IFLA_IFALIAS in a create request: tag it now. */
+	if (c->peers_kube) {
+		_cleanup_link_ struct rtnl_link *cur = NULL;
+		_cleanup_link_ struct rtnl_link *change = rtnl_link_alloc();
+		if (!change)
+			return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "out of memory");
+		rtnl_link_set_ifalias(change, VXLAN_PEERS_ALIAS);
+		r = net_link_get(sk, c->vxdev, &cur, err);
+		if (r >= 0 && (r = rtnl_link_change(sk, cur, change, 0)) < 0)
+			r = net_err(err, r, "vxlan: tag '%s'", c->vxdev);
+		if (r < 0)
+			return r;
+	}
 	log_debug("created vxlan '%s' vni %u port %u on '%s'", c->vxdev, c->vni, c->port, u->name);
 	return 0;
 }
@@ -448,7 +467,8 @@ static int host_ensure(struct nl_sock *sk, const struct vxlan_conf *c, struct vx
 			return r;
 	}
 	int vx_ifindex = rtnl_link_get_ifindex(vx);
-	if (!(c->has & VXLAN_HAS_GROUP)) {
+	/* With peers from the API, plexus-apid owns the flood list. */
+	if (!(c->has & VXLAN_HAS_GROUP) && !c->peers_kube) {
 		r = sync_flood(sk, c, &u.local, vx_ifindex, err);
 		if (r < 0)
 			return cni_err_wrap(err, "vxlan: remotes on '%s'", c->vxdev);
@@ -509,7 +529,7 @@ int vxlan_host_cleanup(struct nl_sock *sk, const struct vxlan_conf *c, struct cn
 		return net_link_del(sk, c->vxdev, err);
 	if (r < 0)
 		return r;
-	_cleanup_(cache_freep) struct nl_cache *cache = NULL;
+	_cleanup_cache_ struct nl_cache *cache = NULL;
 	r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
 	if (r < 0)
 		return net_err(err, r, "dump links");

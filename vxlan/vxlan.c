@@ -4,8 +4,11 @@
 #include <netlink/route/link/veth.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/cni/ipam.h"
+#include "lib/json/json.h"
+#include "lib/util/file.h"
 #include "lib/cni/netns.h"
 #include "lib/net/net.h"
 #include "lib/util/cleanup.h"
@@ -105,12 +108,6 @@ static int pick_host_veth(struct nl_sock *sk, const struct cni_ctx *ctx, const c
 			   HVETH_TRIES);
 }
 
-static void nl_addrp(struct nl_addr **p)
-{
-	if (*p)
-		nl_addr_put(*p);
-}
-
 static void link_mac(struct rtnl_link *l, char buf[MAC_STR_LEN])
 {
 	struct nl_addr *a = rtnl_link_get_addr(l);
@@ -198,7 +195,7 @@ static int create_pair(struct nl_sock *sk, const struct cni_ctx *ctx, const stru
 		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "out of memory");
 	rtnl_link_set_mtu(tmpl, mtu);
 	if (c->has & VXLAN_HAS_MAC) {
-		_cleanup_(nl_addrp) struct nl_addr *a = nl_addr_build(AF_LLC, c->mac, MAC_LEN);
+		_cleanup_nl_addr_ struct nl_addr *a = nl_addr_build(AF_LLC, c->mac, MAC_LEN);
 		if (!a)
 			return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "out of memory");
 		rtnl_link_set_addr(tmpl, a);
@@ -266,6 +263,13 @@ static void undo_add(const struct cni_ctx *ctx, const struct vxlan_conf *c,
 	undo_host(sk, c, ho->created);
 }
 
+static void undo_ipam(const struct cni_ctx *ctx)
+{
+	struct cni_err e = { 0 };
+	if (ctx->ipam_type && cni_ipam_del(ctx, &e) < 0)
+		log_warning("undo: %s, ignoring", e.msg);
+}
+
 struct pod_args {
 	const char *ifname;
 	const struct cni_result *result; /* NULL: L2-only, just bring the link up */
@@ -292,6 +296,43 @@ static int pod_setup(void *arg, struct cni_err *err)
 	(void)net_sysctl_set(arp, "1", NULL);
 	(void)net_sysctl_set(ndisc, "1", NULL);
 	return net_iface_configure(a->ifname, POD_IFACE, a->result, err);
+}
+
+/* The pod record of a "peers": "kubernetes" attachment (vxlan.h), named by the attachment's
+ * temporary ifname, a hash of (containerID, ifname). */
+static char *record_path(const struct cni_ctx *ctx, uint32_t vni)
+{
+	char h[IFNAMSIZ];
+	net_tmp_ifname_for(ctx->container_id, ctx->ifname, h);
+	return xasprintf("%s/vxlan/%u/%s" VXLAN_RECORD_SUFFIX, vxlan_run_dir(), vni, h);
+}
+
+/* After the pod is configured: what plexus-apid publishes for it on this node's Node. */
+static int record_write(const struct cni_ctx *ctx, const struct vxlan_conf *c,
+			const struct host_out *ho, const struct cni_result *result,
+			struct cni_err *err)
+{
+	_cleanup_free_ char *path = record_path(ctx, c->vni);
+	_cleanup_free_ char *dir = xasprintf("%s/vxlan/%u", vxlan_run_dir(), c->vni);
+	_cleanup_free_ char *tag = host_tag(ctx);
+	_cleanup_json_ cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "hostVeth", ho->hveth);
+	cJSON_AddStringToObject(j, "tag", tag);
+	cJSON_AddStringToObject(j, "mac", result->interfaces[POD_IFACE].mac);
+	cJSON *ips = cJSON_AddArrayToObject(j, "ips");
+	for (size_t i = 0; i < result->n_ips; i++) {
+		char s[IP_STR_LEN];
+		format_ip(&result->ips[i].address.ip, s);
+		cJSON_AddItemToArray(ips, cJSON_CreateString(s));
+	}
+	_cleanup_free_ char *text = json_print(j);
+	int r = file_mkdir_p(dir, 0755);
+	if (r >= 0)
+		r = file_write_atomic(path, text, strlen(text), 0644);
+	if (r < 0)
+		return cni_err_set(err, CNI_ERR_IO, -r, "vxlan: write pod record '%s': %s", path,
+				   strerror(-r));
+	return 0;
 }
 
 static int vxlan_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err *err)
@@ -336,11 +377,7 @@ static int vxlan_add(const struct cni_ctx *ctx, struct cni_result **ret, struct 
 	struct pod_args pa = { .ifname = ctx->ifname, .result = ctx->ipam_type ? result : NULL };
 	r = cni_netns_run(ctx->netns_fd, pod_setup, &pa, err);
 	if (r < 0) {
-		if (ctx->ipam_type) {
-			struct cni_err e = { 0 };
-			if (cni_ipam_del(ctx, &e) < 0)
-				log_warning("undo: %s, ignoring", e.msg);
-		}
+		undo_ipam(ctx);
 		undo_add(ctx, &c, &ho);
 		cni_result_free(result);
 		goto out;
@@ -348,6 +385,17 @@ static int vxlan_add(const struct cni_ctx *ctx, struct cni_result **ret, struct 
 	if (pa.mac[0])
 		result->interfaces[POD_IFACE].mac = xstrdup(pa.mac);
 	result->interfaces[POD_IFACE].mtu = pa.mtu;
+	if (c.peers_kube) {
+		r = pa.mac[0] ? record_write(ctx, &c, &ho, result, err)
+			      : cni_err_set(err, CNI_ERR_DEVICE, EINVAL,
+					    "vxlan: pod interface '%s' has no MAC", ctx->ifname);
+		if (r < 0) {
+			undo_ipam(ctx);
+			undo_add(ctx, &c, &ho);
+			cni_result_free(result);
+			goto out;
+		}
+	}
 	cni_dns_copy(&result->dns, &ctx->dns);
 	log_info("added '%s' (host '%s') on bridge '%s', vni %u port %u, %zu address(es)",
 		 ctx->ifname, ho.hveth, c.bridge, c.vni, c.port, result->n_ips);
@@ -387,6 +435,16 @@ static int del_host_tagged(const struct cni_ctx *ctx, struct cni_err *err)
  * which takes the host end with it, then a host end tagged as ours. */
 static int vxlan_del(const struct cni_ctx *ctx, struct cni_err *err)
 {
+	/* The pod record goes first, so plexus-apid stops publishing a pod whose links and
+	 * lease are about to go. */
+	struct vxlan_conf rc;
+	struct cni_err re = { 0 };
+	if (vxlan_conf_parse(ctx, &rc, &re) >= 0) {
+		_cleanup_free_ char *path = rc.peers_kube ? record_path(ctx, rc.vni) : NULL;
+		if (path && unlink(path) < 0 && errno != ENOENT)
+			log_warning("del: remove '%s': %s, ignoring", path, strerror(errno));
+		vxlan_conf_done(&rc);
+	}
 	/* An IPAM that cannot be found or cannot parse its config (code 7) cannot hold a lease
 	 * under it: DEL goes on, or the runtime would retry a DEL that never succeeds. */
 	int r = cni_ipam_del(ctx, err);

@@ -38,13 +38,22 @@ struct vxlan_conf {
 	bool learning;
 	bool udp_csum;
 	bool delete_on_last_del;
-	uint8_t ttl;	       /* VXLAN_HAS_TTL */
-	uint32_t mtu;	       /* VXLAN_HAS_MTU */
+	bool peers_kube; /* "peers": "kubernetes": plexus-apid --vxlan-peers programs the peers */
+	uint8_t ttl;	 /* VXLAN_HAS_TTL */
+	uint32_t mtu;	 /* VXLAN_HAS_MTU */
 	uint8_t mac[MAC_LEN];  /* VXLAN_HAS_MAC: pod interface MAC */
 	unsigned has;	       /* VXLAN_HAS_* */
 	char bridge[IFNAMSIZ]; /* "pxb<VNI>" or the "bridge" key */
 	char vxdev[IFNAMSIZ];  /* "vx<VNI>" */
 };
+
+/* The ifalias of a VTEP whose peers come from the Kubernetes API ("peers": "kubernetes"):
+ * plexus-apid --vxlan-peers programs FDB and neighbour entries only on such VTEPs. */
+#define VXLAN_PEERS_ALIAS "plexus-vxlan:peers=kubernetes"
+/* Pod records of a "peers": "kubernetes" network, one file per attachment:
+ * <run dir>/vxlan/<vni>/<attachment's temporary ifname>.json = {"hostVeth", "tag", "mac",
+ * "ips"}; written by ADD, removed by DEL, read and validated by plexus-apid. */
+#define VXLAN_RECORD_SUFFIX ".json"
 
 /* Parse and validate the vxlan keys of ctx->conf plus the MAC overrides (conf "mac" <
  * CNI_ARGS MAC= < runtimeConfig.mac). Pure: touches no kernel state. Errors name the field
@@ -59,6 +68,9 @@ struct vxlan_host {
 	uint32_t mtu; /* the MTU pods get: conf mtu or the underlay's minus the overhead */
 	bool created; /* ensure created the VTEP or the bridge */
 };
+
+/* $PLEXUS_RUN_DIR, or /run/plexus when unset or empty. Borrowed. */
+const char *vxlan_run_dir(void);
 
 /* Take the per-VNI lock <PLEXUS_RUN_DIR or /run/plexus>/vxlan/<vni>.lock; *ret_fd holds it
  * until closed. Failure -> code 5. */

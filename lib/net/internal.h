@@ -7,20 +7,11 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/route.h>
 
+#include "lib/net/net.h"
 #include "lib/util/parse.h"
 
 struct cni_err;
 
-static inline void net_nl_addr_putp(struct nl_addr **p)
-{
-	if (*p)
-		nl_addr_put(*p);
-}
-static inline void net_cache_freep(struct nl_cache **p)
-{
-	if (*p)
-		nl_cache_free(*p);
-}
 static inline void net_route_putp(struct rtnl_route **p)
 {
 	if (*p)
@@ -31,8 +22,6 @@ static inline void net_rtaddr_putp(struct rtnl_addr **p)
 	if (*p)
 		rtnl_addr_put(*p);
 }
-#define _cleanup_nl_addr_ __attribute__((cleanup(net_nl_addr_putp)))
-#define _cleanup_cache_ __attribute__((cleanup(net_cache_freep)))
 #define _cleanup_route_ __attribute__((cleanup(net_route_putp)))
 #define _cleanup_rtaddr_ __attribute__((cleanup(net_rtaddr_putp)))
 

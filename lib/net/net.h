@@ -5,6 +5,8 @@
 #pragma once
 
 #include <net/if.h>
+#include <netlink/addr.h>
+#include <netlink/cache.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <stdbool.h>
@@ -24,8 +26,20 @@ static inline void net_link_putp(struct rtnl_link **p)
 	if (*p)
 		rtnl_link_put(*p);
 }
+static inline void net_nl_addr_putp(struct nl_addr **p)
+{
+	if (*p)
+		nl_addr_put(*p);
+}
+static inline void net_cache_freep(struct nl_cache **p)
+{
+	if (*p)
+		nl_cache_free(*p);
+}
 #define _cleanup_nl_sock_ __attribute__((cleanup(net_sock_freep)))
 #define _cleanup_link_ __attribute__((cleanup(net_link_putp)))
+#define _cleanup_nl_addr_ __attribute__((cleanup(net_nl_addr_putp)))
+#define _cleanup_cache_ __attribute__((cleanup(net_cache_freep)))
 
 /* Translate a negative libnl error into err (code 100) with "what: <nl_geterror text>"; the
  * -NLE_* is mapped back to the closest errno (NLE_EXIST -> EEXIST, NLE_OBJ_NOTFOUND -> ENOENT).
@@ -145,6 +159,37 @@ int net_fdb_flood_append(struct nl_sock *sk, int ifindex, const struct ip_addr *
 /* Remove dst's entry; missing is success. */
 int net_fdb_flood_del(struct nl_sock *sk, int ifindex, const struct ip_addr *dst,
 		      struct cni_err *err);
+
+/* One VXLAN FDB entry (NTF_SELF): frames for mac go to the VTEP dst. */
+struct net_fdb_entry {
+	uint8_t mac[MAC_LEN];
+	struct ip_addr dst;
+};
+/* One permanent ARP/NDP entry. */
+struct net_neigh_entry {
+	struct ip_addr ip;
+	uint8_t mac[MAC_LEN];
+};
+/* Every FDB entry with a destination of VXLAN device ifindex, all-zero ones included; *ret is
+ * owned (free()), possibly NULL. */
+int net_fdb_list(struct nl_sock *sk, int ifindex, struct net_fdb_entry **ret, size_t *ret_n,
+		 struct cni_err *err);
+/* Create or replace mac's entry with the one destination dst (`bridge fdb replace ... self
+ * permanent`). */
+int net_fdb_set(struct nl_sock *sk, int ifindex, const uint8_t mac[MAC_LEN],
+		const struct ip_addr *dst, struct cni_err *err);
+/* Remove mac's entry towards dst; missing is success. */
+int net_fdb_del(struct nl_sock *sk, int ifindex, const uint8_t mac[MAC_LEN],
+		const struct ip_addr *dst, struct cni_err *err);
+/* The permanent IPv4 and IPv6 neighbour entries of ifindex; *ret owned, possibly NULL. */
+int net_neigh_list(struct nl_sock *sk, int ifindex, struct net_neigh_entry **ret, size_t *ret_n,
+		   struct cni_err *err);
+/* Create or replace a permanent neighbour ip -> mac on ifindex (`ip neigh replace ... nud
+ * permanent`). */
+int net_neigh_set(struct nl_sock *sk, int ifindex, const struct ip_addr *ip,
+		  const uint8_t mac[MAC_LEN], struct cni_err *err);
+/* Remove ip's neighbour entry on ifindex; missing is success. */
+int net_neigh_del(struct nl_sock *sk, int ifindex, const struct ip_addr *ip, struct cni_err *err);
 
 /* Kind-specific CHECK of a pod link (kind, mode, MTU...): mismatch -> code 104. */
 typedef int (*net_check_link_fn)(const void *data, struct rtnl_link *link, const char *ifname,

@@ -28,6 +28,8 @@ KINDS = {
     "ClusterRole": ("rbac.authorization.k8s.io/v1", False),
     "ClusterRoleBinding": ("rbac.authorization.k8s.io/v1", False),
     "NetworkAttachmentDefinition": ("k8s.cni.cncf.io/v1", True),
+    "ValidatingAdmissionPolicy": ("admissionregistration.k8s.io/v1", False),
+    "ValidatingAdmissionPolicyBinding": ("admissionregistration.k8s.io/v1", False),
 }
 BUILTIN_TYPES = {"macvlan", "ipvlan", "vxlan", "sriov"}
 IPAM_TYPES = {"host-local", "static", "dhcp", "whereabouts"}
@@ -244,9 +246,13 @@ def code_api_calls():
             methods = set(re.findall(r'\.method\s*=\s*"([A-Z]+)"', body))
             if not methods and "kube_get_object(" in body:
                 methods = {"GET"}
+            # A kube_watch_run informer: LIST, then WATCH, of the collection.
+            if not methods and "kube_watch_run(" in body:
+                methods = {"GET", "WATCH"}
             for path in paths:
                 m = re.match(r"^/api/v1/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
-                    re.match(r"^/apis/([a-z0-9.-]+)/v[0-9a-z]+/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path)
+                    re.match(r"^/apis/([a-z0-9.-]+)/v[0-9a-z]+/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
+                    re.match(r"^/api/v1/(nodes)(/%s)?(/[a-z]+)?$", path)
                 if not m:
                     calls.add(("?", path, "?"))
                     continue
@@ -258,7 +264,7 @@ def code_api_calls():
                     res += sub
                 for meth in methods or {"?"}:
                     verb = {"GET": "get" if named else "list", "PATCH": "patch", "PUT": "update",
-                            "POST": "create", "DELETE": "delete"}.get(meth, "?")
+                            "POST": "create", "DELETE": "delete", "WATCH": "watch"}.get(meth, "?")
                     calls.add((group, res, verb))
     return calls
 

@@ -148,6 +148,29 @@ struct bad_case {
 	const char *field;
 };
 
+/* Peers from the API: learning defaults off (the agent programs every remote MAC), and can
+ * still be asked for; an empty remotes list is no conflict. */
+static void test_conf_peers_kubernetes(void **state)
+{
+	(void)state;
+	struct vxlan_conf c;
+	struct cni_err err = { 0 };
+	assert_int_equal(
+		parse(HEAD "\"vni\":9,\"peers\":\"kubernetes\",\"remotes\":[]}", NULL, &c, &err),
+		0);
+	assert_true(c.peers_kube);
+	assert_false(c.learning);
+	vxlan_conf_done(&c);
+	assert_int_equal(
+		parse(HEAD "\"vni\":9,\"peers\":\"kubernetes\",\"learning\":true}", NULL, &c, &err),
+		0);
+	assert_true(c.peers_kube && c.learning);
+	vxlan_conf_done(&c);
+	assert_int_equal(parse(HEAD "\"vni\":9}", NULL, &c, &err), 0);
+	assert_false(c.peers_kube);
+	vxlan_conf_done(&c);
+}
+
 static void test_conf_errors_name_the_field(void **state)
 {
 	(void)state;
@@ -191,6 +214,13 @@ static void test_conf_errors_name_the_field(void **state)
 		{ HEAD "\"vni\":1,\"runtimeConfig\":{\"mac\":\"x\"}}", NULL, 7,
 		  "runtimeConfig.mac" },
 		{ "{\"cniVersion\":\"1.0.0\",\"vni\":1}", NULL, 7, "name" },
+		{ HEAD "\"vni\":1,\"peers\":\"etcd\"}", NULL, 7, "peers: unknown value 'etcd'" },
+		{ HEAD "\"vni\":1,\"peers\":5}", NULL, 7, "peers" },
+		{ HEAD "\"vni\":1,\"peers\":\"kubernetes\",\"remotes\":[\"10.0.0.2\"]}", NULL, 7,
+		  "peers: \"kubernetes\" is exclusive with 'remotes'" },
+		{ HEAD
+		  "\"vni\":1,\"peers\":\"kubernetes\",\"master\":\"e\",\"group\":\"239.1.1.1\"}",
+		  NULL, 7, "peers: \"kubernetes\" is exclusive with 'group'" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct vxlan_conf c;
@@ -214,6 +244,7 @@ int main(void)
 		cmocka_unit_test(test_conf_group_and_ipv6),
 		cmocka_unit_test(test_conf_mac_priority),
 		cmocka_unit_test(test_conf_host_veth_name),
+		cmocka_unit_test(test_conf_peers_kubernetes),
 		cmocka_unit_test(test_conf_errors_name_the_field),
 	};
 	conf_ctx.netns_fd = -1;
