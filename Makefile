@@ -66,9 +66,9 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB      := $(B)/libplexus.a
 
 # ---- plugins: one directory each, main.c is the standalone entry ----------------------------
-# hostlocal and staticipam are IPAM plugins: every plugin binary links them to run in-process.
-PLUGINS := macvlan ipvlan vxlan sriov hostlocal staticipam
-IPAM_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(filter-out %/main.c,$(sort $(wildcard hostlocal/*.c staticipam/*.c))))
+# hostlocal, staticipam and whereabouts are IPAM plugins: every plugin binary links them to run in-process.
+PLUGINS := macvlan ipvlan vxlan sriov hostlocal staticipam whereabouts
+IPAM_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(filter-out %/main.c,$(sort $(wildcard hostlocal/*.c staticipam/*.c whereabouts/*.c))))
 define plugin_rules
 $(1)_SRCS := $$(filter-out $(1)/main.c,$$(sort $$(wildcard $(1)/*.c)))
 $(1)_OBJS := $$($(1)_SRCS:%.c=$(B)/obj/%.o)
