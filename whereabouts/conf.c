@@ -53,7 +53,7 @@ static bool under_flat_dir(const char *path)
 static void merge(cJSON *ipam, const cJSON *flat)
 {
 	const cJSON *f;
-	cJSON_ArrayForEach(f, flat) {
+	cJSON_ArrayForEach (f, flat) {
 		cJSON *mine = cJSON_GetObjectItemCaseSensitive(ipam, f->string);
 		if (!mine || cJSON_IsNull(mine)) {
 			cJSON_DeleteItemFromObjectCaseSensitive(ipam, f->string);
@@ -98,7 +98,8 @@ static int merge_flat(cJSON *ipam, const char *root, struct wb_conf *c, struct c
 			return -EINVAL;
 		if (!cJSON_IsObject(flat))
 			return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-					   "whereabouts flat file '%s': not a JSON object", list[i]);
+					   "whereabouts flat file '%s': not a JSON object",
+					   list[i]);
 		merge(ipam, flat);
 		c->flat_file = xstrdup(list[i]);
 		return 0;
@@ -125,8 +126,12 @@ static void add_range(struct wb_conf *c, struct wb_range *r)
 
 /* Keys whereabouts has that plexus ignores (docs/ipam.md says why) or refuses. */
 static const char *const ignored[] = {
-	"log_file",	      "log_level",	     "reconciler_cron_expression",
-	"leader_lease_duration", "leader_renew_deadline", "leader_retry_period",
+	"log_file",
+	"log_level",
+	"reconciler_cron_expression",
+	"leader_lease_duration",
+	"leader_renew_deadline",
+	"leader_retry_period",
 	"sleep_for_race",
 };
 static const char *const refused[] = { "node_slice_size", "addresses" };
@@ -178,7 +183,7 @@ int wb_conf_parse(const struct cni_ctx *ctx, const char *root, struct wb_conf *r
 		return r;
 	const cJSON *e;
 	size_t i = 0;
-	cJSON_ArrayForEach(e, arr) {
+	cJSON_ArrayForEach (e, arr) {
 		char path[48];
 		(void)snprintf(path, sizeof(path), "ipam.ipRanges[%zu]", i++);
 		if (!cJSON_IsObject(e))
@@ -240,8 +245,8 @@ int wb_conf_parse(const struct cni_ctx *ctx, const char *root, struct wb_conf *r
 				   c.network_name);
 	const cJSON *kube = NULL;
 	if ((r = json_get_object(ipam, "kubernetes", "ipam.kubernetes", &kube, err)) < 0 ||
-	    (r = dup_string(kube, "kubeconfig", "ipam.kubernetes.kubeconfig", &c.kubeconfig,
-			    err)) < 0 ||
+	    (r = dup_string(kube, "kubeconfig", "ipam.kubernetes.kubeconfig", &c.kubeconfig, err)) <
+		    0 ||
 	    (r = dup_string(ipam, "apiRelay", "ipam.apiRelay", &c.api_relay, err)) < 0)
 		return r;
 	if (c.kubeconfig && safedir_path_check(c.kubeconfig) < 0)

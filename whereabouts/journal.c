@@ -108,7 +108,7 @@ static int decode(const char *text, size_t len, struct wb_entry *ret)
 	size_t n = (size_t)cJSON_GetArraySize(ips);
 	e.ips = xcalloc(n ? n : 1, sizeof(*e.ips));
 	const cJSON *ip;
-	cJSON_ArrayForEach(ip, ips) {
+	cJSON_ArrayForEach (ip, ips) {
 		const char *s = cJSON_GetStringValue(ip);
 		if (!s || parse_ip(s, &e.ips[e.n_ips]) < 0)
 			return -EBADMSG;

@@ -60,7 +60,8 @@ int wb_pool_decode(const char *body, size_t len, const struct wb_range *r, struc
 				   "IPPool: spec.range '%s' is not the configured range %s", range,
 				   want);
 	}
-	const char *rv = cJSON_GetStringValue(json_get(json_get(obj, "metadata"), "resourceVersion"));
+	const char *rv =
+		cJSON_GetStringValue(json_get(json_get(obj, "metadata"), "resourceVersion"));
 	if (!rv || !*rv)
 		return bad(err, "no metadata.resourceVersion");
 	cJSON *allocs = cJSON_GetObjectItemCaseSensitive(spec, "allocations");
@@ -74,7 +75,7 @@ int wb_pool_decode(const char *body, size_t len, const struct wb_range *r, struc
 	size_t cap = (size_t)cJSON_GetArraySize(allocs), n_ok = 0;
 	_cleanup_free_ struct wb_alloc *a = xcalloc(cap ? cap : 1, sizeof(*a));
 	const cJSON *e;
-	cJSON_ArrayForEach(e, allocs) {
+	cJSON_ArrayForEach (e, allocs) {
 		uint64_t off;
 		/* A key that is not an offset names no address: whereabouts skips it too. */
 		if (!e->string || parse_u64(e->string, INT64_MAX, &off) < 0)

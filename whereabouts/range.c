@@ -116,7 +116,7 @@ static int parse_excludes(const cJSON *obj, const char *path, struct wb_range *r
 	size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
 	r->exclude = xcalloc(n ? n : 1, sizeof(*r->exclude));
 	const cJSON *e;
-	cJSON_ArrayForEach(e, arr) {
+	cJSON_ArrayForEach (e, arr) {
 		bool had = false;
 		struct ip_net x;
 		const char *s = cJSON_GetStringValue(e);
@@ -187,8 +187,8 @@ int wb_range_parse(const cJSON *obj, const char *path, struct wb_range *ret, str
 	const struct ip_addr *bound[] = { &start, &end };
 	for (size_t i = 0; i < 2; i++)
 		if (bound[i]->family && !net_contains(&r.net, bound[i]))
-			return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
-					   "%s.%s: not in %s", path, keys[i], cidr);
+			return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL, "%s.%s: not in %s",
+					   path, keys[i], cidr);
 	/* Usable addresses as whereabouts counts them: without the network and broadcast
 	 * addresses, except in a /31, /32, /127 or /128 that has no others. */
 	u128 lo, hi;

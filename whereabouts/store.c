@@ -43,7 +43,7 @@ int wb_api_open(const struct wb_conf *c, struct wb_api *ret, struct cni_err *err
 		/* whereabouts keeps its objects in its kubeconfig context's namespace, else
 		 * kube-system. */
 		.ns = c->kubeconfig && cfg->namespace && *cfg->namespace ? cfg->namespace
-									  : WB_NAMESPACE_DEFAULT,
+									 : WB_NAMESPACE_DEFAULT,
 		.deadline_ms = clock_now_ms() + c->timeout_ms,
 		.seed = (uint64_t)clock_now_us() ^ ((uint64_t)getpid() << 32),
 	};
@@ -149,8 +149,8 @@ static bool owned(const char *cid, const char *cif, const char *id, const char *
 	return !strcmp(cid, id) && (!*cif || !strcmp(cif, ifname));
 }
 
-int wb_api_claim_ip(struct wb_api *a, const struct ip_addr *ip, const char *network,
-		    const char *id, const char *podref, const char *ifname, struct cni_err *err)
+int wb_api_claim_ip(struct wb_api *a, const struct ip_addr *ip, const char *network, const char *id,
+		    const char *podref, const char *ifname, struct cni_err *err)
 {
 	char name[WB_NAME_MAX];
 	if (wb_orip_name(ip, network, name) < 0)

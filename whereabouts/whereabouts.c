@@ -35,8 +35,7 @@ static void op_done(struct op *o)
 }
 
 /* "namespace/name" of the pod (CNI_ARGS K8S_POD_*): whereabouts' podref. */
-static int pod_ref(const struct cni_ctx *ctx, char *buf, size_t len, bool need,
-		   struct cni_err *err)
+static int pod_ref(const struct cni_ctx *ctx, char *buf, size_t len, bool need, struct cni_err *err)
 {
 	const char *ns = cni_ctx_arg(ctx, "K8S_POD_NAMESPACE");
 	const char *name = cni_ctx_arg(ctx, "K8S_POD_NAME");

@@ -22,9 +22,9 @@
 
 /* One range: the pool key (spec.range, the masked network) and what may be handed out. */
 struct wb_range {
-	struct ip_net net;	     /* masked; its address is offset 0 of spec.allocations */
-	struct ip_addr first, last;  /* inclusive bounds of what may be handed out */
-	struct ip_net *exclude;	     /* owned; exclude entries (an address is a /32 or /128) */
+	struct ip_net net;	    /* masked; its address is offset 0 of spec.allocations */
+	struct ip_addr first, last; /* inclusive bounds of what may be handed out */
+	struct ip_net *exclude;	    /* owned; exclude entries (an address is a /32 or /128) */
 	size_t n_exclude;
 };
 

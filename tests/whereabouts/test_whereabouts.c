@@ -70,9 +70,9 @@ static void test_conf_range_forms(void **state)
 	(void)state;
 	struct cni_err err = { 0 };
 	struct wb_conf c;
-	assert_int_equal(parse("\"range\":\"192.168.2.225/28\",\"gateway\":\"192.168.2.1\"", NULL,
-			       &c, &err),
-			 0);
+	assert_int_equal(
+		parse("\"range\":\"192.168.2.225/28\",\"gateway\":\"192.168.2.1\"", NULL, &c, &err),
+		0);
 	char cidr[IPNET_STR_LEN];
 	wb_range_cidr(&c.ranges[0], cidr);
 	assert_string_equal(cidr, "192.168.2.224/28");
@@ -129,9 +129,11 @@ static void test_conf_bad_input(void **state)
 		{ "\"range\":\"10.0.0.0/24\",\"exclude\":[\"fd00::/64\"]", "ipam.exclude[0]", 7 },
 		{ "\"range\":\"10.0.0.0/24\",\"exclude\":[7]", "ipam.exclude[0]", 7 },
 		{ "\"range\":\"10.0.0.0/24\",\"gateway\":\"10.0.0\"", "ipam.gateway", 7 },
-		{ "\"range\":\"10.0.0.0/24\",\"network_name\":\"Bad_Name\"", "ipam.network_name", 7 },
+		{ "\"range\":\"10.0.0.0/24\",\"network_name\":\"Bad_Name\"", "ipam.network_name",
+		  7 },
 		{ "\"range\":\"10.0.0.0/24\",\"datastore\":\"etcd\"", "ipam.datastore", 7 },
-		{ "\"range\":\"10.0.0.0/24\",\"node_slice_size\":\"/26\"", "ipam.node_slice_size", 7 },
+		{ "\"range\":\"10.0.0.0/24\",\"node_slice_size\":\"/26\"", "ipam.node_slice_size",
+		  7 },
 		{ "\"range\":\"10.0.0.0/24\",\"sleep_for_race\":\"1\"", "ipam.sleep_for_race", 7 },
 		{ "\"range\":\"10.0.0.0/24\",\"ipRanges\":[{\"range\":\"10.0.0.128/25\"}]",
 		  "ipam.ipRanges", 7 },
@@ -165,14 +167,15 @@ static void test_conf_flat_file_merge(void **state)
 	char path[192], root[96];
 	snprintf(path, sizeof(path), "%s/whereabouts.conf", dir);
 	snprintf(root, sizeof(root), "%s/root", tmp);
-	const char *flat = "{\"datastore\":\"kubernetes\",\"kubernetes\":{\"kubeconfig\":"
-			   "\"/etc/cni/net.d/whereabouts.d/whereabouts.kubeconfig\"},"
-			   "\"gateway\":\"10.0.0.254\",\"reconciler_cron_expression\":\"30 4 * * *\"}";
+	const char *flat =
+		"{\"datastore\":\"kubernetes\",\"kubernetes\":{\"kubeconfig\":"
+		"\"/etc/cni/net.d/whereabouts.d/whereabouts.kubeconfig\"},"
+		"\"gateway\":\"10.0.0.254\",\"reconciler_cron_expression\":\"30 4 * * *\"}";
 	assert_int_equal(file_write_atomic(path, flat, strlen(flat), 0644), 0);
 	struct cni_err err = { 0 };
 	struct wb_conf c;
-	assert_int_equal(parse("\"range\":\"10.0.0.0/24\",\"gateway\":\"10.0.0.1\"", root, &c, &err),
-			 0);
+	assert_int_equal(
+		parse("\"range\":\"10.0.0.0/24\",\"gateway\":\"10.0.0.1\"", root, &c, &err), 0);
 	assert_string_equal(c.kubeconfig, "/etc/cni/net.d/whereabouts.d/whereabouts.kubeconfig");
 	assert_ip(&c.gateway, "10.0.0.1");
 	assert_string_equal(c.flat_file, "/etc/cni/net.d/whereabouts.d/whereabouts.conf");
@@ -186,11 +189,13 @@ static void test_range_first_free_order(void **state)
 	(void)state;
 	struct cni_err err = { 0 };
 	struct wb_conf c;
-	assert_int_equal(parse("\"range\":\"10.0.0.0/29\",\"exclude\":[\"10.0.0.2/31\"]", NULL, &c,
-			       &err),
-			 0);
-	struct wb_alloc a[] = { { .offset = 1, .id = "x", .podref = "a/b", .ifname = "", .valid = true },
-				{ .offset = 4, .id = "y", .podref = "a/c", .ifname = "", .valid = true } };
+	assert_int_equal(
+		parse("\"range\":\"10.0.0.0/29\",\"exclude\":[\"10.0.0.2/31\"]", NULL, &c, &err),
+		0);
+	struct wb_alloc a[] = {
+		{ .offset = 1, .id = "x", .podref = "a/b", .ifname = "", .valid = true },
+		{ .offset = 4, .id = "y", .podref = "a/c", .ifname = "", .valid = true }
+	};
 	struct wb_pool p = { .allocs = a, .n = 2 };
 	struct ip_addr ip, skip;
 	assert_int_equal(wb_range_first_free(&c.ranges[0], &p, NULL, 0, &ip), 1);
@@ -218,9 +223,9 @@ static void test_range_huge_v6_bounded(void **state)
 	assert_int_equal(wb_range_first_free(&c.ranges[0], NULL, NULL, 0, &ip), 0);
 	wb_conf_done(&c);
 	/* Past 2^63 from the network address no allocation key can hold the offset. */
-	assert_int_equal(parse("\"range\":\"fd00::/8\",\"range_start\":\"fd00::1:0:0:0:0\"", NULL,
-			       &c, &err),
-			 0);
+	assert_int_equal(
+		parse("\"range\":\"fd00::/8\",\"range_start\":\"fd00::1:0:0:0:0\"", NULL, &c, &err),
+		0);
 	assert_int_equal(wb_range_first_free(&c.ranges[0], NULL, NULL, 0, &ip), 0);
 	wb_conf_done(&c);
 }
@@ -281,7 +286,8 @@ static void test_pool_decode_hostile(void **state)
 	wb_pool_set(&p, 1, "c1", "ns/r", "net1");
 	wb_pool_unset(&p, 5);
 	_cleanup_free_ char *out = json_print(p.obj);
-	assert_non_null(strstr(out, "\"1\":{\"id\":\"c1\",\"podref\":\"ns/r\",\"ifname\":\"net1\"}"));
+	assert_non_null(
+		strstr(out, "\"1\":{\"id\":\"c1\",\"podref\":\"ns/r\",\"ifname\":\"net1\"}"));
 	assert_null(strstr(out, "\"5\":"));
 	assert_non_null(strstr(out, "\"x\":{}"));
 	wb_pool_done(&p);
@@ -303,7 +309,8 @@ static void test_pool_decode_hostile(void **state)
 	wb_conf_done(&c);
 }
 
-/* ---- the plugin against an in-test API -------------------------------------------------------- */
+/* ---- the plugin against an in-test API --------------------------------------------------------
+ */
 
 struct obj {
 	char *path, *json;
@@ -375,10 +382,10 @@ static int api_exchange(void *data, const struct kube_config *cfg, const struct 
 		return 0;
 	}
 	api.writes++;
-	_cleanup_json_ cJSON *b = req->body ? cJSON_ParseWithLength(req->body, req->body_len) : NULL;
+	_cleanup_json_ cJSON *b =
+		req->body ? cJSON_ParseWithLength(req->body, req->body_len) : NULL;
 	if (!strcmp(req->method, "POST")) {
-		const char *name =
-			cJSON_GetStringValue(json_get(json_get(b, "metadata"), "name"));
+		const char *name = cJSON_GetStringValue(json_get(json_get(b, "metadata"), "name"));
 		_cleanup_free_ char *path = xasprintf("%s/%s", req->path, name);
 		if (api_find(path)) {
 			answer(resp, 409, "{\"reason\":\"AlreadyExists\"}");
@@ -584,9 +591,10 @@ static void test_plugin_overlapping_claim_skips(void **state)
 {
 	(void)state;
 	api_reset();
-	const char *other = "{\"apiVersion\":\"whereabouts.cni.cncf.io/v1alpha1\",\"kind\":"
-			    "\"OverlappingRangeIPReservation\",\"metadata\":{\"name\":\"10.5.0.2\"},"
-			    "\"spec\":{\"containerid\":\"zz\",\"podref\":\"other/pod\"}}";
+	const char *other =
+		"{\"apiVersion\":\"whereabouts.cni.cncf.io/v1alpha1\",\"kind\":"
+		"\"OverlappingRangeIPReservation\",\"metadata\":{\"name\":\"10.5.0.2\"},"
+		"\"spec\":{\"containerid\":\"zz\",\"podref\":\"other/pod\"}}";
 	api_store(NULL,
 		  "/apis/whereabouts.cni.cncf.io/v1alpha1/namespaces/kube-system/"
 		  "overlappingrangeipreservations/10.5.0.2",
