@@ -63,7 +63,8 @@ static void pool(const char *text, size_t size)
 		struct ip_addr ip;
 		if (wb_range_first_free(&c.ranges[0], &p, NULL, 0, &ip) == 1) {
 			uint64_t off;
-			if (wb_ip_offset(&c.ranges[0].net.ip, &ip, &off) < 0 || wb_pool_taken(&p, off))
+			if (wb_ip_offset(&c.ranges[0].net.ip, &ip, &off) < 0 ||
+			    wb_pool_taken(&p, off))
 				abort(); /* never a held address */
 			wb_pool_set(&p, off, "c1", "a/b", "net1");
 			wb_pool_unset(&p, off);
