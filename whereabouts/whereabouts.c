@@ -106,12 +106,15 @@ static int alloc_range(struct op *o, size_t k, struct ip_addr *ret, struct cni_e
 	wb_range_str(rg, rs, sizeof(rs));
 	_cleanup_free_ struct ip_addr *skip = NULL;
 	size_t n_skip = 0;
+	/* The address this ADD holds the claim of: after a conflict it is still ours to take. */
+	struct ip_addr mine = { 0 };
 	for (unsigned attempt = 0; attempt < WB_ATTEMPTS_MAX; attempt++) {
 		_cleanup_(wb_pool_done) struct wb_pool p = { 0 };
 		int r = wb_api_get_pool(&o->a, rg, name, true, &p, err);
 		if (r < 0)
 			return r;
 		struct ip_addr ip;
+		uint64_t off;
 		bool write = true;
 		int idx = wb_pool_find(&p, NULL, o->podref, ifname);
 		if (idx >= 0) {
@@ -119,11 +122,15 @@ static int alloc_range(struct op *o, size_t k, struct ip_addr *ret, struct cni_e
 				return cni_err_set(err, CNI_ERR_KUBE_API, EBADMSG,
 						   "IPPool '%s': offset out of range", name);
 			write = strcmp(p.allocs[idx].id, id) != 0;
+		} else if (mine.family && wb_ip_offset(&rg->net.ip, &mine, &off) == 0 &&
+			   !wb_pool_taken(&p, off)) {
+			ip = mine;
 		} else if (wb_range_first_free(rg, &p, skip, n_skip, &ip) == 0) {
 			return cni_err_set(err, CNI_ERR_IPAM, ENOSPC,
 					   "whereabouts: no free address in range %s (IPPool '%s')",
 					   rs, name);
 		}
+		bool was_noted = entry_has(&o->e, &ip);
 		if ((r = note(o, &ip, err)) < 0)
 			return r;
 		if (!write) {
@@ -131,9 +138,11 @@ static int alloc_range(struct op *o, size_t k, struct ip_addr *ret, struct cni_e
 			*ret = ip;
 			return 0;
 		}
-		if (o->c.overlapping) {
+		if (o->c.overlapping && !ip_addr_equal(&ip, &mine)) {
+			/* An existing claim can be this attachment's only when the pool already
+			 * names the pod or an earlier ADD of it recorded the address. */
 			r = wb_api_claim_ip(&o->a, &ip, o->c.network_name, id, o->podref, ifname,
-					    err);
+					    idx >= 0 || was_noted, err);
 			if (r < 0)
 				return r;
 			if (r == 0) {
@@ -142,8 +151,8 @@ static int alloc_range(struct op *o, size_t k, struct ip_addr *ret, struct cni_e
 				skip[n_skip++] = ip;
 				continue;
 			}
+			mine = ip;
 		}
-		uint64_t off;
 		(void)wb_ip_offset(&rg->net.ip, &ip, &off);
 		wb_pool_set(&p, off, id, o->podref, ifname);
 		r = wb_api_put_pool(&o->a, name, &p, err);
