@@ -24,7 +24,10 @@ int wb_journal_open(struct cni_err *err);
 int wb_journal_write(int dfd, const struct wb_entry *e, struct cni_err *err);
 /* The attachment's entry: 0, -ENOENT, or -EBADMSG for a file that is not one of ours. */
 int wb_journal_read(int dfd, const char *id, const char *ifname, struct wb_entry *ret);
+/* Remove the attachment's file and the temp files a killed write of it left. */
 void wb_journal_remove(int dfd, const char *id, const char *ifname);
+/* GC: remove the temp files of every attachment not among the n valid ones. */
+void wb_journal_sweep(int dfd, const struct cni_attachment *valid, size_t n);
 /* Every readable entry of network; *ret owned (wb_entry_done each, then free). */
 int wb_journal_list(int dfd, const char *network, struct wb_entry **ret, size_t *ret_n);
 

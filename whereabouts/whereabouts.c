@@ -338,6 +338,7 @@ static int wb_gc(const struct cni_ctx *ctx, struct cni_err *err)
 		wb_entry_done(&v[i]);
 	}
 	free(v);
+	wb_journal_sweep(o.jfd, ctx->valid_attachments, ctx->n_valid_attachments);
 	return 0;
 }
 
