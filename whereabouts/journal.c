@@ -141,6 +141,19 @@ int wb_journal_read(int dfd, const char *id, const char *ifname, struct wb_entry
 	return 0;
 }
 
+/* A stream over the directory dfd (its own fd); NULL with errno set. */
+static DIR *open_dir(int dfd)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d && fd >= 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	return d;
+}
+
 /* The journal file name a temp file of safedir_replace is for, or NULL (the temp's name is
  * SAFEDIR_TMP_PREFIX "<name>.<pid>"). */
 static bool temp_of(const char *tmp, char base[256])
@@ -159,13 +172,9 @@ static bool temp_of(const char *tmp, char base[256])
  * the operations of one attachment write its file, and the runtime runs those one at a time. */
 static void sweep_temps(int dfd, bool (*keep)(const char *base, const void *data), const void *data)
 {
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	DIR *d = open_dir(dfd);
+	if (!d)
 		return;
-	}
 	char base[256];
 	for (struct dirent *de; (de = readdir(d));)
 		if (temp_of(de->d_name, base) && !keep(base, data))
@@ -212,15 +221,9 @@ void wb_journal_sweep(int dfd, const struct cni_attachment *valid, size_t n)
 
 int wb_journal_list(int dfd, const char *network, struct wb_entry **ret, size_t *ret_n)
 {
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	DIR *d = open_dir(dfd);
+	if (!d)
 		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
 	struct wb_entry *v = NULL;
 	size_t n = 0;
 	for (struct dirent *de; (de = readdir(d));) {
