@@ -95,8 +95,39 @@ static int note(struct op *o, const struct ip_addr *ip, struct cni_err *err)
 	return wb_journal_write(o->jfd, &o->e, err);
 }
 
+/* Remove the allocation of (id, ifname) from range k's pool (conflicts retried). Returns 1 with
+ * *ret_ip the address it held, 0 when it held none (or the pool is absent), or < 0. */
+static int release_range(struct op *o, size_t k, const char *id, const char *ifname,
+			 struct ip_addr *ret_ip, struct cni_err *err)
+{
+	const struct wb_range *rg = &o->c.ranges[k];
+	char name[WB_NAME_MAX];
+	(void)wb_pool_name(rg, o->c.network_name, name);
+	for (unsigned attempt = 0;; attempt++) {
+		_cleanup_(wb_pool_done) struct wb_pool p = { 0 };
+		int r = wb_api_get_pool(&o->a, rg, name, false, &p, err);
+		if (r < 0)
+			return r == -ENOENT ? 0 : r;
+		int idx = wb_pool_find(&p, id, NULL, ifname);
+		if (idx < 0)
+			return 0;
+		uint64_t off = p.allocs[idx].offset;
+		wb_pool_unset(&p, off);
+		r = wb_api_put_pool(&o->a, name, &p, err);
+		if (r == -EBUSY && attempt < WB_ATTEMPTS_MAX) {
+			wb_api_backoff(&o->a, attempt);
+			continue;
+		}
+		if (r < 0)
+			return r;
+		return wb_ip_add(&rg->net.ip, off, ret_ip) == 0 ? 1 : 0;
+	}
+}
+
 /* Allocate one address of range k for the attachment, as whereabouts: the pod's interface
- * keeps the address it has; else the lowest free one. */
+ * keeps the address it has; else the lowest free one. The pool first, then (with overlapping
+ * ranges) the cluster-wide claim, in whereabouts' order: on one pool the resourceVersion decides
+ * between plexus and whereabouts, and the winner makes the claim. */
 static int alloc_range(struct op *o, size_t k, struct ip_addr *ret, struct cni_err *err)
 {
 	const struct wb_range *rg = &o->c.ranges[k];
@@ -106,15 +137,12 @@ static int alloc_range(struct op *o, size_t k, struct ip_addr *ret, struct cni_e
 	wb_range_str(rg, rs, sizeof(rs));
 	_cleanup_free_ struct ip_addr *skip = NULL;
 	size_t n_skip = 0;
-	/* The address this ADD holds the claim of: after a conflict it is still ours to take. */
-	struct ip_addr mine = { 0 };
 	for (unsigned attempt = 0; attempt < WB_ATTEMPTS_MAX; attempt++) {
 		_cleanup_(wb_pool_done) struct wb_pool p = { 0 };
 		int r = wb_api_get_pool(&o->a, rg, name, true, &p, err);
 		if (r < 0)
 			return r;
 		struct ip_addr ip;
-		uint64_t off;
 		bool write = true;
 		int idx = wb_pool_find(&p, NULL, o->podref, ifname);
 		if (idx >= 0) {
@@ -122,9 +150,6 @@ static int alloc_range(struct op *o, size_t k, struct ip_addr *ret, struct cni_e
 				return cni_err_set(err, CNI_ERR_KUBE_API, EBADMSG,
 						   "IPPool '%s': offset out of range", name);
 			write = strcmp(p.allocs[idx].id, id) != 0;
-		} else if (mine.family && wb_ip_offset(&rg->net.ip, &mine, &off) == 0 &&
-			   !wb_pool_taken(&p, off)) {
-			ip = mine;
 		} else if (wb_range_first_free(rg, &p, skip, n_skip, &ip) == 0) {
 			return cni_err_set(err, CNI_ERR_IPAM, ENOSPC,
 					   "whereabouts: no free address in range %s (IPPool '%s')",
@@ -138,21 +163,7 @@ static int alloc_range(struct op *o, size_t k, struct ip_addr *ret, struct cni_e
 			*ret = ip;
 			return 0;
 		}
-		if (o->c.overlapping && !ip_addr_equal(&ip, &mine)) {
-			/* An existing claim can be this attachment's only when the pool already
-			 * names the pod or an earlier ADD of it recorded the address. */
-			r = wb_api_claim_ip(&o->a, &ip, o->c.network_name, id, o->podref, ifname,
-					    idx >= 0 || was_noted, err);
-			if (r < 0)
-				return r;
-			if (r == 0) {
-				/* Another range's pool holds it: pick the next (whereabouts). */
-				skip = xrealloc(skip, (n_skip + 1) * sizeof(*skip));
-				skip[n_skip++] = ip;
-				continue;
-			}
-			mine = ip;
-		}
+		uint64_t off;
 		(void)wb_ip_offset(&rg->net.ip, &ip, &off);
 		wb_pool_set(&p, off, id, o->podref, ifname);
 		r = wb_api_put_pool(&o->a, name, &p, err);
@@ -162,6 +173,23 @@ static int alloc_range(struct op *o, size_t k, struct ip_addr *ret, struct cni_e
 		}
 		if (r < 0)
 			return r;
+		if (o->c.overlapping) {
+			/* An existing claim can be this attachment's only when the pool named the
+			 * pod already or an earlier ADD of it recorded the address. */
+			r = wb_api_claim_ip(&o->a, &ip, o->c.network_name, id, o->podref, ifname,
+					    idx >= 0 || was_noted, err);
+			if (r < 0)
+				return r;
+			if (r == 0) {
+				/* Another range's pool holds it: give it back, take the next. */
+				struct ip_addr gone;
+				if ((r = release_range(o, k, id, ifname, &gone, err)) < 0)
+					return r;
+				skip = xrealloc(skip, (n_skip + 1) * sizeof(*skip));
+				skip[n_skip++] = ip;
+				continue;
+			}
+		}
 		*ret = ip;
 		return 0;
 	}
@@ -175,35 +203,15 @@ static int alloc_range(struct op *o, size_t k, struct ip_addr *ret, struct cni_e
 static int release(struct op *o, const char *id, const char *ifname, const struct wb_entry *e,
 		   struct cni_err *err)
 {
-	_cleanup_free_ struct ip_addr *ips = NULL;
+	_cleanup_free_ struct ip_addr *ips = xcalloc(o->c.n_ranges + 1, sizeof(*ips));
 	size_t n_ips = 0;
 	int first = 0;
 	for (size_t k = 0; k < o->c.n_ranges; k++) {
-		const struct wb_range *rg = &o->c.ranges[k];
-		char name[WB_NAME_MAX];
-		(void)wb_pool_name(rg, o->c.network_name, name);
-		for (unsigned attempt = 0;; attempt++) {
-			_cleanup_(wb_pool_done) struct wb_pool p = { 0 };
-			int r = wb_api_get_pool(&o->a, rg, name, false, &p, err);
-			if (r == -ENOENT)
-				break;
-			int idx = r < 0 ? -1 : wb_pool_find(&p, id, NULL, ifname);
-			if (idx >= 0) {
-				ips = xrealloc(ips, (n_ips + 1) * sizeof(*ips));
-				if (wb_ip_add(&rg->net.ip, p.allocs[idx].offset, &ips[n_ips]) == 0)
-					n_ips++;
-				wb_pool_unset(&p, p.allocs[idx].offset);
-				r = wb_api_put_pool(&o->a, name, &p, err);
-				if (r == -EBUSY && attempt < WB_ATTEMPTS_MAX) {
-					n_ips--;
-					wb_api_backoff(&o->a, attempt);
-					continue;
-				}
-			}
-			if (r < 0 && !first)
-				first = r;
-			break;
-		}
+		int r = release_range(o, k, id, ifname, &ips[n_ips], err);
+		if (r > 0)
+			n_ips++;
+		else if (r < 0 && !first)
+			first = r;
 	}
 	if (first < 0)
 		return first;

@@ -196,7 +196,7 @@ check "3 nodes x 100 pods, 20 at a time: 300 ADDs succeed in ${T1} ms" [ "$OK" =
 check "... 0 duplicate addresses" [ "$DUPS" = 0 ]
 NA=$(allocs 10.80.0.0-22)
 check "... the pool holds exactly 300 allocations ($NA)" [ "$NA" = 300 ]
-echo "API requests for 300 ADDs: $(grep -c ' /apis/whereabouts.*scale\|overlapping' "$TMP/api.log")"
+echo "# API requests for the 300 ADDs: $(grep -c ' /apis/whereabouts[^ ]*\(10\.80\.\|ippools \|reservations \)' "$TMP/api.log")"
 scale_all DEL
 check "... after DEL: 0 leaked allocations, 0 reservations of them" \
 	[ "$(cat "$SC"/DEL.* | grep -vc '^0 $')" = 0 -a "$(allocs 10.80.0.0-22)" = 0 -a "$(state | grep -c '"podref":"default/s-')" = 0 ]
