@@ -66,9 +66,9 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB      := $(B)/libplexus.a
 
 # ---- plugins: one directory each, main.c is the standalone entry ----------------------------
-# hostlocal and staticipam are IPAM plugins: every plugin binary links them to run in-process.
-PLUGINS := macvlan ipvlan vxlan sriov hostlocal staticipam
-IPAM_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(filter-out %/main.c,$(sort $(wildcard hostlocal/*.c staticipam/*.c))))
+# hostlocal, staticipam and whereabouts are IPAM plugins: every plugin binary links them to run in-process.
+PLUGINS := macvlan ipvlan vxlan sriov hostlocal staticipam whereabouts
+IPAM_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(filter-out %/main.c,$(sort $(wildcard hostlocal/*.c staticipam/*.c whereabouts/*.c))))
 define plugin_rules
 $(1)_SRCS := $$(filter-out $(1)/main.c,$$(sort $$(wildcard $(1)/*.c)))
 $(1)_OBJS := $$($(1)_SRCS:%.c=$(B)/obj/%.o)
@@ -194,13 +194,14 @@ test: $(BINS) $(TEST_BINS)
 	$(Q)PLEXUS_BUILD=$(B) tests/run.sh all
 
 # macvlan vs the reference, vxlan first/next pod, the meta-plugin, the device plugin and the
-# DRA driver at 1,024 VFs, ADD+DEL with the attachment-report sink up vs down, then ipvlan vs
-# the reference inside the VM.
+# DRA driver at 1,024 VFs, ADD+DEL with the attachment-report sink up vs down, whereabouts (3
+# nodes x 20 pods, and the real whereabouts where present), then ipvlan vs the reference inside
+# the VM.
 bench: $(BINS)
 	$(Q)PLEXUS_BUILD=$(B) bench/run.sh && PLEXUS_BUILD=$(B) bench/vxlan.sh && \
 		PLEXUS_BUILD=$(B) bench/meta.sh && PLEXUS_BUILD=$(B) bench/device-plugin.sh && \
 		PLEXUS_BUILD=$(B) bench/dra.sh && \
-		PLEXUS_BUILD=$(B) bench/metrics.sh && \
+		PLEXUS_BUILD=$(B) bench/metrics.sh && PLEXUS_BUILD=$(B) bench/whereabouts.sh && \
 		PLEXUS_BUILD=$(B) bench/vm.sh
 
 demo: $(BINS)

@@ -115,12 +115,14 @@ static void metrics_setup(void)
 	apid_attach_setup(mx.reg);
 }
 
-/* The resource a relayed path names (kube_relay_allowed admits only these three, and Events,
- * which serve_event counts itself). */
+/* The resource a relayed path names (kube_relay_allowed admits only these, and Events, which
+ * serve_event counts itself). */
 static const char *api_resource(const char *path)
 {
 	if (strstr(path, "/network-attachment-definitions/"))
 		return "network-attachment-definitions";
+	if (strstr(path, "/whereabouts.cni.cncf.io/"))
+		return strstr(path, "/ippools") ? "ippools" : "overlappingrangeipreservations";
 	size_t n = strlen(path);
 	return n > 7 && !strcmp(path + n - 7, "/status") ? "pods/status" : "pods";
 }
@@ -226,12 +228,13 @@ static void serve(int fd, int64_t t0)
 		/* Bounded: whatever the client sent ends up in the log. */
 		log_warning("relay: refused %.16s %.256s", method ? method : "(no method)",
 			    path ? path : "(no path)");
-		(void)cni_err_set(
-			&e, CNI_ERR_KUBE_API, EPERM,
-			"the API relay forwards only GET pod, GET "
-			"network-attachment-definition, PATCH pod status and POST event, not "
-			"%.16s %.256s",
-			method ? method : "(no method)", path ? path : "(no path)");
+		(void)cni_err_set(&e, CNI_ERR_KUBE_API, EPERM,
+				  "the API relay forwards only GET pod, GET "
+				  "network-attachment-definition, PATCH pod status, POST event and "
+				  "whereabouts "
+				  "objects, not "
+				  "%.16s %.256s",
+				  method ? method : "(no method)", path ? path : "(no path)");
 		answer_error(fd, &e, deadline);
 		metrics_add(mx.relay, 1, "refused");
 		return;
@@ -248,7 +251,7 @@ static void serve(int fd, int64_t t0)
 		serve_event(fd, j, path, timeout_ms, deadline);
 		return;
 	}
-	if (kube_relay_check_body(method, body, &e) < 0) {
+	if (kube_relay_check_body(method, path, body, &e) < 0) {
 		log_warning("relay: refused the body of %s %.256s: %s", method, path, e.msg);
 		answer_error(fd, &e, deadline);
 		metrics_add(mx.relay, 1, "refused");

@@ -12,7 +12,8 @@ umask 022
 bindir=$1 out=$2 name=$3 version=$4
 here=$(cd "$(dirname "$0")" && pwd)
 BINS=(plexus plexus-macvlan plexus-ipvlan plexus-vxlan plexus-sriov plexus-hostlocal
-	plexus-staticipam plexus-install plexus-apid plexus-device-plugin plexus-dra)
+	plexus-staticipam plexus-whereabouts plexus-install plexus-apid plexus-device-plugin
+	plexus-dra)
 for b in "${BINS[@]}"; do
 	[ -x "$bindir/$b" ] || { echo "$0: $bindir/$b not built (run make)" >&2; exit 1; }
 done

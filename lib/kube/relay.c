@@ -39,6 +39,41 @@ static int split(const char *path, char *buf, size_t size, char **parts, int max
 	return strstr(path, "//") || path[strlen(path) - 1] == '/' ? -1 : n;
 }
 
+/* The namespace whereabouts objects live in (PLEXUS_WHEREABOUTS_NAMESPACE, else kube-system). */
+static const char *wb_namespace(void)
+{
+	const char *ns = secure_getenv("PLEXUS_WHEREABOUTS_NAMESPACE");
+	return ns && *ns ? ns : "kube-system";
+}
+
+/* A whereabouts object request: 1 IPPool, 2 OverlappingRangeIPReservation, else 0. With name,
+ * the object's name (NULL for a collection). */
+static int wb_kind(const char *method, const char *path, const char *content_type,
+		   const char **ret_ns, const char **ret_name, char *buf, size_t size)
+{
+	char *p[8];
+	int n = split(path, buf, size, p, 8);
+	if ((n != 6 && n != 7) || strcmp(p[0], "apis") || strcmp(p[1], "whereabouts.cni.cncf.io") ||
+	    strcmp(p[2], "v1alpha1") || strcmp(p[3], "namespaces") || strcmp(p[4], wb_namespace()))
+		return 0;
+	int kind = !strcmp(p[5], "ippools")			     ? 1
+		   : !strcmp(p[5], "overlappingrangeipreservations") ? 2
+								     : 0;
+	if (!kind || (n == 7 && !kube_dns1123_subdomain(p[6])))
+		return 0;
+	bool json = content_type && !strcmp(content_type, "application/json");
+	bool ok;
+	if (n == 6) /* the collection: create */
+		ok = !strcmp(method, "POST") && json;
+	else if (!strcmp(method, "GET") || !strcmp(method, "DELETE"))
+		ok = !content_type && (kind == 2 || !strcmp(method, "GET"));
+	else
+		ok = !strcmp(method, "PUT") && json;
+	*ret_ns = p[4];
+	*ret_name = n == 7 ? p[6] : NULL;
+	return ok ? kind : 0;
+}
+
 bool kube_relay_allowed(const char *method, const char *path, const char *content_type)
 {
 	char buf[512], *p[8];
@@ -48,6 +83,11 @@ bool kube_relay_allowed(const char *method, const char *path, const char *conten
 	bool get = strcmp(method, "GET") == 0, patch = strcmp(method, "PATCH") == 0;
 	if (kube_relay_is_event(method, path))
 		return content_type && !strcmp(content_type, "application/json");
+	const char *ns, *name;
+	char wbuf[512];
+	if (n > 0 && !strcmp(p[0], "apis") &&
+	    wb_kind(method, path, content_type, &ns, &name, wbuf, sizeof(wbuf)))
+		return true;
 	/* /api/v1/namespaces/NS/pods/NAME[/status] */
 	if (n >= 6 && !strcmp(p[0], "api") && !strcmp(p[1], "v1") && !strcmp(p[2], "namespaces") &&
 	    kube_dns1123_label(p[3]) && !strcmp(p[4], "pods") && kube_dns1123_subdomain(p[5])) {
@@ -73,12 +113,47 @@ bool kube_relay_is_event(const char *method, const char *path)
 	       !strcmp(p[2], "namespaces") && kube_dns1123_label(p[3]) && !strcmp(p[4], "events");
 }
 
-int kube_relay_check_body(const char *method, const char *body, struct cni_err *err)
+/* A whereabouts object for POST/PUT: its apiVersion and kind those of the path, its namespace
+ * (if set) and name (for PUT) the path's. */
+static int check_wb_body(int kind, const char *ns, const char *name, const char *body,
+			 struct cni_err *err)
 {
+	if (strlen(body) > KUBE_RELAY_PATCH_MAX)
+		return cni_err_set(err, CNI_ERR_KUBE_API, EPERM,
+				   "the API relay forwards whereabouts objects of at most %u bytes",
+				   KUBE_RELAY_PATCH_MAX);
+	_cleanup_json_ cJSON *j = cJSON_Parse(body);
+	const cJSON *md = json_get(j, "metadata");
+	const char *av = cJSON_GetStringValue(json_get(j, "apiVersion"));
+	const char *k = cJSON_GetStringValue(json_get(j, "kind"));
+	const char *mn = cJSON_GetStringValue(json_get(md, "name"));
+	const cJSON *mns = json_get(md, "namespace");
+	if (!av || strcmp(av, "whereabouts.cni.cncf.io/v1alpha1") != 0 || !k ||
+	    strcmp(k, kind == 1 ? "IPPool" : "OverlappingRangeIPReservation") != 0 || !mn ||
+	    (name && strcmp(mn, name) != 0) ||
+	    (mns && (!cJSON_IsString(mns) || strcmp(mns->valuestring, ns) != 0)))
+		return cni_err_set(err, CNI_ERR_KUBE_API, EPERM,
+				   "the API relay forwards only a whereabouts %s of the path's "
+				   "namespace and name",
+				   kind == 1 ? "IPPool" : "OverlappingRangeIPReservation");
+	return 0;
+}
+
+int kube_relay_check_body(const char *method, const char *path, const char *body,
+			  struct cni_err *err)
+{
+	const char *ns, *name;
+	char buf[512];
+	int kind = method && path && body && (!strcmp(method, "POST") || !strcmp(method, "PUT"))
+			   ? wb_kind(method, path, "application/json", &ns, &name, buf, sizeof(buf))
+			   : 0;
+	if (kind)
+		return check_wb_body(kind, ns, name, body, err);
 	if (!method || strcmp(method, "PATCH") != 0) {
 		if (body)
 			return cni_err_set(err, CNI_ERR_KUBE_API, EPERM,
-					   "the API relay forwards a body only with PATCH");
+					   "the API relay forwards a body only with PATCH, or POST "
+					   "and PUT of whereabouts objects");
 		return 0;
 	}
 	if (!body || strlen(body) > KUBE_RELAY_PATCH_MAX)

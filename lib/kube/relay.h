@@ -41,17 +41,24 @@ extern const struct kube_transport_ops kube_relay_ops;
 
 /* The requests the relay forwards: GET a pod or a NetworkAttachmentDefinition, PATCH a pod's
  * status with a JSON merge patch, POST an Event (application/json; checked further by
- * kube_event_check); names must be valid DNS-1123 names. */
+ * kube_event_check); and for the whereabouts IPAM, in the namespace
+ * PLEXUS_WHEREABOUTS_NAMESPACE (default kube-system): GET, POST (to the collection) and PUT
+ * (application/json) of ippools, and the same plus DELETE of overlappingrangeipreservations.
+ * Names must be valid DNS-1123 names. */
 bool kube_relay_allowed(const char *method, const char *path, const char *content_type);
 /* Whether this is the relay's Event request: POST /api/v1/namespaces/NS/events. Its body and
  * "pod" member ({"namespace","name","uid"} from the plugin's CNI args) go to
  * kube_event_check, never to kube_relay_check_body. */
 bool kube_relay_is_event(const char *method, const char *path);
 
-/* Whether body suits method: none for GET; for PATCH exactly the network-status merge patch
- * {"metadata":{"annotations":{"k8s.v1.cni.cncf.io/network-status":"<string>"}}}, at most
- * KUBE_RELAY_PATCH_MAX bytes. Otherwise err is code 101 (EPERM) saying what is wrong. */
-int kube_relay_check_body(const char *method, const char *body, struct cni_err *err);
+/* Whether body suits method and path (a request kube_relay_allowed admits): none for GET and
+ * DELETE; for PATCH exactly the network-status merge patch
+ * {"metadata":{"annotations":{"k8s.v1.cni.cncf.io/network-status":"<string>"}}}; for POST and
+ * PUT of a whereabouts object, an object of that apiVersion and kind whose metadata.namespace
+ * (if set) and, for PUT, metadata.name are the path's; at most KUBE_RELAY_PATCH_MAX bytes.
+ * Otherwise err is code 101 (EPERM) saying what is wrong. */
+int kube_relay_check_body(const char *method, const char *path, const char *body,
+			  struct cni_err *err);
 
 /* Read from the non-blocking fd until EOF, at most max bytes (-EFBIG beyond), until deadline
  * (clock_now_ms); -ETIME when no '\n' came before line_deadline (pass deadline to not care).

@@ -190,7 +190,7 @@ run_pod() { # run_pod NAME NETWORKS: sets ID (empty on failure), PID, ERR
 	ERR=$(cat "$D/err.$1")
 }
 CONF=$ROOT/etc/cni/net.d/00-plexus.conflist
-PLUGINS="plexus plexus-macvlan plexus-ipvlan plexus-vxlan plexus-sriov plexus-hostlocal plexus-staticipam"
+PLUGINS="plexus plexus-macvlan plexus-ipvlan plexus-vxlan plexus-sriov plexus-hostlocal plexus-staticipam plexus-whereabouts"
 versions() { # the version each installed plugin reports, one line per distinct version
 	for p in $PLUGINS; do "$ROOT/opt/cni/bin/$p" 2>&1 | head -n1 | awk '{print $NF}'; done | sort -u | tr '\n' ' '
 }

@@ -67,13 +67,13 @@ run() {
 }
 
 # ---- every binary runs in the image ---------------------------------------------------------
-PLUGINS="plexus plexus-macvlan plexus-ipvlan plexus-vxlan plexus-sriov plexus-hostlocal plexus-staticipam"
+PLUGINS="plexus plexus-macvlan plexus-ipvlan plexus-vxlan plexus-sriov plexus-hostlocal plexus-staticipam plexus-whereabouts"
 run bins -- /bin/sh -c 'for f in /usr/lib/plexus/*; do printf "%s " "${f##*/}"; done'
-check "/usr/lib/plexus holds the eleven plexus binaries ($OUT)" test "$OUT" = \
-	"plexus plexus-apid plexus-device-plugin plexus-dra plexus-hostlocal plexus-install plexus-ipvlan plexus-macvlan plexus-sriov plexus-staticipam plexus-vxlan "
+check "/usr/lib/plexus holds the twelve plexus binaries ($OUT)" test "$OUT" = \
+	"plexus plexus-apid plexus-device-plugin plexus-dra plexus-hostlocal plexus-install plexus-ipvlan plexus-macvlan plexus-sriov plexus-staticipam plexus-vxlan plexus-whereabouts "
 run version -- /bin/sh -c "for p in $PLUGINS; do CNI_COMMAND=VERSION /usr/lib/plexus/\$p </dev/null | tr -d '\n'; echo; done"
-check "the seven CNI plugins answer VERSION in the image" \
-	test "$(jq -s 'map(select(.supportedVersions | index("1.0.0"))) | length' <<<"$OUT" 2>/dev/null)" = 7
+check "the eight CNI plugins answer VERSION in the image" \
+	test "$(jq -s 'map(select(.supportedVersions | index("1.0.0"))) | length' <<<"$OUT" 2>/dev/null)" = 8
 for d in plexus-install plexus-apid plexus-device-plugin plexus-dra; do
 	run "help-$d" -- "/usr/lib/plexus/$d" --help
 	check "$d --help runs in the image" bash -c "[ $RC = 0 ] && grep -q '^Usage: $d' <<<'${OUT//\'/}'"

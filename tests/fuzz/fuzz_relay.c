@@ -2,7 +2,8 @@
 /* libFuzzer harness: the API relay's answer parser and request filters (lib/kube/relay.h).
  * First byte 0 mod 4: the rest is a daemon answer for kube_relay_parse_answer (no NUL after it).
  * First byte 2 mod 4: the rest is a PATCH body for kube_relay_check_body.
- * First byte odd: the rest is "method\0path\0content-type" for kube_relay_allowed (bit 1 of
+ * First byte odd: the rest is "method\0path\0content-type" for kube_relay_allowed, whereabouts
+ * object paths included (bit 1 of
  * the first byte drops the content type, bit 2 the method). Invariants abort. */
 #include <errno.h>
 #include <stdbool.h>
@@ -74,7 +75,16 @@ static void fuzz_allowed(uint8_t mode, const uint8_t *data, size_t size)
 		ctype = NULL;
 	if (mode & 4)
 		method = NULL;
-	if (kube_relay_allowed(method, path, ctype)) {
+	bool wb = path && !strncmp(path, "/apis/whereabouts.cni.cncf.io/v1alpha1/namespaces/", 50);
+	if (wb && kube_relay_allowed(method, path, ctype)) {
+		/* whereabouts objects: GET/DELETE without a body type, POST/PUT of JSON. */
+		bool body = !strcmp(method, "POST") || !strcmp(method, "PUT");
+		check(body || !strcmp(method, "GET") || !strcmp(method, "DELETE"));
+		check(body ? ctype && !strcmp(ctype, "application/json") : !ctype);
+		check(strlen(path) < 512 && !strpbrk(path, "?#%") && !strstr(path, "//") &&
+		      path[strlen(path) - 1] != '/');
+		check(strstr(path, "/ippools") || strstr(path, "/overlappingrangeipreservations"));
+	} else if (kube_relay_allowed(method, path, ctype)) {
 		bool get = !strcmp(method, "GET"), patch = !strcmp(method, "PATCH");
 		check(get || patch);
 		check(get ? !ctype : ctype && !strcmp(ctype, "application/merge-patch+json"));
@@ -103,7 +113,8 @@ static void fuzz_body(const uint8_t *data, size_t size)
 		memcpy(body, data, size);
 	body[size] = '\0';
 	struct cni_err err = { 0 };
-	int r = kube_relay_check_body("PATCH", body, &err);
+	int r = kube_relay_check_body("PATCH", "/api/v1/namespaces/default/pods/web-0/status", body,
+				      &err);
 	if (r == 0) {
 		/* Exactly {"metadata":{"annotations":{"<network-status>":"<string>"}}}. */
 		check(strlen(body) <= KUBE_RELAY_PATCH_MAX);

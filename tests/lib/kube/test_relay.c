@@ -28,6 +28,8 @@
 #define MERGE "application/merge-patch+json"
 #define POD_PATH "/api/v1/namespaces/default/pods/web-0"
 #define NAD_PATH "/apis/k8s.cni.cncf.io/v1/namespaces/default/network-attachment-definitions/"
+#define WB_PATH "/apis/whereabouts.cni.cncf.io/v1alpha1/namespaces/kube-system/"
+#define JSON "application/json"
 
 /* ---- kube_relay_allowed -------------------------------------------------------------------- */
 
@@ -44,6 +46,13 @@ static const struct allow_case allowed[] = {
 	{ "GET", NAD_PATH "sriov.net-a", NULL }, /* NAD names are subdomains */
 	{ "GET", "/apis/k8s.cni.cncf.io/v1/namespaces/a/network-attachment-definitions/b", NULL },
 	{ "POST", "/api/v1/namespaces/default/events", "application/json" },
+	{ "GET", WB_PATH "ippools/10.0.0.0-24", NULL },
+	{ "PUT", WB_PATH "ippools/blue-fd00---64", JSON },
+	{ "POST", WB_PATH "ippools", JSON },
+	{ "GET", WB_PATH "overlappingrangeipreservations/10.0.0.5", NULL },
+	{ "POST", WB_PATH "overlappingrangeipreservations", JSON },
+	{ "PUT", WB_PATH "overlappingrangeipreservations/fd00--5", JSON },
+	{ "DELETE", WB_PATH "overlappingrangeipreservations/10.0.0.5", NULL },
 };
 
 static void test_relay_allowed_accepts(void **state)
@@ -185,6 +194,20 @@ static const struct allow_case refused[] = {
 	{ "GET", "/apis/k8s.cni.cncf.io/v1/namespaces/" L64 "/network-attachment-definitions/m",
 	  NULL },
 	{ "GET", "/apis/k8s.cni.cncf.io/v1/namespaces/A/network-attachment-definitions/m", NULL },
+	/* whereabouts: only its two kinds, its verbs, its namespace */
+	{ "DELETE", WB_PATH "ippools/10.0.0.0-24", NULL },
+	{ "PATCH", WB_PATH "ippools/10.0.0.0-24", "application/json-patch+json" },
+	{ "PUT", WB_PATH "ippools/10.0.0.0-24", NULL },
+	{ "POST", WB_PATH "ippools/10.0.0.0-24", JSON },
+	{ "PUT", WB_PATH "ippools", JSON },
+	{ "GET", WB_PATH "ippools", NULL }, /* no LIST */
+	{ "DELETE", WB_PATH "overlappingrangeipreservations", NULL },
+	{ "GET", WB_PATH "nodeslicepools/x", NULL },
+	{ "GET", WB_PATH "ippools/Bad_Name", NULL },
+	{ "GET", "/apis/whereabouts.cni.cncf.io/v1alpha1/namespaces/default/ippools/x", NULL },
+	{ "GET", "/apis/whereabouts.cni.cncf.io/v1/namespaces/kube-system/ippools/x", NULL },
+	{ "GET", WB_PATH "ippools/x/status", NULL },
+	{ "GET", WB_PATH "ippools/x", JSON },
 	/* not absolute */
 	{ "GET", "", NULL },
 	{ "GET", "api/v1/namespaces/default/pods/web-0", NULL },
@@ -1039,13 +1062,81 @@ static void test_relay_exchange_unacknowledged_goes_direct(void **state)
 
 /* ---- kube_relay_check_body ---------------------------------------------------------------- */
 
+/* whereabouts objects: the path's kind, namespace and name only. */
+static void test_relay_check_body_whereabouts(void **state)
+{
+	(void)state;
+#define POOL(ns, name)                                                              \
+	"{\"apiVersion\":\"whereabouts.cni.cncf.io/v1alpha1\",\"kind\":\"IPPool\"," \
+	"\"metadata\":{\"name\":\"" name "\"" ns "},\"spec\":{\"range\":\"10.0.0.0/24\"}}"
+	struct cni_err err = { 0 };
+	assert_int_equal(kube_relay_check_body("POST", WB_PATH "ippools", POOL("", "p"), &err), 0);
+	assert_int_equal(kube_relay_check_body("PUT", WB_PATH "ippools/p",
+					       POOL(",\"namespace\":\"kube-system\"", "p"), &err),
+			 0);
+	assert_int_equal(
+		kube_relay_check_body(
+			"POST", WB_PATH "overlappingrangeipreservations",
+			"{\"apiVersion\":\"whereabouts.cni.cncf.io/v1alpha1\",\"kind\":"
+			"\"OverlappingRangeIPReservation\",\"metadata\":{\"name\":\"10.0.0.5\"},"
+			"\"spec\":{\"containerid\":\"c\",\"podref\":\"a/b\"}}",
+			&err),
+		0);
+	assert_int_equal(kube_relay_check_body("DELETE", WB_PATH "overlappingrangeipreservations/x",
+					       NULL, &err),
+			 0);
+	struct {
+		const char *method, *path, *body;
+	} bad[] = {
+		{ "PUT", WB_PATH "ippools/p", POOL("", "q") }, /* another name */
+		{ "PUT", WB_PATH "ippools/p", POOL(",\"namespace\":\"default\"", "p") },
+		{ "PUT", WB_PATH "ippools/p", POOL(",\"namespace\":7", "p") },
+		{ "POST", WB_PATH "overlappingrangeipreservations", POOL("", "p") }, /* kind */
+		{ "POST", WB_PATH "ippools",
+		  "{\"kind\":\"IPPool\",\"metadata\":{\"name\":\"p\"}}" },
+		{ "POST", WB_PATH "ippools", "[]" },
+		{ "POST", WB_PATH "ippools", "not json" },
+		{ "POST", POD_PATH, "{}" },
+		{ "DELETE", WB_PATH "overlappingrangeipreservations/x", "{}" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		err = (struct cni_err){ 0 };
+		if (kube_relay_check_body(bad[i].method, bad[i].path, bad[i].body, &err) != -EPERM)
+			fail_msg("case %zu accepted", i);
+		assert_int_equal(err.code, 101);
+	}
+	/* larger than the relay carries */
+	size_t len = KUBE_RELAY_PATCH_MAX + 10;
+	char *big = xmalloc(len + 1);
+	memset(big, ' ', len);
+	memcpy(big, POOL("", "p"), sizeof(POOL("", "p")) - 1);
+	big[len] = '\0';
+	assert_int_equal(kube_relay_check_body("PUT", WB_PATH "ippools/p", big, &err), -EPERM);
+	assert_non_null(strstr(err.msg, "at most"));
+	free(big);
+#undef POOL
+}
+
+/* PLEXUS_WHEREABOUTS_NAMESPACE names the one namespace whereabouts objects may be in. */
+static void test_relay_allowed_whereabouts_namespace(void **state)
+{
+	(void)state;
+	const char *p = "/apis/whereabouts.cni.cncf.io/v1alpha1/namespaces/wb/ippools/x";
+	assert_false(kube_relay_allowed("GET", p, NULL));
+	setenv("PLEXUS_WHEREABOUTS_NAMESPACE", "wb", 1);
+	assert_true(kube_relay_allowed("GET", p, NULL));
+	assert_false(kube_relay_allowed("GET", WB_PATH "ippools/x", NULL));
+	unsetenv("PLEXUS_WHEREABOUTS_NAMESPACE");
+	assert_true(kube_relay_allowed("GET", WB_PATH "ippools/x", NULL));
+}
+
 static void test_relay_check_body(void **state)
 {
 	(void)state;
 	struct cni_err err = { 0 };
-	assert_int_equal(kube_relay_check_body("GET", NULL, &err), 0);
+	assert_int_equal(kube_relay_check_body("GET", POD_PATH, NULL, &err), 0);
 	assert_int_equal(
-		kube_relay_check_body("PATCH",
+		kube_relay_check_body("PATCH", POD_PATH "/status",
 				      "{\"metadata\":{\"annotations\":{\"k8s.v1.cni.cncf.io/"
 				      "network-status\":\"[]\"}}}",
 				      &err),
@@ -1072,12 +1163,13 @@ static void test_relay_check_body(void **state)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad_bodies); i++) {
 		err = (struct cni_err){ 0 };
-		if (kube_relay_check_body("PATCH", bad_bodies[i], &err) != -EPERM)
+		if (kube_relay_check_body("PATCH", POD_PATH "/status", bad_bodies[i], &err) !=
+		    -EPERM)
 			fail_msg("case %zu accepted", i);
 		assert_int_equal(err.code, 101);
 	}
 	assert_non_null(strstr(err.msg, "forwards only the merge patch"));
-	assert_int_equal(kube_relay_check_body("GET", "{}", &err), -EPERM);
+	assert_int_equal(kube_relay_check_body("GET", POD_PATH, "{}", &err), -EPERM);
 	assert_non_null(strstr(err.msg, "only with PATCH"));
 
 	/* The size cap, just above and at the limit. */
@@ -1090,10 +1182,10 @@ static void test_relay_check_body(void **state)
 	memcpy(big, pre, sizeof(pre) - 1);
 	memcpy(big + len - (sizeof(post) - 1), post, sizeof(post) - 1);
 	big[len] = '\0';
-	assert_int_equal(kube_relay_check_body("PATCH", big, &err), -EPERM);
+	assert_int_equal(kube_relay_check_body("PATCH", POD_PATH "/status", big, &err), -EPERM);
 	assert_non_null(strstr(err.msg, "bytes"));
 	memcpy(big + len - sizeof(post), post, sizeof(post));
-	assert_int_equal(kube_relay_check_body("PATCH", big, &err), 0);
+	assert_int_equal(kube_relay_check_body("PATCH", POD_PATH "/status", big, &err), 0);
 	free(big);
 }
 
@@ -1136,6 +1228,8 @@ int main(void)
 		cmocka_unit_test(test_relay_exchange_connect_error),
 		cmocka_unit_test(test_relay_exchange_busy_goes_direct),
 		cmocka_unit_test(test_relay_check_body),
+		cmocka_unit_test(test_relay_check_body_whereabouts),
+		cmocka_unit_test(test_relay_allowed_whereabouts_namespace),
 		cmocka_unit_test(test_relay_parse_skips_ack),
 		/* last: it leaves the transport going direct */
 		cmocka_unit_test(test_relay_exchange_unacknowledged_goes_direct),

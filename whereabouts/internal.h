@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* whereabouts internals: the node journal and the API store. */
+#pragma once
+
+#include <stdint.h>
+
+#include "whereabouts/whereabouts.h"
+
+struct kube_config;
+
+/* One attachment's journal file: every address its ADD may have written to the API (a pool
+ * allocation or an OverlappingRangeIPReservation), recorded before the write. */
+struct wb_entry {
+	char *container_id, *ifname, *network, *podref; /* owned */
+	struct ip_addr *ips;				/* owned */
+	size_t n_ips;
+};
+void wb_entry_done(struct wb_entry *e);
+
+/* The journal directory (PLEXUS_WHEREABOUTS_DIR, else WB_JOURNAL_DIR_DEFAULT), created and
+ * opened safely. Returns the fd or -errno with err (code 5). */
+int wb_journal_open(struct cni_err *err);
+/* Replace the attachment's file with e (atomic: a kill leaves the old or the new one). */
+int wb_journal_write(int dfd, const struct wb_entry *e, struct cni_err *err);
+/* The attachment's entry: 0, -ENOENT, or -EBADMSG for a file that is not one of ours. */
+int wb_journal_read(int dfd, const char *id, const char *ifname, struct wb_entry *ret);
+/* Remove the attachment's file and the temp files a killed write of it left. */
+void wb_journal_remove(int dfd, const char *id, const char *ifname);
+/* GC: remove the temp files of every attachment not among the n valid ones. */
+void wb_journal_sweep(int dfd, const struct cni_attachment *valid, size_t n);
+/* Every readable entry of network; *ret owned (wb_entry_done each, then free). */
+int wb_journal_list(int dfd, const char *network, struct wb_entry **ret, size_t *ret_n);
+
+/* The API side of one request: the client, the namespace of the objects and the deadline of
+ * the whole operation (all retries and back-offs within it). */
+struct wb_api {
+	struct kube_config *cfg; /* owned */
+	const char *ns;		 /* borrowed from cfg or static */
+	int64_t deadline_ms;	 /* clock_now_ms() based */
+	uint64_t seed;		 /* back-off jitter */
+	unsigned writes;	 /* POST/PUT/DELETE sent, for the bench's API writes per pod */
+};
+
+/* Tests only: a transport every wb_api_open client uses instead (NULL: libcurl or the relay). */
+extern const struct kube_transport_ops *wb_test_ops;
+extern void *wb_test_ops_data;
+
+/* Load the client of conf c (kubeconfig or in-cluster; through apiRelay when set). */
+int wb_api_open(const struct wb_conf *c, struct wb_api *ret, struct cni_err *err);
+void wb_api_close(struct wb_api *a);
+
+/* GET the pool of range r named name; with create, POST it when absent (else -ENOENT). */
+int wb_api_get_pool(struct wb_api *a, const struct wb_range *r, const char *name, bool create,
+		    struct wb_pool *ret, struct cni_err *err);
+/* PUT p back (its resourceVersion is the precondition): 0, -EBUSY on a conflict (err set). */
+int wb_api_put_pool(struct wb_api *a, const char *name, const struct wb_pool *p,
+		    struct cni_err *err);
+/* Claim ip cluster-wide for (id, podref, ifname): 1 ours (created, or with maybe_ours already
+ * ours or the same pod's ifname in an earlier sandbox, then moved to id), 0 held by another,
+ * < 0 error. Without maybe_ours an existing claim is taken as another's without reading it. */
+int wb_api_claim_ip(struct wb_api *a, const struct ip_addr *ip, const char *network, const char *id,
+		    const char *podref, const char *ifname, bool maybe_ours, struct cni_err *err);
+/* Delete the claim of ip if it is (id, ifname)'s; absent is success. */
+int wb_api_release_ip(struct wb_api *a, const struct ip_addr *ip, const char *network,
+		      const char *id, const char *ifname, struct cni_err *err);
+/* Sleep a jittered, growing back-off for attempt n, never past the deadline. */
+void wb_api_backoff(struct wb_api *a, unsigned n);
+/* The time left before the deadline, or -ETIMEDOUT with err (code 11) when it has passed. */
+int wb_api_left(struct wb_api *a, const char *what, struct cni_err *err);
