@@ -100,7 +100,8 @@ $(B)/bin/plexus-install: $(INSTALL_OBJS) $(LIB)
 
 # ---- apid/: plexus-apid, the node's Kubernetes API relay for the meta-plugin (docs/kube.md) ---
 BINS += $(B)/bin/plexus-apid
-$(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(B)/obj/apid/events.o $(B)/obj/apid/attach.o $(LIB)
+$(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(B)/obj/apid/events.o $(B)/obj/apid/attach.o \
+		$(B)/obj/apid/hotplug.o $(LIB)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- device-plugin/: plexus-device-plugin, the kubelet device plugin daemon (docs/device-plugin.md)

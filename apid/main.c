@@ -16,6 +16,7 @@
 
 #include "apid/attach.h"
 #include "apid/events.h"
+#include "apid/hotplug.h"
 #include "lib/cni/err.h"
 #include "lib/json/json.h"
 #include "lib/kube/config.h"
@@ -61,6 +62,13 @@ static const char usage[] =
 	"                      receive the meta-plugin's attachment reports there (datagrams,\n"
 	"                      mode 0600; default: metrics.sock beside --socket, where the\n"
 	"                      plugin sends them; empty: not at all)\n"
+	"  --hotplug           reconcile the node's running pods with their networks\n"
+	"                      annotation (docs/hotplug.md); off by default\n"
+	"  --node-name NAME    the node whose pods --hotplug watches (default $NODE_NAME)\n"
+	"  --cni-dir DIR       the meta-plugin's intent logs (default: the conf's cniDir, else\n"
+	"                      /var/lib/cni/multus)\n"
+	"  --conf FILE         the node's plexus conf or conflist\n"
+	"                      (default /etc/cni/net.d/00-plexus.conflist)\n"
 	"  --log-level LEVEL   error|warning|info|debug (default info)\n"
 	"  -h, --help          this text\n"
 	"\n"
@@ -428,7 +436,8 @@ int main(int argc, char **argv)
 	const char *kubeconfig = "", *sock = SOCKET_DEFAULT, *maddr = METRICS_DEFAULT,
 		   *msock = NULL;
 	int64_t workers = WORKERS_DEFAULT, max_clients = CLIENTS_DEFAULT;
-	bool take_over = false;
+	bool take_over = false, hotplug = false;
+	struct apid_hotplug_opts hp = { .node = getenv("NODE_NAME") };
 	static const struct option opts[] = {
 		{ "kubeconfig", required_argument, NULL, 'k' },
 		{ "socket", required_argument, NULL, 's' },
@@ -438,6 +447,10 @@ int main(int argc, char **argv)
 		{ "metrics-socket", required_argument, NULL, 'S' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "take-over", no_argument, NULL, 't' },
+		{ "hotplug", no_argument, NULL, 'H' },
+		{ "node-name", required_argument, NULL, 'N' },
+		{ "cni-dir", required_argument, NULL, 'C' },
+		{ "conf", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -486,6 +499,18 @@ int main(int argc, char **argv)
 		case 't':
 			take_over = true;
 			break;
+		case 'H':
+			hotplug = true;
+			break;
+		case 'N':
+			hp.node = optarg;
+			break;
+		case 'C':
+			hp.cni_dir = optarg;
+			break;
+		case 'F':
+			hp.conf = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -533,6 +558,12 @@ int main(int argc, char **argv)
 	if (*maddr && metrics_http_start("--metrics-address", maddr, mx.reg, &http, &e) < 0) {
 		log_error("%s", e.msg);
 		(void)unlink(sock);
+		return 1;
+	}
+	if (hotplug && apid_hotplug_start(cfg, &hp, &e) < 0) {
+		log_error("--hotplug: %s", e.msg);
+		(void)unlink(sock);
+		metrics_http_stop(http);
 		return 1;
 	}
 	clients.max = (size_t)max_clients;

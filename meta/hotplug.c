@@ -52,7 +52,8 @@ static int check_env(const struct plan *p, const struct attachment *def, cJSON *
 
 static bool same_json(const cJSON *a, const cJSON *b)
 {
-	bool ea = !a || (cJSON_IsObject(a) && !a->child), eb = !b || (cJSON_IsObject(b) && !b->child);
+	bool ea = !a || (cJSON_IsObject(a) && !a->child),
+	     eb = !b || (cJSON_IsObject(b) && !b->child);
 	if (ea || eb)
 		return ea && eb;
 	return cJSON_Compare(a, b, true);
@@ -63,7 +64,8 @@ static bool same_json(const cJSON *a, const cJSON *b)
 static bool same_attachment(const struct attachment *a, const struct attachment *b)
 {
 	return a->is_default == b->is_default && strcmp(a->name, b->name) == 0 &&
-	       strcmp(a->ifname, b->ifname) == 0 && cJSON_Compare(a->list.json, b->list.json, true) &&
+	       strcmp(a->ifname, b->ifname) == 0 &&
+	       cJSON_Compare(a->list.json, b->list.json, true) &&
 	       same_json(a->cap_args, b->cap_args) && !a->default_route == !b->default_route;
 }
 
@@ -181,8 +183,9 @@ static int apply(struct plan *cur, struct plan *want, char **ret_failed, struct 
 	cur->failed = NULL;
 	struct cni_err ue = { 0 };
 	if (undo_some(cur, fresh, n_fresh, &ue) < 0) {
-		log_warning("hot-plug rollback: %s; the intent log keeps them for the runtime's DEL",
-			    ue.msg);
+		log_warning(
+			"hot-plug rollback: %s; the intent log keeps them for the runtime's DEL",
+			ue.msg);
 		return r;
 	}
 	drop(cur, fresh, n_fresh);

@@ -45,7 +45,7 @@ plexus() { # plexus ADD|DEL|HOTPLUG [VAR=VALUE...]: sets OUT, RC; stderr to $TMP
 		CNI_NETNS="/run/netns/$PODNS" CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni CNI_ARGS="$ARGS" "$@" \
 		"$P" "${argv[@]}" <<<"$CONF" 2>"$TMP/stderr")
 	RC=$?
-	[ -z "${DEBUG:-}" ] || echo "[$cmd ${argv[*]} rc=$RC] $OUT $(cat "$TMP/stderr")" >&2; cat $TMP/api.err >&2
+	[ -z "${DEBUG:-}" ] || echo "[$cmd ${argv[*]} rc=$RC] $OUT $(cat "$TMP/stderr")" >&2
 }
 fixture() { ip netns exec "$NODE" curl -sk "https://127.0.0.1:$PORT/$1" "${@:2}"; }
 annotate() { # annotate JSON_ANNOTATIONS: merge-patch the pod's annotations
