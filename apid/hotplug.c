@@ -36,6 +36,9 @@
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS (5 * 60 * 1000)
 #define WATCH_RESTART_MS 10000
+/* Every pod is checked again this often: one whose intent log appeared (its ADD finished) after
+ * its last event is caught here at the latest. */
+#define RESYNC_MS 60000
 
 struct pod {
 	char *key; /* "ns/name" */
@@ -190,7 +193,8 @@ static int log_read(const char *path, struct log_entry *l)
 	_cleanup_free_ char *text = NULL;
 	_cleanup_json_ cJSON *j = NULL;
 	size_t len = 0;
-	if (file_read_all(path, LOG_MAX, &text, &len) < 0 || !(j = cJSON_ParseWithLength(text, len)))
+	if (file_read_all(path, LOG_MAX, &text, &len) < 0 ||
+	    !(j = cJSON_ParseWithLength(text, len)))
 		return -EINVAL;
 	const char *cid = cJSON_GetStringValue(json_get(j, "containerID"));
 	const char *netns = cJSON_GetStringValue(json_get(j, "netns"));
@@ -268,8 +272,8 @@ static int reconcile(const char *key, const char *uid, const char *networks)
 	size_t matches = 0;
 	for (size_t i = 0; i < hp.n_logs; i++) {
 		const struct log_entry *l = &hp.logs[i];
-		_cleanup_free_ char *k = xasprintf("%s/%s", l->ns ? l->ns : "default",
-						   l->name ? l->name : "");
+		_cleanup_free_ char *k =
+			xasprintf("%s/%s", l->ns ? l->ns : "default", l->name ? l->name : "");
 		/* A sandbox of an earlier pod of that name, or one whose netns is gone, is left to
 		 * the runtime's DEL. */
 		if (strcmp(k, key) != 0 || (l->uid && *l->uid && uid && strcmp(l->uid, uid) != 0) ||
@@ -346,15 +350,22 @@ static bool next_pod(char **key, char **uid, char **nets, int64_t *wait_ms)
 static void *worker(void *arg)
 {
 	(void)arg;
+	int64_t resync = clock_now_ms() + RESYNC_MS;
 	for (;;) {
 		_cleanup_free_ char *key = NULL, *uid = NULL, *nets = NULL;
 		int64_t wait_ms = -1;
 		(void)pthread_mutex_lock(&hp.lock);
-		while (!next_pod(&key, &uid, &nets, &wait_ms)) {
-			if (wait_ms < 0) {
-				(void)pthread_cond_wait(&hp.wake, &hp.lock);
-				continue;
+		for (;;) {
+			int64_t now = clock_now_ms();
+			if (now >= resync) {
+				for (size_t i = 0; i < hp.n; i++)
+					hp.pods[i].queued = true;
+				resync = now + RESYNC_MS;
 			}
+			if (next_pod(&key, &uid, &nets, &wait_ms))
+				break;
+			if (wait_ms < 0 || wait_ms > resync - now)
+				wait_ms = resync - now;
 			struct timespec until;
 			(void)clock_gettime(CLOCK_REALTIME, &until);
 			until.tv_sec += wait_ms / 1000;
@@ -369,7 +380,8 @@ static void *worker(void *arg)
 		int r = reconcile(key, uid, nets);
 		(void)pthread_mutex_lock(&hp.lock);
 		struct pod *p = pod_find(key);
-		/* Retried unless the pod went away or changed meanwhile (then it is queued anew). */
+		/* Retried unless the pod went away or changed meanwhile (then it is queued anew).
+		 */
 		if (r < 0 && p && !p->queued) {
 			p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : RETRY_MIN_MS;
 			if (p->backoff_ms > RETRY_MAX_MS)
@@ -426,8 +438,8 @@ static int load_conf(const struct apid_hotplug_opts *o, struct cni_err *err)
 			conf = cJSON_Duplicate(pl, true);
 			for (const char *k = "cniVersion"; k; k = strcmp(k, "name") ? "name" : NULL)
 				if (!json_get(conf, k) && json_get(j, k))
-					cJSON_AddItemToObject(conf, k,
-							      cJSON_Duplicate(json_get(j, k), true));
+					cJSON_AddItemToObject(
+						conf, k, cJSON_Duplicate(json_get(j, k), true));
 		}
 	}
 	const char *type = cJSON_GetStringValue(json_get(j, "type"));

@@ -237,6 +237,9 @@ fail:
 	 * network-attachment spec). */
 	rollback(&p);
 out:
+	/* A failed ADD that left no intent log leaves no lock file either. */
+	if (r < 0)
+		meta_lock_remove(&p, lock);
 	if (r < 0 && report)
 		meta_events_failed(&p, p.failed, err);
 	if (report)

@@ -205,7 +205,7 @@ static int reconcile(struct plan *cur, struct plan *want, struct cni_result **re
 	struct cni_err le = { 0 };
 	switch (meta_intent_load(cur, &le)) {
 	case META_INTENT_NONE:
-		/* Created by meta_lock: no log means no pod here any more, or not yet. */
+		/* No log: no pod here any more, or not yet; the lock file meta_lock made goes. */
 		meta_lock_remove(cur, lock);
 		return cni_err_set(err, CNI_ERR_UNKNOWN_CONTAINER, ENOENT,
 				   "no intent log for this container: the runtime's ADD or DEL "

@@ -123,8 +123,8 @@ void meta_intent_remove(const struct plan *p);
 /* Take p's container's lock (creating cniDir and the file), waiting for it or, without wait,
  * failing with code 11 (EBUSY) while another verb holds it. *ret_fd holds it until closed. */
 int meta_lock(const struct plan *p, bool wait, int *ret_fd, struct cni_err *err);
-/* Remove the lock file while fd (from meta_lock, or -1: nothing) still holds it: once the
- * container's intent log is gone. */
+/* Remove the lock file while fd (from meta_lock, or -1: nothing) still holds it, when the
+ * container has no intent log (any more). */
 void meta_lock_remove(const struct plan *p, int fd);
 
 /* report.c */

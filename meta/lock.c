@@ -53,7 +53,10 @@ void meta_lock_remove(const struct plan *p, int fd)
 {
 	if (fd < 0)
 		return;
-	_cleanup_free_ char *path = lock_path(p);
+	_cleanup_free_ char *path = lock_path(p), *log = meta_intent_path(p);
+	/* The lock file goes with the intent log: nothing of the container is left to guard. */
+	if (access(log, F_OK) == 0 || errno != ENOENT)
+		return;
 	/* Unlinked while still held: a waiter then sees another inode (or none) and retries. */
 	if (unlink(path) < 0 && errno != ENOENT)
 		log_warning("remove pod lock '%s': %s, ignoring", path, strerror(errno));

@@ -86,14 +86,6 @@ static void lock_or_warn(const struct plan *p, int *lock)
 		log_warning("%s, continuing without it", e.msg);
 }
 
-/* The pod's lock file goes with its intent log. */
-static void unlock_gone(const struct plan *p, int lock)
-{
-	_cleanup_free_ char *path = meta_intent_path(p);
-	if (access(path, F_OK) < 0 && errno == ENOENT)
-		meta_lock_remove(p, lock);
-}
-
 static int meta_del(const struct cni_ctx *ctx, struct cni_err *err)
 {
 	struct plan p;
@@ -106,7 +98,7 @@ static int meta_del(const struct cni_ctx *ctx, struct cni_err *err)
 		/* Every attachment is tried, the first failure reported (NPWG network-attachment
 		 * spec: DEL of each network); what is already gone is success. */
 		r = meta_undo_container(&p, convention, err);
-		unlock_gone(&p, lock);
+		meta_lock_remove(&p, lock);
 		meta_report_send(&p, "DEL");
 	}
 	meta_plan_done(&p);
@@ -235,7 +227,7 @@ static int gc_container(const struct cni_ctx *ctx, const char *id, struct cni_er
 		if (damaged)
 			meta_intent_quarantine(&stale, le.msg);
 		r = meta_undo_container(&stale, damaged, err);
-		unlock_gone(&stale, lock);
+		meta_lock_remove(&stale, lock);
 		meta_report_send(&stale, "GC");
 	}
 	meta_plan_done(&stale);

@@ -22,6 +22,7 @@ mv_args() { jq -c '. + {allowCniArgs: true}' <<<"$(mv_conf "$@")"; }
 	nad default mv-a "$(mv_conf mv-a "$TMP/ipam-mv-a" 10.241.0.0/24)"; echo ,
 	nad default mv-b "$(mv_args mv-b "$TMP/ipam-mv-b" 10.242.0.0/24)"; echo ,
 	nad default mv-bad "$(mv_conf mv-bad "$TMP/ipam-mv-bad" 10.243.0.0/24 no-such-master)"; echo ,
+	nad default hostdev '{"cniVersion":"1.0.0","type":"host-device","device":"eth9"}'; echo ,
 	pod pod-a "mv-a"
 	echo ']}'
 } >"$TMP/state.json"
@@ -104,6 +105,13 @@ check "... the intent log names what is attached and still the old annotation (s
 	test "$(jq -r '[.attachments[].ifname] | join(",")' "$CNI_DIR/$CID.json")/$(jq -r .networks "$CNI_DIR/$CID.json")" = "eth0,net1/$(jq -r .networks <<<"$LOG_BEFORE")"
 check "... a Warning Event names the network and the CNI code" \
 	grep -q 'AddInterfaceFailed Failed to add default/mv-bad: CNI error 7' <<<"$(events | tr '|' '\n')"
+
+# ---- the tenant policy applies to an edit as to ADD -------------------------------------------------
+annotate '{"k8s.v1.cni.cncf.io/networks":"mv-a,hostdev"}'
+plexus HOTPLUG
+check "hotplug-meta: an edit naming a NAD of a type tenants may not use is code 7 naming it, nothing changes" \
+	test "$(jq -r '.code' <<<"$OUT")/$(jq -r '.msg|contains("host-device")' <<<"$OUT")/$(links)/$(ip -n "$NODE" link show eth9 >/dev/null && echo eth9-on-node)" = \
+	7/true/eth0,net1/eth9-on-node
 
 # ---- detach ---------------------------------------------------------------------------------------
 annotate '{"k8s.v1.cni.cncf.io/networks":"mv-b@extra"}'

@@ -75,7 +75,7 @@ apid_start() {
 	t_proc "$APID_PID"
 	for _ in $(seq 100); do grep -q 'each checked' "$ALOG" && break; sleep 0.05; done
 }
-apid_stop() { kill "$APID_PID" && wait "$APID_PID"; : >"$ALOG"; }
+apid_stop() { kill "$APID_PID" && wait "$APID_PID"; cat "$ALOG" >>"$ALOG.all"; : >"$ALOG"; }
 
 for p in pod-a pod-b; do t_netns "$(podns "$p")"; done
 plexus ADD pod-a
@@ -167,3 +167,6 @@ check "... and the agent does not touch it again" test "$(ls "$CNI_DIR" | grep -
 plexus DEL pod-a
 check "hotplug: DEL of pod-a succeeds and leaves no link, lease, intent log or lock file" \
 	test "$RC/$(links pod-a)/$(leases "$TMP/ipam-mv-a")/$(leases "$TMP/ipam-mv-b")/$(leases "$TMP/ipam-cluster")/$(ls -A "$CNI_DIR" | wc -l)" = 0//0/0/0/0
+kill "$APID_PID" && wait "$APID_PID"
+check "hotplug: plexus-apid exits 0 on SIGTERM, with no sanitizer report (both runs)" \
+	test "$?/$(cat "$ALOG.all" "$ALOG" | grep -c 'Sanitizer\|runtime error')" = 0/0
