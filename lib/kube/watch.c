@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +33,11 @@ struct stream {
 	struct cni_err err; /* why we ended the stream ourselves */
 };
 
-static void count(const struct kube_watch *w, size_t off)
-{
-	if (w->stats)
-		(*(unsigned *)((char *)w->stats + off))++;
-}
-#define COUNT(w, field) count(w, offsetof(struct kube_watch_stats, field))
+#define COUNT(w, field)                      \
+	do {                                 \
+		if ((w)->stats)              \
+			(w)->stats->field++; \
+	} while (0)
 
 static void set_rv(char **rv, const char *v)
 {
@@ -71,10 +69,14 @@ static int handle_line(struct stream *st, const char *line, size_t len)
 			st->expired = true;
 			return -1;
 		}
+		/* The code is the server's word: only an HTTP status is taken as one. */
+		long c =
+			cJSON_IsNumber(code) && code->valuedouble >= 100 && code->valuedouble <= 599
+				? (long)code->valuedouble
+				: 500;
 		_cleanup_free_ char *status = json_print(obj);
 		st->failed = true;
-		(void)kube_http_status_err(cJSON_IsNumber(code) ? (long)code->valuedouble : 500,
-					   status, strlen(status), st->w->path, &st->err);
+		(void)kube_http_status_err(c, status, strlen(status), st->w->path, &st->err);
 		st->err.code = CNI_ERR_TRY_AGAIN;
 		return -1;
 	}
