@@ -247,10 +247,18 @@ static int reconcile(struct plan *cur, struct plan *want, struct cni_result **re
 		/* The cluster network stays as it is; it only reserves its interface name. */
 		(void)meta_att_add(want, def->name, def->ifname, true);
 		r = meta_plan_secondary(want, err);
-		if (r >= 0)
-			r = apply(cur, want, ret_failed, err);
-		if (r >= 0)
-			meta_patch_status(cur, err, &r);
+		if (r < 0)
+			return r;
+		r = apply(cur, want, ret_failed, err);
+		/* network-status follows what is attached, also when a failed attach was rolled
+		 * back after others were detached. */
+		struct cni_err se = { 0 };
+		int sr = 0;
+		meta_patch_status(cur, &se, &sr);
+		if (r >= 0 && sr < 0) {
+			*err = se;
+			r = sr;
+		}
 		if (r < 0)
 			return r;
 	}

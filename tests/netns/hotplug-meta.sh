@@ -101,6 +101,7 @@ plexus HOTPLUG
 check "hotplug-meta: 'mv-a,mv-bad' fails: mv-b is detached, mv-bad's macvlan master is missing" \
 	jq -e '.code == 7 and (.msg | contains("default/mv-bad") and contains("no-such-master"))' <<<"$OUT"
 check "... mv-bad leaves no link and no lease" test "$(links)/$(leases "$TMP/ipam-mv-bad")" = eth0,net1/0
+check "... network-status lists what is attached" test "$(status_ifs)" = "kube-system/cluster@eth0,default/mv-a@net1"
 check "... the intent log names what is attached and still the old annotation (so it is retried)" \
 	test "$(jq -r '[.attachments[].ifname] | join(",")' "$CNI_DIR/$CID.json")/$(jq -r .networks "$CNI_DIR/$CID.json")" = "eth0,net1/$(jq -r .networks <<<"$LOG_BEFORE")"
 check "... a Warning Event names the network and the CNI code" \
