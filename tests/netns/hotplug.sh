@@ -5,7 +5,8 @@
 # running pod attach, detach and re-attach its interfaces, a burst of edits converges on the
 # last, an agent restarted between edits converges from its LIST without any further edit, a
 # failing delegate is rolled back and retried, the opt-out annotation is honoured, a pod
-# deleted during a hot-plug is cleaned by its DEL, and DEL leaves nothing behind.
+# deleted during a hot-plug is cleaned by its DEL, an edit the agent missed (watch cut, history
+# compacted: 410) is applied after its next LIST, and DEL leaves nothing behind.
 # Needs root, node, openssl, curl, jq.
 source "$(dirname "$0")/../lib.sh"
 need_root
@@ -126,6 +127,18 @@ check "hotplug: with the agent down an edit changes nothing" test "$(links pod-b
 apid_start
 converge pod-b a2,eth0
 check "hotplug: the restarted agent converges from its LIST, without another edit" test "$(links pod-b)" = a2,eth0
+
+# ---- a missed event: the watch cut while the API fails, the edit made, the history compacted ---------
+fixture _fixture/faults -X POST --data '[{"status":500,"method":"GET","path":"/api/v1/pods","count":100000}]' >/dev/null
+fixture _fixture/watches/close -X POST >/dev/null
+nets pod-b "mv-a@a2,mv-b@b9"
+fixture _fixture/compact -X POST >/dev/null
+sleep 0.3
+check "hotplug: while the agent cannot watch (500s) the edit is not applied" test "$(links pod-b)" = a2,eth0
+fixture _fixture/faults -X DELETE >/dev/null
+for _ in $(seq 200); do [ "$(links pod-b)" = a2,b9,eth0 ] && break; sleep 0.05; done
+check "hotplug: the agent's resumed WATCH gets 410, its new LIST applies the missed edit" \
+	test "$(links pod-b)/$(grep -c 'each checked' "$ALOG")" = a2,b9,eth0/2
 
 # ---- a failing delegate: rolled back, retried, then another edit wins ------------------------------
 nets pod-b "mv-a@a2,mv-bad"
