@@ -8,9 +8,7 @@
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/ctrd.bash"
 need_root
-for t in containerd containerd-shim-runc-v2 runc ctr node gcc openssl curl jq nsenter; do
-	command -v "$t" >/dev/null || { fail "cri-hotplug: $t missing (scripts/setup.sh installs it)"; exit 1; }
-done
+need_tools cri-hotplug containerd containerd-shim-runc-v2 runc ctr node gcc openssl curl jq nsenter
 HERE=$(cd "$(dirname "$0")" && pwd)
 D=$(t_tmpdir)
 SOCK=$D/containerd.sock
@@ -20,14 +18,9 @@ NODE_NAME=node-$T_ID
 CTRD_PID= SANDBOXES=()
 CG_EXISTED=$(ls -d /sys/fs/cgroup/*/k8s.io 2>/dev/null | head -n1)
 cri_cleanup() {
-	local id
 	set +e
 	ctrd_cri_down "$D" "$SOCK" "$CTRD_PID"
-	for id in "${SANDBOXES[@]}"; do
-		rm -f /var/lib/cni/results/plexus-net-"$id"-*
-		rmdir /sys/fs/cgroup/*/k8s.io/"$id" 2>/dev/null
-	done
-	[ -n "$CG_EXISTED" ] || rmdir /sys/fs/cgroup/*/k8s.io 2>/dev/null
+	ctrd_sandboxes_gone "$CG_EXISTED" "${SANDBOXES[@]}"
 	t_cleanup
 }
 trap cri_cleanup EXIT
