@@ -101,7 +101,7 @@ $(B)/bin/plexus-install: $(INSTALL_OBJS) $(LIB)
 # ---- apid/: plexus-apid, the node's Kubernetes API relay for the meta-plugin (docs/kube.md) ---
 BINS += $(B)/bin/plexus-apid
 $(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(B)/obj/apid/events.o $(B)/obj/apid/attach.o \
-		$(B)/obj/apid/vxpeers.o $(B)/obj/apid/vxpeers_state.o $(LIB)
+		$(B)/obj/apid/vxpeers.o $(B)/obj/apid/vxpeers_state.o $(B)/obj/apid/hotplug.o $(LIB)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- device-plugin/: plexus-device-plugin, the kubelet device plugin daemon (docs/device-plugin.md)
@@ -195,13 +195,14 @@ test: $(BINS) $(TEST_BINS)
 
 # macvlan vs the reference, vxlan first/next pod, the meta-plugin, the device plugin and the
 # DRA driver at 1,024 VFs, ADD+DEL with the attachment-report sink up vs down, whereabouts (3
-# nodes x 20 pods, and the real whereabouts where present), then ipvlan vs the reference inside
-# the VM.
+# nodes x 20 pods, and the real whereabouts where present), hot-plug latency, then ipvlan vs the
+# reference inside the VM.
 bench: $(BINS)
 	$(Q)PLEXUS_BUILD=$(B) bench/run.sh && PLEXUS_BUILD=$(B) bench/vxlan.sh && \
 		PLEXUS_BUILD=$(B) bench/meta.sh && PLEXUS_BUILD=$(B) bench/device-plugin.sh && \
 		PLEXUS_BUILD=$(B) bench/dra.sh && \
 		PLEXUS_BUILD=$(B) bench/metrics.sh && PLEXUS_BUILD=$(B) bench/whereabouts.sh && \
+		PLEXUS_BUILD=$(B) bench/hotplug.sh && \
 		PLEXUS_BUILD=$(B) bench/vm.sh
 
 demo: $(BINS)

@@ -17,6 +17,7 @@
 #include "apid/attach.h"
 #include "apid/events.h"
 #include "apid/vxpeers.h"
+#include "apid/hotplug.h"
 #include "lib/cni/err.h"
 #include "lib/json/json.h"
 #include "lib/kube/config.h"
@@ -64,10 +65,17 @@ static const char usage[] =
 	"                      plugin sends them; empty: not at all)\n"
 	"  --vxlan-peers       publish this node's \"peers\": \"kubernetes\" VXLAN VTEPs on its\n"
 	"                      Node and program the other nodes' (docs/vxlan.md)\n"
-	"  --node-name NAME    this node's Node (default $NODE_NAME)\n"
 	"  --vxlan-peers-interval MS\n"
 	"                      how often the peers are re-read and converged, 100-600000\n"
 	"                      (default 2000)\n"
+	"  --hotplug           reconcile the node's running pods with their networks\n"
+	"                      annotation (docs/hotplug.md); off by default\n"
+	"  --node-name NAME    this node's Node, for --vxlan-peers and --hotplug\n"
+	"                      (default $NODE_NAME)\n"
+	"  --cni-dir DIR       the meta-plugin's intent logs (default: the conf's cniDir, else\n"
+	"                      /var/lib/cni/multus)\n"
+	"  --conf FILE         the node's plexus conf or conflist\n"
+	"                      (default /etc/cni/net.d/00-plexus.conflist)\n"
 	"  --log-level LEVEL   error|warning|info|debug (default info)\n"
 	"  -h, --help          this text\n"
 	"\n"
@@ -438,9 +446,10 @@ int main(int argc, char **argv)
 	const char *kubeconfig = "", *sock = SOCKET_DEFAULT, *maddr = METRICS_DEFAULT,
 		   *msock = NULL;
 	int64_t workers = WORKERS_DEFAULT, max_clients = CLIENTS_DEFAULT;
-	bool take_over = false, vxpeers = false;
+	bool take_over = false, vxpeers = false, hotplug = false;
 	const char *node_name = secure_getenv("NODE_NAME");
 	int64_t vxpeers_ms = 2000;
+	struct apid_hotplug_opts hp = { 0 };
 	static const struct option opts[] = {
 		{ "vxlan-peers", no_argument, NULL, 'V' },
 		{ "node-name", required_argument, NULL, 'N' },
@@ -453,6 +462,9 @@ int main(int argc, char **argv)
 		{ "metrics-socket", required_argument, NULL, 'S' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "take-over", no_argument, NULL, 't' },
+		{ "hotplug", no_argument, NULL, 'H' },
+		{ "cni-dir", required_argument, NULL, 'C' },
+		{ "conf", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -514,6 +526,15 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'H':
+			hotplug = true;
+			break;
+		case 'C':
+			hp.cni_dir = optarg;
+			break;
+		case 'F':
+			hp.conf = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -569,6 +590,13 @@ int main(int argc, char **argv)
 	if (*maddr && metrics_http_start("--metrics-address", maddr, mx.reg, &http, &e) < 0) {
 		log_error("%s", e.msg);
 		(void)unlink(sock);
+		return 1;
+	}
+	hp.node = node_name;
+	if (hotplug && apid_hotplug_start(cfg, &hp, &e) < 0) {
+		log_error("--hotplug: %s", e.msg);
+		(void)unlink(sock);
+		metrics_http_stop(http);
 		return 1;
 	}
 	clients.max = (size_t)max_clients;

@@ -15,7 +15,7 @@
 #include "meta/internal.h"
 #include "meta/meta.h"
 
-static void patch_status(struct plan *p, struct cni_err *err, int *ret)
+void meta_patch_status(struct plan *p, struct cni_err *err, int *ret)
 {
 	if (!p->pod_name)
 		return;
@@ -80,7 +80,7 @@ static int default_route_in_pod(void *arg, struct cni_err *err)
  * gets the pod's default route via its gateways (the listed ones, or its IPAM gateways when the
  * list is empty); every other attachment loses its default routes of those families, in the pod and
  * in the cached results so CHECK and DEL stay consistent. */
-static int apply_default_route(struct plan *p, struct cni_err *err)
+int meta_default_route(struct plan *p, struct cni_err *err)
 {
 	struct attachment *chosen = NULL;
 	for (size_t i = 0; i < p->n_att; i++)
@@ -155,30 +155,25 @@ static int attach_one(struct plan *p, struct attachment *a, struct cni_err *err)
 	return 0;
 }
 
-/* Attach in batches (meta_batch_len), each recorded as attempted in one intent-log write before
- * any of it runs: a crash mid-ADD must still be undone by DEL. On a failure no further
- * attachment starts; the error is the first failed one's in plan order. */
-static int attach_all(struct plan *p, struct cni_err *err)
+int meta_attach(struct plan *p, const size_t *idx, size_t n_idx, struct cni_err *err)
 {
-	_cleanup_free_ size_t *idx = xmalloc(p->n_att * sizeof(*idx));
-	_cleanup_free_ struct meta_batch_out *out = xcalloc(p->n_att, sizeof(*out));
-	for (size_t i = 0; i < p->n_att; i++)
-		idx[i] = i;
-	for (size_t i = 0; i < p->n_att;) {
-		size_t n = meta_batch_len(p, idx + i, p->n_att - i);
+	_cleanup_free_ struct meta_batch_out *out = xcalloc(p->n_att ? p->n_att : 1, sizeof(*out));
+	for (size_t i = 0; i < n_idx;) {
+		size_t n = meta_batch_len(p, idx + i, n_idx - i);
 		for (size_t k = i; k < i + n; k++)
-			p->att[k].attempted = true;
+			p->att[idx[k]].attempted = true;
 		int r = meta_intent_write(p, false, err);
 		if (r < 0)
 			return r;
 		meta_batch_run(p, idx + i, n, attach_one, true, out);
 		for (size_t k = i; k < i + n; k++) {
+			struct attachment *a = &p->att[idx[k]];
 			/* Never started: nothing of it to undo. */
-			p->att[k].attempted = out[k].ran;
-			if (out[k].ran && out[k].r < 0 && r == 0) {
-				r = out[k].r;
-				*err = out[k].err;
-				p->failed = p->att[k].name;
+			a->attempted = out[idx[k]].ran;
+			if (out[idx[k]].ran && out[idx[k]].r < 0 && r == 0) {
+				r = out[idx[k]].r;
+				*err = out[idx[k]].err;
+				p->failed = a->name;
 			}
 		}
 		if (r < 0)
@@ -201,12 +196,15 @@ static void rollback(struct plan *p)
 int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err *err)
 {
 	struct plan p;
+	_cleanup_close_ int lock = -1;
+	_cleanup_free_ size_t *idx = NULL;
 	int r = meta_plan_init(&p, ctx, err);
 	/* A netconf that does not parse names no API to report to. */
 	bool report = r >= 0;
 	if (r < 0)
 		goto out;
-	if ((r = meta_plan_ready(&p, CNI_ERR_TRY_AGAIN, err)) < 0)
+	if ((r = meta_plan_ready(&p, CNI_ERR_TRY_AGAIN, err)) < 0 ||
+	    (r = meta_lock(&p, true, &lock, err)) < 0)
 		goto out;
 	/* Planning has no side effect; from the first intent-log write on, a failure undoes
 	 * everything the log records. */
@@ -220,11 +218,14 @@ int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err 
 	for (size_t i = 0; i < p.n_att; i++)
 		if ((r = meta_device_info_copy(&p.att[i], err)) < 0)
 			goto fail;
-	if ((r = attach_all(&p, err)) < 0)
+	idx = xmalloc(p.n_att * sizeof(*idx));
+	for (size_t i = 0; i < p.n_att; i++)
+		idx[i] = i;
+	if ((r = meta_attach(&p, idx, p.n_att, err)) < 0)
 		goto fail;
-	if ((r = apply_default_route(&p, err)) < 0 || (r = meta_intent_write(&p, false, err)) < 0)
+	if ((r = meta_default_route(&p, err)) < 0 || (r = meta_intent_write(&p, false, err)) < 0)
 		goto fail;
-	patch_status(&p, err, &r);
+	meta_patch_status(&p, err, &r);
 	if (r < 0)
 		goto fail;
 	meta_events_added(&p);
@@ -236,6 +237,9 @@ fail:
 	 * network-attachment spec). */
 	rollback(&p);
 out:
+	/* A failed ADD that left no intent log leaves no lock file either. */
+	if (r < 0)
+		meta_lock_remove(&p, lock);
 	if (r < 0 && report)
 		meta_events_failed(&p, p.failed, err);
 	if (report)

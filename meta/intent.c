@@ -14,6 +14,7 @@
 #include "lib/util/file.h"
 #include "lib/util/log.h"
 #include "meta/internal.h"
+#include "meta/networks.h"
 
 /* Bumped when a reader of an older plexus could misread the log. */
 #define INTENT_VERSION 1
@@ -64,6 +65,11 @@ int meta_intent_write(const struct plan *p, bool durable, struct cni_err *err)
 	cJSON_AddStringToObject(j, "netns", p->ctx->netns_path ? p->ctx->netns_path : "");
 	cJSON_AddStringToObject(j, "cniArgs", p->ctx->args_raw ? p->ctx->args_raw : "");
 	cJSON_AddStringToObject(j, "cniVersion", cni_version_str(p->ctx->version));
+	/* What the attachments were planned from: the hot-plug agent acts when the pod's differs
+	 * (docs/hotplug.md). */
+	const char *nets = cJSON_GetStringValue(json_get(p->annotations, META_NETWORKS_ANNOTATION));
+	if (nets)
+		cJSON_AddStringToObject(j, "networks", nets);
 	cJSON *list = cJSON_AddArrayToObject(j, "attachments");
 	for (size_t i = 0; i < p->n_att; i++) {
 		cJSON *a = meta_att_json(&p->att[i]);

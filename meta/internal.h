@@ -53,7 +53,10 @@ struct plan {
 	size_t n_res;
 	struct nad_fetch *fetched; /* prefetch.c */
 	size_t n_fetched;
-	const char *failed;	 /* the attachment whose ADD failed (borrowed), or NULL */
+	const char *failed; /* the attachment whose ADD failed (borrowed), or NULL */
+	/* Hot-plug: the intent log's plan, whose devices planning keeps and never hands out
+	 * again (borrowed), or NULL. */
+	const struct plan *prior;
 	int64_t events_deadline; /* events.c: 0 until the first Event */
 };
 
@@ -61,6 +64,8 @@ struct plan {
 /* Parse the netconf into an empty plan; meta_plan_done must follow either way. */
 int meta_plan_init(struct plan *p, const struct cni_ctx *ctx, struct cni_err *err);
 void meta_plan_done(struct plan *p);
+/* Free an attachment's members. */
+void meta_att_done(struct attachment *a);
 /* The readiness indicator file exists (or none is configured); else code, naming it. */
 int meta_plan_ready(const struct plan *p, int code, struct cni_err *err);
 /* meta_kube's result when no API is configured (no kubeconfig, no in-cluster environment):
@@ -112,6 +117,15 @@ enum meta_intent meta_intent_load(struct plan *p, struct cni_err *err);
 void meta_intent_quarantine(const struct plan *p, const char *why);
 /* Remove p's intent log and its temp files. */
 void meta_intent_remove(const struct plan *p);
+
+/* lock.c: the per-pod lock, "<cniDir>/<containerID>.lock" (docs/hotplug.md) */
+#define META_LOCK_SUFFIX ".lock"
+/* Take p's container's lock (creating cniDir and the file), waiting for it or, without wait,
+ * failing with code 11 (EBUSY) while another verb holds it. *ret_fd holds it until closed. */
+int meta_lock(const struct plan *p, bool wait, int *ret_fd, struct cni_err *err);
+/* Remove the lock file while fd (from meta_lock, or -1: nothing) still holds it, when the
+ * container has no intent log (any more). */
+void meta_lock_remove(const struct plan *p, int fd);
 
 /* report.c */
 /* Record that a's delegates ran for the verb since t0_us (clock_now_us) with result r/err. */
@@ -175,3 +189,16 @@ void meta_nads_fetched_free(struct plan *p);
 
 /* add.c */
 int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err *err);
+/* Attach p->att[idx[0..n)] in batches, each marked attempted in one intent-log write before it
+ * runs; none starts after one failed (its error, p->failed naming it). The caller undoes. */
+int meta_attach(struct plan *p, const size_t *idx, size_t n, struct cni_err *err);
+/* The selection's default-route (NPWG network-attachment spec), in the pod and the results. */
+int meta_default_route(struct plan *p, struct cni_err *err);
+/* PATCH network-status from p's attachments; a failure is *ret and err only with
+ * failOnStatusPatchError, else a warning. */
+void meta_patch_status(struct plan *p, struct cni_err *err, int *ret);
+
+/* hotplug.c */
+/* The hot-plug entry point (plexus --hotplug, docs/hotplug.md): its ADD reconciles a running
+ * pod's secondary networks with its annotation. */
+extern const struct cni_plugin meta_hotplug_plugin;

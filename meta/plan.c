@@ -33,7 +33,7 @@ int meta_plan_ready(const struct plan *p, int code, struct cni_err *err)
 	return 0;
 }
 
-static void att_done(struct attachment *a)
+void meta_att_done(struct attachment *a)
 {
 	free(a->name);
 	free(a->ifname);
@@ -48,7 +48,7 @@ static void att_done(struct attachment *a)
 void meta_plan_done(struct plan *p)
 {
 	for (size_t i = 0; i < p->n_att; i++)
-		att_done(&p->att[i]);
+		meta_att_done(&p->att[i]);
 	free(p->att);
 	for (size_t i = 0; i < p->n_res; i++) {
 		free(p->res[i].name);
@@ -246,7 +246,7 @@ static int policy_check(struct plan *p, struct attachment *a, bool admin, const 
 	if (r >= 0 && cni_args)
 		r = meta_policy_check_cni_args(a->name, &a->list, cni_args, err);
 	if (r < 0) {
-		att_done(a);
+		meta_att_done(a);
 		p->n_att--;
 	}
 	return r;
@@ -395,8 +395,29 @@ static void merge_cni_args(struct attachment *a, const cJSON *cni_args)
 	}
 }
 
-/* The next device of resource allocated to the pod, asking kubelet once per resource. */
-static int next_device(struct plan *p, const char *resource, const char **ret, struct cni_err *err)
+/* The device (capability argument deviceID) of prior's attachment (name, ifname), or NULL. */
+static const char *prior_device(const struct plan *prior, const char *name, const char *ifname)
+{
+	for (size_t i = 0; prior && i < prior->n_att; i++)
+		if (!strcmp(prior->att[i].name, name) && !strcmp(prior->att[i].ifname, ifname))
+			return cJSON_GetStringValue(json_get(prior->att[i].cap_args, "deviceID"));
+	return NULL;
+}
+
+static bool prior_holds(const struct plan *prior, const char *dev)
+{
+	for (size_t i = 0; prior && i < prior->n_att; i++) {
+		const char *d = cJSON_GetStringValue(json_get(prior->att[i].cap_args, "deviceID"));
+		if (d && strcmp(d, dev) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The next device of resource allocated to the pod for attachment a, asking kubelet once per
+ * resource. */
+static int next_device(struct plan *p, const struct attachment *a, const char *resource,
+		       const char **ret, struct cni_err *err)
 {
 	struct resource_ids *r = NULL;
 	for (size_t i = 0; i < p->n_res && !r; i++)
@@ -415,6 +436,16 @@ static int next_device(struct plan *p, const char *resource, const char **ret, s
 		r = &p->res[p->n_res++];
 		*r = (struct resource_ids){ .name = xstrdup(resource), .ids = ids, .n = n };
 	}
+	/* A hot-plug keeps an attachment's device (same network and interface) and never hands
+	 * out one a running attachment holds. */
+	const char *kept = prior_device(p->prior, a->name, a->ifname);
+	for (size_t i = 0; kept && i < r->n; i++)
+		if (strcmp(r->ids[i], kept) == 0) {
+			*ret = r->ids[i];
+			return 0;
+		}
+	while (r->next < r->n && prior_holds(p->prior, r->ids[r->next]))
+		r->next++;
 	if (r->next >= r->n)
 		return cni_err_set(
 			err, CNI_ERR_DEVICE, ENODEV,
@@ -463,7 +494,7 @@ static int plan_device(struct plan *p, struct attachment *a, const char *resourc
 	if (!a->cap_args)
 		a->cap_args = cJSON_CreateObject();
 	if (resource) {
-		int r = next_device(p, resource, &dev, err);
+		int r = next_device(p, a, resource, &dev, err);
 		if (r < 0)
 			return cni_err_wrap(err, "network '%s'", a->name);
 		cJSON *pl;

@@ -77,16 +77,28 @@ static void plan_for_del(struct plan *p, bool *ret_convention)
 	}
 }
 
+/* DEL and GC wait for a hot-plug of the pod to finish, but clean up even when the lock cannot
+ * be taken: DEL always cleans. */
+static void lock_or_warn(const struct plan *p, int *lock)
+{
+	struct cni_err e = { 0 };
+	if (meta_lock(p, true, lock, &e) < 0)
+		log_warning("%s, continuing without it", e.msg);
+}
+
 static int meta_del(const struct cni_ctx *ctx, struct cni_err *err)
 {
 	struct plan p;
+	_cleanup_close_ int lock = -1;
 	int r = meta_plan_init(&p, ctx, err);
 	if (r >= 0) {
 		bool convention = false;
+		lock_or_warn(&p, &lock);
 		plan_for_del(&p, &convention);
 		/* Every attachment is tried, the first failure reported (NPWG network-attachment
 		 * spec: DEL of each network); what is already gone is success. */
 		r = meta_undo_container(&p, convention, err);
+		meta_lock_remove(&p, lock);
 		meta_report_send(&p, "DEL");
 		meta_events_sweep(&p);
 	}
@@ -203,6 +215,7 @@ static bool valid_container(const struct cni_ctx *ctx, const char *id)
 static int gc_container(const struct cni_ctx *ctx, const char *id, struct cni_err *err)
 {
 	struct plan stale;
+	_cleanup_close_ int lock = -1;
 	struct cni_ctx sctx = *ctx;
 	sctx.container_id = id;
 	sctx.netns_path = NULL;
@@ -210,10 +223,12 @@ static int gc_container(const struct cni_ctx *ctx, const char *id, struct cni_er
 	int r = meta_plan_init(&stale, &sctx, err);
 	if (r >= 0) {
 		struct cni_err le = { 0 };
+		lock_or_warn(&stale, &lock);
 		bool damaged = meta_intent_load(&stale, &le) == META_INTENT_DAMAGED;
 		if (damaged)
 			meta_intent_quarantine(&stale, le.msg);
 		r = meta_undo_container(&stale, damaged, err);
+		meta_lock_remove(&stale, lock);
 		meta_report_send(&stale, "GC");
 	}
 	meta_plan_done(&stale);

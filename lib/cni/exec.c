@@ -63,7 +63,8 @@ static char **build_env(const struct cni_exec_req *req)
 		if (strncmp(*e, "CNI_", 4) != 0 &&
 		    strncmp(*e, CNI_EXEC_MARKER "=", sizeof(CNI_EXEC_MARKER)) != 0)
 			env[i++] = xstrdup(*e);
-	env[i++] = xstrdup(CNI_EXEC_MARKER "=1");
+	if (!req->arg)
+		env[i++] = xstrdup(CNI_EXEC_MARKER "=1");
 	env[i++] = xasprintf("CNI_COMMAND=%s", cni_cmd_str(req->cmd));
 	if (req->container_id)
 		env[i++] = xasprintf("CNI_CONTAINERID=%s", req->container_id);
@@ -253,7 +254,7 @@ int cni_exec_run(const struct cni_exec_req *req, char **ret_stdout, size_t *ret_
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
 	posix_spawnattr_setpgroup(&attr, 0);
 	char **env = build_env(req);
-	char *argv[] = { bin, NULL };
+	char *argv[] = { bin, (char *)req->arg, NULL };
 	pid_t pid = -1;
 	/* libcni retries "text file busy": a plugin binary being replaced right now. */
 	for (int attempt = 0; attempt < 5; attempt++) {

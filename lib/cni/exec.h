@@ -26,6 +26,9 @@ struct cni_exec_req {
 	const char *stdin_data;
 	size_t stdin_len;
 	int timeout_ms; /* the whole call, from lookup to exit; 0 = no timeout */
+	/* argv[1] of an entry point that is not a delegate (plexus-apid's `plexus --hotplug`):
+	 * then CNI_EXEC_MARKER is not set. NULL for plugins. */
+	const char *arg;
 };
 
 /* Find type in the ':'-separated path. Returns an owned path, or -ENOENT with err set

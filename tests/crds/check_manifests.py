@@ -246,10 +246,13 @@ def code_api_calls():
             methods = set(re.findall(r'\.method\s*=\s*"([A-Z]+)"', body))
             if not methods and "kube_get_object(" in body:
                 methods = {"GET"}
-            # A kube_watch_run informer: LIST, then WATCH, of the collection.
-            if not methods and "kube_watch_run(" in body:
-                methods = {"GET", "WATCH"}
+            # lib/kube/watch.h: LIST, then WATCH, of a collection across namespaces.
+            watched = "kube_watch_run(" in body
             for path in paths:
+                w = re.match(r"^/api/v1/([a-z-]+)$", path)
+                if watched and w:
+                    calls |= {("", w.group(1), "list"), ("", w.group(1), "watch")}
+                    continue
                 m = re.match(r"^/api/v1/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
                     re.match(r"^/apis/([a-z0-9.-]+)/v[0-9a-z]+/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
                     re.match(r"^/api/v1/(nodes)(/%s)?(/[a-z]+)?$", path)

@@ -27,17 +27,11 @@ CG_EXISTED=$(ls -d /sys/fs/cgroup/*/k8s.io 2>/dev/null | head -n1)
 
 # ---- cleanup: also on failure, ^C or kill -------------------------------------------------
 cri_cleanup() {
-	local id
 	set +e
 	ctrd_cri_down "$D" "$SOCK" "$CTRD_PID"
 	[ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null
 	[ -n "$APID_PID" ] && kill "$APID_PID" 2>/dev/null
-	for id in "${SANDBOXES[@]}"; do
-		rm -f /var/lib/cni/results/plexus-net-"$id"-*
-		rmdir /sys/fs/cgroup/*/k8s.io/"$id" 2>/dev/null
-	done
-	# runc's cgroup parent (/k8s.io, containerd's default), when this test created it.
-	[ -n "$CG_EXISTED" ] || rmdir /sys/fs/cgroup/*/k8s.io 2>/dev/null
+	ctrd_sandboxes_gone "$CG_EXISTED" "${SANDBOXES[@]}"
 	t_cleanup
 }
 trap cri_cleanup EXIT

@@ -126,3 +126,16 @@ ctrd_ctr_down() {
 	ctrd_leftovers "$d" "$sock"
 	rmdir /sys/fs/cgroup/*/"$ns"/* /sys/fs/cgroup/*/"$ns" 2>/dev/null
 }
+
+# ctrd_sandboxes_gone CG_EXISTED ID...: what the CRI tests' sandboxes ID... leave on the host
+# removed: libcni's cached results and runc's cgroups, and runc's cgroup parent (/k8s.io,
+# containerd's default) unless it existed before the test (CG_EXISTED not empty).
+ctrd_sandboxes_gone() {
+	local cg=$1 id
+	shift
+	for id in "$@"; do
+		rm -f /var/lib/cni/results/plexus-net-"$id"-*
+		rmdir /sys/fs/cgroup/*/k8s.io/"$id" 2>/dev/null
+	done
+	[ -n "$cg" ] || rmdir /sys/fs/cgroup/*/k8s.io 2>/dev/null
+}

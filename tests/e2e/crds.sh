@@ -52,7 +52,7 @@ mutant "a CRD that is not Namespaced" network-attachment-definitions.yaml \
 mutant "a missing short name" network-attachment-definitions.yaml '/- nad$/d'
 mutant "an extensions/v1beta1 DaemonSet" plexus-daemonset.yaml \
 	's|^apiVersion: apps/v1|apiVersion: extensions/v1beta1|'
-mutant "an extra RBAC verb (delete pods)" plexus-daemonset.yaml 's|verbs: \[get\]$|verbs: [get, delete]|'
+mutant "an extra RBAC verb (delete pods)" plexus-daemonset.yaml 's|verbs: \[get, list, watch\]$|verbs: [get, list, watch, delete]|'
 mutant "a missing RBAC grant (patch pods/status)" plexus-daemonset.yaml \
 	's|verbs: \[patch\]|verbs: [get]|'
 mutant "an RBAC wildcard" plexus-daemonset.yaml 's|resources: \[pods\]|resources: ["*"]|'

@@ -347,6 +347,27 @@ static void test_exec_run_sets_the_delegated_marker(void **state)
 	assert_string_equal(env, "PLEXUS_DELEGATED=1\n");
 }
 
+static void test_exec_run_entry_point_is_not_a_delegate(void **state)
+{
+	(void)state;
+	/* plexus-apid's `plexus --hotplug`: argv[1] given, and no marker, not even ours. */
+	setenv("PLEXUS_DELEGATED", "1", 1);
+	write_plugin("entry",
+		     "cat >/dev/null; { echo \"arg=$1\"; env | grep '^PLEXUS_DELEGATED'; } "
+		     ">\"$(dirname \"$0\")/entry.env\"; echo '{}'");
+	struct cni_exec_req req = dir_req("entry", 10000);
+	req.arg = "--hotplug";
+	_cleanup_free_ char *out = NULL;
+	struct cni_err err = { 0 };
+	int r = cni_exec_run(&req, &out, NULL, &err);
+	unsetenv("PLEXUS_DELEGATED");
+	assert_int_equal(r, 0);
+	_cleanup_free_ char *path = xasprintf("%s/entry.env", plugin_dir);
+	_cleanup_free_ char *env = NULL;
+	assert_int_equal(file_read_all(path, 4096, &env, NULL), 0);
+	assert_string_equal(env, "arg=--hotplug\n");
+}
+
 static void test_exec_delegated_reads_the_marker(void **state)
 {
 	(void)state;
@@ -376,6 +397,7 @@ int main(void)
 		cmocka_unit_test(test_exec_run_sigterm_ignored_times_out),
 		cmocka_unit_test(test_exec_run_failure_kills_its_group),
 		cmocka_unit_test(test_exec_run_sets_the_delegated_marker),
+		cmocka_unit_test(test_exec_run_entry_point_is_not_a_delegate),
 		cmocka_unit_test(test_exec_delegated_reads_the_marker),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
