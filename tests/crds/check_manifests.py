@@ -30,12 +30,18 @@ KINDS = {
     "NetworkAttachmentDefinition": ("k8s.cni.cncf.io/v1", True),
     "ValidatingAdmissionPolicy": ("admissionregistration.k8s.io/v1", False),
     "ValidatingAdmissionPolicyBinding": ("admissionregistration.k8s.io/v1", False),
+    "DeviceClass": ("resource.k8s.io/v1", False),
+    "ResourceClaimTemplate": ("resource.k8s.io/v1", True),
 }
+# Manifests kubectl apply -k leaves out: the DRA driver needs Kubernetes 1.34+ (docs/dra.md).
+KUSTOMIZATION_OPTIONAL = {"dra.yaml", "dra-examples.yaml"}
 BUILTIN_TYPES = {"macvlan", "ipvlan", "vxlan", "sriov"}
 IPAM_TYPES = {"host-local", "static", "dhcp", "whereabouts"}
 CNI_VERSIONS = {"0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"}
 # Granted beyond what the code calls, each with its reason (docs/install.md).
 RBAC_EXTRA = {
+    ("whereabouts.cni.cncf.io", "overlappingrangeipreservations", "get"):
+        "whereabouts/store.c orip_get: the reservation's path comes from its callers",
     ("k8s.cni.cncf.io", "network-attachment-definitions", "list"):
         "Multus-compatible role; kubectl-style NAD listing for the troubleshooting doc",
 }
@@ -228,24 +234,108 @@ def check_workloads(docs):
              "mounts name volumes, ConfigMaps and ServiceAccounts exist", errs)
 
 
-def code_api_calls():
-    """(group, resource, verb) for every API request the C code makes."""
+# Which code runs under which ClusterRole: the plexus service account serves the meta-plugin
+# (through plexus-apid's relay or its own credentials), the built-in IPAMs and the node agents;
+# plexus-dra has its own (dra.yaml).
+ROLE_SOURCES = {
+    "plexus": ("lib/kube", "meta", "apid", "whereabouts"),
+    "plexus-dra": ("dra",),
+}
+HTTP_METHODS = r'"(GET|POST|PUT|PATCH|DELETE)"'
+
+
+def string_macros(files):
+    """#define NAME "lit" [NAME2 "lit"...] -> the string it expands to."""
+    raw = {}
+    for f in files:
+        for name, val in re.findall(r'^#define (\w+) ((?:"[^"\n]*"|[A-Z_][A-Z0-9_]*)(?:[ \t]+(?:"[^"\n]*"|[A-Z_][A-Z0-9_]*))*)[ \t]*$',
+                                    open(f).read(), re.M):
+            raw[name] = re.findall(r'"[^"]*"|[A-Z_][A-Z0-9_]*', val)
+    out = {}
+
+    def expand(n, depth=0):
+        if n in out or depth > 8:
+            return out.get(n)
+        parts = []
+        for t in raw[n]:
+            if t.startswith('"'):
+                parts.append(t[1:-1])
+            elif t in raw and expand(t, depth + 1) is not None:
+                parts.append(out[t])
+            else:
+                return None
+        out[n] = "".join(parts)
+        return out[n]
+    for n in raw:
+        expand(n)
+    return out
+
+
+def path_calls(path, methods):
+    """(group, resource, verb) of the methods on one API path (%s for a name)."""
+    m = re.match(r"^/api/v1/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
+        re.match(r"^/apis/([a-z0-9.-]+)/v[0-9a-z]+/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
+        re.match(r"^/apis/([a-z0-9.-]+)/v[0-9a-z]+/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
+        re.match(r"^/api/v1/(nodes)(/%s)?(/[a-z]+)?$", path)
+    if not m:
+        return {("?", path, "?")}
+    if path.startswith("/apis/"):
+        group, res, named, sub = m.group(1), m.group(2), m.group(3), m.group(4)
+    else:
+        group, res, named, sub = "", m.group(1), m.group(2), m.group(3)
+    if sub:
+        res += sub
+    return {(group, res, {"GET": "get" if named else "list", "PATCH": "patch", "PUT": "update",
+                          "POST": "create", "DELETE": "delete", "WATCH": "watch"}.get(meth, "?"))
+            for meth in methods or {"?"}}
+
+
+def code_api_calls(dirs):
+    """(group, resource, verb) for every API request the C code in dirs makes."""
     calls = set()
-    files = []
-    for d in ("lib/kube", "meta", "apid"):
+    files, headers = [], []
+    for d in dirs + ("lib/kube",):
         p = os.path.join(SRC, d)
         if os.path.isdir(p):
-            files += [os.path.join(p, f) for f in sorted(os.listdir(p)) if f.endswith(".c")]
+            names = sorted(os.listdir(p))
+            headers += [os.path.join(p, f) for f in names if f.endswith((".c", ".h"))]
+            if d in dirs:
+                files += [os.path.join(p, f) for f in names if f.endswith(".c")]
+    macros = string_macros(headers)
     for f in files:
-        text = open(f).read()
+        text = re.sub(r"^#define .*$", "", open(f).read(), flags=re.M)
+        # Macros that are string literals expand in place; adjacent literals join.
+        text = re.sub(r'\b([A-Z_][A-Z0-9_]*)\b(?=\s*")',
+                      lambda m: '"%s"' % macros[m.group(1)] if m.group(1) in macros else m.group(1),
+                      text)
+        text = re.sub(r'\b([A-Z_][A-Z0-9_]*)\b(?=\s*[,)])',
+                      lambda m: '"%s"' % macros[m.group(1)] if m.group(1) in macros
+                      and macros[m.group(1)].startswith("/api") else m.group(1), text)
+        text = re.sub(r'"\s*"', "", text)
+        file_methods = set(re.findall(HTTP_METHODS, text))
         # One function body at a time: the path and the method are set in the same function.
         for body in re.split(r"\n}\n", text):
             paths = re.findall(r'"(/apis?/[^"]*)"', body)
             if not paths:
                 continue
-            methods = set(re.findall(r'\.method\s*=\s*"([A-Z]+)"', body))
-            if not methods and "kube_get_object(" in body:
-                methods = {"GET"}
+            # `v = xasprintf("/apis/...", ...)` then `call(..., "PUT", v, ...)`: exact pairs.
+            var = dict(re.findall(r'(\w+) =\s*xasprintf\("(/apis?/[^"]*)"', body))
+            for v, base in re.findall(r'(\w+) =\s*xasprintf\("%s/%s",\s*(\w+),', body):
+                if base in var:
+                    var[v] = var[base] + "/%s"
+            pairs = [(meth, var[v]) for meth, v in
+                     re.findall(r'\w+\([^;()]*?' + HTTP_METHODS + r',\s*(\w+)\s*,', body)
+                     if v in var]
+            if pairs:
+                for meth, path in pairs:
+                    calls |= path_calls(path, {meth})
+                continue
+            methods = set(re.findall(r'\.method\s*=\s*"([A-Z]+)"', body)) or \
+                set(re.findall(HTTP_METHODS, body))
+            if "kube_get_object(" in body or "kube_list(" in body:
+                methods.add("GET")
+            if not methods or re.search(r"const char \*method\b", body):
+                methods |= file_methods  # the method comes from the caller: any this file names
             # lib/kube/watch.h: LIST, then WATCH, of a collection across namespaces.
             watched = "kube_watch_run(" in body
             for path in paths:
@@ -253,75 +343,65 @@ def code_api_calls():
                 if watched and w:
                     calls |= {("", w.group(1), "list"), ("", w.group(1), "watch")}
                     continue
-                m = re.match(r"^/api/v1/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
-                    re.match(r"^/apis/([a-z0-9.-]+)/v[0-9a-z]+/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
-                    re.match(r"^/api/v1/(nodes)(/%s)?(/[a-z]+)?$", path)
-                if not m:
-                    calls.add(("?", path, "?"))
-                    continue
-                if path.startswith("/apis/"):
-                    group, res, named, sub = m.group(1), m.group(2), m.group(3), m.group(4)
-                else:
-                    group, res, named, sub = "", m.group(1), m.group(2), m.group(3)
-                if sub:
-                    res += sub
-                for meth in methods or {"?"}:
-                    verb = {"GET": "get" if named else "list", "PATCH": "patch", "PUT": "update",
-                            "POST": "create", "DELETE": "delete", "WATCH": "watch"}.get(meth, "?")
-                    calls.add((group, res, verb))
+                calls |= path_calls(path, methods)
     return calls
 
 
 def check_rbac(docs):
-    calls = code_api_calls()
-    result(calls and all("?" not in c for c in calls),
-           f"API calls found in lib/kube, meta and apid: {sorted(calls)}", "unrecognised path or method")
-    roles = [(rel, d) for rel, d in docs if d.get("kind") == "ClusterRole"]
-    result(len(roles) == 1, "one ClusterRole", f"found {len(roles)}")
-    if not roles:
-        return
-    granted = set()
-    errs = []
-    for r in roles[0][1].get("rules") or []:
-        for x in ("apiGroups", "resources", "verbs"):
-            if "*" in (r.get(x) or []):
-                errs.append(f"wildcard in {x}")
-        if r.get("resourceNames") or r.get("nonResourceURLs"):
-            errs.append("unexpected resourceNames/nonResourceURLs")
-        for g in r.get("apiGroups") or []:
-            for res in r.get("resources") or []:
-                for v in r.get("verbs") or []:
-                    granted.add((g, res, v))
-    missing = calls - granted
-    extra = granted - calls - set(RBAC_EXTRA)
-    if missing:
-        errs.append(f"missing {sorted(missing)}")
-    if extra:
-        errs.append(f"more than the code needs {sorted(extra)}")
-    problems("ClusterRole grants exactly the calls the code makes (least privilege)", errs)
+    roles = {(d.get("metadata") or {}).get("name"): d for _, d in docs
+             if d.get("kind") == "ClusterRole"}
+    result(set(roles) == set(ROLE_SOURCES), "the ClusterRoles are plexus's and plexus-dra's",
+           f"found {sorted(roles)}")
     objs = {(d.get("kind"), (d.get("metadata") or {}).get("name")): d for _, d in docs}
-    errs = []
-    role_name = roles[0][1]["metadata"]["name"]
-    bindings = [d for _, d in docs if d.get("kind") == "ClusterRoleBinding"
-                and (d.get("roleRef") or {}).get("name") == role_name]
-    if len(bindings) != 1:
-        errs.append(f"{len(bindings)} bindings of ClusterRole {role_name}")
-    for b in bindings:
-        ref = b.get("roleRef") or {}
-        if ref.get("kind") != "ClusterRole" or ref.get("apiGroup") != "rbac.authorization.k8s.io":
-            errs.append("roleRef kind/apiGroup")
-        for s in b.get("subjects") or []:
-            sa = objs.get(("ServiceAccount", s.get("name")))
-            if s.get("kind") != "ServiceAccount" or not sa or \
-               (sa.get("metadata") or {}).get("namespace") != s.get("namespace"):
-                errs.append(f"subject {s} is not a ServiceAccount defined here")
-            else:
-                users = [d for _, d in docs if d.get("kind") == "DaemonSet" and
-                         ((d.get("spec") or {}).get("template") or {}).get("spec", {})
-                         .get("serviceAccountName") == s.get("name")]
-                if not users:
-                    errs.append(f"no DaemonSet runs as {s.get('name')}")
-    problems("ClusterRoleBinding binds the role to the DaemonSet's ServiceAccount", errs)
+    for role_name, dirs in ROLE_SOURCES.items():
+        calls = code_api_calls(dirs)
+        result(calls and all("?" not in c for c in calls),
+               f"{role_name}: API calls found in {', '.join(dirs)}: {sorted(calls)}",
+               "unrecognised path or method")
+        if role_name not in roles:
+            continue
+        granted = set()
+        errs = []
+        for r in roles[role_name].get("rules") or []:
+            for x in ("apiGroups", "resources", "verbs"):
+                if "*" in (r.get(x) or []):
+                    errs.append(f"wildcard in {x}")
+            if r.get("resourceNames") or r.get("nonResourceURLs"):
+                errs.append("unexpected resourceNames/nonResourceURLs")
+            for g in r.get("apiGroups") or []:
+                for res in r.get("resources") or []:
+                    for v in r.get("verbs") or []:
+                        granted.add((g, res, v))
+        missing = calls - granted
+        extra = granted - calls - set(RBAC_EXTRA)
+        if missing:
+            errs.append(f"missing {sorted(missing)}")
+        if extra:
+            errs.append(f"more than the code needs {sorted(extra)}")
+        problems(f"ClusterRole {role_name} grants exactly the calls the code makes "
+                 "(least privilege)", errs)
+        errs = []
+        bindings = [d for _, d in docs if d.get("kind") == "ClusterRoleBinding"
+                    and (d.get("roleRef") or {}).get("name") == role_name]
+        if len(bindings) != 1:
+            errs.append(f"{len(bindings)} bindings of ClusterRole {role_name}")
+        for b in bindings:
+            ref = b.get("roleRef") or {}
+            if ref.get("kind") != "ClusterRole" or \
+               ref.get("apiGroup") != "rbac.authorization.k8s.io":
+                errs.append("roleRef kind/apiGroup")
+            for sub in b.get("subjects") or []:
+                sa = objs.get(("ServiceAccount", sub.get("name")))
+                if sub.get("kind") != "ServiceAccount" or not sa or \
+                   (sa.get("metadata") or {}).get("namespace") != sub.get("namespace"):
+                    errs.append(f"subject {sub} is not a ServiceAccount defined here")
+                else:
+                    users = [d for _, d in docs if d.get("kind") == "DaemonSet" and
+                             ((d.get("spec") or {}).get("template") or {}).get("spec", {})
+                             .get("serviceAccountName") == sub.get("name")]
+                    if not users:
+                        errs.append(f"no DaemonSet runs as {sub.get('name')}")
+        problems(f"ClusterRoleBinding binds {role_name} to its DaemonSet's ServiceAccount", errs)
 
 
 def plugin_list(conf):
@@ -474,7 +554,8 @@ def check_kustomization(docs):
         return
     if k.get("kind") != "Kustomization":
         errs.append("kustomization.yaml: kind is not Kustomization")
-    top = sorted(n for n in os.listdir(CRDS) if n.endswith(".yaml") and n != KUSTOMIZATION)
+    top = sorted(n for n in os.listdir(CRDS) if n.endswith(".yaml") and n != KUSTOMIZATION
+                 and n not in KUSTOMIZATION_OPTIONAL)
     if sorted(k.get("resources") or []) != top:
         errs.append(f"resources {k.get('resources')} are not the manifests {top}")
     images = k.get("images") or []
