@@ -108,12 +108,14 @@ static void metrics_setup(void)
 	apid_attach_setup(mx.reg);
 }
 
-/* The resource a relayed path names (kube_relay_allowed admits only these three, and Events,
+/* The resource a relayed path names (kube_relay_allowed admits only these, and Events,
  * which serve_event counts itself). */
 static const char *api_resource(const char *path)
 {
 	if (strstr(path, "/network-attachment-definitions/"))
 		return "network-attachment-definitions";
+	if (!strncmp(path, "/apis/resource.k8s.io/", 22))
+		return strstr(path, "/resourceslices") ? "resourceslices" : "resourceclaims";
 	size_t n = strlen(path);
 	return n > 7 && !strcmp(path + n - 7, "/status") ? "pods/status" : "pods";
 }
@@ -222,7 +224,8 @@ static void serve(int fd, int64_t t0)
 		(void)cni_err_set(
 			&e, CNI_ERR_KUBE_API, EPERM,
 			"the API relay forwards only GET pod, GET "
-			"network-attachment-definition, PATCH pod status and POST event, not "
+			"network-attachment-definition, PATCH pod status, POST event and the "
+			"resource claim requests of docs/dra.md, not "
 			"%.16s %.256s",
 			method ? method : "(no method)", path ? path : "(no path)");
 		answer_error(fd, &e, deadline);
@@ -241,7 +244,9 @@ static void serve(int fd, int64_t t0)
 		serve_event(fd, j, path, timeout_ms, deadline);
 		return;
 	}
-	if (kube_relay_check_body(method, body, &e) < 0) {
+	if ((kube_relay_is_claim_status(method, path)
+		     ? kube_relay_check_claim(body, &e)
+		     : kube_relay_check_body(method, body, &e)) < 0) {
 		log_warning("relay: refused the body of %s %.256s: %s", method, path, e.msg);
 		answer_error(fd, &e, deadline);
 		metrics_add(mx.relay, 1, "refused");

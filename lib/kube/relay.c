@@ -39,13 +39,96 @@ static int split(const char *path, char *buf, size_t size, char **parts, int max
 	return strstr(path, "//") || path[strlen(path) - 1] == '/' ? -1 : n;
 }
 
+/* ---- Dynamic Resource Allocation (docs/dra.md, "The meta-plugin and claims") ---------- */
+#define SLICES_OF_NODE "/apis/resource.k8s.io/v1/resourceslices?fieldSelector=spec.nodeName="
+
+/* GET this node's ResourceSlices (the one query: a DNS-1123 name has no '&', '%' or '#'), GET
+ * a ResourceClaim, PATCH its status with a merge patch (checked by kube_relay_check_claim). */
+static bool dra_allowed(bool get, bool patch, const char *path, char **p, int n,
+			const char *content_type)
+{
+	if (!strncmp(path, SLICES_OF_NODE, strlen(SLICES_OF_NODE)))
+		return get && !content_type &&
+		       kube_dns1123_subdomain(path + strlen(SLICES_OF_NODE));
+	if (strpbrk(path, "?#%") || n < 7 || strcmp(p[0], "apis") ||
+	    strcmp(p[1], "resource.k8s.io") || strcmp(p[2], "v1") || strcmp(p[3], "namespaces") ||
+	    !kube_dns1123_label(p[4]) || strcmp(p[5], "resourceclaims") ||
+	    !kube_dns1123_subdomain(p[6]))
+		return false;
+	if (n == 7)
+		return get && !content_type;
+	return n == 8 && !strcmp(p[7], "status") && patch && content_type &&
+	       !strcmp(content_type, "application/merge-patch+json");
+}
+
+bool kube_relay_is_claim_status(const char *method, const char *path)
+{
+	char buf[512], *p[8];
+	if (!method || !path || path[0] != '/' || strcmp(method, "PATCH"))
+		return false;
+	int n = split(path, buf, sizeof(buf), p, 8);
+	return n == 8 && dra_allowed(false, true, path, p, n, "application/merge-patch+json");
+}
+
+/* The members of an AllocatedDeviceStatus entry (resource.k8s.io/v1). */
+static bool device_status_ok(const cJSON *d)
+{
+	static const char *const keys[] = { "driver",	  "pool", "device",	"shareID",
+					    "conditions", "data", "networkData" };
+	if (!cJSON_IsObject(d))
+		return false;
+	for (const cJSON *m = d->child; m; m = m->next) {
+		bool known = false;
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			known |= m->string && !strcmp(m->string, keys[i]);
+		if (!known)
+			return false;
+	}
+	static const char *const ids[] = { "driver", "pool", "device" };
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, ids[i]);
+		if (!cJSON_IsString(v) || !*v->valuestring)
+			return false;
+	}
+	return true;
+}
+
+int kube_relay_check_claim(const char *body, struct cni_err *err)
+{
+	if (!body || strlen(body) > KUBE_RELAY_PATCH_MAX)
+		return cni_err_set(err, CNI_ERR_KUBE_API, EPERM,
+				   "the API relay forwards PATCH bodies of 1 to %u bytes",
+				   KUBE_RELAY_PATCH_MAX);
+	_cleanup_json_ cJSON *j = cJSON_Parse(body);
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(j, "metadata");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
+	const cJSON *rv = cJSON_GetObjectItemCaseSensitive(md, "resourceVersion");
+	const cJSON *devs = cJSON_GetObjectItemCaseSensitive(st, "devices");
+	bool ok = cJSON_IsObject(j) && cJSON_GetArraySize(j) == 2 && cJSON_IsObject(md) &&
+		  cJSON_GetArraySize(md) == 1 && cJSON_IsString(rv) && cJSON_IsObject(st) &&
+		  cJSON_GetArraySize(st) == 1 && cJSON_IsArray(devs);
+	for (const cJSON *d = ok ? devs->child : NULL; d; d = d->next)
+		ok &= device_status_ok(d);
+	if (!ok)
+		return cni_err_set(err, CNI_ERR_KUBE_API, EPERM,
+				   "the API relay forwards only the merge patch "
+				   "{\"metadata\":{\"resourceVersion\":\"<string>\"},\"status\":"
+				   "{\"devices\":[{\"driver\",\"pool\",\"device\",...}]}} to a "
+				   "resource claim's status");
+	return 0;
+}
+
 bool kube_relay_allowed(const char *method, const char *path, const char *content_type)
 {
 	char buf[512], *p[8];
-	if (!method || !path || path[0] != '/' || strpbrk(path, "?#%"))
+	if (!method || !path || path[0] != '/')
 		return false;
 	int n = split(path, buf, sizeof(buf), p, 8);
 	bool get = strcmp(method, "GET") == 0, patch = strcmp(method, "PATCH") == 0;
+	if (dra_allowed(get, patch, path, p, n, content_type))
+		return true;
+	if (strpbrk(path, "?#%"))
+		return false;
 	if (kube_relay_is_event(method, path))
 		return content_type && !strcmp(content_type, "application/json");
 	/* /api/v1/namespaces/NS/pods/NAME[/status] */
