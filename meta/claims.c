@@ -77,8 +77,8 @@ static int slices_load(struct plan *p, const char *node, struct cni_err *err)
  * driver publishes nothing on this node (not a device plexus configures), < 0 when the driver
  * does but the pool or the device is not there. */
 static int slice_device(const struct plan *p, const char *node, const char *claim,
-			const char *driver, const char *pool, const char *device,
-			const cJSON **ret, struct cni_err *err)
+			const char *driver, const char *pool, const char *device, const cJSON **ret,
+			struct cni_err *err)
 {
 	bool driver_here = false, pool_here = false;
 	const cJSON *s;
@@ -120,9 +120,8 @@ static int claim_devices(struct plan *p, size_t i, const char *node, const char 
 {
 	const cJSON *claim = cJSON_GetArrayItem(p->claims, (int)i);
 	const char *name = str(json_get(claim, "metadata"), "name");
-	const cJSON *results =
-		json_get(json_get(json_get(json_get(claim, "status"), "allocation"), "devices"),
-			 "results");
+	const cJSON *results = json_get(
+		json_get(json_get(json_get(claim, "status"), "allocation"), "devices"), "results");
 	if (!cJSON_IsArray(results))
 		return 0; /* not allocated: the scheduler has not run (kubelet would not either) */
 	if (cJSON_GetArraySize(results) > RESULTS_MAX)
@@ -150,16 +149,18 @@ static int claim_devices(struct plan *p, size_t i, const char *node, const char 
 			continue; /* not a network device */
 		const char *pci = attr(dev, ATTR_DEVICE_ID);
 		if (!parse_pci_address_ok(pci))
-			return cni_err_set(err, CNI_ERR_DEVICE, EINVAL,
-					   "resource claim '%s': device '%s' of pool '%s': attribute "
-					   "%s '%s' is not a PCI address",
-					   name, device, pool, ATTR_DEVICE_ID, pci ? pci : "(none)");
+			return cni_err_set(
+				err, CNI_ERR_DEVICE, EINVAL,
+				"resource claim '%s': device '%s' of pool '%s': attribute "
+				"%s '%s' is not a PCI address",
+				name, device, pool, ATTR_DEVICE_ID, pci ? pci : "(none)");
 		/* Only now, for a device plexus would configure: the claim must be this pod's. */
 		if (!reserved_for_pod(claim, uid))
-			return cni_err_set(err, CNI_ERR_DEVICE, EPERM,
-					   "resource claim '%s' is not reserved for pod '%s/%s' (uid "
-					   "'%s')",
-					   name, p->pod_ns, p->pod_name, uid);
+			return cni_err_set(
+				err, CNI_ERR_DEVICE, EPERM,
+				"resource claim '%s' is not reserved for pod '%s/%s' (uid "
+				"'%s')",
+				name, p->pod_ns, p->pod_name, uid);
 		bool seen = false;
 		for (size_t k = 0; k < p->n_cdev; k++)
 			seen |= !strcmp(p->cdev[k].pci, pci);
@@ -217,8 +218,8 @@ static int claims_load(struct plan *p, struct cni_err *err)
 					   "pod status.resourceClaimStatuses[%zu]."
 					   "resourceClaimName: not a valid object name",
 					   idx - 1);
-		_cleanup_free_ char *path = xasprintf(RESOURCE_API "/namespaces/%s/resourceclaims/%s",
-						      p->pod_ns, n->valuestring);
+		_cleanup_free_ char *path = xasprintf(
+			RESOURCE_API "/namespaces/%s/resourceclaims/%s", p->pod_ns, n->valuestring);
 		_cleanup_free_ char *what =
 			xasprintf("get resourceclaims/%s/%s", p->pod_ns, n->valuestring);
 		cJSON *claim = NULL;
@@ -231,8 +232,8 @@ static int claims_load(struct plan *p, struct cni_err *err)
 		if (!cns || !cname || strcmp(cns, p->pod_ns) || strcmp(cname, n->valuestring))
 			return cni_err_set(err, CNI_ERR_DECODE, EINVAL,
 					   "%s: the answer is another object", what);
-		r = claim_devices(p, (size_t)cJSON_GetArraySize(p->claims) - 1, node,
-				  p->pod->uid, err);
+		r = claim_devices(p, (size_t)cJSON_GetArraySize(p->claims) - 1, node, p->pod->uid,
+				  err);
 		if (r < 0)
 			return r;
 	}
@@ -330,11 +331,11 @@ static int patch_claim(struct plan *p, size_t ci, const cJSON *claim, struct cni
 	}
 	for (size_t k = 0; k < p->n_cdev; k++)
 		if (p->cdev[k].claim == ci && p->cdev[k].att >= 0)
-			cJSON_AddItemToArray(
-				devs, device_status(&p->cdev[k], &p->att[p->cdev[k].att]));
+			cJSON_AddItemToArray(devs,
+					     device_status(&p->cdev[k], &p->att[p->cdev[k].att]));
 	_cleanup_free_ char *body = json_print(patch);
-	_cleanup_free_ char *path = xasprintf(RESOURCE_API "/namespaces/%s/resourceclaims/%s/status",
-					      p->pod_ns, name);
+	_cleanup_free_ char *path =
+		xasprintf(RESOURCE_API "/namespaces/%s/resourceclaims/%s/status", p->pod_ns, name);
 	_cleanup_free_ char *what = xasprintf("patch resourceclaims/%s/%s/status", p->pod_ns, name);
 	struct kube_request req = {
 		.method = "PATCH",

@@ -255,6 +255,128 @@ static void test_relay_allowed_long_paths(void **state)
 	free(p);
 }
 
+/* ---- Dynamic Resource Allocation: claims and this node's slices ---------------------------- */
+
+#define RES "/apis/resource.k8s.io/v1"
+#define CLAIM RES "/namespaces/default/resourceclaims/web-0-vf-x7k2p"
+#define SLICES RES "/resourceslices?fieldSelector=spec.nodeName="
+
+static const struct allow_case dra_allowed[] = {
+	{ "GET", CLAIM, NULL },
+	{ "GET", RES "/namespaces/kube-system/resourceclaims/a.b", NULL },
+	{ "PATCH", CLAIM "/status", MERGE },
+	{ "GET", SLICES "node-1", NULL },
+	{ "GET", SLICES "worker.example.com", NULL },
+};
+
+static const struct allow_case dra_refused[] = {
+	{ "PATCH", CLAIM, MERGE },				     /* the claim, not its status */
+	{ "PUT", CLAIM "/status", "application/json" },		     /* only PATCH */
+	{ "PATCH", CLAIM "/status", "application/json-patch+json" }, /* only a merge patch */
+	{ "PATCH", CLAIM "/status", NULL },
+	{ "GET", CLAIM, MERGE },
+	{ "DELETE", CLAIM, NULL },
+	{ "POST", RES "/namespaces/default/resourceclaims", "application/json" },
+	{ "GET", RES "/namespaces/default/resourceclaims", NULL }, /* no LIST of claims */
+	{ "GET", RES "/resourceclaims", NULL },
+	{ "GET", RES "/namespaces/Default/resourceclaims/x", NULL },
+	{ "GET", RES "/namespaces/default/resourceclaims/X", NULL },
+	{ "GET", RES "/namespaces/default/resourceclaims/x/status", NULL },
+	{ "GET", RES "/namespaces/default/resourceclaims/x?watch=1", NULL },
+	{ "GET", RES "/namespaces/default/resourceclaims/x%2F..", NULL },
+	{ "GET", "/apis/resource.k8s.io/v1beta1/namespaces/default/resourceclaims/x", NULL },
+	{ "GET", RES "/namespaces/default/deviceclasses/x", NULL },
+	{ "GET", RES "/resourceslices", NULL }, /* every node's slices */
+	{ "GET", RES "/resourceslices/node-1-pool-0", NULL },
+	{ "GET", SLICES, NULL },
+	{ "GET", SLICES "node-1&watch=1", NULL },
+	{ "GET", SLICES "node-1%26watch=1", NULL },
+	{ "GET", SLICES "node-1#x", NULL },
+	{ "GET", SLICES "Node-1", NULL },
+	{ "GET", SLICES "node-1,spec.driver=x", NULL },
+	{ "GET", RES "/resourceslices?fieldSelector=spec.driver=x", NULL },
+	{ "GET", RES "/resourceslices?watch=1&fieldSelector=spec.nodeName=node-1", NULL },
+	{ "PATCH", SLICES "node-1", MERGE },
+	{ "GET", SLICES "node-1", "application/json" },
+	{ "DELETE", SLICES "node-1", NULL },
+	{ "GET", "/api/v1/namespaces/default/pods/web-0?fieldSelector=spec.nodeName=node-1", NULL },
+};
+
+static void test_relay_allowed_dra(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(dra_allowed); i++) {
+		const struct allow_case *c = &dra_allowed[i];
+		if (!kube_relay_allowed(c->method, c->path, c->ctype))
+			fail_msg("refused: %s %s", c->method, c->path);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(dra_refused); i++) {
+		const struct allow_case *c = &dra_refused[i];
+		if (kube_relay_allowed(c->method, c->path, c->ctype))
+			fail_msg("allowed: %s %s (%s)", c->method, c->path,
+				 c->ctype ? c->ctype : "-");
+	}
+	assert_true(kube_relay_is_claim_status("PATCH", CLAIM "/status"));
+	assert_false(kube_relay_is_claim_status("PATCH", CLAIM));
+	assert_false(kube_relay_is_claim_status("GET", CLAIM "/status"));
+	assert_false(kube_relay_is_claim_status("PATCH", POD_PATH "/status"));
+	assert_false(kube_relay_is_claim_status(NULL, NULL));
+}
+
+#define DEV \
+	"{\"driver\":\"sriov.plexus.io\",\"pool\":\"n1-plexus.io-vf\",\"device\":\"0000-5e-02-1\""
+static void test_relay_check_claim(void **state)
+{
+	(void)state;
+	struct cni_err err = { 0 };
+	static const char *const good[] = {
+		"{\"metadata\":{\"resourceVersion\":\"12\"},\"status\":{\"devices\":[]}}",
+		"{\"metadata\":{\"resourceVersion\":\"12\"},\"status\":{\"devices\":[" DEV
+		",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],\"networkData\":"
+		"{\"interfaceName\":\"net1\",\"ips\":[\"10.0.0.2/24\"],\"hardwareAddress\":"
+		"\"02:00:00:00:00:01\"}}," DEV ",\"shareID\":\"s\",\"data\":{}}]}}",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+		if (kube_relay_check_claim(good[i], &err) != 0)
+			fail_msg("case %zu refused: %s", i, err.msg);
+	static const char *const bad[] = {
+		NULL,
+		"",
+		"[]",
+		"{\"status\":{\"devices\":[]}}", /* no resourceVersion guard */
+		"{\"metadata\":{\"resourceVersion\":12},\"status\":{\"devices\":[]}}",
+		"{\"metadata\":{\"resourceVersion\":\"1\",\"labels\":{}},\"status\":{\"devices\":[]"
+		"}}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"status\":{\"devices\":[]},\"spec\":{}"
+		"}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"status\":{\"devices\":[],"
+		"\"allocation\":null}}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"status\":{\"reservedFor\":[]}}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"status\":{\"devices\":{}}}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"status\":{\"devices\":[1]}}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"status\":{\"devices\":[{\"driver\":"
+		"\"d\",\"pool\":\"p\"}]}}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"status\":{\"devices\":[" DEV
+		",\"allocation\":{}}]}}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"status\":{\"devices\":[{\"driver\":"
+		"\"\",\"pool\":\"p\",\"device\":\"d\"}]}}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"Status\":{\"devices\":[]}}",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		err = (struct cni_err){ 0 };
+		if (kube_relay_check_claim(bad[i], &err) != -EPERM)
+			fail_msg("case %zu accepted", i);
+		assert_int_equal(err.code, 101);
+	}
+	assert_non_null(strstr(err.msg, "resource claim's status"));
+	/* Neither check passes the other's body. */
+	assert_int_equal(kube_relay_check_body("PATCH", good[0], &err), -EPERM);
+	assert_int_equal(kube_relay_check_claim("{\"metadata\":{\"annotations\":{\"k8s.v1.cni."
+						"cncf.io/network-status\":\"[]\"}}}",
+						&err),
+			 -EPERM);
+}
+
 /* ---- kube_relay_parse_answer --------------------------------------------------------------- */
 
 #define SOCK "/run/plexus/test.sock"
@@ -1118,6 +1240,8 @@ int main(void)
 		cmocka_unit_test(test_relay_allowed_null_arguments),
 		cmocka_unit_test(test_relay_allowed_name_limits),
 		cmocka_unit_test(test_relay_allowed_long_paths),
+		cmocka_unit_test(test_relay_allowed_dra),
+		cmocka_unit_test(test_relay_check_claim),
 		cmocka_unit_test(test_relay_parse_ok_with_body),
 		cmocka_unit_test(test_relay_parse_retry_after),
 		cmocka_unit_test(test_relay_parse_404_status_body),
