@@ -9,6 +9,7 @@
 #include "lib/cni/result.h"
 #include "lib/json/json.h"
 #include "lib/kube/config.h"
+#include "lib/kube/event.h"
 #include "lib/kube/http.h"
 #include "lib/kube/internal.h"
 #include "lib/kube/pod.h"
@@ -81,26 +82,37 @@ static int slice_device(const struct plan *p, const char *node, const char *clai
 			struct cni_err *err)
 {
 	bool driver_here = false, pool_here = false;
+	double gen = -1;
 	const cJSON *s;
-	cJSON_ArrayForEach (s, json_get(p->slices, "items")) {
-		const cJSON *spec = json_get(s, "spec");
-		const char *n = str(spec, "nodeName"), *d = str(spec, "driver");
-		if (!n || !d || strcmp(n, node) || strcmp(d, driver))
-			continue;
-		driver_here = true;
-		const char *pn = str(json_get(spec, "pool"), "name");
-		if (!pn || strcmp(pn, pool))
-			continue;
-		pool_here = true;
-		const cJSON *dev;
-		cJSON_ArrayForEach (dev, json_get(spec, "devices")) {
-			const char *dn = str(dev, "name");
-			if (dn && !strcmp(dn, device)) {
-				*ret = dev;
-				return 0;
+	/* Two passes: while a driver rewrites a pool, only its newest generation counts. */
+	for (int pass = 0; pass < 2; pass++)
+		cJSON_ArrayForEach (s, json_get(p->slices, "items")) {
+			const cJSON *spec = json_get(s, "spec");
+			const char *n = str(spec, "nodeName"), *d = str(spec, "driver");
+			if (!n || !d || strcmp(n, node) || strcmp(d, driver))
+				continue;
+			driver_here = true;
+			const char *pn = str(json_get(spec, "pool"), "name");
+			const cJSON *g = json_get(json_get(spec, "pool"), "generation");
+			double sg = cJSON_IsNumber(g) ? g->valuedouble : 0;
+			if (!pn || strcmp(pn, pool))
+				continue;
+			pool_here = true;
+			if (pass == 0) {
+				gen = sg > gen ? sg : gen;
+				continue;
+			}
+			if (sg != gen)
+				continue;
+			const cJSON *dev;
+			cJSON_ArrayForEach (dev, json_get(spec, "devices")) {
+				const char *dn = str(dev, "name");
+				if (dn && !strcmp(dn, device)) {
+					*ret = dev;
+					return 0;
+				}
 			}
 		}
-	}
 	if (!driver_here)
 		return 1;
 	if (!pool_here)
@@ -374,10 +386,15 @@ void meta_claims_status(struct plan *p)
 			if (r < 0)
 				break;
 		}
-		if (r < 0)
+		if (r < 0) {
 			log_warning("device status of resource claim '%s/%s' not written: %s, "
 				    "ignoring",
 				    p->pod_ns, name, e.msg);
+			_cleanup_free_ char *text = xasprintf(
+				"Device status of resource claim %s not written: CNI error %d: %s",
+				name, e.code, e.msg);
+			meta_events_warning(p, KUBE_EVENT_CLAIM_STATUS, text);
+		}
 	}
 }
 

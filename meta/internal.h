@@ -171,6 +171,8 @@ void meta_batch_run(struct plan *p, const size_t *idx, size_t n, meta_att_fn fn,
 void meta_events_added(struct plan *p);
 /* One Warning for the failed ADD: the network (may be NULL), err's code and message. */
 void meta_events_failed(struct plan *p, const char *network, const struct cni_err *err);
+/* One Warning with reason (one kube_event_reason_ok accepts) and text. */
+void meta_events_warning(struct plan *p, const char *reason, const char *text);
 /* Remove the direct-mode Event state files idle for an hour (<cniDir>/events). */
 void meta_events_sweep(const struct plan *p);
 

@@ -123,6 +123,14 @@ check "meta-claims: plexus-dra published the pool's 3 VFs with the resourceName 
 	test "$ATTRS" = '["plexus.io/vf"]'
 [ "$ATTRS" = '["plexus.io/vf"]' ] || tail -5 "$TMP/dra.log"
 
+# A stale generation of the pool, as while a driver rewrites it, holds a device the current one
+# does not: it must not count.
+ip netns exec "$NODE" curl -skf -X PUT "https://127.0.0.1:$PORT/_fixture/objects" -d "$(jq -cn \
+	--arg d "$DRV" --arg p "$POOL" --arg nn "$NN" '{apiVersion:"resource.k8s.io/v1",kind:"ResourceSlice",
+	metadata:{name:"\($p)-stale"},spec:{driver:$d,nodeName:$nn,pool:{name:$p,generation:0,
+	resourceSliceCount:1},devices:[{name:"0000-5e-02-7",attributes:{"k8s.cni.cncf.io/deviceID":
+	{string:"0000:5e:02.7"},"k8s.cni.cncf.io/resourceName":{string:"plexus.io/vf"}}}]}}')" >/dev/null
+
 # ---- the meta-plugin ---------------------------------------------------------------------------
 SOCK=$TMP/run/apid.sock
 mkdir -p "$TMP/run"
@@ -193,7 +201,7 @@ bad() { # bad POD WHAT MESSAGE
 }
 bad p2 "a claim reserved for another pod" "resource claim 'p7-vf' is not reserved for pod 'default/p2'"
 bad p3 "a claim from another node's pool" "pool 'other-node-vf' is not one of driver '$DRV' on node '$NN'"
-bad p4 "a device not in this node's slices" "device '0000-5e-02-7' is not in pool '$POOL'"
+bad p4 "a device not in this node's slices (only in a stale generation)" "device '0000-5e-02-7' is not in pool '$POOL'"
 bad p5 "a claim reserved for nobody" "resource claim 'p5-vf' is not reserved for pod"
 
 # A pod without claims: PodResources as before.
@@ -239,5 +247,8 @@ plexus ADD p1b
 check "status write refused (500): ADD still succeeds" \
 	bash -c "[ $RC -eq 0 ] && [ '$(pod_mac p1b net1)' = 02:aa:00:00:00:00 ]"
 check "... and says so in a warning" grep -q "device status of resource claim 'default/p1-vfs' not written" "$TMP/stderr"
+check "... and in a Warning ClaimStatusFailed Event about the pod" bash -c "[ \"\$(ip netns exec $NODE curl -skf \
+	https://127.0.0.1:$PORT/_fixture/state | jq '[.items[] | select(.kind==\"Event\" and .reason==\"ClaimStatusFailed\"
+	and .type==\"Warning\" and .involvedObject.name==\"p1b\" and (.message | test(\"p1-vfs not written: CNI error 11\")))] | length')\" = 1 ]"
 plexus DEL p1b
 check "... DEL p1b succeeds" test "$RC" -eq 0
