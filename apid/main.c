@@ -114,8 +114,10 @@ static const char *api_resource(const char *path)
 {
 	if (strstr(path, "/network-attachment-definitions/"))
 		return "network-attachment-definitions";
-	if (!strncmp(path, "/apis/resource.k8s.io/", 22))
-		return strstr(path, "/resourceslices") ? "resourceslices" : "resourceclaims";
+	if (strstr(path, "/resourceclaims/"))
+		return "resourceclaims";
+	if (strstr(path, "/resourceslices?"))
+		return "resourceslices";
 	size_t n = strlen(path);
 	return n > 7 && !strcmp(path + n - 7, "/status") ? "pods/status" : "pods";
 }

@@ -18,7 +18,6 @@
 #include "lib/util/parse.h"
 #include "meta/internal.h"
 
-#define RESOURCE_API "/apis/resource.k8s.io/v1"
 #define ATTR_DEVICE_ID "k8s.cni.cncf.io/deviceID"
 #define ATTR_RESOURCE "k8s.cni.cncf.io/resourceName"
 /* Bounds on what one pod makes plexus read: Kubernetes allows 32 results per claim. */
@@ -60,8 +59,8 @@ static int slices_load(struct plan *p, const char *node, struct cni_err *err)
 {
 	if (p->slices)
 		return 0;
-	_cleanup_free_ char *path =
-		xasprintf(RESOURCE_API "/resourceslices?fieldSelector=spec.nodeName=%s", node);
+	_cleanup_free_ char *path = xasprintf(
+		"/apis/resource.k8s.io/v1/resourceslices?fieldSelector=spec.nodeName=%s", node);
 	_cleanup_json_ cJSON *list = NULL;
 	int r = kube_get_object(p->kube, path, "list resourceslices", "ResourceSliceList", &list,
 				err);
@@ -230,8 +229,9 @@ static int claims_load(struct plan *p, struct cni_err *err)
 					   "pod status.resourceClaimStatuses[%zu]."
 					   "resourceClaimName: not a valid object name",
 					   idx - 1);
-		_cleanup_free_ char *path = xasprintf(
-			RESOURCE_API "/namespaces/%s/resourceclaims/%s", p->pod_ns, n->valuestring);
+		_cleanup_free_ char *path =
+			xasprintf("/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims/%s",
+				  p->pod_ns, n->valuestring);
 		_cleanup_free_ char *what =
 			xasprintf("get resourceclaims/%s/%s", p->pod_ns, n->valuestring);
 		cJSON *claim = NULL;
@@ -346,8 +346,8 @@ static int patch_claim(struct plan *p, size_t ci, const cJSON *claim, struct cni
 			cJSON_AddItemToArray(devs,
 					     device_status(&p->cdev[k], &p->att[p->cdev[k].att]));
 	_cleanup_free_ char *body = json_print(patch);
-	_cleanup_free_ char *path =
-		xasprintf(RESOURCE_API "/namespaces/%s/resourceclaims/%s/status", p->pod_ns, name);
+	_cleanup_free_ char *path = xasprintf(
+		"/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims/%s/status", p->pod_ns, name);
 	_cleanup_free_ char *what = xasprintf("patch resourceclaims/%s/%s/status", p->pod_ns, name);
 	struct kube_request req = {
 		.method = "PATCH",
@@ -379,7 +379,8 @@ void meta_claims_status(struct plan *p)
 				break;
 			/* 409: someone else wrote the claim since it was read; read it again. */
 			_cleanup_free_ char *path = xasprintf(
-				RESOURCE_API "/namespaces/%s/resourceclaims/%s", p->pod_ns, name);
+				"/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims/%s",
+				p->pod_ns, name);
 			cJSON_Delete(TAKE_PTR(fresh));
 			r = kube_get_object(p->kube, path, "get resourceclaims", "ResourceClaim",
 					    &fresh, &e);

@@ -40,20 +40,22 @@ static int split(const char *path, char *buf, size_t size, char **parts, int max
 }
 
 /* ---- Dynamic Resource Allocation (docs/dra.md, "The meta-plugin and claims") ---------- */
-#define SLICES_OF_NODE "/apis/resource.k8s.io/v1/resourceslices?fieldSelector=spec.nodeName="
+#define NODE_SELECTOR "fieldSelector=spec.nodeName="
 
-/* GET this node's ResourceSlices (the one query: a DNS-1123 name has no '&', '%' or '#'), GET
- * a ResourceClaim, PATCH its status with a merge patch (checked by kube_relay_check_claim). */
-static bool dra_allowed(bool get, bool patch, const char *path, char **p, int n,
+/* GET this node's ResourceSlices (that one query: a DNS-1123 name has no '&', '%' or '#'),
+ * GET a ResourceClaim, PATCH its status with a merge patch (kube_relay_check_claim). p[0..n)
+ * are the components of the path up to any '?', query what follows it (or NULL). */
+static bool dra_allowed(bool get, bool patch, char **p, int n, const char *query,
 			const char *content_type)
 {
-	if (!strncmp(path, SLICES_OF_NODE, strlen(SLICES_OF_NODE)))
-		return get && !content_type &&
-		       kube_dns1123_subdomain(path + strlen(SLICES_OF_NODE));
-	if (strpbrk(path, "?#%") || n < 7 || strcmp(p[0], "apis") ||
-	    strcmp(p[1], "resource.k8s.io") || strcmp(p[2], "v1") || strcmp(p[3], "namespaces") ||
-	    !kube_dns1123_label(p[4]) || strcmp(p[5], "resourceclaims") ||
-	    !kube_dns1123_subdomain(p[6]))
+	if (n < 4 || strcmp(p[0], "apis") || strcmp(p[1], "resource.k8s.io") || strcmp(p[2], "v1"))
+		return false;
+	if (n == 4 && !strcmp(p[3], "resourceslices"))
+		return get && !content_type && query &&
+		       !strncmp(query, NODE_SELECTOR, strlen(NODE_SELECTOR)) &&
+		       kube_dns1123_subdomain(query + strlen(NODE_SELECTOR));
+	if (query || n < 7 || strcmp(p[3], "namespaces") || !kube_dns1123_label(p[4]) ||
+	    strcmp(p[5], "resourceclaims") || !kube_dns1123_subdomain(p[6]))
 		return false;
 	if (n == 7)
 		return get && !content_type;
@@ -61,13 +63,27 @@ static bool dra_allowed(bool get, bool patch, const char *path, char **p, int n,
 	       !strcmp(content_type, "application/merge-patch+json");
 }
 
-bool kube_relay_is_claim_status(const char *method, const char *path)
+/* dra_allowed for a whole path: split at the first '?' (none after it, no '#' or '%'). */
+static bool dra_path_allowed(bool get, bool patch, const char *path, const char *content_type)
 {
 	char buf[512], *p[8];
-	if (!method || !path || path[0] != '/' || strcmp(method, "PATCH"))
+	const char *q = strchr(path, '?');
+	size_t len = q ? (size_t)(q - path) : strlen(path);
+	if (len == 0 || len >= sizeof(buf) || strpbrk(path, "#%") || (q && strchr(q + 1, '?')))
 		return false;
-	int n = split(path, buf, sizeof(buf), p, 8);
-	return n == 8 && dra_allowed(false, true, path, p, n, "application/merge-patch+json");
+	char head[512];
+	memcpy(head, path, len);
+	head[len] = '\0';
+	int n = split(head, buf, sizeof(buf), p, 8);
+	return n > 0 && dra_allowed(get, patch, p, n, q ? q + 1 : NULL, content_type);
+}
+
+bool kube_relay_is_claim_status(const char *method, const char *path)
+{
+	size_t n = path ? strlen(path) : 0;
+	return method && !strcmp(method, "PATCH") && path && path[0] == '/' && n > 7 &&
+	       !strcmp(path + n - 7, "/status") &&
+	       dra_path_allowed(false, true, path, "application/merge-patch+json");
 }
 
 /* The members of an AllocatedDeviceStatus entry (resource.k8s.io/v1). */
@@ -123,12 +139,12 @@ bool kube_relay_allowed(const char *method, const char *path, const char *conten
 	char buf[512], *p[8];
 	if (!method || !path || path[0] != '/')
 		return false;
-	int n = split(path, buf, sizeof(buf), p, 8);
 	bool get = strcmp(method, "GET") == 0, patch = strcmp(method, "PATCH") == 0;
-	if (dra_allowed(get, patch, path, p, n, content_type))
+	if (dra_path_allowed(get, patch, path, content_type))
 		return true;
 	if (strpbrk(path, "?#%"))
 		return false;
+	int n = split(path, buf, sizeof(buf), p, 8);
 	if (kube_relay_is_event(method, path))
 		return content_type && !strcmp(content_type, "application/json");
 	/* /api/v1/namespaces/NS/pods/NAME[/status] */
