@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* libFuzzer harness: the API relay's answer parser and request filters (lib/kube/relay.h).
  * First byte 0 mod 4: the rest is a daemon answer for kube_relay_parse_answer (no NUL after it).
- * First byte 2 mod 4: the rest is a PATCH body for kube_relay_check_body.
+ * First byte 2 mod 4: the rest is a PATCH body for kube_relay_check_body and
+ * kube_relay_check_claim.
  * First byte odd: the rest is "method\0path\0content-type" for kube_relay_allowed (bit 1 of
  * the first byte drops the content type, bit 2 the method). Invariants abort. */
 #include <errno.h>
@@ -74,7 +75,19 @@ static void fuzz_allowed(uint8_t mode, const uint8_t *data, size_t size)
 		ctype = NULL;
 	if (mode & 4)
 		method = NULL;
-	if (kube_relay_allowed(method, path, ctype)) {
+	if (kube_relay_allowed(method, path, ctype) &&
+	    !strncmp(path, "/apis/resource.k8s.io/v1/", 25)) {
+		/* A claim by name (GET, or PATCH of its status) or this node's slices (GET). */
+		static const char sel[] = "/apis/resource.k8s.io/v1/resourceslices?fieldSelector="
+					  "spec.nodeName=";
+		bool slices = !strncmp(path, sel, sizeof(sel) - 1);
+		check(!strpbrk(path, "#%&") && !strstr(path, "//") && !strstr(path, "/../"));
+		check(slices ? !strcmp(method, "GET") && !ctype &&
+				       !strchr(path + sizeof(sel) - 1, '=')
+			     : !strchr(path, '?') && !strncmp(path + 25, "namespaces/", 11) &&
+				       strstr(path, "/resourceclaims/"));
+		check(strcmp(method, "PATCH") || kube_relay_is_claim_status(method, path));
+	} else if (kube_relay_allowed(method, path, ctype)) {
 		bool get = !strcmp(method, "GET"), patch = !strcmp(method, "PATCH");
 		check(get || patch);
 		check(get ? !ctype : ctype && !strcmp(ctype, "application/merge-patch+json"));
@@ -103,6 +116,12 @@ static void fuzz_body(const uint8_t *data, size_t size)
 		memcpy(body, data, size);
 	body[size] = '\0';
 	struct cni_err err = { 0 };
+	if (kube_relay_check_claim(body, &err) == 0) {
+		cJSON *c = cJSON_Parse(body);
+		check(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(c, "status"), "devices")));
+		cJSON_Delete(c);
+	}
 	int r = kube_relay_check_body("PATCH", body, &err);
 	if (r == 0) {
 		/* Exactly {"metadata":{"annotations":{"<network-status>":"<string>"}}}. */
