@@ -151,6 +151,7 @@ plexus() { # plexus VERB POD [CONF]: sets OUT, RC
 		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$2;K8S_POD_UID=$(uidof "$2")" \
 		"$P" <<<"${3:-$CONF}" 2>"$TMP/stderr")
 	RC=$?
+	cat "$TMP/stderr" >>"$TMP/all.stderr"
 }
 mkpod() { t_netns "$(podns "$1")"; ip -n "$(podns "$1")" link set lo up; }
 is_err() { [ "$RC" -ne 0 ] && jq -e --argjson c "$1" '.code == $c' <<<"$OUT" >/dev/null 2>&1; }
@@ -252,3 +253,5 @@ check "... and in a Warning ClaimStatusFailed Event about the pod" bash -c "[ \"
 	and .type==\"Warning\" and .involvedObject.name==\"p1b\" and (.message | test(\"p1-vfs not written: CNI error 11\")))] | length')\" = 1 ]"
 plexus DEL p1b
 check "... DEL p1b succeeds" test "$RC" -eq 0
+# Under PLEXUS_BUILD=build/san: no ASan/UBSan report from any run, failed ones included.
+check "no sanitizer report from the meta-plugin" bash -c "! grep -E 'Sanitizer|runtime error' '$TMP/all.stderr'"
