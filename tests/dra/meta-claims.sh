@@ -162,6 +162,10 @@ in_node() { ip -n "$NODE" link show "$(vf_if "$1")" >/dev/null 2>&1; }
 pod_ip() { ip -n "$(podns "$1")" -j addr show dev "$2" | jq -r '.[0].addr_info[] | select(.family=="inet") | "\(.local)/\(.prefixlen)"'; }
 
 # A claim with two VFs for two attachments of the NAD: one device each, in result order.
+# plexus-dra's device-info file for the VF, as its prepare writes it.
+mkdir -p "$TMP/devinfo/dp"
+echo '{"type":"pci","version":"1.1.0","pci":{"pci-address":"0000:5e:02.0"}}' \
+	>"$TMP/devinfo/dp/plexus.io-vf-0000:5e:02.0-device.json"
 mkpod p1
 plexus ADD p1
 check "direct: ADD p1 (two claimed VFs) succeeds" test "$RC" -eq 0
@@ -180,6 +184,8 @@ check "... claim status.devices: one entry per VF with interfaceName, CIDR IP, M
 	 {driver:$d,pool:$p,device:"0000-5e-02-1",n:{interfaceName:"net2",ips:[$ip2],hardwareAddress:"02:aa:00:00:00:01"}}])
 	 and all(.[]; .conditions[0].type == "Ready" and .conditions[0].status == "True" and
 	 (.conditions[0].lastTransitionTime | test("^[0-9-]+T[0-9:]+Z$")))' <<<"$S"
+check "... the driver's device-info file is copied for the attachment, as with PodResources" \
+	test "$(jq -r '.pci["pci-address"]' "$TMP/devinfo/cni/default-sriov-net-cid-p1_net1" 2>/dev/null)" = 0000:5e:02.0
 check "... the IPs are the IPAM's (10.121.0.x/24)" bash -c "[[ '$(pod_ip p1 net1)' == 10.121.0.*/24 ]]"
 check "... one LIST of this node's slices, by field selector" \
 	test "$(api_count "GET /apis/resource.k8s.io/v1/resourceslices?fieldSelector=spec.nodeName=$NN ")" -ge 1
