@@ -59,8 +59,8 @@ static int slices_load(struct plan *p, const char *node, struct cni_err *err)
 {
 	if (p->slices)
 		return 0;
-	_cleanup_free_ char *path = xasprintf(
-		"/apis/resource.k8s.io/v1/resourceslices?fieldSelector=spec.nodeName=%s", node);
+	static const char slices[] = "/apis/resource.k8s.io/v1/resourceslices";
+	_cleanup_free_ char *path = xasprintf("%s?fieldSelector=spec.nodeName=%s", slices, node);
 	_cleanup_json_ cJSON *list = NULL;
 	int r = kube_get_object(p->kube, path, "list resourceslices", "ResourceSliceList", &list,
 				err);

@@ -246,8 +246,7 @@ def code_api_calls():
                 methods = {"GET"}
             for path in paths:
                 m = re.match(r"^/api/v1/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
-                    re.match(r"^/apis/([a-z0-9.-]+)/v[0-9a-z]+/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
-                    re.match(r"^/apis/([a-z0-9.-]+)/v[0-9a-z]+/([a-z-]+)()()\?fieldSelector=[^/]*$", path)
+                    re.match(r"^/apis/([a-z0-9.-]+)/v[0-9a-z]+/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path)
                 if not m:
                     calls.add(("?", path, "?"))
                     continue
