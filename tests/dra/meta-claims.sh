@@ -210,6 +210,23 @@ bad p2 "a claim reserved for another pod" "resource claim 'p7-vf' is not reserve
 bad p3 "a claim from another node's pool" "pool 'other-node-vf' is not one of driver '$DRV' on node '$NN'"
 bad p4 "a device not in this node's slices (only in a stale generation)" "device '0000-5e-02-7' is not in pool '$POOL'"
 bad p5 "a claim reserved for nobody" "resource claim 'p5-vf' is not reserved for pod"
+# A device whose deviceID attribute is no PCI address (it would name the device-info file).
+put() { ip netns exec "$NODE" curl -skf -X PUT "https://127.0.0.1:$PORT/_fixture/objects" -d "$1" >/dev/null; }
+put "$(jq -cn --arg d "$DRV" --arg nn "$NN" '{apiVersion:"resource.k8s.io/v1",kind:"ResourceSlice",
+	metadata:{name:"\($nn)-odd-0"},spec:{driver:$d,nodeName:$nn,pool:{name:"\($nn)-odd",generation:1,
+	resourceSliceCount:1},devices:[{name:"odd-0",attributes:{"k8s.cni.cncf.io/deviceID":
+	{string:"../../../etc/passwd"},"k8s.cni.cncf.io/resourceName":{string:"plexus.io/vf"}}}]}}')"
+put "$(claim p6-vf p6 "$NN-odd" odd-0)"
+put "$(pod p6 sriov-net p6-vf)"
+bad p6 "a device whose deviceID is not a PCI address" "attribute k8s.cni.cncf.io/deviceID '../../../etc/passwd' is not a PCI address"
+# A claim name in the pod's status that is no object name: refused before any request.
+put "$(pod p8 sriov-net p8-vf | jq -c '.status.resourceClaimStatuses[0].resourceClaimName = "../p7-vf"')"
+mkpod p8
+N_CLAIM_REQ=$(api_count resourceclaims)
+plexus ADD p8
+check "refused: a resourceClaimName that is not an object name (code 7)" is_err 7
+check "... naming the field" msg_has "resourceClaimStatuses\[0\].resourceClaimName: not a valid object name"
+check "... and no claim was asked for" test "$(api_count resourceclaims)" = "$N_CLAIM_REQ"
 
 # A pod without claims: PodResources as before.
 mkpod web
@@ -241,6 +258,20 @@ check "... claim status shows net1, its IP and MAC" jqe --arg ip "$(pod_ip p7 ne
 	<<<"$(claim_status p7-vf)"
 plexus DEL p7 "$CONF_R"
 check "relay: DEL p7 succeeds" bash -c "[ $RC -eq 0 ] && ip -n $NODE link show $(vf_if 2) >/dev/null"
+
+# A status write that loses a race (409) is redone on the claim read again.
+put "$(pod p9 sriov-net p9-vf)"
+put "$(claim p9-vf p9 "$POOL" 0000-5e-02-2)"
+ip netns exec "$NODE" curl -skf -X POST "https://127.0.0.1:$PORT/_fixture/faults" \
+	-d '[{"status":409,"method":"PATCH","path":"/resourceclaims/p9-vf/status","count":1}]' >/dev/null
+mkpod p9
+plexus ADD p9
+check "409 on the claim status: ADD succeeds and the status is written on the second try" bash -c \
+	"[ $RC -eq 0 ] && [ \"\$(grep -c 'PATCH /apis/resource.k8s.io/v1/namespaces/default/resourceclaims/p9-vf/status' '$TMP/api.log')\" = 2 ]"
+check "... with net1's data" jqe '.[0].networkData.interfaceName == "net1" and
+	.[0].networkData.hardwareAddress == "02:aa:00:00:00:02"' <<<"$(claim_status p9-vf)"
+plexus DEL p9
+check "... DEL p9 succeeds" test "$RC" -eq 0
 
 # A status write that fails does not fail the ADD (best effort, logged).
 ip netns exec "$NODE" curl -skf -X POST "https://127.0.0.1:$PORT/_fixture/faults" \
