@@ -131,6 +131,10 @@ static const char *api_resource(const char *path)
 		return "network-attachment-definitions";
 	if (strstr(path, "/whereabouts.cni.cncf.io/"))
 		return strstr(path, "/ippools") ? "ippools" : "overlappingrangeipreservations";
+	if (strstr(path, "/resourceclaims/"))
+		return "resourceclaims";
+	if (strstr(path, "/resourceslices?"))
+		return "resourceslices";
 	size_t n = strlen(path);
 	return n > 7 && !strcmp(path + n - 7, "/status") ? "pods/status" : "pods";
 }
@@ -238,10 +242,9 @@ static void serve(int fd, int64_t t0)
 			    path ? path : "(no path)");
 		(void)cni_err_set(&e, CNI_ERR_KUBE_API, EPERM,
 				  "the API relay forwards only GET pod, GET "
-				  "network-attachment-definition, PATCH pod status, POST event and "
-				  "whereabouts "
-				  "objects, not "
-				  "%.16s %.256s",
+				  "network-attachment-definition, PATCH pod status, POST event, "
+				  "whereabouts objects and the resource claim requests of "
+				  "docs/dra.md, not %.16s %.256s",
 				  method ? method : "(no method)", path ? path : "(no path)");
 		answer_error(fd, &e, deadline);
 		metrics_add(mx.relay, 1, "refused");

@@ -228,6 +228,7 @@ int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err 
 	meta_patch_status(&p, err, &r);
 	if (r < 0)
 		goto fail;
+	meta_claims_status(&p);
 	meta_events_added(&p);
 	/* The runtime gets the cluster network's result (NPWG network-attachment spec). */
 	*ret = TAKE_PTR(p.att[0].result);

@@ -307,6 +307,11 @@ void meta_events_added(struct plan *p)
 	}
 }
 
+void meta_events_warning(struct plan *p, const char *reason, const char *text)
+{
+	send_event(p, "Warning", reason, text);
+}
+
 void meta_events_failed(struct plan *p, const char *network, const struct cni_err *err)
 {
 	_cleanup_free_ char *text =

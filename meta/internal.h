@@ -39,6 +39,15 @@ struct resource_ids {
 	size_t n, next;
 };
 
+/* A device of the pod's ResourceClaims that carries k8s.cni.cncf.io/resourceName (claims.c). */
+struct claim_dev {
+	size_t claim; /* index into plan.claims */
+	char *driver, *pool, *device;
+	char *resource; /* its k8s.cni.cncf.io/resourceName */
+	char *pci;	/* its k8s.cni.cncf.io/deviceID, a checked PCI address */
+	long att;	/* index into plan.att of the attachment using it, -1: unused */
+};
+
 struct plan {
 	struct meta_conf conf;
 	const struct cni_ctx *ctx;
@@ -51,6 +60,11 @@ struct plan {
 	size_t n_att;
 	struct resource_ids *res;
 	size_t n_res;
+	bool claims_loaded; /* claims.c: the pod's claims were read (or it has none) */
+	cJSON *claims;	    /* the pod's ResourceClaim objects, owned */
+	cJSON *slices;	    /* this node's ResourceSliceList, owned, read on first need */
+	struct claim_dev *cdev;
+	size_t n_cdev;
 	struct nad_fetch *fetched; /* prefetch.c */
 	size_t n_fetched;
 	const char *failed; /* the attachment whose ADD failed (borrowed), or NULL */
@@ -171,6 +185,8 @@ void meta_batch_run(struct plan *p, const size_t *idx, size_t n, meta_att_fn fn,
 void meta_events_added(struct plan *p);
 /* One Warning for the failed ADD: the network (may be NULL), err's code and message. */
 void meta_events_failed(struct plan *p, const char *network, const struct cni_err *err);
+/* One Warning with reason (one kube_event_reason_ok accepts) and text. */
+void meta_events_warning(struct plan *p, const char *reason, const char *text);
 /* Remove the direct-mode Event state files idle for an hour (<cniDir>/events). */
 void meta_events_sweep(const struct plan *p);
 
@@ -186,6 +202,20 @@ struct nad_fetch *meta_nad_fetched(const struct plan *p, const char *ns, const c
 /* Its NAD (borrowed from p) or its error, as kube_nad_get gave them. */
 int meta_nad_fetched_get(struct nad_fetch *f, const struct kube_nad **ret, struct cni_err *err);
 void meta_nads_fetched_free(struct plan *p);
+
+/* claims.c (docs/dra.md, "The meta-plugin and claims") */
+/* meta_claims_device's answer when the pod's claims hold no device for the resource. */
+#define META_CLAIMS_NONE 1
+/* The next unused device of resource among the pod's allocated claims (their ResourceSlice
+ * devices' k8s.cni.cncf.io/resourceName), now used by attachment att: 0 with *ret (its PCI
+ * address, borrowed from p), META_CLAIMS_NONE (then PodResources decides), or < 0 when a
+ * claim of the pod is unusable (not reserved for it, a device not on this node's slices). */
+int meta_claims_device(struct plan *p, size_t att, const char *resource, const char **ret,
+		       struct cni_err *err);
+/* Write status.devices (networkData, a Ready condition) of every claim device an attachment
+ * used. Best effort: failures are logged, never returned. */
+void meta_claims_status(struct plan *p);
+void meta_claims_done(struct plan *p);
 
 /* add.c */
 int meta_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni_err *err);

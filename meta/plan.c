@@ -55,6 +55,7 @@ void meta_plan_done(struct plan *p)
 		gr_podresources_ids_free(p->res[i].ids);
 	}
 	free(p->res);
+	meta_claims_done(p);
 	meta_nads_fetched_free(p);
 	free(p->path);
 	kube_pod_free(p->pod);
@@ -494,7 +495,10 @@ static int plan_device(struct plan *p, struct attachment *a, const char *resourc
 	if (!a->cap_args)
 		a->cap_args = cJSON_CreateObject();
 	if (resource) {
-		int r = next_device(p, a, resource, &dev, err);
+		/* A device from the pod's ResourceClaims first (DRA), else from PodResources. */
+		int r = meta_claims_device(p, (size_t)(a - p->att), resource, &dev, err);
+		if (r == META_CLAIMS_NONE)
+			r = next_device(p, a, resource, &dev, err);
 		if (r < 0)
 			return cni_err_wrap(err, "network '%s'", a->name);
 		cJSON *pl;

@@ -9,24 +9,8 @@
 #include "lib/cni/conf.h"
 #include "lib/json/json.h"
 #include "lib/util/cleanup.h"
+#include "lib/util/parse.h"
 #include "sriov/sriov.h"
-
-/* dddd:bb:dd.f, hex, function 0-7 (the full form sysfs uses). */
-static bool bdf_valid(const char *s)
-{
-	static const char pat[] = "xxxx:xx:xx.f";
-	if (strlen(s) != sizeof(pat) - 1)
-		return false;
-	for (size_t i = 0; pat[i]; i++) {
-		if (pat[i] == 'x' && !isxdigit((unsigned char)s[i]))
-			return false;
-		if (pat[i] == 'f' && (s[i] < '0' || s[i] > '7'))
-			return false;
-		if ((pat[i] == ':' || pat[i] == '.') && s[i] != pat[i])
-			return false;
-	}
-	return true;
-}
 
 /* deviceID < pciBusID fallback; runtimeConfig.deviceID overrides both (meta-plugin). */
 static int parse_device_id(const struct cni_ctx *ctx, struct sriov_conf *c, struct cni_err *err)
@@ -50,7 +34,7 @@ static int parse_device_id(const struct cni_ctx *ctx, struct sriov_conf *c, stru
 	if (!id || !*id)
 		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
 				   "deviceID: required VF PCI address missing");
-	if (!bdf_valid(id))
+	if (!parse_pci_address_ok(id))
 		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
 				   "%s: invalid PCI address '%s' (want dddd:bb:dd.f)", field, id);
 	for (size_t i = 0; id[i]; i++)

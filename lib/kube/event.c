@@ -26,6 +26,7 @@ static const struct {
 	{ "Normal", KUBE_EVENT_ADDED },
 	{ "Warning", KUBE_EVENT_NO_NETWORK },
 	{ "Warning", KUBE_EVENT_ADD_FAILED },
+	{ "Warning", KUBE_EVENT_CLAIM_STATUS },
 };
 
 bool kube_event_reason_ok(const char *type, const char *reason)

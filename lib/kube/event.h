@@ -15,9 +15,10 @@ struct kube_config;
 #define KUBE_EVENT_COMPONENT "plexus"
 #define KUBE_EVENT_CONTROLLER "plexus.io/meta"
 /* The reasons plexus uses, with their type: Multus's where it has one. */
-#define KUBE_EVENT_ADDED "AddedInterface"	   /* Normal: one per attachment */
-#define KUBE_EVENT_NO_NETWORK "NoNetworkFound"	   /* Warning: a NAD is missing */
-#define KUBE_EVENT_ADD_FAILED "AddInterfaceFailed" /* Warning: any other failed ADD */
+#define KUBE_EVENT_ADDED "AddedInterface"	    /* Normal: one per attachment */
+#define KUBE_EVENT_NO_NETWORK "NoNetworkFound"	    /* Warning: a NAD is missing */
+#define KUBE_EVENT_ADD_FAILED "AddInterfaceFailed"  /* Warning: any other failed ADD */
+#define KUBE_EVENT_CLAIM_STATUS "ClaimStatusFailed" /* Warning: a claim's device status */
 
 /* The pod an Event is about, from the CNI args; uid may be "" (unknown). Borrowed strings. */
 struct kube_event_pod {

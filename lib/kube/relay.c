@@ -74,13 +74,112 @@ static int wb_kind(const char *method, const char *path, const char *content_typ
 	return ok ? kind : 0;
 }
 
+/* ---- Dynamic Resource Allocation (docs/dra.md, "The meta-plugin and claims") ---------- */
+#define NODE_SELECTOR "fieldSelector=spec.nodeName="
+
+/* GET this node's ResourceSlices (that one query: a DNS-1123 name has no '&', '%' or '#'),
+ * GET a ResourceClaim, PATCH its status with a merge patch (kube_relay_check_claim). p[0..n)
+ * are the components of the path up to any '?', query what follows it (or NULL). */
+static bool dra_allowed(bool get, bool patch, char **p, int n, const char *query,
+			const char *content_type)
+{
+	if (n < 4 || strcmp(p[0], "apis") || strcmp(p[1], "resource.k8s.io") || strcmp(p[2], "v1"))
+		return false;
+	if (n == 4 && !strcmp(p[3], "resourceslices"))
+		return get && !content_type && query &&
+		       !strncmp(query, NODE_SELECTOR, strlen(NODE_SELECTOR)) &&
+		       kube_dns1123_subdomain(query + strlen(NODE_SELECTOR));
+	if (query || n < 7 || strcmp(p[3], "namespaces") || !kube_dns1123_label(p[4]) ||
+	    strcmp(p[5], "resourceclaims") || !kube_dns1123_subdomain(p[6]))
+		return false;
+	if (n == 7)
+		return get && !content_type;
+	return n == 8 && !strcmp(p[7], "status") && patch && content_type &&
+	       !strcmp(content_type, "application/merge-patch+json");
+}
+
+/* dra_allowed for a whole path: split at the first '?' (none after it, no '#' or '%'). */
+static bool dra_path_allowed(bool get, bool patch, const char *path, const char *content_type)
+{
+	char buf[512], *p[8];
+	const char *q = strchr(path, '?');
+	size_t len = q ? (size_t)(q - path) : strlen(path);
+	if (len == 0 || len >= sizeof(buf) || strpbrk(path, "#%") || (q && strchr(q + 1, '?')))
+		return false;
+	char head[512];
+	memcpy(head, path, len);
+	head[len] = '\0';
+	int n = split(head, buf, sizeof(buf), p, 8);
+	return n > 0 && dra_allowed(get, patch, p, n, q ? q + 1 : NULL, content_type);
+}
+
+bool kube_relay_is_claim_status(const char *method, const char *path)
+{
+	size_t n = path ? strlen(path) : 0;
+	return method && !strcmp(method, "PATCH") && path && path[0] == '/' && n > 7 &&
+	       !strcmp(path + n - 7, "/status") &&
+	       dra_path_allowed(false, true, path, "application/merge-patch+json");
+}
+
+/* The members of an AllocatedDeviceStatus entry (resource.k8s.io/v1). */
+static bool device_status_ok(const cJSON *d)
+{
+	static const char *const keys[] = { "driver",	  "pool", "device",	"shareID",
+					    "conditions", "data", "networkData" };
+	if (!cJSON_IsObject(d))
+		return false;
+	for (const cJSON *m = d->child; m; m = m->next) {
+		bool known = false;
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			known |= m->string && !strcmp(m->string, keys[i]);
+		if (!known)
+			return false;
+	}
+	static const char *const ids[] = { "driver", "pool", "device" };
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, ids[i]);
+		if (!cJSON_IsString(v) || !*v->valuestring)
+			return false;
+	}
+	return true;
+}
+
+int kube_relay_check_claim(const char *body, struct cni_err *err)
+{
+	if (!body || strlen(body) > KUBE_RELAY_PATCH_MAX)
+		return cni_err_set(err, CNI_ERR_KUBE_API, EPERM,
+				   "the API relay forwards PATCH bodies of 1 to %u bytes",
+				   KUBE_RELAY_PATCH_MAX);
+	_cleanup_json_ cJSON *j = cJSON_Parse(body);
+	const cJSON *md = cJSON_GetObjectItemCaseSensitive(j, "metadata");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
+	const cJSON *rv = cJSON_GetObjectItemCaseSensitive(md, "resourceVersion");
+	const cJSON *devs = cJSON_GetObjectItemCaseSensitive(st, "devices");
+	bool ok = cJSON_IsObject(j) && cJSON_GetArraySize(j) == 2 && cJSON_IsObject(md) &&
+		  cJSON_GetArraySize(md) == 1 && cJSON_IsString(rv) && cJSON_IsObject(st) &&
+		  cJSON_GetArraySize(st) == 1 && cJSON_IsArray(devs);
+	for (const cJSON *d = ok ? devs->child : NULL; d; d = d->next)
+		ok &= device_status_ok(d);
+	if (!ok)
+		return cni_err_set(err, CNI_ERR_KUBE_API, EPERM,
+				   "the API relay forwards only the merge patch "
+				   "{\"metadata\":{\"resourceVersion\":\"<string>\"},\"status\":"
+				   "{\"devices\":[{\"driver\",\"pool\",\"device\",...}]}} to a "
+				   "resource claim's status");
+	return 0;
+}
+
 bool kube_relay_allowed(const char *method, const char *path, const char *content_type)
 {
 	char buf[512], *p[8];
-	if (!method || !path || path[0] != '/' || strpbrk(path, "?#%"))
+	if (!method || !path || path[0] != '/')
+		return false;
+	bool get = strcmp(method, "GET") == 0, patch = strcmp(method, "PATCH") == 0;
+	if (dra_path_allowed(get, patch, path, content_type))
+		return true;
+	if (strpbrk(path, "?#%"))
 		return false;
 	int n = split(path, buf, sizeof(buf), p, 8);
-	bool get = strcmp(method, "GET") == 0, patch = strcmp(method, "PATCH") == 0;
 	if (kube_relay_is_event(method, path))
 		return content_type && !strcmp(content_type, "application/json");
 	const char *ns, *name;
@@ -142,6 +241,8 @@ static int check_wb_body(int kind, const char *ns, const char *name, const char 
 int kube_relay_check_body(const char *method, const char *path, const char *body,
 			  struct cni_err *err)
 {
+	if (kube_relay_is_claim_status(method, path))
+		return kube_relay_check_claim(body, err);
 	const char *ns, *name;
 	char buf[512];
 	int kind = method && path && body && (!strcmp(method, "POST") || !strcmp(method, "PUT"))

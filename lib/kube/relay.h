@@ -51,11 +51,23 @@ bool kube_relay_allowed(const char *method, const char *path, const char *conten
  * kube_event_check, never to kube_relay_check_body. */
 bool kube_relay_is_event(const char *method, const char *path);
 
+/* Dynamic Resource Allocation: kube_relay_allowed also forwards GET
+ * /apis/resource.k8s.io/v1/resourceslices?fieldSelector=spec.nodeName=NODE (that query only),
+ * GET .../namespaces/NS/resourceclaims/NAME and PATCH .../resourceclaims/NAME/status
+ * (application/merge-patch+json). Whether this is that PATCH, whose body goes to
+ * kube_relay_check_claim instead of kube_relay_check_body: */
+bool kube_relay_is_claim_status(const char *method, const char *path);
+/* Whether body is {"metadata":{"resourceVersion":"<string>"},"status":{"devices":[...]}} with
+ * each entry an AllocatedDeviceStatus (driver, pool, device; shareID, conditions, data,
+ * networkData), at most KUBE_RELAY_PATCH_MAX bytes. Else code 101 (EPERM). */
+int kube_relay_check_claim(const char *body, struct cni_err *err);
+
 /* Whether body suits method and path (a request kube_relay_allowed admits): none for GET and
  * DELETE; for PATCH exactly the network-status merge patch
  * {"metadata":{"annotations":{"k8s.v1.cni.cncf.io/network-status":"<string>"}}}; for POST and
  * PUT of a whereabouts object, an object of that apiVersion and kind whose metadata.namespace
- * (if set) and, for PUT, metadata.name are the path's; at most KUBE_RELAY_PATCH_MAX bytes.
+ * (if set) and, for PUT, metadata.name are the path's; for a resource claim's status PATCH
+ * (kube_relay_is_claim_status), kube_relay_check_claim; at most KUBE_RELAY_PATCH_MAX bytes.
  * Otherwise err is code 101 (EPERM) saying what is wrong. */
 int kube_relay_check_body(const char *method, const char *path, const char *body,
 			  struct cni_err *err);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Strict parsers and formatters for integers, MACs, IPs and CIDRs. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -210,5 +211,21 @@ bool ip_is_zero(const struct ip_addr *a)
 	for (size_t i = 0; i < len; i++)
 		if (a->raw[i])
 			return false;
+	return true;
+}
+
+bool parse_pci_address_ok(const char *s)
+{
+	static const char pat[] = "xxxx:xx:xx.f";
+	if (!s || strlen(s) != sizeof(pat) - 1)
+		return false;
+	for (size_t i = 0; pat[i]; i++) {
+		if (pat[i] == 'x' && !isxdigit((unsigned char)s[i]))
+			return false;
+		if (pat[i] == 'f' && (s[i] < '0' || s[i] > '7'))
+			return false;
+		if ((pat[i] == ':' || pat[i] == '.') && s[i] != pat[i])
+			return false;
+	}
 	return true;
 }

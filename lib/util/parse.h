@@ -47,3 +47,5 @@ bool ip_addr_equal(const struct ip_addr *a, const struct ip_addr *b);
 /* Zero the host bits of n (so "10.1.2.3/24" becomes "10.1.2.0/24"). */
 void ip_net_mask(struct ip_net *n);
 bool ip_is_zero(const struct ip_addr *a);
+/* A PCI address in sysfs's full form dddd:bb:dd.f (hex, function 0-7). */
+bool parse_pci_address_ok(const char *s);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* libFuzzer harness: the API relay's answer parser and request filters (lib/kube/relay.h).
  * First byte 0 mod 4: the rest is a daemon answer for kube_relay_parse_answer (no NUL after it).
- * First byte 2 mod 4: the rest is a PATCH body for kube_relay_check_body.
+ * First byte 2 mod 4: the rest is a PATCH body for kube_relay_check_body and
+ * kube_relay_check_claim.
  * First byte odd: the rest is "method\0path\0content-type" for kube_relay_allowed, whereabouts
  * object paths included (bit 1 of
  * the first byte drops the content type, bit 2 the method). Invariants abort. */
@@ -76,7 +77,19 @@ static void fuzz_allowed(uint8_t mode, const uint8_t *data, size_t size)
 	if (mode & 4)
 		method = NULL;
 	bool wb = path && !strncmp(path, "/apis/whereabouts.cni.cncf.io/v1alpha1/namespaces/", 50);
-	if (wb && kube_relay_allowed(method, path, ctype)) {
+	if (path && !strncmp(path, "/apis/resource.k8s.io/v1/", 25) &&
+	    kube_relay_allowed(method, path, ctype)) {
+		/* A claim by name (GET, or PATCH of its status) or this node's slices (GET). */
+		static const char sel[] = "/apis/resource.k8s.io/v1/resourceslices?fieldSelector="
+					  "spec.nodeName=";
+		bool slices = !strncmp(path, sel, sizeof(sel) - 1);
+		check(!strpbrk(path, "#%&") && !strstr(path, "//") && !strstr(path, "/../"));
+		check(slices ? !strcmp(method, "GET") && !ctype &&
+				       !strchr(path + sizeof(sel) - 1, '=')
+			     : !strchr(path, '?') && !strncmp(path + 25, "namespaces/", 11) &&
+				       strstr(path, "/resourceclaims/"));
+		check(strcmp(method, "PATCH") || kube_relay_is_claim_status(method, path));
+	} else if (wb && kube_relay_allowed(method, path, ctype)) {
 		/* whereabouts objects: GET/DELETE without a body type, POST/PUT of JSON. */
 		bool body = !strcmp(method, "POST") || !strcmp(method, "PUT");
 		check(body || !strcmp(method, "GET") || !strcmp(method, "DELETE"));
@@ -113,6 +126,12 @@ static void fuzz_body(const uint8_t *data, size_t size)
 		memcpy(body, data, size);
 	body[size] = '\0';
 	struct cni_err err = { 0 };
+	if (kube_relay_check_claim(body, &err) == 0) {
+		cJSON *c = cJSON_Parse(body);
+		check(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(c, "status"), "devices")));
+		cJSON_Delete(c);
+	}
 	int r = kube_relay_check_body("PATCH", "/api/v1/namespaces/default/pods/web-0/status", body,
 				      &err);
 	if (r == 0) {

@@ -132,7 +132,7 @@ CONF=$(jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" --arg b "$EVIL" --a
 
 plexus() { # plexus VERB POD [CONF]: sets OUT, RC
 	local conf=${3:-$CONF}
-	OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" CNI_COMMAND="$1" \
+	OUT=$(ip netns exec "$NODE" env -i PATH="$PATH" ${IPAM_EXEC:+PLEXUS_IPAM_EXEC=1} CNI_COMMAND="$1" \
 		CNI_CONTAINERID="cid-$2" CNI_NETNS="/run/netns/plxsp$T_ID-$2" CNI_IFNAME=eth0 \
 		CNI_PATH=/usr/lib/cni \
 		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=tenant;K8S_POD_NAME=$2;K8S_POD_INFRA_CONTAINER_ID=cid-$2" \
@@ -206,6 +206,8 @@ refused "runtimeConfig in a NAD" p-rt-conf "plugins[0].runtimeConfig is set by t
 refused "deviceID in a NAD" p-dev-id "plugins[0].deviceID is set by the runtime"
 
 # ---- a whereabouts-shaped NAD passes unchanged (its kubeconfig is under the default root) -----
+# Run with IPAM exec'd (PLEXUS_IPAM_EXEC=1), so a fake whereabouts shows the policy let it run;
+# the built-in whereabouts against an API server is tests/netns/whereabouts.sh's.
 printf '#!/bin/sh
 echo "$CNI_COMMAND" >>%s
 cat >/dev/null
@@ -215,12 +217,12 @@ exit 0
 	"$TMP/wb.log" "'{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":\"10.227.0.5/24\"}]}'" >"$EVIL/whereabouts"
 chmod +x "$EVIL/whereabouts"
 mkpod p-wb
-plexus ADD p-wb
+IPAM_EXEC=1 plexus ADD p-wb
 check "whereabouts-shaped NAD: ADD succeeds" test "$RC" -eq 0
 [ "$RC" -eq 0 ] || echo "  out: $OUT" >&2
 check "... its IPAM (a fake whereabouts) ran and net1 has its address" \
 	bash -c "grep -q ADD '$TMP/wb.log' && ip -n $(podns p-wb) addr show net1 2>/dev/null | grep -q 10.227.0.5"
-plexus DEL p-wb
+IPAM_EXEC=1 plexus DEL p-wb
 check "whereabouts-shaped NAD: DEL" bash -c "[ $RC -eq 0 ] && grep -q DEL '$TMP/wb.log'"
 
 # ---- the knobs: an allowed root works; a trusted NAD may use any dataDir ---------------------

@@ -37,6 +37,10 @@ struct allow_case {
 	const char *method, *path, *ctype;
 };
 
+#define RES "/apis/resource.k8s.io/v1"
+#define CLAIM RES "/namespaces/default/resourceclaims/web-0-vf-x7k2p"
+#define SLICES RES "/resourceslices?fieldSelector=spec.nodeName="
+
 static const struct allow_case allowed[] = {
 	{ "GET", POD_PATH, NULL },
 	{ "GET", "/api/v1/namespaces/kube-system/pods/coredns-5d78c9869d-abcde", NULL },
@@ -53,6 +57,12 @@ static const struct allow_case allowed[] = {
 	{ "POST", WB_PATH "overlappingrangeipreservations", JSON },
 	{ "PUT", WB_PATH "overlappingrangeipreservations/fd00--5", JSON },
 	{ "DELETE", WB_PATH "overlappingrangeipreservations/10.0.0.5", NULL },
+	/* a pod's ResourceClaims and this node's ResourceSlices (docs/dra.md) */
+	{ "GET", CLAIM, NULL },
+	{ "GET", RES "/namespaces/kube-system/resourceclaims/a.b", NULL },
+	{ "PATCH", CLAIM "/status", MERGE },
+	{ "GET", SLICES "node-1", NULL },
+	{ "GET", SLICES "worker.example.com", NULL },
 };
 
 static void test_relay_allowed_accepts(void **state)
@@ -213,6 +223,37 @@ static const struct allow_case refused[] = {
 	{ "GET", "api/v1/namespaces/default/pods/web-0", NULL },
 	{ "GET", " /api/v1/namespaces/default/pods/web-0", NULL },
 	{ "GET", "https://x/api/v1/namespaces/default/pods/web-0", NULL },
+	/* ResourceClaims and ResourceSlices: nothing but the three requests */
+	{ "PATCH", CLAIM, MERGE },				     /* the claim, not its status */
+	{ "PUT", CLAIM "/status", "application/json" },		     /* only PATCH */
+	{ "PATCH", CLAIM "/status", "application/json-patch+json" }, /* only a merge patch */
+	{ "PATCH", CLAIM "/status", NULL },
+	{ "GET", CLAIM, MERGE },
+	{ "DELETE", CLAIM, NULL },
+	{ "POST", RES "/namespaces/default/resourceclaims", "application/json" },
+	{ "GET", RES "/namespaces/default/resourceclaims", NULL }, /* no LIST of claims */
+	{ "GET", RES "/resourceclaims", NULL },
+	{ "GET", RES "/namespaces/Default/resourceclaims/x", NULL },
+	{ "GET", RES "/namespaces/default/resourceclaims/X", NULL },
+	{ "GET", RES "/namespaces/default/resourceclaims/x/status", NULL },
+	{ "GET", RES "/namespaces/default/resourceclaims/x?watch=1", NULL },
+	{ "GET", RES "/namespaces/default/resourceclaims/x%2F..", NULL },
+	{ "GET", "/apis/resource.k8s.io/v1beta1/namespaces/default/resourceclaims/x", NULL },
+	{ "GET", RES "/namespaces/default/deviceclasses/x", NULL },
+	{ "GET", RES "/resourceslices", NULL }, /* every node's slices */
+	{ "GET", RES "/resourceslices/node-1-pool-0", NULL },
+	{ "GET", SLICES, NULL },
+	{ "GET", SLICES "node-1&watch=1", NULL },
+	{ "GET", SLICES "node-1%26watch=1", NULL },
+	{ "GET", SLICES "node-1#x", NULL },
+	{ "GET", SLICES "Node-1", NULL },
+	{ "GET", SLICES "node-1,spec.driver=x", NULL },
+	{ "GET", RES "/resourceslices?fieldSelector=spec.driver=x", NULL },
+	{ "GET", RES "/resourceslices?watch=1&fieldSelector=spec.nodeName=node-1", NULL },
+	{ "PATCH", SLICES "node-1", MERGE },
+	{ "GET", SLICES "node-1", "application/json" },
+	{ "DELETE", SLICES "node-1", NULL },
+	{ "GET", "/api/v1/namespaces/default/pods/web-0?fieldSelector=spec.nodeName=node-1", NULL },
 };
 
 static void test_relay_allowed_refuses(void **state)
@@ -276,6 +317,72 @@ static void test_relay_allowed_long_paths(void **state)
 	p[big] = '\0';
 	assert_false(kube_relay_allowed("GET", p, NULL));
 	free(p);
+}
+
+/* ---- Dynamic Resource Allocation: claims and this node's slices ---------------------------- */
+
+static void test_relay_is_claim_status(void **state)
+{
+	(void)state;
+	assert_true(kube_relay_is_claim_status("PATCH", CLAIM "/status"));
+	assert_false(kube_relay_is_claim_status("PATCH", CLAIM));
+	assert_false(kube_relay_is_claim_status("GET", CLAIM "/status"));
+	assert_false(kube_relay_is_claim_status("PATCH", POD_PATH "/status"));
+	assert_false(kube_relay_is_claim_status(NULL, NULL));
+}
+
+#define DEV \
+	"{\"driver\":\"sriov.plexus.io\",\"pool\":\"n1-plexus.io-vf\",\"device\":\"0000-5e-02-1\""
+static void test_relay_check_claim(void **state)
+{
+	(void)state;
+	struct cni_err err = { 0 };
+	static const char *const good[] = {
+		"{\"metadata\":{\"resourceVersion\":\"12\"},\"status\":{\"devices\":[]}}",
+		"{\"metadata\":{\"resourceVersion\":\"12\"},\"status\":{\"devices\":[" DEV
+		",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],\"networkData\":"
+		"{\"interfaceName\":\"net1\",\"ips\":[\"10.0.0.2/24\"],\"hardwareAddress\":"
+		"\"02:00:00:00:00:01\"}}," DEV ",\"shareID\":\"s\",\"data\":{}}]}}",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+		if (kube_relay_check_claim(good[i], &err) != 0)
+			fail_msg("case %zu refused: %s", i, err.msg);
+	static const char *const bad[] = {
+		NULL,
+		"",
+		"[]",
+		"{\"status\":{\"devices\":[]}}", /* no resourceVersion guard */
+		"{\"metadata\":{\"resourceVersion\":12},\"status\":{\"devices\":[]}}",
+		"{\"metadata\":{\"resourceVersion\":\"1\",\"labels\":{}},\"status\":{\"devices\":[]"
+		"}}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"status\":{\"devices\":[]},\"spec\":{}"
+		"}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"status\":{\"devices\":[],"
+		"\"allocation\":null}}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"status\":{\"reservedFor\":[]}}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"status\":{\"devices\":{}}}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"status\":{\"devices\":[1]}}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"status\":{\"devices\":[{\"driver\":"
+		"\"d\",\"pool\":\"p\"}]}}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"status\":{\"devices\":[" DEV
+		",\"allocation\":{}}]}}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"status\":{\"devices\":[{\"driver\":"
+		"\"\",\"pool\":\"p\",\"device\":\"d\"}]}}",
+		"{\"metadata\":{\"resourceVersion\":\"1\"},\"Status\":{\"devices\":[]}}",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		err = (struct cni_err){ 0 };
+		if (kube_relay_check_claim(bad[i], &err) != -EPERM)
+			fail_msg("case %zu accepted", i);
+		assert_int_equal(err.code, 101);
+	}
+	assert_non_null(strstr(err.msg, "resource claim's status"));
+	/* Neither check passes the other's body. */
+	assert_int_equal(kube_relay_check_body("PATCH", POD_PATH "/status", good[0], &err), -EPERM);
+	assert_int_equal(kube_relay_check_claim("{\"metadata\":{\"annotations\":{\"k8s.v1.cni."
+						"cncf.io/network-status\":\"[]\"}}}",
+						&err),
+			 -EPERM);
 }
 
 /* ---- kube_relay_parse_answer --------------------------------------------------------------- */
@@ -1210,6 +1317,8 @@ int main(void)
 		cmocka_unit_test(test_relay_allowed_null_arguments),
 		cmocka_unit_test(test_relay_allowed_name_limits),
 		cmocka_unit_test(test_relay_allowed_long_paths),
+		cmocka_unit_test(test_relay_is_claim_status),
+		cmocka_unit_test(test_relay_check_claim),
 		cmocka_unit_test(test_relay_parse_ok_with_body),
 		cmocka_unit_test(test_relay_parse_retry_after),
 		cmocka_unit_test(test_relay_parse_404_status_body),

@@ -279,13 +279,41 @@ static void test_parse_ip_helpers(void **state)
 	assert_string_equal(buf, "");
 }
 
+static void test_parse_pci_address_ok(void **state)
+{
+	(void)state;
+	static const char *const good[] = { "0000:5e:02.1", "ffff:FF:1f.7", "0000:00:00.0" };
+	static const char *const bad[] = {
+		"",
+		"5e:02.1",
+		"0000:5e:02.8",
+		"0000:5e:02.1 ",
+		"0000:5e:02",
+		"0000-5e-02-1",
+		"0000:5e:0g.1",
+		"00000:5e:02.1",
+		"0000:5e:02.1/",
+		"../../etc/x",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(parse_pci_address_ok(good[i]));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (parse_pci_address_ok(bad[i]))
+			fail_msg("accepted '%s'", bad[i]);
+	assert_false(parse_pci_address_ok(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_u64_table),	  cmocka_unit_test(test_parse_i64_table),
-		cmocka_unit_test(test_parse_mac_table),	  cmocka_unit_test(test_parse_ip_table),
-		cmocka_unit_test(test_parse_ipnet_table), cmocka_unit_test(test_parse_ip_net_mask),
+		cmocka_unit_test(test_parse_u64_table),
+		cmocka_unit_test(test_parse_i64_table),
+		cmocka_unit_test(test_parse_mac_table),
+		cmocka_unit_test(test_parse_ip_table),
+		cmocka_unit_test(test_parse_ipnet_table),
+		cmocka_unit_test(test_parse_ip_net_mask),
 		cmocka_unit_test(test_parse_ip_helpers),
+		cmocka_unit_test(test_parse_pci_address_ok),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
