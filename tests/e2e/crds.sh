@@ -70,3 +70,11 @@ mutant "an SR-IOV NAD without resourceName" examples/sriov.yaml \
 mutant "a pod naming a NAD that does not exist" examples/pod-multi.yaml 's|"name": "tenant-a"|"name": "tenant-b"|'
 mutant "a pod not requesting its VF resource" examples/pod-multi.yaml \
 	's|intel.com/sriov_netdevice: "1"|intel.com/sriov_other: "1"|'
+mutant "a whereabouts CRD without ifname (plexus's allocations pruned)" whereabouts.yaml \
+	'0,/ ifname:$/s// ifnames:/'
+mutant "a cluster-scoped IPPool CRD" whereabouts.yaml '0,/scope: Namespaced/s//scope: Cluster/'
+mutant "a whereabouts CRD served as v1, not v1alpha1" whereabouts.yaml \
+	'0,/- name: v1alpha1/s//- name: v1/'
+mutant "a reservation CRD that does not require podref" whereabouts.yaml \
+	's/required: \[podref\]/required: []/'
+mutant "the whereabouts CRDs missing from kustomization.yaml" kustomization.yaml '/- whereabouts.yaml/d'
