@@ -32,6 +32,8 @@ KINDS = {
     "ValidatingAdmissionPolicyBinding": ("admissionregistration.k8s.io/v1", False),
     "DeviceClass": ("resource.k8s.io/v1", False),
     "ResourceClaimTemplate": ("resource.k8s.io/v1", True),
+    "IPPool": ("whereabouts.cni.cncf.io/v1alpha1", True),
+    "OverlappingRangeIPReservation": ("whereabouts.cni.cncf.io/v1alpha1", True),
 }
 # Manifests kubectl apply -k leaves out: the DRA driver needs Kubernetes 1.34+ (docs/dra.md).
 KUSTOMIZATION_OPTIONAL = {"dra.yaml", "dra-examples.yaml"}
@@ -166,6 +168,171 @@ def check_crd(docs):
         got = strip_descriptions(nad[0])
         result(got == CRD_EXPECTED, "the NAD CRD matches the expected v1 form exactly",
                json.dumps(got, sort_keys=True))
+
+
+# whereabouts' CRDs (crds/whereabouts.yaml, descriptions left out): the group, names, scope,
+# version and structural schema of whereabouts v0.8.1's, plus its later optional ipamclaimref.
+def wb_crd(plural, kind, top_required, spec):
+    schema = {"type": "object",
+              "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                             "metadata": {"type": "object"}, "spec": spec}}
+    if top_required:
+        schema["required"] = top_required
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.whereabouts.cni.cncf.io"},
+        "spec": {
+            "group": "whereabouts.cni.cncf.io",
+            "scope": "Namespaced",
+            "names": {"plural": plural, "singular": plural[:-1], "kind": kind,
+                      "listKind": kind + "List"},
+            "versions": [{"name": "v1alpha1", "served": True, "storage": True,
+                          "schema": {"openAPIV3Schema": schema}}],
+        },
+    }
+
+
+STR = {"type": "string"}
+WB_CRDS_EXPECTED = {
+    "IPPool": wb_crd("ippools", "IPPool", None, {
+        "type": "object", "required": ["allocations", "range"],
+        "properties": {"range": STR, "allocations": {
+            "type": "object", "additionalProperties": {
+                "type": "object", "required": ["id", "podref"],
+                "properties": {"id": STR, "podref": STR, "ifname": STR, "ipamclaimref": STR}}}}}),
+    "OverlappingRangeIPReservation": wb_crd("overlappingrangeipreservations",
+                                            "OverlappingRangeIPReservation", ["spec"], {
+        "type": "object", "required": ["podref"],
+        "properties": {"containerid": STR, "podref": STR, "ifname": STR, "ipamclaimref": STR}}),
+}
+# Objects whereabouts v0.8.1 writes that plexus's own tests do not show: a reservation without
+# containerid, and an allocation without ifname (written before whereabouts recorded ifnames).
+WB_THEIRS = [
+    {"apiVersion": "whereabouts.cni.cncf.io/v1alpha1", "kind": "OverlappingRangeIPReservation",
+     "metadata": {"name": "10.1.0.5", "namespace": "kube-system"},
+     "spec": {"podref": "default/web-0", "ifname": "net1"}},
+    {"apiVersion": "whereabouts.cni.cncf.io/v1alpha1", "kind": "IPPool",
+     "metadata": {"name": "10.1.0.0-24", "namespace": "kube-system"},
+     "spec": {"range": "10.1.0.0/24", "allocations": {"5": {"id": "c1", "podref": "default/a"}}}},
+]
+# Objects the CRDs must refuse or prune: the validator below is not vacuous.
+WB_BAD = [
+    ("an allocation without podref", {"kind": "IPPool", "spec": {
+        "range": "10.1.0.0/24", "allocations": {"5": {"id": "c1"}}}}),
+    ("a pool without allocations", {"kind": "IPPool", "spec": {"range": "10.1.0.0/24"}}),
+    ("an allocation field the CRD would prune", {"kind": "IPPool", "spec": {
+        "range": "10.1.0.0/24", "allocations": {"5": {"id": "c1", "podref": "d/a", "node": "n"}}}}),
+    ("an allocation that is not an object", {"kind": "IPPool", "spec": {
+        "range": "10.1.0.0/24", "allocations": {"5": "c1"}}}),
+    ("a reservation without spec", {"kind": "OverlappingRangeIPReservation"}),
+    ("a numeric podref", {"kind": "OverlappingRangeIPReservation", "spec": {"podref": 5}}),
+]
+JSON_TYPES = {"object": dict, "string": str, "array": list, "boolean": bool,
+              "integer": int, "number": (int, float)}
+
+
+def schema_errors(v, s, path, errs, top=True):
+    """What the API server would refuse (type, required) or prune (unknown fields) in v, an
+    object at the top of schema s (top) or a value inside one."""
+    t = s.get("type")
+    if not isinstance(v, JSON_TYPES.get(t, ())) or (t in ("integer", "number") and
+                                                   isinstance(v, bool)):
+        errs.append(f"{path}: {type(v).__name__}, want {t}")
+        return
+    if t == "array":
+        for i, x in enumerate(v):
+            schema_errors(x, s.get("items") or {}, f"{path}[{i}]", errs, False)
+    if t != "object":
+        return
+    for r in s.get("required") or []:
+        if r not in v:
+            errs.append(f"{path}.{r}: required")
+    props = s.get("properties") or {}
+    extra = s.get("additionalProperties")
+    for k, x in v.items():
+        if top and k == "metadata":
+            continue  # ObjectMeta: validated by the API server, never pruned
+        if k in props:
+            schema_errors(x, props[k], f"{path}.{k}", errs, False)
+        elif isinstance(extra, dict):
+            schema_errors(x, extra, f"{path}.{k}", errs, False)
+        elif not s.get("x-kubernetes-preserve-unknown-fields"):
+            errs.append(f"{path}.{k}: unknown field, pruned")
+
+
+def structural_errors(s, path, errs):
+    """apiextensions.k8s.io/v1 structural schema rules our CRDs rely on."""
+    if "type" not in s:
+        errs.append(f"{path}: no type")
+    props = s.get("properties") or {}
+    if props and "additionalProperties" in s:
+        errs.append(f"{path}: both properties and additionalProperties")
+    for r in s.get("required") or []:
+        if r not in props:
+            errs.append(f"{path}: required {r!r} is not a property")
+    for k, x in props.items():
+        structural_errors(x, f"{path}.{k}", errs)
+    if isinstance(s.get("additionalProperties"), dict):
+        structural_errors(s["additionalProperties"], f"{path}.*", errs)
+
+
+def plexus_wb_objects():
+    """The objects plexus writes: tests/netns/whereabouts.sh compares the stored objects with
+    its *.want documents, and docs/ipam.md shows one."""
+    objs = []
+    sh = os.path.join(SRC, "tests", "netns", "whereabouts.sh")
+    if os.path.exists(sh):
+        for name, body in re.findall(r'>"\$TMP/([a-z0-9_.-]+\.want)" <<\'J\'\n(.*?)\nJ\n',
+                                     open(sh).read(), re.S):
+            objs.append((f"whereabouts.sh {name}", json.loads(body)))
+    md = os.path.join(SRC, "docs", "ipam.md")
+    if os.path.exists(md):
+        for body in re.findall(r"```json\n(\{\"apiVersion\": \"whereabouts.*?)```",
+                               open(md).read(), re.S):
+            objs.append(("docs/ipam.md example", json.loads(body)))
+    return [(w, o) for w, o in objs if str(o.get("apiVersion", "")).startswith("whereabouts.")]
+
+
+def check_whereabouts_crds(docs):
+    crds = {}
+    for _, d in docs:
+        if d.get("kind") == "CustomResourceDefinition" and \
+           str((d.get("metadata") or {}).get("name", "")).endswith(".whereabouts.cni.cncf.io"):
+            kind = ((d.get("spec") or {}).get("names") or {}).get("kind")
+            crds.setdefault(kind, []).append(d)
+    schemas = {}
+    for kind, want in WB_CRDS_EXPECTED.items():
+        got = crds.get(kind) or []
+        result(len(got) == 1, f"the whereabouts {kind} CRD is shipped once", f"found {len(got)}")
+        if len(got) != 1:
+            continue
+        got = strip_descriptions(got[0])
+        result(got == want, f"the whereabouts {kind} CRD matches its expected v1 form",
+               json.dumps(got, sort_keys=True))
+        schema = (((got.get("spec") or {}).get("versions") or [{}])[0].get("schema") or {}) \
+            .get("openAPIV3Schema") or {}
+        errs = []
+        structural_errors(schema, kind, errs)
+        problems(f"the whereabouts {kind} CRD's schema is structural", errs)
+        schemas[kind] = schema
+    if len(schemas) != len(WB_CRDS_EXPECTED):
+        return
+    ours = plexus_wb_objects()
+    kinds = {o.get("kind") for _, o in ours}
+    errs = [] if kinds >= set(WB_CRDS_EXPECTED) else [f"found only {sorted(kinds)}"]
+    for where, o in ours + [("whereabouts v0.8.1", o) for o in WB_THEIRS]:
+        kind = o.get("kind")
+        if kind not in schemas or o.get("apiVersion") != KINDS[kind][0]:
+            errs.append(f"{where}: {o.get('apiVersion')} {kind} is no whereabouts CRD's")
+            continue
+        schema_errors(o, schemas[kind], f"{where}: {kind}", errs)
+    problems(f"the objects plexus writes ({len(ours)}) and whereabouts writes ({len(WB_THEIRS)}) "
+             "validate under the whereabouts CRDs, nothing pruned", errs)
+    for what, o in WB_BAD:
+        errs = []
+        schema_errors(o, schemas[o["kind"]], "", errs)
+        result(bool(errs), f"the whereabouts CRDs refuse {what}")
 
 
 def check_pod_spec(where, spec, objs, errs):
@@ -582,6 +749,7 @@ def main():
     check_kustomization(docs)
     check_kinds(docs)
     check_crd(docs)
+    check_whereabouts_crds(docs)
     check_workloads(docs)
     check_rbac(docs)
     nads = check_nads(docs)
