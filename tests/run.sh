@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Runs the test tiers and prints one closing line "N passed, N failed, N skipped".
-# Usage: tests/run.sh unit|e2e|netns|crash|vm|cri|fuzz|all    (PLEXUS_BUILD = build dir, default build)
+# Usage: tests/run.sh unit|e2e|netns|diff|crash|vm|cri|fuzz|all  (PLEXUS_BUILD = build dir, default build)
 # Skips are allowed only when not root (and then said loudly); as root a skip is a failure.
+# A script that prints only "NOTRUN: why" lines (a differential test whose reference build is
+# absent) counts as neither pass, fail nor skip, and is listed before the closing line.
 set -u
 cd "$(dirname "$0")/.."
 export PLEXUS_BUILD=${PLEXUS_BUILD:-build}
 tier=${1:-all}
 pass=0 fail=0 skip=0
-failed=()
+failed=() notrun=()
 log_dir=$PLEXUS_BUILD/test-logs
 mkdir -p "$log_dir"
 
@@ -44,6 +46,11 @@ run_script() {
 	local rc=$? p f s
 	p=$(grep -c '^PASS: ' "$log") f=$(grep -c '^FAIL: ' "$log") s=$(grep -c '^SKIP: ' "$log")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "FAIL: $name exited $rc" >>"$log"; fi
+	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ "$s" -eq 0 ] && grep -q '^NOTRUN: ' "$log"; then
+		notrun+=("$name: $(sed -n 's/^NOTRUN: //p' "$log" | head -n1)")
+		echo "--    $name (not run: $(sed -n 's/^NOTRUN: //p' "$log" | head -n1))"
+		return
+	fi
 	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ "$s" -eq 0 ]; then f=1; echo "FAIL: $name ran no test" >>"$log"; fi
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
 	if [ "$f" -gt 0 ]; then
@@ -88,13 +95,14 @@ fuzz() {
 case $tier in
 unit) unit ;;
 netns) scripts netns ;;
+diff) scripts diff ;;
 vm) scripts vm ;;
 fuzz) fuzz ;;
-all) unit; scripts e2e; scripts netns; scripts crash; scripts vm; scripts cri ;;
+all) unit; scripts e2e; scripts netns; scripts diff; scripts crash; scripts vm; scripts cri ;;
 crash) scripts crash ;;
 cri) scripts cri ;;
 e2e) scripts e2e ;;
-*) echo "usage: $0 unit|e2e|netns|crash|vm|cri|fuzz|all" >&2; exit 2 ;;
+*) echo "usage: $0 unit|e2e|netns|diff|crash|vm|cri|fuzz|all" >&2; exit 2 ;;
 esac
 
 if [ "$skip" -gt 0 ]; then
@@ -105,6 +113,7 @@ if [ "$skip" -gt 0 ]; then
 		echo "WARNING: $skip test(s) SKIPPED: they need root. Run the suite as root to run them." >&2
 	fi
 fi
+[ ${#notrun[@]} -gt 0 ] && printf 'NOT RUN (not counted): %s\n' "${notrun[@]}"
 [ ${#failed[@]} -gt 0 ] && printf 'failed: %s\n' "${failed[*]}"
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -29,6 +30,14 @@ static struct {
 	void (*easy_cleanup)(CURL *c);
 	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
 	void (*slist_free_all)(struct curl_slist *l);
+	CURLM *(*multi_init)(void);
+	CURLMcode (*multi_add_handle)(CURLM *m, CURL *c);
+	CURLMcode (*multi_remove_handle)(CURLM *m, CURL *c);
+	CURLMcode (*multi_perform)(CURLM *m, int *running);
+	CURLMcode (*multi_poll)(CURLM *m, struct curl_waitfd *fds, unsigned n, int timeout_ms,
+				int *numfds);
+	CURLMsg *(*multi_info_read)(CURLM *m, int *left);
+	CURLMcode (*multi_cleanup)(CURLM *m);
 } lib;
 static char lib_error[256];
 
@@ -53,6 +62,13 @@ static bool lib_load(void)
 		{ (void **)&lib.easy_reset, "curl_easy_reset" },
 		{ (void **)&lib.slist_append, "curl_slist_append" },
 		{ (void **)&lib.slist_free_all, "curl_slist_free_all" },
+		{ (void **)&lib.multi_init, "curl_multi_init" },
+		{ (void **)&lib.multi_add_handle, "curl_multi_add_handle" },
+		{ (void **)&lib.multi_remove_handle, "curl_multi_remove_handle" },
+		{ (void **)&lib.multi_perform, "curl_multi_perform" },
+		{ (void **)&lib.multi_poll, "curl_multi_poll" },
+		{ (void **)&lib.multi_info_read, "curl_multi_info_read" },
+		{ (void **)&lib.multi_cleanup, "curl_multi_cleanup" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(syms); i++) {
 		*syms[i].fn = dlsym(h, syms[i].name);
@@ -222,6 +238,87 @@ int kube_curl_load(struct cni_err *err)
 	return 0;
 }
 
+/* The request headers: JSON, no "Expect: 100-continue", the token and the body's type. */
+static int build_headers(const struct kube_request *req, const char *token, struct curl_slist **ret,
+			 struct cni_err *err)
+{
+	_cleanup_(auth_freep) char *auth =
+		token ? xasprintf("Authorization: Bearer %s", token) : NULL;
+	_cleanup_free_ char *ctype =
+		req->content_type ? xasprintf("Content-Type: %s", req->content_type) : NULL;
+	_cleanup_(curl_slist_free_allp) struct curl_slist *hdrs = NULL;
+	const char *lines[] = { "Accept: application/json", "Expect:", auth, ctype };
+	for (size_t i = 0; i < ARRAY_SIZE(lines); i++) {
+		if (!lines[i])
+			continue;
+		struct curl_slist *h = curl_slist_append(hdrs, lines[i]);
+		if (!h)
+			return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM,
+					   "curl_slist_append failed");
+		hdrs = h;
+	}
+	*ret = TAKE_PTR(hdrs);
+	return 0;
+}
+
+/* What curl reads during a transfer: it must outlive curl_easy_perform. */
+struct xfer {
+	char *url;
+	struct curl_slist *hdrs;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+static void xfer_done(struct xfer *x)
+{
+	free(x->url);
+	curl_slist_free_allp(&x->hdrs);
+}
+
+/* Every option but the body sink: verified TLS only, no redirects, no proxy, timeouts. */
+static int set_options(CURL *c, const struct kube_config *cfg, const struct kube_request *req,
+		       const char *token, long timeout_ms, struct xfer *x, struct cni_err *err)
+{
+	int r = build_headers(req, token, &x->hdrs, err);
+	if (r < 0)
+		return r;
+	x->url = xasprintf("%s%s", cfg->server, req->path);
+	const char *url = x->url;
+	struct curl_slist *hdrs = x->hdrs;
+	char *errbuf = x->errbuf;
+	bool ok = true;
+	ok &= curl_easy_setopt(c, CURLOPT_URL, url) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_NOPROXY, "*") == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+			       cfg->connect_timeout_ms < timeout_ms ? cfg->connect_timeout_ms
+								    : timeout_ms) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_USERAGENT, "plexus/" PLEXUS_VERSION) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb) == CURLE_OK;
+	if (strcmp(req->method, "GET") == 0) {
+		ok &= curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) == CURLE_OK;
+	} else {
+		ok &= curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method) == CURLE_OK;
+		ok &= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+				       (curl_off_t)(req->body ? req->body_len : 0)) == CURLE_OK;
+		ok &= curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "") ==
+		      CURLE_OK;
+	}
+	ok &= set_pem(c, &cfg->ca, CURLOPT_CAINFO, CURLOPT_CAINFO_BLOB) == 0;
+	ok &= set_pem(c, &cfg->cert, CURLOPT_SSLCERT, CURLOPT_SSLCERT_BLOB) == 0;
+	ok &= set_pem(c, &cfg->key, CURLOPT_SSLKEY, CURLOPT_SSLKEY_BLOB) == 0;
+	if (!ok)
+		return cni_err_set(err, CNI_ERR_INTERNAL, EINVAL,
+				   "libcurl lacks a required option (needs 7.85 or later)");
+	return 0;
+}
+
 static int curl_exchange(void *data, const struct kube_config *cfg, const struct kube_request *req,
 			 const char *token, long timeout_ms, struct kube_response *resp,
 			 struct cni_err *err)
@@ -243,61 +340,20 @@ static int curl_exchange(void *data, const struct kube_config *cfg, const struct
 	CURL *c = shared;
 	if (!c)
 		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "curl_easy_init failed");
-	_cleanup_free_ char *url = xasprintf("%s%s", cfg->server, req->path);
-	_cleanup_(auth_freep) char *auth =
-		token ? xasprintf("Authorization: Bearer %s", token) : NULL;
-	_cleanup_free_ char *ctype =
-		req->content_type ? xasprintf("Content-Type: %s", req->content_type) : NULL;
-	_cleanup_(curl_slist_free_allp) struct curl_slist *hdrs = NULL;
-	const char *lines[] = { "Accept: application/json", "Expect:", auth, ctype };
-	for (size_t i = 0; i < ARRAY_SIZE(lines); i++) {
-		if (!lines[i])
-			continue;
-		struct curl_slist *h = curl_slist_append(hdrs, lines[i]);
-		if (!h)
-			return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM,
-					   "curl_slist_append failed");
-		hdrs = h;
-	}
-	char errbuf[CURL_ERROR_SIZE] = "";
+	_cleanup_(xfer_done) struct xfer x = { 0 };
+	r = set_options(c, cfg, req, token, timeout_ms, &x, err);
+	if (r < 0)
+		return r;
 	struct sink s = { .max = cfg->max_response, .retry_after = -1 };
 	bool ok = true;
-	ok &= curl_easy_setopt(c, CURLOPT_URL, url) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_NOPROXY, "*") == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-			       cfg->connect_timeout_ms < timeout_ms ? cfg->connect_timeout_ms
-								    : timeout_ms) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_USERAGENT, "plexus/" PLEXUS_VERSION) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_WRITEDATA, &s) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_HEADERDATA, &s) == CURLE_OK;
-	ok &= curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb) == CURLE_OK;
 	ok &= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cfg->max_response) ==
 	      CURLE_OK;
-	if (strcmp(req->method, "GET") == 0) {
-		ok &= curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) == CURLE_OK;
-	} else {
-		ok &= curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method) == CURLE_OK;
-		ok &= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-				       (curl_off_t)(req->body ? req->body_len : 0)) == CURLE_OK;
-		ok &= curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "") ==
-		      CURLE_OK;
-	}
-	ok &= set_pem(c, &cfg->ca, CURLOPT_CAINFO, CURLOPT_CAINFO_BLOB) == 0;
-	ok &= set_pem(c, &cfg->cert, CURLOPT_SSLCERT, CURLOPT_SSLCERT_BLOB) == 0;
-	ok &= set_pem(c, &cfg->key, CURLOPT_SSLKEY, CURLOPT_SSLKEY_BLOB) == 0;
 	if (!ok)
-		return cni_err_set(err, CNI_ERR_INTERNAL, EINVAL,
-				   "libcurl lacks a required option (needs 7.85 or later)");
+		return cni_err_set(err, CNI_ERR_INTERNAL, EINVAL, "curl_easy_setopt failed");
 	CURLcode rc = curl_easy_perform(c);
 	if (rc == CURLE_FILESIZE_EXCEEDED) {
 		s.too_big = true;
@@ -305,7 +361,7 @@ static int curl_exchange(void *data, const struct kube_config *cfg, const struct
 	}
 	if (rc != CURLE_OK) {
 		free(s.buf);
-		return curl_to_err(rc, errbuf, &s, cfg->max_response, err);
+		return curl_to_err(rc, x.errbuf, &s, cfg->max_response, err);
 	}
 	long status = 0;
 	(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -316,6 +372,117 @@ static int curl_exchange(void *data, const struct kube_config *cfg, const struct
 	return 0;
 }
 
+struct stream_sink {
+	CURL *c;
+	long status;
+	kube_stream_fn fn;
+	void *u;
+	bool aborted;
+};
+
+static size_t stream_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct stream_sink *s = userdata;
+	size_t n = size * nmemb;
+	if (!s->status)
+		(void)curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &s->status);
+	if (s->fn(s->u, s->status, ptr, n) < 0) {
+		s->aborted = true;
+		return 0;
+	}
+	return n;
+}
+
+static void easy_cleanupp(CURL **c)
+{
+	if (*c)
+		lib.easy_cleanup(*c);
+}
+
+static bool fd_readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	return fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+/* A long-lived GET (a watch) on its own handle, driven by curl's multi interface so that
+ * poll also wakes on stop_fd: a daemon stops at once, not at the next byte or timeout. */
+static int curl_stream(void *data, const struct kube_config *cfg, const struct kube_request *req,
+		       const char *token, long timeout_ms, int stop_fd, kube_stream_fn on_data,
+		       void *u, long *ret_status, struct cni_err *err)
+{
+	(void)data;
+	int r = kube_curl_load(err);
+	if (r < 0)
+		return r;
+	if (fd_readable(stop_fd))
+		return cni_err_set(err, CNI_ERR_TRY_AGAIN, EINTR, "stopped");
+	_cleanup_(easy_cleanupp) CURL *c = curl_easy_init();
+	if (!c)
+		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "curl_easy_init failed");
+	_cleanup_(xfer_done) struct xfer x = { 0 };
+	r = set_options(c, cfg, req, token, timeout_ms, &x, err);
+	if (r < 0)
+		return r;
+	struct stream_sink s = { .c = c, .fn = on_data, .u = u };
+	bool ok = true;
+	ok &= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stream_cb) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_WRITEDATA, &s) == CURLE_OK;
+	/* A peer that vanished without a FIN is noticed by keepalive, not by the long timeout. */
+	ok &= curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 30L) == CURLE_OK;
+	ok &= curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 10L) == CURLE_OK;
+	if (!ok)
+		return cni_err_set(err, CNI_ERR_INTERNAL, EINVAL, "curl_easy_setopt failed");
+	CURLM *m = lib.multi_init();
+	if (!m)
+		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "curl_multi_init failed");
+	CURLcode rc = CURLE_OK;
+	bool stopped = false;
+	if (lib.multi_add_handle(m, c) != CURLM_OK) {
+		(void)lib.multi_cleanup(m);
+		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "curl_multi_add_handle failed");
+	}
+	for (int running = 1; running;) {
+		if (lib.multi_perform(m, &running) != CURLM_OK) {
+			rc = CURLE_RECV_ERROR;
+			break;
+		}
+		if (!running)
+			break;
+		struct curl_waitfd w = { .fd = stop_fd, .events = CURL_WAIT_POLLIN };
+		if (lib.multi_poll(m, stop_fd >= 0 ? &w : NULL, stop_fd >= 0, 1000, NULL) !=
+		    CURLM_OK) {
+			rc = CURLE_RECV_ERROR;
+			break;
+		}
+		if (w.revents & CURL_WAIT_POLLIN) {
+			stopped = true;
+			break;
+		}
+	}
+	CURLMsg *msg;
+	int left;
+	while ((msg = lib.multi_info_read(m, &left)))
+		if (msg->msg == CURLMSG_DONE)
+			rc = msg->data.result;
+	(void)lib.multi_remove_handle(m, c);
+	(void)lib.multi_cleanup(m);
+	if (stopped)
+		return cni_err_set(err, CNI_ERR_TRY_AGAIN, EINTR, "stopped");
+	if (s.aborted)
+		return cni_err_set(err, CNI_ERR_TRY_AGAIN, ECANCELED, "ended by the reader");
+	if (rc != CURLE_OK) {
+		struct sink none = { 0 };
+		return curl_to_err(rc, x.errbuf, &none, cfg->max_response, err);
+	}
+	if (!s.status)
+		(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &s.status);
+	*ret_status = s.status;
+	return 0;
+}
+
 const struct kube_transport_ops kube_curl_ops = {
 	.exchange = curl_exchange,
+	.stream = curl_stream,
 };

@@ -136,6 +136,9 @@ int kube_http_status_err(long status, const char *body, size_t len, const char *
 	case 409:
 		sys = EBUSY, label = "conflict";
 		break;
+	case 410: /* a resourceVersion or continue token older than the server keeps */
+		sys = ESTALE, label = "expired";
+		break;
 	case 415:
 	case 422:
 		sys = EINVAL, label = status == 415 ? "unsupported media type" : "invalid";
@@ -170,6 +173,21 @@ int kube_exchange(const struct kube_config *cfg, const struct kube_request *req,
 		return r;
 	return ops->exchange(cfg->ops ? cfg->ops_data : NULL, cfg, req, token, timeout_ms, resp,
 			     err);
+}
+
+int kube_stream(const struct kube_config *cfg, const struct kube_request *req, long timeout_ms,
+		int stop_fd, kube_stream_fn on_data, void *u, long *ret_status, struct cni_err *err)
+{
+	const struct kube_transport_ops *ops = cfg->ops ? cfg->ops : &kube_curl_ops;
+	if (!ops->stream)
+		return cni_err_set(err, CNI_ERR_INTERNAL, ENOTSUP, "%s: transport cannot stream",
+				   req->what);
+	_cleanup_(token_freep) char *token = NULL;
+	int r = get_token(cfg, &token, err);
+	if (r < 0)
+		return r;
+	return ops->stream(cfg->ops ? cfg->ops_data : NULL, cfg, req, token, timeout_ms, stop_fd,
+			   on_data, u, ret_status, err);
 }
 
 int kube_request(const struct kube_config *cfg, const struct kube_request *req, char **ret_body,

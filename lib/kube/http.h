@@ -27,6 +27,10 @@ struct kube_response {
 
 void kube_response_done(struct kube_response *resp);
 
+/* Receives a streamed body as it arrives; status is the response's HTTP status. Returns < 0
+ * to end the exchange. */
+typedef int (*kube_stream_fn)(void *u, long status, const char *p, size_t n);
+
 /* Transport seam (tests plug in canned responses). exchange performs exactly one HTTP exchange
  * against cfg->server: on any HTTP response it returns 0 and fills resp (body at most max_response
  * bytes, else -EFBIG); on a transport failure it returns -errno with err set (code 11 for
@@ -38,6 +42,12 @@ struct kube_transport_ops {
 			struct cni_err *err);
 	void (*sleep_ms)(void *data, long ms);
 	long (*now_ms)(void *data);
+	/* One GET whose body goes to on_data as it arrives (a watch). 0 with *ret_status when the
+	 * body ended; code 11 -EINTR as soon as stop_fd (-1: none) is readable, -ECANCELED when
+	 * on_data ended it; else as exchange. NULL: the transport cannot stream. */
+	int (*stream)(void *data, const struct kube_config *cfg, const struct kube_request *req,
+		      const char *token, long timeout_ms, int stop_fd, kube_stream_fn on_data,
+		      void *u, long *ret_status, struct cni_err *err);
 };
 
 /* The libcurl transport (the default when cfg->ops is NULL). */
@@ -58,11 +68,16 @@ int kube_curl_load(struct cni_err *err);
 int kube_exchange(const struct kube_config *cfg, const struct kube_request *req, long timeout_ms,
 		  struct kube_response *resp, struct cni_err *err);
 
+/* kube_exchange's streaming twin (transport's stream op, token read now), for watches. */
+int kube_stream(const struct kube_config *cfg, const struct kube_request *req, long timeout_ms,
+		int stop_fd, kube_stream_fn on_data, void *u, long *ret_status,
+		struct cni_err *err);
+
 /* Perform req with retries (429: up to KUBE_RETRY_429_MAX honouring Retry-After; 5xx: once
  * after KUBE_BACKOFF_5XX_MS), all within cfg->timeout_ms. On 2xx returns 0 and hands the body
  * (NUL-terminated, caller frees) to *ret_body / *ret_len (either may be NULL). Errors, mapped
- * in kube_http_status_err: 404 -ENOENT, 401/403 -EACCES, 409 -EBUSY (code 101); 429, 5xx,
- * connect and timeout failures code 11. */
+ * in kube_http_status_err: 404 -ENOENT, 401/403 -EACCES, 409 -EBUSY, 410 -ESTALE (code 101);
+ * 429, 5xx, connect and timeout failures code 11. */
 int kube_request(const struct kube_config *cfg, const struct kube_request *req, char **ret_body,
 		 size_t *ret_len, struct cni_err *err);
 

@@ -5,8 +5,9 @@
 # paths to ../shared documents). Cite the public source instead (CNI spec section, NPWG spec
 # v1.3 section, device-info spec) or a page in docs/. One real path next to the repository stays
 # allowed, because scripts use it at run time: ../shared/upstream/ (the upstream kubelet and CRI
-# protos the test peers load); and in bench/ only, ../shared/anchors/ (the optional Multus build
-# a benchmark compares with, skipped when absent). The VM tier's runner is tests/vm/runner/plexus-vm.
+# protos the test peers load); and in bench/ and tests/diff/ only, ../shared/anchors/ (the
+# optional Multus and whereabouts builds that benchmarks and differential tests compare with,
+# not run when absent). The VM tier's runner is tests/vm/runner/plexus-vm.
 # Prints "FAIL: file:line: ..." for every citation. Usage: tests/e2e/standalone.sh (no build needed).
 source "$(dirname "$0")/../lib.sh"
 cd "$TOP" || exit 1
@@ -14,7 +15,7 @@ SELF=tests/e2e/standalone.sh
 
 PATTERN='\b(NAD|CNI|PLG|VX|X|IPAM|SR|DP)-[0-9]+\b|CHECKLIST|\b(DESIGN|CONVENTIONS)(\.md)? ?§'
 PATTERN+='|\[(DESIGN|REF)\]|\.\./shared\b(?!/upstream/|/anchors/)'
-# The optional comparison builds, named in benchmark code only.
+# The optional comparison builds, named in benchmark and differential-test code only.
 ANCHORS='\.\./shared/anchors/'
 
 cites() { grep -qP -- "$PATTERN" <<<"$1"; }
@@ -57,7 +58,7 @@ fi
 
 found=$(hits "${scan[@]}")
 nonbench=()
-for f in "${scan[@]}"; do case $f in bench/*) ;; *) nonbench+=("$f") ;; esac; done
+for f in "${scan[@]}"; do case $f in bench/* | tests/diff/*) ;; *) nonbench+=("$f") ;; esac; done
 anchors=$(grep -nIP -- "$ANCHORS" "${nonbench[@]}" /dev/null)
 [ -z "$anchors" ] || found=$(printf '%s\n%s' "$found" "$anchors" | sed '/^$/d')
 if [ -n "$found" ]; then
