@@ -100,7 +100,10 @@ $(B)/bin/plexus-install: $(INSTALL_OBJS) $(LIB)
 
 # ---- apid/: plexus-apid, the node's Kubernetes API relay for the meta-plugin (docs/kube.md) ---
 BINS += $(B)/bin/plexus-apid
-$(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(B)/obj/apid/events.o $(B)/obj/apid/attach.o $(LIB)
+# The reconciler (apid/reclaim.c) links whereabouts' codec, journal and API store.
+APID_WB_OBJS := $(patsubst %,$(B)/obj/whereabouts/%.o,pool range store journal)
+$(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(B)/obj/apid/events.o $(B)/obj/apid/attach.o \
+	$(B)/obj/apid/reclaim.o $(APID_WB_OBJS) $(LIB)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- device-plugin/: plexus-device-plugin, the kubelet device plugin daemon (docs/device-plugin.md)

@@ -16,6 +16,7 @@
 
 #include "apid/attach.h"
 #include "apid/events.h"
+#include "apid/reclaim.h"
 #include "lib/cni/err.h"
 #include "lib/json/json.h"
 #include "lib/kube/config.h"
@@ -61,6 +62,11 @@ static const char usage[] =
 	"                      receive the meta-plugin's attachment reports there (datagrams,\n"
 	"                      mode 0600; default: metrics.sock beside --socket, where the\n"
 	"                      plugin sends them; empty: not at all)\n"
+	"  --whereabouts-reclaim\n"
+	"                      release whereabouts allocations of pods that are gone\n"
+	"                      (docs/ipam-reclaim.md), with --reclaim-grace SECONDS (default\n"
+	"                      300), --reclaim-interval SECONDS (default 60),\n"
+	"                      --reclaim-namespace NS and --node-name NAME (default $NODE_NAME)\n"
 	"  --log-level LEVEL   error|warning|info|debug (default info)\n"
 	"  -h, --help          this text\n"
 	"\n"
@@ -431,7 +437,10 @@ int main(int argc, char **argv)
 	const char *kubeconfig = "", *sock = SOCKET_DEFAULT, *maddr = METRICS_DEFAULT,
 		   *msock = NULL;
 	int64_t workers = WORKERS_DEFAULT, max_clients = CLIENTS_DEFAULT;
-	bool take_over = false;
+	bool take_over = false, reclaim = false;
+	struct apid_reclaim_opts ro = { .grace_s = RECLAIM_GRACE_S_DEFAULT,
+					.interval_s = RECLAIM_INTERVAL_S_DEFAULT,
+					.node = secure_getenv("NODE_NAME") };
 	static const struct option opts[] = {
 		{ "kubeconfig", required_argument, NULL, 'k' },
 		{ "socket", required_argument, NULL, 's' },
@@ -441,6 +450,11 @@ int main(int argc, char **argv)
 		{ "metrics-socket", required_argument, NULL, 'S' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "take-over", no_argument, NULL, 't' },
+		{ "whereabouts-reclaim", no_argument, NULL, 'R' },
+		{ "reclaim-grace", required_argument, NULL, 'G' },
+		{ "reclaim-interval", required_argument, NULL, 'I' },
+		{ "reclaim-namespace", required_argument, NULL, 'N' },
+		{ "node-name", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -489,6 +503,24 @@ int main(int argc, char **argv)
 		case 't':
 			take_over = true;
 			break;
+		case 'R':
+			reclaim = true;
+			break;
+		case 'G':
+		case 'I': {
+			int64_t v;
+			if (parse_count(c == 'G' ? "--reclaim-grace" : "--reclaim-interval", 86400,
+					&v) < 0)
+				return 2;
+			*(c == 'G' ? &ro.grace_s : &ro.interval_s) = (long)v;
+			break;
+		}
+		case 'N':
+			ro.ns = optarg;
+			break;
+		case 'n':
+			ro.node = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -501,6 +533,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "plexus-apid: unexpected argument '%s'\n%s", argv[optind], usage);
 		return 2;
 	}
+	if (reclaim && apid_reclaim_check(&ro) < 0)
+		return 2;
 	struct cni_err e = { 0 };
 	if (kube_config_load(kubeconfig, &cfg, &e) < 0) {
 		log_error("kubernetes client: %s", e.msg);
@@ -529,6 +563,12 @@ int main(int argc, char **argv)
 		msock = msock_default;
 	if (*msock && apid_attach_start(msock, &e) < 0) {
 		log_error("--metrics-socket: %s", e.msg);
+		(void)unlink(sock);
+		return 1;
+	}
+	ro.kubeconfig = kubeconfig;
+	if (reclaim && apid_reclaim_start(&ro, mx.reg, &e) < 0) {
+		log_error("--whereabouts-reclaim: %s", e.msg);
 		(void)unlink(sock);
 		return 1;
 	}

@@ -27,12 +27,15 @@
 #define LEASE_NAME "plexus-whereabouts-reclaim"
 /* Bounds of one round: never a cluster-wide flood. */
 #define POOLS_MAX 1000
-#define TRACK_MAX 10000	  /* candidates whose first sighting is kept */
-#define RELEASES_MAX 50	  /* releases per round; the rest wait for the next one */
-#define PUT_TRIES 5	  /* pool writes per release before it waits for the next round */
-#define OP_MS 10000	  /* one release, its retries and back-offs included */
+#define TRACK_MAX 10000 /* candidates whose first sighting is kept */
+#define RELEASES_MAX 50 /* releases per round; the rest wait for the next one */
+#define PUT_TRIES 5	/* pool writes per release before it waits for the next round */
+#define OP_MS 10000	/* one release, its retries and back-offs included */
 
-enum why { WHY_GONE, WHY_REPLACED };
+enum why {
+	WHY_GONE,
+	WHY_REPLACED
+};
 static const char *const why_label[] = { "pod-gone", "pod-replaced" };
 
 /* One IPPool of this round's LIST. */
@@ -268,7 +271,8 @@ static bool pool_decode(const cJSON *item, struct pool *ret)
 	char base[WB_NAME_MAX];
 	size_t nl = strlen(name), bl;
 	if (wb_pool_name(&ret->r, NULL, base) == 0 && strcmp(base, name) != 0 &&
-	    nl > (bl = strlen(base)) + 1 && !strcmp(name + nl - bl, base) && name[nl - bl - 1] == '-')
+	    nl > (bl = strlen(base)) + 1 && !strcmp(name + nl - bl, base) &&
+	    name[nl - bl - 1] == '-')
 		ret->network_name = xstrndup(name, nl - bl - 1);
 	return true;
 }
@@ -300,8 +304,9 @@ static int list_pods(struct rc *rc, bool all, struct pods *ret, struct cni_err *
 	_cleanup_json_ cJSON *items = NULL;
 	_cleanup_free_ char *rv = NULL;
 	rc->cfg->timeout_ms = rc->timeout_ms;
-	int r = kube_list(rc->cfg, "/api/v1/pods", &(struct kube_selectors){ .field = all ? NULL : field },
-			  0, &items, &rv, err);
+	int r = kube_list(rc->cfg, "/api/v1/pods",
+			  &(struct kube_selectors){ .field = all ? NULL : field }, 0, &items, &rv,
+			  err);
 	if (r < 0)
 		return r;
 	size_t n = (size_t)cJSON_GetArraySize(items);
@@ -387,7 +392,8 @@ static int release_alloc(struct rc *rc, const struct pool *pl, uint64_t offset, 
 			if (p.allocs[i].offset == offset)
 				al = &p.allocs[i];
 		/* Re-read: released by DEL meanwhile, or the address now someone else's. */
-		if (!al || !al->valid || strcmp(al->id, id) != 0 || strcmp(al->ifname, ifname) != 0 ||
+		if (!al || !al->valid || strcmp(al->id, id) != 0 ||
+		    strcmp(al->ifname, ifname) != 0 ||
 		    (podref && strcmp(al->podref, podref) != 0)) {
 			log_debug("reclaim: %s in IPPool '%s' changed since the LIST, kept", ips,
 				  pl->name);
@@ -523,11 +529,11 @@ static void round_run(struct rc *rc, unsigned round)
 		enum why why;
 		/* By UID when the ADD recorded it; else only "no pod of that name" counts. */
 		if (e->pod_uid)
-			why = has(pods.uids, pods.n_uids, e->pod_uid) ? (enum why)-1
+			why = has(pods.uids, pods.n_uids, e->pod_uid)  ? (enum why) - 1
 			      : has(pods.refs, pods.n_refs, e->podref) ? WHY_REPLACED
 								       : WHY_GONE;
 		else if (*e->podref)
-			why = has(pods.refs, pods.n_refs, e->podref) ? (enum why)-1 : WHY_GONE;
+			why = has(pods.refs, pods.n_refs, e->podref) ? (enum why) - 1 : WHY_GONE;
 		else
 			continue;
 		if ((int)why < 0)
@@ -590,7 +596,8 @@ static void *reclaim_thread(void *arg)
 int apid_reclaim_check(const struct apid_reclaim_opts *o)
 {
 	if (!o->node || !*o->node) {
-		fprintf(stderr, "plexus-apid: --whereabouts-reclaim needs --node-name or NODE_NAME\n");
+		fprintf(stderr,
+			"plexus-apid: --whereabouts-reclaim needs --node-name or NODE_NAME\n");
 		return -EINVAL;
 	}
 	if (!kube_dns1123_subdomain(o->node)) {
@@ -599,15 +606,15 @@ int apid_reclaim_check(const struct apid_reclaim_opts *o)
 		return -EINVAL;
 	}
 	if (o->ns && !kube_dns1123_label(o->ns)) {
-		fprintf(stderr, "plexus-apid: --reclaim-namespace: '%.64s' is not a valid namespace\n",
+		fprintf(stderr,
+			"plexus-apid: --reclaim-namespace: '%.64s' is not a valid namespace\n",
 			o->ns);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-int apid_reclaim_start(const struct apid_reclaim_opts *o, struct metrics *reg,
-		       struct cni_err *err)
+int apid_reclaim_start(const struct apid_reclaim_opts *o, struct metrics *reg, struct cni_err *err)
 {
 	struct rc *rc = xcalloc(1, sizeof(*rc));
 	rc->o = *o;
@@ -618,7 +625,7 @@ int apid_reclaim_start(const struct apid_reclaim_opts *o, struct metrics *reg,
 	}
 	rc->timeout_ms = rc->cfg->timeout_ms;
 	(void)snprintf(rc->ns, sizeof(rc->ns), "%s",
-		       o->ns		     ? o->ns
+		       o->ns					   ? o->ns
 		       : rc->cfg->namespace && *rc->cfg->namespace ? rc->cfg->namespace
 								   : WB_NAMESPACE_DEFAULT);
 	rc->a = (struct wb_api){ .cfg = rc->cfg,
@@ -626,15 +633,14 @@ int apid_reclaim_start(const struct apid_reclaim_opts *o, struct metrics *reg,
 				 .seed = (uint64_t)clock_now_us() ^ ((uint64_t)getpid() << 32) };
 	static const char *const why_labels[] = { "reason", NULL };
 	static const char *const round_labels[] = { "result", NULL };
-	rc->released = metrics_family(reg, METRICS_COUNTER, "plexus_apid_whereabouts_released_total",
-				      "whereabouts allocations the reconciler released, by reason",
-				      why_labels, NULL, 0);
+	rc->released = metrics_family(
+		reg, METRICS_COUNTER, "plexus_apid_whereabouts_released_total",
+		"whereabouts allocations the reconciler released, by reason", why_labels, NULL, 0);
 	for (size_t i = 0; i < ARRAY_SIZE(why_label); i++)
 		metrics_add(rc->released, 0, why_label[i]);
-	rc->rounds = metrics_family(reg, METRICS_COUNTER,
-				    "plexus_apid_whereabouts_reclaim_rounds_total",
-				    "Reconciler rounds: done, or skipped because a LIST failed",
-				    round_labels, NULL, 0);
+	rc->rounds = metrics_family(
+		reg, METRICS_COUNTER, "plexus_apid_whereabouts_reclaim_rounds_total",
+		"Reconciler rounds: done, or skipped because a LIST failed", round_labels, NULL, 0);
 	metrics_add(rc->rounds, 0, "done");
 	metrics_add(rc->rounds, 0, "skipped");
 	pthread_t t;
