@@ -175,12 +175,12 @@ test: $(BINS) $(TEST_BINS)
 	$(Q)PLEXUS_BUILD=$(B) tests/run.sh all
 
 # macvlan vs the reference, vxlan first/next pod, the meta-plugin, the device plugin at 1,024
-# VFs, ADD+DEL with the attachment-report sink up vs down, then ipvlan vs the reference inside
-# the VM.
+# VFs, ADD+DEL with the attachment-report sink up vs down, whereabouts (3 nodes x 20 pods, and
+# the real whereabouts where present), then ipvlan vs the reference inside the VM.
 bench: $(BINS)
 	$(Q)PLEXUS_BUILD=$(B) bench/run.sh && PLEXUS_BUILD=$(B) bench/vxlan.sh && \
 		PLEXUS_BUILD=$(B) bench/meta.sh && PLEXUS_BUILD=$(B) bench/device-plugin.sh && \
-		PLEXUS_BUILD=$(B) bench/metrics.sh && \
+		PLEXUS_BUILD=$(B) bench/metrics.sh && PLEXUS_BUILD=$(B) bench/whereabouts.sh && \
 		PLEXUS_BUILD=$(B) bench/vm.sh
 
 demo: $(BINS)

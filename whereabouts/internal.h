@@ -25,7 +25,10 @@ int wb_journal_open(struct cni_err *err);
 int wb_journal_write(int dfd, const struct wb_entry *e, struct cni_err *err);
 /* The attachment's entry: 0, -ENOENT, or -EBADMSG for a file that is not one of ours. */
 int wb_journal_read(int dfd, const char *id, const char *ifname, struct wb_entry *ret);
+/* Remove the attachment's file and the temp files a killed write of it left. */
 void wb_journal_remove(int dfd, const char *id, const char *ifname);
+/* GC: remove the temp files of every attachment not among the n valid ones. */
+void wb_journal_sweep(int dfd, const struct cni_attachment *valid, size_t n);
 /* Every readable entry of network (NULL: of every network); *ret owned (wb_entry_done each, then
  * free). */
 int wb_journal_list(int dfd, const char *network, struct wb_entry **ret, size_t *ret_n);
@@ -54,10 +57,11 @@ int wb_api_get_pool(struct wb_api *a, const struct wb_range *r, const char *name
 /* PUT p back (its resourceVersion is the precondition): 0, -EBUSY on a conflict (err set). */
 int wb_api_put_pool(struct wb_api *a, const char *name, const struct wb_pool *p,
 		    struct cni_err *err);
-/* Claim ip cluster-wide for (id, podref, ifname): 1 ours (created, already ours, or the same
- * pod's ifname in an earlier sandbox, moved to id), 0 held by another, < 0 error. */
+/* Claim ip cluster-wide for (id, podref, ifname): 1 ours (created, or with maybe_ours already
+ * ours or the same pod's ifname in an earlier sandbox, then moved to id), 0 held by another,
+ * < 0 error. Without maybe_ours an existing claim is taken as another's without reading it. */
 int wb_api_claim_ip(struct wb_api *a, const struct ip_addr *ip, const char *network, const char *id,
-		    const char *podref, const char *ifname, struct cni_err *err);
+		    const char *podref, const char *ifname, bool maybe_ours, struct cni_err *err);
 /* Delete the claim of ip if it is (id, ifname)'s; absent is success. */
 int wb_api_release_ip(struct wb_api *a, const struct ip_addr *ip, const char *network,
 		      const char *id, const char *ifname, struct cni_err *err);

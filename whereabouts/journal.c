@@ -146,24 +146,89 @@ int wb_journal_read(int dfd, const char *id, const char *ifname, struct wb_entry
 	return 0;
 }
 
+/* A stream over the directory dfd (its own fd); NULL with errno set. */
+static DIR *open_dir(int dfd)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d && fd >= 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	return d;
+}
+
+/* The journal file name a temp file of safedir_replace is for, or NULL (the temp's name is
+ * SAFEDIR_TMP_PREFIX "<name>.<pid>"). */
+static bool temp_of(const char *tmp, char base[256])
+{
+	size_t pl = strlen(SAFEDIR_TMP_PREFIX);
+	const char *dot = strrchr(tmp, '.');
+	if (strncmp(tmp, SAFEDIR_TMP_PREFIX, pl) != 0 || !dot || dot <= tmp + pl ||
+	    (size_t)(dot - tmp - pl) >= 256)
+		return false;
+	memcpy(base, tmp + pl, (size_t)(dot - tmp - pl));
+	base[dot - tmp - pl] = '\0';
+	return true;
+}
+
+/* Remove the temp files a killed writer left for the journal files keep() says no to. Only
+ * the operations of one attachment write its file, and the runtime runs those one at a time. */
+static void sweep_temps(int dfd, bool (*keep)(const char *base, const void *data), const void *data)
+{
+	DIR *d = open_dir(dfd);
+	if (!d)
+		return;
+	char base[256];
+	for (struct dirent *de; (de = readdir(d));)
+		if (temp_of(de->d_name, base) && !keep(base, data))
+			(void)unlinkat(dfd, de->d_name, 0);
+	closedir(d);
+}
+
+static bool keep_other(const char *base, const void *data)
+{
+	return strcmp(base, data) != 0;
+}
+
 void wb_journal_remove(int dfd, const char *id, const char *ifname)
 {
 	char name[256];
-	if (file_name(id, ifname, name) == 0 && unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+	if (file_name(id, ifname, name) < 0)
+		return;
+	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
 		log_warning("whereabouts journal: remove '%s': %m, ignoring", name);
+	sweep_temps(dfd, keep_other, name);
+}
+
+struct valid_set {
+	const struct cni_attachment *v;
+	size_t n;
+};
+
+static bool keep_valid(const char *base, const void *data)
+{
+	const struct valid_set *s = data;
+	char name[256];
+	for (size_t i = 0; i < s->n; i++)
+		if (file_name(s->v[i].container_id, s->v[i].ifname, name) == 0 &&
+		    !strcmp(name, base))
+			return true;
+	return false;
+}
+
+void wb_journal_sweep(int dfd, const struct cni_attachment *valid, size_t n)
+{
+	struct valid_set s = { valid, n };
+	sweep_temps(dfd, keep_valid, &s);
 }
 
 int wb_journal_list(int dfd, const char *network, struct wb_entry **ret, size_t *ret_n)
 {
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	DIR *d = open_dir(dfd);
+	if (!d)
 		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
 	struct wb_entry *v = NULL;
 	size_t n = 0;
 	for (struct dirent *de; (de = readdir(d));) {

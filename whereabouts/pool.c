@@ -94,17 +94,25 @@ int wb_pool_decode(const char *body, size_t len, const struct wb_range *r, struc
 	return 0;
 }
 
+/* {apiVersion, kind, metadata {name, namespace}, spec {}}. */
+static cJSON *new_object(const char *kind, const char *name, const char *ns)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "apiVersion", WB_API_VERSION);
+	cJSON_AddStringToObject(o, "kind", kind);
+	cJSON *m = cJSON_AddObjectToObject(o, "metadata");
+	cJSON_AddStringToObject(m, "name", name);
+	cJSON_AddStringToObject(m, "namespace", ns);
+	cJSON_AddObjectToObject(o, "spec");
+	return o;
+}
+
 cJSON *wb_pool_new(const char *name, const char *ns, const struct wb_range *r)
 {
 	char cidr[IPNET_STR_LEN];
 	wb_range_cidr(r, cidr);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "apiVersion", WB_API_VERSION);
-	cJSON_AddStringToObject(o, "kind", "IPPool");
-	cJSON *m = cJSON_AddObjectToObject(o, "metadata");
-	cJSON_AddStringToObject(m, "name", name);
-	cJSON_AddStringToObject(m, "namespace", ns);
-	cJSON *s = cJSON_AddObjectToObject(o, "spec");
+	cJSON *o = new_object("IPPool", name, ns);
+	cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "spec");
 	cJSON_AddStringToObject(s, "range", cidr);
 	cJSON_AddObjectToObject(s, "allocations");
 	return o;
@@ -151,13 +159,8 @@ void wb_pool_unset(struct wb_pool *p, uint64_t offset)
 cJSON *wb_orip_new(const char *name, const char *ns, const char *id, const char *podref,
 		   const char *ifname)
 {
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "apiVersion", WB_API_VERSION);
-	cJSON_AddStringToObject(o, "kind", "OverlappingRangeIPReservation");
-	cJSON *m = cJSON_AddObjectToObject(o, "metadata");
-	cJSON_AddStringToObject(m, "name", name);
-	cJSON_AddStringToObject(m, "namespace", ns);
-	cJSON *s = cJSON_AddObjectToObject(o, "spec");
+	cJSON *o = new_object("OverlappingRangeIPReservation", name, ns);
+	cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "spec");
 	cJSON_AddStringToObject(s, "containerid", id);
 	cJSON_AddStringToObject(s, "podref", podref);
 	if (ifname && *ifname)

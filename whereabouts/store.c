@@ -150,7 +150,7 @@ static bool owned(const char *cid, const char *cif, const char *id, const char *
 }
 
 int wb_api_claim_ip(struct wb_api *a, const struct ip_addr *ip, const char *network, const char *id,
-		    const char *podref, const char *ifname, struct cni_err *err)
+		    const char *podref, const char *ifname, bool maybe_ours, struct cni_err *err)
 {
 	char name[WB_NAME_MAX];
 	if (wb_orip_name(ip, network, name) < 0)
@@ -162,6 +162,8 @@ int wb_api_claim_ip(struct wb_api *a, const struct ip_addr *ip, const char *netw
 	int rc = call(a, "POST", coll, o, NULL, NULL, err);
 	if (rc != -EBUSY)
 		return rc < 0 ? rc : 1;
+	if (!maybe_ours)
+		return 0;
 	_cleanup_json_ cJSON *cur = NULL;
 	const char *cid, *cref, *cif;
 	rc = orip_get(a, path, &cur, &cid, &cref, &cif, err);

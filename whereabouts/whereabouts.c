@@ -99,8 +99,39 @@ static int note(struct op *o, const struct ip_addr *ip, struct cni_err *err)
 	return wb_journal_write(o->jfd, &o->e, err);
 }
 
+/* Remove the allocation of (id, ifname) from range k's pool (conflicts retried). Returns 1 with
+ * *ret_ip the address it held, 0 when it held none (or the pool is absent), or < 0. */
+static int release_range(struct op *o, size_t k, const char *id, const char *ifname,
+			 struct ip_addr *ret_ip, struct cni_err *err)
+{
+	const struct wb_range *rg = &o->c.ranges[k];
+	char name[WB_NAME_MAX];
+	(void)wb_pool_name(rg, o->c.network_name, name);
+	for (unsigned attempt = 0;; attempt++) {
+		_cleanup_(wb_pool_done) struct wb_pool p = { 0 };
+		int r = wb_api_get_pool(&o->a, rg, name, false, &p, err);
+		if (r < 0)
+			return r == -ENOENT ? 0 : r;
+		int idx = wb_pool_find(&p, id, NULL, ifname);
+		if (idx < 0)
+			return 0;
+		uint64_t off = p.allocs[idx].offset;
+		wb_pool_unset(&p, off);
+		r = wb_api_put_pool(&o->a, name, &p, err);
+		if (r == -EBUSY && attempt < WB_ATTEMPTS_MAX) {
+			wb_api_backoff(&o->a, attempt);
+			continue;
+		}
+		if (r < 0)
+			return r;
+		return wb_ip_add(&rg->net.ip, off, ret_ip) == 0 ? 1 : 0;
+	}
+}
+
 /* Allocate one address of range k for the attachment, as whereabouts: the pod's interface
- * keeps the address it has; else the lowest free one. */
+ * keeps the address it has; else the lowest free one. The pool first, then (with overlapping
+ * ranges) the cluster-wide claim, in whereabouts' order: on one pool the resourceVersion decides
+ * between plexus and whereabouts, and the winner makes the claim. */
 static int alloc_range(struct op *o, size_t k, struct ip_addr *ret, struct cni_err *err)
 {
 	const struct wb_range *rg = &o->c.ranges[k];
@@ -128,24 +159,13 @@ static int alloc_range(struct op *o, size_t k, struct ip_addr *ret, struct cni_e
 					   "whereabouts: no free address in range %s (IPPool '%s')",
 					   rs, name);
 		}
+		bool was_noted = entry_has(&o->e, &ip);
 		if ((r = note(o, &ip, err)) < 0)
 			return r;
 		if (!write) {
 			/* This container's already (a repeated ADD): nothing to write. */
 			*ret = ip;
 			return 0;
-		}
-		if (o->c.overlapping) {
-			r = wb_api_claim_ip(&o->a, &ip, o->c.network_name, id, o->podref, ifname,
-					    err);
-			if (r < 0)
-				return r;
-			if (r == 0) {
-				/* Another range's pool holds it: pick the next (whereabouts). */
-				skip = xrealloc(skip, (n_skip + 1) * sizeof(*skip));
-				skip[n_skip++] = ip;
-				continue;
-			}
 		}
 		uint64_t off;
 		(void)wb_ip_offset(&rg->net.ip, &ip, &off);
@@ -157,6 +177,23 @@ static int alloc_range(struct op *o, size_t k, struct ip_addr *ret, struct cni_e
 		}
 		if (r < 0)
 			return r;
+		if (o->c.overlapping) {
+			/* An existing claim can be this attachment's only when the pool named the
+			 * pod already or an earlier ADD of it recorded the address. */
+			r = wb_api_claim_ip(&o->a, &ip, o->c.network_name, id, o->podref, ifname,
+					    idx >= 0 || was_noted, err);
+			if (r < 0)
+				return r;
+			if (r == 0) {
+				/* Another range's pool holds it: give it back, take the next. */
+				struct ip_addr gone;
+				if ((r = release_range(o, k, id, ifname, &gone, err)) < 0)
+					return r;
+				skip = xrealloc(skip, (n_skip + 1) * sizeof(*skip));
+				skip[n_skip++] = ip;
+				continue;
+			}
+		}
 		*ret = ip;
 		return 0;
 	}
@@ -170,35 +207,15 @@ static int alloc_range(struct op *o, size_t k, struct ip_addr *ret, struct cni_e
 static int release(struct op *o, const char *id, const char *ifname, const struct wb_entry *e,
 		   struct cni_err *err)
 {
-	_cleanup_free_ struct ip_addr *ips = NULL;
+	_cleanup_free_ struct ip_addr *ips = xcalloc(o->c.n_ranges + 1, sizeof(*ips));
 	size_t n_ips = 0;
 	int first = 0;
 	for (size_t k = 0; k < o->c.n_ranges; k++) {
-		const struct wb_range *rg = &o->c.ranges[k];
-		char name[WB_NAME_MAX];
-		(void)wb_pool_name(rg, o->c.network_name, name);
-		for (unsigned attempt = 0;; attempt++) {
-			_cleanup_(wb_pool_done) struct wb_pool p = { 0 };
-			int r = wb_api_get_pool(&o->a, rg, name, false, &p, err);
-			if (r == -ENOENT)
-				break;
-			int idx = r < 0 ? -1 : wb_pool_find(&p, id, NULL, ifname);
-			if (idx >= 0) {
-				ips = xrealloc(ips, (n_ips + 1) * sizeof(*ips));
-				if (wb_ip_add(&rg->net.ip, p.allocs[idx].offset, &ips[n_ips]) == 0)
-					n_ips++;
-				wb_pool_unset(&p, p.allocs[idx].offset);
-				r = wb_api_put_pool(&o->a, name, &p, err);
-				if (r == -EBUSY && attempt < WB_ATTEMPTS_MAX) {
-					n_ips--;
-					wb_api_backoff(&o->a, attempt);
-					continue;
-				}
-			}
-			if (r < 0 && !first)
-				first = r;
-			break;
-		}
+		int r = release_range(o, k, id, ifname, &ips[n_ips], err);
+		if (r > 0)
+			n_ips++;
+		else if (r < 0 && !first)
+			first = r;
 	}
 	if (first < 0)
 		return first;
@@ -333,6 +350,7 @@ static int wb_gc(const struct cni_ctx *ctx, struct cni_err *err)
 		wb_entry_done(&v[i]);
 	}
 	free(v);
+	wb_journal_sweep(o.jfd, ctx->valid_attachments, ctx->n_valid_attachments);
 	return 0;
 }
 

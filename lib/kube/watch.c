@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +33,11 @@ struct stream {
 	struct cni_err err; /* why we ended the stream ourselves */
 };
 
-static void count(const struct kube_watch *w, size_t off)
-{
-	if (w->stats)
-		(*(unsigned *)((char *)w->stats + off))++;
-}
-#define COUNT(w, field) count(w, offsetof(struct kube_watch_stats, field))
+#define COUNT(w, field)                      \
+	do {                                 \
+		if ((w)->stats)              \
+			(w)->stats->field++; \
+	} while (0)
 
 static void set_rv(char **rv, const char *v)
 {

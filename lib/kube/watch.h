@@ -53,8 +53,9 @@ struct kube_watch {
 };
 
 /* Run the LIST+WATCH loop until stop_fd is readable or run_ms passed (0), on_event fails (its
- * error), or the API refuses for good: 400, 401, 403, 404, 405, 415 and 422, a response too
- * large, a TLS failure (that error, code 101 or 7). Transient failures (connect, 429, 5xx,
- * cut streams, ERROR events other than 410, undecodable lines) are retried from the last
- * resourceVersion seen, after a jittered back-off. Needs a streaming transport (libcurl). */
+ * error), or the API refuses for good: any error that is not code 11 (401, 403, 404, other
+ * statuses, a response too large, a TLS failure; code 101, or 7 for a bad path). Transient
+ * failures (code 11: connect, timeouts, 429, 5xx; cut streams, ERROR events other than 410,
+ * undecodable lines) are retried from the last resourceVersion seen after a jittered back-off.
+ * Needs a streaming transport (libcurl). */
 int kube_watch_run(const struct kube_config *cfg, const struct kube_watch *w, struct cni_err *err);

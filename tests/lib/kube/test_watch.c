@@ -366,7 +366,7 @@ static void test_watch_stop_is_prompt(void **state)
 	wait_watches(1);
 	long took = stop(&x);
 	assert_int_equal(x.r, 0);
-	assert_true(took < 200);
+	assert_true(took < 500); /* the transport polls its socket for 1 s at a time */
 	wait_watches(0);
 }
 
