@@ -22,15 +22,12 @@
 #include "lib/util/log.h"
 #include "whereabouts/internal.h"
 
-#define WB_PATH "/apis/" WB_API_VERSION "/namespaces/"
-#define LEASE_PATH "/apis/coordination.k8s.io/v1/namespaces/"
 #define LEASE_NAME "plexus-whereabouts-reclaim"
 /* Bounds of one round: never a cluster-wide flood. */
 #define POOLS_MAX 1000
 #define TRACK_MAX 10000 /* candidates whose first sighting is kept */
 #define RELEASES_MAX 50 /* releases per round; the rest wait for the next one */
 #define PUT_TRIES 5	/* pool writes per release before it waits for the next round */
-#define OP_MS 10000	/* one release, its retries and back-offs included */
 
 enum why {
 	WHY_GONE,
@@ -64,10 +61,10 @@ struct pods {
 
 struct rc {
 	struct apid_reclaim_opts o;
-	struct kube_config *cfg; /* owned: wb_api calls change its timeout */
+	struct kube_config *cfg; /* owned */
 	long timeout_ms;
 	char ns[WB_NAME_MAX];
-	struct wb_api a;
+	uint64_t seed;	    /* back-off jitter */
 	struct cand *track; /* sorted by key: the candidates of the last round */
 	size_t n_track;
 	/* The Lease as last seen when another node held it, and when it changed (local clock:
@@ -123,12 +120,6 @@ static void entries_free(struct wb_entry *v, size_t n)
 	free(v);
 }
 
-/* A fresh budget for one operation of the whereabouts client. */
-static void op_begin(struct rc *rc)
-{
-	rc->a.deadline_ms = clock_now_ms() + OP_MS;
-}
-
 static int request(struct rc *rc, const char *method, const char *path, const cJSON *body,
 		   char **ret, size_t *ret_len, struct cni_err *err)
 {
@@ -182,18 +173,38 @@ static cJSON *lease_new(struct rc *rc)
 	return o;
 }
 
+/* One path and one verb per function: tests/crds/check_manifests.py matches them to RBAC. */
+static int lease_get(struct rc *rc, char **ret, size_t *ret_len, struct cni_err *err)
+{
+	_cleanup_free_ char *path = xasprintf(
+		"/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s", rc->ns, LEASE_NAME);
+	return request(rc, "GET", path, NULL, ret, ret_len, err);
+}
+
+static int lease_create(struct rc *rc, const cJSON *o, struct cni_err *err)
+{
+	_cleanup_free_ char *path =
+		xasprintf("/apis/coordination.k8s.io/v1/namespaces/%s/leases", rc->ns);
+	return request(rc, "POST", path, o, NULL, NULL, err);
+}
+
+static int lease_put(struct rc *rc, const cJSON *o, struct cni_err *err)
+{
+	_cleanup_free_ char *path = xasprintf(
+		"/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s", rc->ns, LEASE_NAME);
+	return request(rc, "PUT", path, o, NULL, NULL, err);
+}
+
 /* Whether this node holds the Lease now (created, renewed or taken over when it expired). */
 static bool lease_hold(struct rc *rc)
 {
 	struct cni_err err = { 0 };
-	_cleanup_free_ char *coll = xasprintf(LEASE_PATH "%s/leases", rc->ns);
-	_cleanup_free_ char *path = xasprintf("%s/" LEASE_NAME, coll);
 	_cleanup_free_ char *body = NULL;
 	size_t len = 0;
-	int r = request(rc, "GET", path, NULL, &body, &len, &err);
+	int r = lease_get(rc, &body, &len, &err);
 	if (r == -ENOENT) {
 		_cleanup_json_ cJSON *o = lease_new(rc);
-		r = request(rc, "POST", coll, o, NULL, NULL, &err);
+		r = lease_create(rc, o, &err);
 		if (r < 0 && r != -EBUSY)
 			log_warning("reclaim: creating Lease '%s': %s", LEASE_NAME, err.msg);
 		return r == 0;
@@ -240,7 +251,7 @@ static bool lease_hold(struct rc *rc)
 	if (rv)
 		cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(next, "metadata"),
 					"resourceVersion", rv);
-	r = request(rc, "PUT", path, next, NULL, NULL, &err);
+	r = lease_put(rc, next, &err);
 	if (r < 0 && r != -EBUSY)
 		log_warning("reclaim: writing Lease '%s': %s", LEASE_NAME, err.msg);
 	return r == 0;
@@ -279,7 +290,8 @@ static bool pool_decode(const cJSON *item, struct pool *ret)
 
 static int list_pools(struct rc *rc, struct pool **ret, size_t *ret_n, struct cni_err *err)
 {
-	_cleanup_free_ char *path = xasprintf(WB_PATH "%s/ippools", rc->ns);
+	_cleanup_free_ char *path =
+		xasprintf("/apis/whereabouts.cni.cncf.io/v1alpha1/namespaces/%s/ippools", rc->ns);
 	_cleanup_json_ cJSON *items = NULL;
 	_cleanup_free_ char *rv = NULL;
 	rc->cfg->timeout_ms = rc->timeout_ms;
@@ -341,7 +353,9 @@ static int release_orip(struct rc *rc, const struct ip_addr *ip, const char *net
 	if (wb_orip_name(ip, network_name, name) < 0)
 		return 0;
 	_cleanup_free_ char *path =
-		xasprintf(WB_PATH "%s/overlappingrangeipreservations/%s", rc->ns, name);
+		xasprintf("/apis/whereabouts.cni.cncf.io/v1alpha1/namespaces/%s/"
+			  "overlappingrangeipreservations/%s",
+			  rc->ns, name);
 	_cleanup_free_ char *body = NULL;
 	size_t len = 0;
 	int r = request(rc, "GET", path, NULL, &body, &len, err);
@@ -369,6 +383,40 @@ static int release_orip(struct rc *rc, const struct ip_addr *ip, const char *net
 	return r;
 }
 
+static int pool_get(struct rc *rc, const struct pool *pl, struct wb_pool *ret, struct cni_err *err)
+{
+	_cleanup_free_ char *path =
+		xasprintf("/apis/whereabouts.cni.cncf.io/v1alpha1/namespaces/%s/ippools/%s", rc->ns,
+			  pl->name);
+	_cleanup_free_ char *body = NULL;
+	size_t len = 0;
+	int r = request(rc, "GET", path, NULL, &body, &len, err);
+	return r < 0 ? r : wb_pool_decode(body, len, &pl->r, ret, err);
+}
+
+/* PUT p back on the resourceVersion it was read at: -EBUSY when it changed meanwhile. */
+static int pool_put(struct rc *rc, const struct pool *pl, const struct wb_pool *p,
+		    struct cni_err *err)
+{
+	_cleanup_free_ char *path =
+		xasprintf("/apis/whereabouts.cni.cncf.io/v1alpha1/namespaces/%s/ippools/%s", rc->ns,
+			  pl->name);
+	return request(rc, "PUT", path, p->obj, NULL, NULL, err);
+}
+
+/* A jittered pause after conflict n (xorshift64: jitter only, not a secret). */
+static void backoff(struct rc *rc, unsigned n)
+{
+	rc->seed ^= rc->seed << 13;
+	rc->seed ^= rc->seed >> 7;
+	rc->seed ^= rc->seed << 17;
+	long cap = 10L << n;
+	long ms = cap / 2 + (long)(rc->seed % (uint64_t)cap);
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 /* Release the allocation at offset of pool pl if it is still (id, podref, ifname)'s (podref
  * NULL: any): 1 released, 0 not there any more, < 0 error. */
 static int release_alloc(struct rc *rc, const struct pool *pl, uint64_t offset, const char *id,
@@ -379,10 +427,9 @@ static int release_alloc(struct rc *rc, const struct pool *pl, uint64_t offset, 
 	if (wb_ip_add(&pl->r.net.ip, offset, &ip) < 0)
 		return 0;
 	format_ip(&ip, ips);
-	op_begin(rc);
 	for (unsigned attempt = 0; attempt < PUT_TRIES; attempt++) {
 		_cleanup_(wb_pool_done) struct wb_pool p = { 0 };
-		int r = wb_api_get_pool(&rc->a, &pl->r, pl->name, false, &p, err);
+		int r = pool_get(rc, pl, &p, err);
 		if (r == -ENOENT)
 			return 0;
 		if (r < 0)
@@ -401,9 +448,9 @@ static int release_alloc(struct rc *rc, const struct pool *pl, uint64_t offset, 
 		}
 		_cleanup_free_ char *ref = xstrdup(al->podref);
 		wb_pool_unset(&p, offset);
-		r = wb_api_put_pool(&rc->a, pl->name, &p, err);
+		r = pool_put(rc, pl, &p, err);
 		if (r == -EBUSY) {
-			wb_api_backoff(&rc->a, attempt);
+			backoff(rc, attempt);
 			continue;
 		}
 		if (r < 0)
@@ -628,9 +675,7 @@ int apid_reclaim_start(const struct apid_reclaim_opts *o, struct metrics *reg, s
 		       o->ns					   ? o->ns
 		       : rc->cfg->namespace && *rc->cfg->namespace ? rc->cfg->namespace
 								   : WB_NAMESPACE_DEFAULT);
-	rc->a = (struct wb_api){ .cfg = rc->cfg,
-				 .ns = rc->ns,
-				 .seed = (uint64_t)clock_now_us() ^ ((uint64_t)getpid() << 32) };
+	rc->seed = ((uint64_t)clock_now_us() ^ ((uint64_t)getpid() << 32)) | 1;
 	static const char *const why_labels[] = { "reason", NULL };
 	static const char *const round_labels[] = { "result", NULL };
 	rc->released = metrics_family(
