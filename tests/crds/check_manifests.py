@@ -27,6 +27,8 @@ KINDS = {
     "DaemonSet": ("apps/v1", True),
     "ClusterRole": ("rbac.authorization.k8s.io/v1", False),
     "ClusterRoleBinding": ("rbac.authorization.k8s.io/v1", False),
+    "Role": ("rbac.authorization.k8s.io/v1", True),
+    "RoleBinding": ("rbac.authorization.k8s.io/v1", True),
     "NetworkAttachmentDefinition": ("k8s.cni.cncf.io/v1", True),
 }
 BUILTIN_TYPES = {"macvlan", "ipvlan", "vxlan", "sriov"}
@@ -237,15 +239,21 @@ def code_api_calls():
     for f in files:
         text = open(f).read()
         # One function body at a time: the path and the method are set in the same function.
+        # Adjacent string literals are one string (clang-format splits long paths).
+        text = re.sub(r'"\s*\n\s*"', "", text)
         for body in re.split(r"\n}\n", text):
             paths = re.findall(r'"(/apis?/[^"]*)"', body)
             if not paths:
                 continue
             methods = set(re.findall(r'\.method\s*=\s*"([A-Z]+)"', body))
+            methods |= set(re.findall(r'\brequest\(\w+,\s*"([A-Z]+)"', body))
+            if "kube_list(" in body:
+                methods.add("LIST")
             if not methods and "kube_get_object(" in body:
                 methods = {"GET"}
             for path in paths:
                 m = re.match(r"^/api/v1/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
+                    re.match(r"^/api/v1/([a-z-]+)()()$", path) or \
                     re.match(r"^/apis/([a-z0-9.-]+)/v[0-9a-z]+/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path)
                 if not m:
                     calls.add(("?", path, "?"))
@@ -257,7 +265,7 @@ def code_api_calls():
                 if sub:
                     res += sub
                 for meth in methods or {"?"}:
-                    verb = {"GET": "get" if named else "list", "PATCH": "patch", "PUT": "update",
+                    verb = {"GET": "get" if named else "list", "LIST": "list", "PATCH": "patch", "PUT": "update",
                             "POST": "create", "DELETE": "delete"}.get(meth, "?")
                     calls.add((group, res, verb))
     return calls
@@ -283,6 +291,20 @@ def check_rbac(docs):
             for res in r.get("resources") or []:
                 for v in r.get("verbs") or []:
                     granted.add((g, res, v))
+    # Namespaced grants (a Lease in one namespace) come from Roles bound to the same account.
+    role_names = {(d.get("roleRef") or {}).get("name") for _, d in docs
+                  if d.get("kind") == "RoleBinding" and (d.get("roleRef") or {}).get("kind") == "Role"}
+    for _, d in docs:
+        if d.get("kind") != "Role" or (d.get("metadata") or {}).get("name") not in role_names:
+            continue
+        for r in d.get("rules") or []:
+            for x in ("apiGroups", "resources", "verbs"):
+                if "*" in (r.get(x) or []):
+                    errs.append(f"wildcard in Role {x}")
+            for g in r.get("apiGroups") or []:
+                for res in r.get("resources") or []:
+                    for v in r.get("verbs") or []:
+                        granted.add((g, res, v))
     missing = calls - granted
     extra = granted - calls - set(RBAC_EXTRA)
     if missing:
