@@ -590,7 +590,8 @@ static void round_run(struct rc *rc, unsigned round)
 				   e->pod_uid ? e->pod_uid : e->podref),
 			 (struct cand){ .pool = -1, .entry = (ssize_t)i, .why = why });
 	}
-	qsort(next, n_next, sizeof(*next), cmp_cand);
+	if (n_next)
+		qsort(next, n_next, sizeof(*next), cmp_cand);
 	cands_free(rc->track, rc->n_track);
 	rc->track = next;
 	rc->n_track = n_next;

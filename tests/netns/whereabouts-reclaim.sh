@@ -33,7 +33,7 @@ LEASE=$(jq -cn '{apiVersion:"coordination.k8s.io/v1",kind:"Lease",metadata:{name
 	for p in live:u-live sts-0:u-old down:u-down; do mkpod "${p%%:*}" "${p#*:}"; echo ,; done
 	echo "$LEASE]}"
 } >"$TMP/state.json"
-api_fixture "$NODE" "$TMP" "$TOKEN" 90
+api_fixture "$NODE" "$TMP" "$TOKEN" 150
 t_proc "$API_PID"
 [ -n "$PORT" ] || { fail "whereabouts-reclaim: the API server fixture did not start"; exit 1; }
 
@@ -110,10 +110,13 @@ wait_rounds 1
 T1=$(date +%s)
 check "whereabouts-reclaim: right after the LIST works again, the replaced sandbox is kept (grace)" holds c-old
 wait_gone c-down
+check "whereabouts-reclaim: the gone pod's allocation is released within 20 s" test $? = 0
 check "whereabouts-reclaim: the DEL made while the API was down is finished" bash -c "! grep -lq c-down '$JDIR'/*.json 2>/dev/null"
 check "whereabouts-reclaim: ... its allocation released" not holds c-down
 check "whereabouts-reclaim: ... and its reservation deleted" test "$(orip_of c-down)" = 0
 wait_gone c-old
+gone=$?
+check "whereabouts-reclaim: the replaced sandbox's allocation is released within 20 s" test $gone = 0
 check "whereabouts-reclaim: ... not before the grace period" test $(($(date +%s) - T1)) -ge $((GRACE - 1))
 check "whereabouts-reclaim: the old sandbox of the recreated pod (old UID) is released" not holds c-old
 check "whereabouts-reclaim: ... with reason pod-replaced in the log" grep -q "released .* container 'c-old'.*replaced" "$ALOG"
@@ -151,6 +154,8 @@ ok=0
 for i in $(seq 10); do [ "$(cat "$TMP/rc.$i")" = 0 ] && ok=$((ok + 1)); done
 check "whereabouts-reclaim: ten concurrent ADDs succeed" test $ok = 10
 wait_gone c-wb
+gone=$?
+check "whereabouts-reclaim: the whereabouts-made allocation of a gone pod is released within 20 s" test $gone = 0
 check "whereabouts-reclaim: the whereabouts-made allocation of a gone pod is released after the grace" \
 	test $(($(date +%s) - T2)) -ge $((GRACE - 1))
 check "whereabouts-reclaim: ... logged with its pod and address" grep -q "released 10.77.0.200 of IPPool '10.77.0.0-24' (pod 'default/wb-gone', container 'c-wb'" "$ALOG"
@@ -159,6 +164,8 @@ n=$(api "$POOL" | jq '[.spec.allocations[] | select(.id | startswith("c-p"))] | 
 check "whereabouts-reclaim: every concurrent live allocation is still there ($n of 10)" test "$n" = 10
 check "whereabouts-reclaim: the live pod's allocation is kept to the end" holds c-live
 check "whereabouts-reclaim: the recreated pod's allocation is kept to the end" holds c-new
+check "whereabouts-reclaim: the daemon ran to the end" kill -0 "$APID_PID"
+check "whereabouts-reclaim: no sanitizer report" not grep -q 'runtime error\|Sanitizer' "$ALOG"
 kill "$APID_PID" && wait "$APID_PID" 2>/dev/null
 # What the reconciler said, for the log of this run.
 grep -v ' debug ' "$ALOG" | sed 's/^/    apid| /'
