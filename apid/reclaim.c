@@ -123,18 +123,8 @@ static void entries_free(struct wb_entry *v, size_t n)
 static int request(struct rc *rc, const char *method, const char *path, const cJSON *body,
 		   char **ret, size_t *ret_len, struct cni_err *err)
 {
-	_cleanup_free_ char *text = body ? json_print(body) : NULL;
-	_cleanup_free_ char *what = xasprintf("%s %s", method, path);
-	struct kube_request req = {
-		.method = method,
-		.path = path,
-		.content_type = text ? "application/json" : NULL,
-		.body = text,
-		.body_len = text ? strlen(text) : 0,
-		.what = what,
-	};
 	rc->cfg->timeout_ms = rc->timeout_ms;
-	return kube_request(rc->cfg, &req, ret, ret_len, err);
+	return kube_request_json(rc->cfg, method, path, body, ret, ret_len, err);
 }
 
 /* ---- the Lease: one node runs the cluster part ----------------------------------------- */
