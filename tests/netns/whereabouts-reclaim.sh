@@ -55,7 +55,7 @@ ALOG=$TMP/apid.log
 APID_PID=
 start_apid() {
 	ip netns exec "$NODE" env PLEXUS_WHEREABOUTS_DIR="$JDIR" "$BIN/plexus-apid" --kubeconfig "$TMP/kubeconfig" \
-		--socket "$TMP/run/api.sock" --metrics-address "" --metrics-socket "" --whereabouts-reclaim \
+		--socket "$TMP/run/api.sock" --metrics-address 127.0.0.1:9453 --metrics-socket "" --whereabouts-reclaim \
 		--reclaim-grace $GRACE --reclaim-interval 1 --node-name n1 --log-level debug 2>>"$ALOG" &
 	APID_PID=$!
 	t_proc "$APID_PID"
@@ -72,12 +72,22 @@ not() { ! "$@"; }
 wait_gone() { for _ in $(seq 200); do holds "$1" || return 0; sleep 0.1; done; return 1; }
 
 # ---- usage ---------------------------------------------------------------------------------------
-out=$("$BIN/plexus-apid" --whereabouts-reclaim --socket "$TMP/x.sock" 2>&1 </dev/null)
-rc=$?
+# usage OUTPUT_PATTERN ARGS...: plexus-apid ARGS exits 2 and says OUTPUT_PATTERN.
+usage() {
+	local want=$1 out rc
+	shift
+	out=$(env -u NODE_NAME "$BIN/plexus-apid" --socket "$TMP/x.sock" "$@" 2>&1 </dev/null)
+	rc=$?
+	[ "$rc" = 2 ] && grep -q -- "$want" <<<"$out"
+}
 check "whereabouts-reclaim: without a node name it is a usage error naming the flag" \
-	bash -c "[ $rc = 2 ] && grep -q -- '--node-name' <<<'$out'"
-out=$("$BIN/plexus-apid" --whereabouts-reclaim --node-name n1 --reclaim-grace 0 2>&1)
-check "whereabouts-reclaim: --reclaim-grace 0 is a usage error" bash -c "[ $? = 2 ] && grep -q 'reclaim-grace' <<<'$out'"
+	usage 'needs --node-name' --whereabouts-reclaim
+check "whereabouts-reclaim: --reclaim-grace 0 is a usage error" \
+	usage 'reclaim-grace: must be 1-86400' --whereabouts-reclaim --node-name n1 --reclaim-grace 0
+check "whereabouts-reclaim: a node name that is no object name is a usage error" \
+	usage "not a valid node name" --whereabouts-reclaim --node-name 'N1/x'
+check "whereabouts-reclaim: a bad --reclaim-namespace is a usage error" \
+	usage "not a valid namespace" --whereabouts-reclaim --node-name n1 --reclaim-namespace 'a.b'
 
 # ---- phase A: another node holds the Lease; this node's journal only ----------------------------
 wb ADD c-live net1 live u-live && L1=$RC
@@ -164,6 +174,14 @@ n=$(api "$POOL" | jq '[.spec.allocations[] | select(.id | startswith("c-p"))] | 
 check "whereabouts-reclaim: every concurrent live allocation is still there ($n of 10)" test "$n" = 10
 check "whereabouts-reclaim: the live pod's allocation is kept to the end" holds c-live
 check "whereabouts-reclaim: the recreated pod's allocation is kept to the end" holds c-new
+ip netns exec "$NODE" curl -s http://127.0.0.1:9453/metrics >"$TMP/metrics"
+sample() { awk -v s="$1" '$1 == s { v = $2 } END { print v == "" ? "none" : v }' "$TMP/metrics"; }
+check "whereabouts-reclaim: metrics: 2 released because the pod was gone" \
+	test "$(sample 'plexus_apid_whereabouts_released_total{reason="pod-gone"}')" = 2
+check "whereabouts-reclaim: metrics: 1 released because the pod was replaced" \
+	test "$(sample 'plexus_apid_whereabouts_released_total{reason="pod-replaced"}')" = 1
+check "whereabouts-reclaim: metrics: the failed LISTs counted as skipped rounds" \
+	test "$(sample 'plexus_apid_whereabouts_reclaim_rounds_total{result="skipped"}')" -ge 6
 check "whereabouts-reclaim: the daemon ran to the end" kill -0 "$APID_PID"
 check "whereabouts-reclaim: no sanitizer report" not grep -q 'runtime error\|Sanitizer' "$ALOG"
 kill "$APID_PID" && wait "$APID_PID" 2>/dev/null
