@@ -274,10 +274,13 @@ static void xfer_done(struct xfer *x)
 	curl_slist_free_allp(&x->hdrs);
 }
 
-/* Every option but the body sink: verified TLS only, no redirects, no proxy, timeouts. */
+/* Every option but the body sink: verified TLS only, no redirects, no proxy, timeouts. c may be
+ * NULL (a failed curl_easy_init): ENOMEM. */
 static int set_options(CURL *c, const struct kube_config *cfg, const struct kube_request *req,
 		       const char *token, long timeout_ms, struct xfer *x, struct cni_err *err)
 {
+	if (!c)
+		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "curl_easy_init failed");
 	int r = build_headers(req, token, &x->hdrs, err);
 	if (r < 0)
 		return r;
@@ -338,8 +341,6 @@ static int curl_exchange(void *data, const struct kube_config *cfg, const struct
 	} else
 		lib.easy_reset(shared);
 	CURL *c = shared;
-	if (!c)
-		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "curl_easy_init failed");
 	_cleanup_(xfer_done) struct xfer x = { 0 };
 	r = set_options(c, cfg, req, token, timeout_ms, &x, err);
 	if (r < 0)
@@ -418,8 +419,6 @@ static int curl_stream(void *data, const struct kube_config *cfg, const struct k
 	if (fd_readable(stop_fd))
 		return cni_err_set(err, CNI_ERR_TRY_AGAIN, EINTR, "stopped");
 	_cleanup_(easy_cleanupp) CURL *c = curl_easy_init();
-	if (!c)
-		return cni_err_set(err, CNI_ERR_INTERNAL, ENOMEM, "curl_easy_init failed");
 	_cleanup_(xfer_done) struct xfer x = { 0 };
 	r = set_options(c, cfg, req, token, timeout_ms, &x, err);
 	if (r < 0)

@@ -69,10 +69,14 @@ static int handle_line(struct stream *st, const char *line, size_t len)
 			st->expired = true;
 			return -1;
 		}
+		/* The code is the server's word: only an HTTP status is taken as one. */
+		long c =
+			cJSON_IsNumber(code) && code->valuedouble >= 100 && code->valuedouble <= 599
+				? (long)code->valuedouble
+				: 500;
 		_cleanup_free_ char *status = json_print(obj);
 		st->failed = true;
-		(void)kube_http_status_err(cJSON_IsNumber(code) ? (long)code->valuedouble : 500,
-					   status, strlen(status), st->w->path, &st->err);
+		(void)kube_http_status_err(c, status, strlen(status), st->w->path, &st->err);
 		st->err.code = CNI_ERR_TRY_AGAIN;
 		return -1;
 	}
