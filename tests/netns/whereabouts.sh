@@ -150,6 +150,32 @@ check "macvlan with whereabouts in-process: net1 has the allocated address" \
 cni_exec "$BIN/plexus-macvlan" DEL "$MV" "$PODNS" net1 cid-mv CNI_ARGS="K8S_POD_NAMESPACE=default;K8S_POD_NAME=mv-0" PLEXUS_WHEREABOUTS_DIR="$WBDIR"
 check "macvlan DEL releases it" [ "$RC" = 0 -a "$(allocs 10.69.0.0-24)" = 0 ]
 
+# ---- in-process in the meta-plugin, from a NAD -------------------------------------------------
+WBNAD=$(jq -cn --arg k "$TMP/kubeconfig" '{cniVersion:"1.0.0",name:"wbnad",type:"macvlan",master:"eth9",
+	mode:"bridge",ipam:{type:"whereabouts",range:"10.71.0.0/24",kubernetes:{kubeconfig:$k}}}')
+{
+	echo '{"kind":"List","items":['
+	nad kube-system cluster "$(mv_conf cluster "$TMP/ipam-cluster" 10.231.0.0/24)"; echo ,
+	nad default wbnad "$WBNAD"; echo ,
+	pod wbpod wbnad
+	echo ']}'
+} | ip netns exec "$NODE" curl -sk -X PUT "https://127.0.0.1:$PORT/_fixture/objects" -d @- >/dev/null
+META=$(jq -cn --arg k "$TMP/kubeconfig" --arg t "$TMP" '{cniVersion:"1.0.0",name:"plexus-net",
+	type:"plexus",kubeconfig:$k,clusterNetwork:"cluster",cniDir:($t + "/cache"),
+	tenantPolicy:{hostPathRoots:{dataDir:[$t],kubeconfig:[$t]}}}')
+new_pod
+cni_exec "$BIN/plexus" ADD "$META" "$PODNS" eth0 cid-meta PLEXUS_RUN_DIR="$TMP/run" \
+	CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=wbpod;K8S_POD_UID=$(uid wbpod)" \
+	PLEXUS_WHEREABOUTS_DIR="$WBDIR"
+check "the meta-plugin: a whereabouts NAD runs in-process, net1 has its address" \
+	eval '[ "$RC" = 0 ] && ip -n "$POD" -4 -o addr show net1 | grep -q "inet 10.71.0.1/24"'
+check "... allocated to the pod's net1 in the pool" \
+	test "$(obj IPPool 10.71.0.0-24 | jq -c '.spec.allocations["1"] | [.podref, .ifname]')" = '["default/wbpod","net1"]'
+cni_exec "$BIN/plexus" DEL "$META" "$PODNS" eth0 cid-meta PLEXUS_RUN_DIR="$TMP/run" \
+	CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=wbpod;K8S_POD_UID=$(uid wbpod)" \
+	PLEXUS_WHEREABOUTS_DIR="$WBDIR"
+check "... and its DEL releases it" [ "$RC" = 0 -a "$(allocs 10.71.0.0-24)" = 0 ]
+
 # ---- through the plexus-apid relay ----------------------------------------------------------
 SOCK=$TMP/api.sock
 ip netns exec "$NODE" "$BIN/plexus-apid" --kubeconfig "$TMP/kubeconfig" --socket "$SOCK" \
