@@ -30,6 +30,7 @@
 #define PUT_TRIES 5	/* pool writes per release before it waits for the next round */
 
 enum why {
+	WHY_NONE = -1,
 	WHY_GONE,
 	WHY_REPLACED
 };
@@ -520,8 +521,9 @@ static void round_run(struct rc *rc, unsigned round)
 		log_info("reclaim: %s the cluster-wide part (Lease '%s')",
 			 leader ? "running" : "no longer running", LEASE_NAME);
 	rc->leader = leader;
-	/* Read what holds addresses first, then the pods: an allocation read here was made for
-	 * a pod that existed before the LIST, so the LIST has it unless it was deleted. */
+	/* Read what holds addresses first (the journal, and the pools for the cluster-wide part),
+	 * then the pods: an allocation read here was made for a pod that existed before the LIST,
+	 * so the LIST has it unless it was deleted. */
 	_cleanup_close_ int dfd = wb_journal_open(&err);
 	struct wb_entry *ents = NULL;
 	size_t n_ents = 0;
@@ -535,7 +537,7 @@ static void round_run(struct rc *rc, unsigned round)
 	size_t n_pools = 0;
 	struct pods pods = { 0 };
 	int r = 0;
-	if ((leader || n_ents) && (r = list_pools(rc, &pools, &n_pools, &err)) < 0)
+	if (leader && (r = list_pools(rc, &pools, &n_pools, &err)) < 0)
 		log_warning("reclaim: round %u skipped: IPPool LIST failed: %s", round, err.msg);
 	else if ((r = list_pods(rc, leader, &pods, &err)) < 0)
 		log_warning("reclaim: round %u skipped: pod LIST failed: %s", round, err.msg);
@@ -563,17 +565,14 @@ static void round_run(struct rc *rc, unsigned round)
 		}
 	for (size_t i = 0; i < n_ents; i++) {
 		const struct wb_entry *e = &ents[i];
-		enum why why;
+		bool named = has(pods.refs, pods.n_refs, e->podref);
 		/* By UID when the ADD recorded it; else only "no pod of that name" counts. */
-		if (e->pod_uid)
-			why = has(pods.uids, pods.n_uids, e->pod_uid)  ? (enum why) - 1
-			      : has(pods.refs, pods.n_refs, e->podref) ? WHY_REPLACED
-								       : WHY_GONE;
-		else if (*e->podref)
-			why = has(pods.refs, pods.n_refs, e->podref) ? (enum why) - 1 : WHY_GONE;
-		else
-			continue;
-		if ((int)why < 0)
+		enum why why = WHY_NONE;
+		if (e->pod_uid && !has(pods.uids, pods.n_uids, e->pod_uid))
+			why = named ? WHY_REPLACED : WHY_GONE;
+		else if (!e->pod_uid && *e->podref && !named)
+			why = WHY_GONE;
+		if (why == WHY_NONE)
 			continue;
 		cand_add(rc, &next, &n_next,
 			 xasprintf("j\t%s\t%s\t%s", e->container_id, e->ifname,
@@ -587,7 +586,19 @@ static void round_run(struct rc *rc, unsigned round)
 	rc->n_track = n_next;
 	unsigned released = 0, due = 0;
 	int64_t now = clock_now_ms();
-	for (size_t i = 0; i < n_next && due < RELEASES_MAX; i++) {
+	/* A journal entry names addresses, not pools: off the Lease holder, the pools are read
+	 * only when one is due (every node listing them every round would be a flood). The
+	 * release re-reads and re-checks each pool anyway. */
+	bool want = false;
+	size_t n_rel = n_next;
+	for (size_t i = 0; !leader && i < n_next; i++)
+		want |= next[i].entry >= 0 && now - next[i].first_ms >= rc->o.grace_s * 1000;
+	if (want && list_pools(rc, &pools, &n_pools, &err) < 0) {
+		log_warning("reclaim: round %u: no release: IPPool LIST failed: %s", round,
+			    err.msg);
+		n_rel = 0;
+	}
+	for (size_t i = 0; i < n_rel && due < RELEASES_MAX; i++) {
 		struct cand *c = &next[i];
 		if (now - c->first_ms < rc->o.grace_s * 1000)
 			continue;
