@@ -174,6 +174,18 @@ n=$(api "$POOL" | jq '[.spec.allocations[] | select(.id | startswith("c-p"))] | 
 check "whereabouts-reclaim: every concurrent live allocation is still there ($n of 10)" test "$n" = 10
 check "whereabouts-reclaim: the live pod's allocation is kept to the end" holds c-live
 check "whereabouts-reclaim: the recreated pod's allocation is kept to the end" holds c-new
+# ---- the Lease held by a node that stops renewing it: taken over after its duration ---------
+# renewTime lies in the future: expiry is judged on this node's clock from when the record last
+# changed, never by comparing the holder's clock with ours.
+ctl PUT objects "$(jq -c '.spec.holderIdentity = "n2" | .spec.leaseDurationSeconds = 3 |
+	.spec.renewTime = "2099-01-01T00:00:00.000000Z"' <<<"$LEASE")" >/dev/null
+T3=$(date +%s.%N)
+for _ in $(seq 150); do grep -q "of 'n2' not renewed for 3 s, taking it over" "$ALOG" && break; sleep 0.1; done
+check "whereabouts-reclaim: a Lease whose holder stopped renewing is taken over" grep -q "of 'n2' not renewed" "$ALOG"
+check "whereabouts-reclaim: ... not before its duration" \
+	awk -v a="$T3" -v b="$(date +%s.%N)" 'BEGIN { exit !(b - a >= 3) }'
+holder=$(api /apis/coordination.k8s.io/v1/namespaces/kube-system/leases/plexus-whereabouts-reclaim | jq -r .spec.holderIdentity)
+check "whereabouts-reclaim: ... and names this node" test "$holder" = n1
 ip netns exec "$NODE" curl -s http://127.0.0.1:9453/metrics >"$TMP/metrics"
 sample() { awk -v s="$1" '$1 == s { v = $2 } END { print v == "" ? "none" : v }' "$TMP/metrics"; }
 check "whereabouts-reclaim: metrics: 2 released because the pod was gone" \
