@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "apid/reclaim.h"
+#include "apid/reclaim_lease.h"
 #include "lib/cni/err.h"
 #include "lib/json/json.h"
 #include "lib/kube/config.h"
@@ -22,7 +23,6 @@
 #include "lib/util/log.h"
 #include "whereabouts/internal.h"
 
-#define LEASE_NAME "plexus-whereabouts-reclaim"
 /* Bounds of one round: never a cluster-wide flood. */
 #define POOLS_MAX 1000
 #define TRACK_MAX 10000 /* candidates whose first sighting is kept */
@@ -68,10 +68,7 @@ struct rc {
 	uint64_t seed;	    /* back-off jitter */
 	struct cand *track; /* sorted by key: the candidates of the last round */
 	size_t n_track;
-	/* The Lease as last seen when another node held it, and when it changed (local clock:
-	 * expiry is judged on our own clock, never by comparing with the holder's). */
-	char *seen_holder, *seen_renew;
-	int64_t seen_ms;
+	struct reclaim_lease lease;
 	bool leader;
 	struct metrics_family *released, *rounds;
 };
@@ -126,126 +123,6 @@ static int request(struct rc *rc, const char *method, const char *path, const cJ
 {
 	rc->cfg->timeout_ms = rc->timeout_ms;
 	return kube_request_json(rc->cfg, method, path, body, ret, ret_len, err);
-}
-
-/* ---- the Lease: one node runs the cluster part ----------------------------------------- */
-
-/* RFC 3339 with microseconds, as a coordination.k8s.io MicroTime. */
-static void micro_time(char buf[40])
-{
-	struct timespec ts;
-	struct tm tm;
-	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	(void)gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-	(void)snprintf(buf + n, 40 - n, ".%06ldZ", ts.tv_nsec / 1000);
-}
-
-static long lease_duration_s(const struct rc *rc)
-{
-	return 2 * rc->o.interval_s + 10;
-}
-
-static cJSON *lease_new(struct rc *rc)
-{
-	char now[40];
-	micro_time(now);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "apiVersion", "coordination.k8s.io/v1");
-	cJSON_AddStringToObject(o, "kind", "Lease");
-	cJSON *m = cJSON_AddObjectToObject(o, "metadata");
-	cJSON_AddStringToObject(m, "name", LEASE_NAME);
-	cJSON_AddStringToObject(m, "namespace", rc->ns);
-	cJSON *s = cJSON_AddObjectToObject(o, "spec");
-	cJSON_AddStringToObject(s, "holderIdentity", rc->o.node);
-	cJSON_AddNumberToObject(s, "leaseDurationSeconds", (double)lease_duration_s(rc));
-	cJSON_AddStringToObject(s, "acquireTime", now);
-	cJSON_AddStringToObject(s, "renewTime", now);
-	return o;
-}
-
-/* One path and one verb per function: tests/crds/check_manifests.py matches them to RBAC. */
-static int lease_get(struct rc *rc, char **ret, size_t *ret_len, struct cni_err *err)
-{
-	_cleanup_free_ char *path = xasprintf(
-		"/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s", rc->ns, LEASE_NAME);
-	return request(rc, "GET", path, NULL, ret, ret_len, err);
-}
-
-static int lease_create(struct rc *rc, const cJSON *o, struct cni_err *err)
-{
-	_cleanup_free_ char *path =
-		xasprintf("/apis/coordination.k8s.io/v1/namespaces/%s/leases", rc->ns);
-	return request(rc, "POST", path, o, NULL, NULL, err);
-}
-
-static int lease_put(struct rc *rc, const cJSON *o, struct cni_err *err)
-{
-	_cleanup_free_ char *path = xasprintf(
-		"/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s", rc->ns, LEASE_NAME);
-	return request(rc, "PUT", path, o, NULL, NULL, err);
-}
-
-/* Whether this node holds the Lease now (created, renewed or taken over when it expired). */
-static bool lease_hold(struct rc *rc)
-{
-	struct cni_err err = { 0 };
-	_cleanup_free_ char *body = NULL;
-	size_t len = 0;
-	int r = lease_get(rc, &body, &len, &err);
-	if (r == -ENOENT) {
-		_cleanup_json_ cJSON *o = lease_new(rc);
-		r = lease_create(rc, o, &err);
-		if (r < 0 && r != -EBUSY)
-			log_warning("reclaim: creating Lease '%s': %s", LEASE_NAME, err.msg);
-		return r == 0;
-	}
-	_cleanup_json_ cJSON *cur = NULL;
-	if (r < 0 || json_parse(body, len, "Lease", &cur, &err) < 0) {
-		log_warning("reclaim: reading Lease '%s': %s", LEASE_NAME, err.msg);
-		return false;
-	}
-	const cJSON *spec = json_get(cur, "spec");
-	const char *holder = cJSON_GetStringValue(json_get(spec, "holderIdentity"));
-	const char *renew = cJSON_GetStringValue(json_get(spec, "renewTime"));
-	const cJSON *dur = json_get(spec, "leaseDurationSeconds");
-	long dur_s = cJSON_IsNumber(dur) && dur->valuedouble >= 1 && dur->valuedouble < 86400
-			     ? (long)dur->valuedouble
-			     : lease_duration_s(rc);
-	bool mine = holder && !strcmp(holder, rc->o.node);
-	if (!mine && holder && *holder) {
-		if (!rc->seen_holder || strcmp(rc->seen_holder, holder) ||
-		    strcmp(rc->seen_renew, renew ? renew : "")) {
-			free(rc->seen_holder);
-			free(rc->seen_renew);
-			rc->seen_holder = xstrdup(holder);
-			rc->seen_renew = xstrdup(renew ? renew : "");
-			rc->seen_ms = clock_now_ms();
-		}
-		if (clock_now_ms() - rc->seen_ms <= dur_s * 1000)
-			return false;
-		log_info("reclaim: Lease '%s' of '%s' not renewed for %ld s, taking it over",
-			 LEASE_NAME, holder, dur_s);
-	}
-	/* Renew ours, or take an expired or released one: a PUT on the resourceVersion read, so
-	 * of two nodes taking it at once one gets a conflict. */
-	_cleanup_json_ cJSON *next = lease_new(rc);
-	cJSON *ns = cJSON_GetObjectItemCaseSensitive(next, "spec");
-	if (mine && cJSON_IsString(json_get(spec, "acquireTime")))
-		cJSON_ReplaceItemInObjectCaseSensitive(
-			ns, "acquireTime",
-			cJSON_CreateString(cJSON_GetStringValue(json_get(spec, "acquireTime"))));
-	const cJSON *tr = json_get(spec, "leaseTransitions");
-	double transitions = cJSON_IsNumber(tr) ? tr->valuedouble : 0;
-	cJSON_AddNumberToObject(ns, "leaseTransitions", mine ? transitions : transitions + 1);
-	const char *rv = kube_object_rv(cur);
-	if (rv)
-		cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(next, "metadata"),
-					"resourceVersion", rv);
-	r = lease_put(rc, next, &err);
-	if (r < 0 && r != -EBUSY)
-		log_warning("reclaim: writing Lease '%s': %s", LEASE_NAME, err.msg);
-	return r == 0;
 }
 
 /* ---- what the API holds ---------------------------------------------------------------- */
@@ -516,7 +393,8 @@ static void cand_add(struct rc *rc, struct cand **v, size_t *n, char *key, struc
 static void round_run(struct rc *rc, unsigned round)
 {
 	struct cni_err err = { 0 };
-	bool leader = lease_hold(rc);
+	rc->cfg->timeout_ms = rc->timeout_ms;
+	bool leader = reclaim_lease_hold(&rc->lease);
 	if (leader != rc->leader)
 		log_info("reclaim: %s the cluster-wide part (Lease '%s')",
 			 leader ? "running" : "no longer running", LEASE_NAME);
@@ -677,6 +555,9 @@ int apid_reclaim_start(const struct apid_reclaim_opts *o, struct metrics *reg, s
 		       o->ns					   ? o->ns
 		       : rc->cfg->namespace && *rc->cfg->namespace ? rc->cfg->namespace
 								   : WB_NAMESPACE_DEFAULT);
+	rc->lease = (struct reclaim_lease){
+		.cfg = rc->cfg, .ns = rc->ns, .node = o->node, .duration_s = 2 * o->interval_s + 10
+	};
 	rc->seed = ((uint64_t)clock_now_us() ^ ((uint64_t)getpid() << 32)) | 1;
 	static const char *const why_labels[] = { "reason", NULL };
 	static const char *const round_labels[] = { "result", NULL };

@@ -246,7 +246,7 @@ def code_api_calls():
             if not paths:
                 continue
             methods = set(re.findall(r'\.method\s*=\s*"([A-Z]+)"', body))
-            methods |= set(re.findall(r'\brequest\(\w+,\s*"([A-Z]+)"', body))
+            methods |= set(re.findall(r'\b(?:kube_)?request(?:_json)?\([\w>-]+,\s*"([A-Z]+)"', body))
             if "kube_list(" in body:
                 methods.add("LIST")
             if not methods and "kube_get_object(" in body:
