@@ -100,8 +100,11 @@ $(B)/bin/plexus-install: $(INSTALL_OBJS) $(LIB)
 
 # ---- apid/: plexus-apid, the node's Kubernetes API relay for the meta-plugin (docs/kube.md) ---
 BINS += $(B)/bin/plexus-apid
+# The reconciler (apid/reclaim.c) links whereabouts' codec and node journal.
+APID_WB_OBJS := $(patsubst %,$(B)/obj/whereabouts/%.o,pool range journal)
 $(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(B)/obj/apid/events.o $(B)/obj/apid/attach.o \
-		$(B)/obj/apid/vxpeers.o $(B)/obj/apid/vxpeers_state.o $(B)/obj/apid/hotplug.o $(LIB)
+		$(B)/obj/apid/vxpeers.o $(B)/obj/apid/vxpeers_state.o $(B)/obj/apid/hotplug.o \
+		$(B)/obj/apid/reclaim.o $(B)/obj/apid/reclaim_lease.o $(APID_WB_OBJS) $(LIB)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- device-plugin/: plexus-device-plugin, the kubelet device plugin daemon (docs/device-plugin.md)

@@ -18,6 +18,7 @@
 #include "apid/events.h"
 #include "apid/vxpeers.h"
 #include "apid/hotplug.h"
+#include "apid/reclaim.h"
 #include "lib/cni/err.h"
 #include "lib/json/json.h"
 #include "lib/kube/config.h"
@@ -70,12 +71,18 @@ static const char usage[] =
 	"                      (default 2000)\n"
 	"  --hotplug           reconcile the node's running pods with their networks\n"
 	"                      annotation (docs/hotplug.md); off by default\n"
-	"  --node-name NAME    this node's Node, for --vxlan-peers and --hotplug\n"
+	"  --node-name NAME    this node's Node, for --vxlan-peers, --hotplug and\n"
+	"                      --whereabouts-reclaim\n"
 	"                      (default $NODE_NAME)\n"
 	"  --cni-dir DIR       the meta-plugin's intent logs (default: the conf's cniDir, else\n"
 	"                      /var/lib/cni/multus)\n"
 	"  --conf FILE         the node's plexus conf or conflist\n"
 	"                      (default /etc/cni/net.d/00-plexus.conflist)\n"
+	"  --whereabouts-reclaim\n"
+	"                      release whereabouts allocations of pods that are gone\n"
+	"                      (docs/ipam-reclaim.md), with --reclaim-grace SECONDS (default\n"
+	"                      300), --reclaim-interval SECONDS (default 60),\n"
+	"                      --reclaim-namespace NS and --node-name\n"
 	"  --log-level LEVEL   error|warning|info|debug (default info)\n"
 	"  -h, --help          this text\n"
 	"\n"
@@ -449,10 +456,12 @@ int main(int argc, char **argv)
 	const char *kubeconfig = "", *sock = SOCKET_DEFAULT, *maddr = METRICS_DEFAULT,
 		   *msock = NULL;
 	int64_t workers = WORKERS_DEFAULT, max_clients = CLIENTS_DEFAULT;
-	bool take_over = false, vxpeers = false, hotplug = false;
+	bool take_over = false, vxpeers = false, hotplug = false, reclaim = false;
 	const char *node_name = secure_getenv("NODE_NAME");
 	int64_t vxpeers_ms = 2000;
 	struct apid_hotplug_opts hp = { 0 };
+	struct apid_reclaim_opts ro = { .grace_s = RECLAIM_GRACE_S_DEFAULT,
+					.interval_s = RECLAIM_INTERVAL_S_DEFAULT };
 	static const struct option opts[] = {
 		{ "vxlan-peers", no_argument, NULL, 'V' },
 		{ "node-name", required_argument, NULL, 'N' },
@@ -468,6 +477,10 @@ int main(int argc, char **argv)
 		{ "hotplug", no_argument, NULL, 'H' },
 		{ "cni-dir", required_argument, NULL, 'C' },
 		{ "conf", required_argument, NULL, 'F' },
+		{ "whereabouts-reclaim", no_argument, NULL, 'R' },
+		{ "reclaim-grace", required_argument, NULL, 'G' },
+		{ "reclaim-interval", required_argument, NULL, 'J' },
+		{ "reclaim-namespace", required_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -538,6 +551,21 @@ int main(int argc, char **argv)
 		case 'F':
 			hp.conf = optarg;
 			break;
+		case 'R':
+			reclaim = true;
+			break;
+		case 'G':
+		case 'J': {
+			int64_t v;
+			if (parse_count(c == 'G' ? "--reclaim-grace" : "--reclaim-interval", 86400,
+					&v) < 0)
+				return 2;
+			*(c == 'G' ? &ro.grace_s : &ro.interval_s) = (long)v;
+			break;
+		}
+		case 'Q':
+			ro.ns = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -550,6 +578,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "plexus-apid: unexpected argument '%s'\n%s", argv[optind], usage);
 		return 2;
 	}
+	if (reclaim && apid_reclaim_check(&ro) < 0)
+		return 2;
 	struct cni_err e = { 0 };
 	if (kube_config_load(kubeconfig, &cfg, &e) < 0) {
 		log_error("kubernetes client: %s", e.msg);
@@ -586,6 +616,13 @@ int main(int argc, char **argv)
 	    apid_vxpeers_start(cfg, node_name, run_dir && *run_dir ? run_dir : "/run/plexus",
 			       (long)vxpeers_ms, &e) < 0) {
 		log_error("%s", e.msg);
+		(void)unlink(sock);
+		return 1;
+	}
+	ro.kubeconfig = kubeconfig;
+	ro.node = node_name;
+	if (reclaim && apid_reclaim_start(&ro, mx.reg, &e) < 0) {
+		log_error("--whereabouts-reclaim: %s", e.msg);
 		(void)unlink(sock);
 		return 1;
 	}

@@ -12,7 +12,8 @@ struct kube_config;
  * allocation or an OverlappingRangeIPReservation), recorded before the write. */
 struct wb_entry {
 	char *container_id, *ifname, *network, *podref; /* owned */
-	struct ip_addr *ips;				/* owned */
+	char *pod_uid;	     /* owned; K8S_POD_UID of the ADD, NULL when unknown */
+	struct ip_addr *ips; /* owned */
 	size_t n_ips;
 };
 void wb_entry_done(struct wb_entry *e);
@@ -28,7 +29,8 @@ int wb_journal_read(int dfd, const char *id, const char *ifname, struct wb_entry
 void wb_journal_remove(int dfd, const char *id, const char *ifname);
 /* GC: remove the temp files of every attachment not among the n valid ones. */
 void wb_journal_sweep(int dfd, const struct cni_attachment *valid, size_t n);
-/* Every readable entry of network; *ret owned (wb_entry_done each, then free). */
+/* Every readable entry of network (NULL: of every network); *ret owned (wb_entry_done each, then
+ * free). */
 int wb_journal_list(int dfd, const char *network, struct wb_entry **ret, size_t *ret_n);
 
 /* The API side of one request: the client, the namespace of the objects and the deadline of

@@ -25,6 +25,7 @@ void wb_entry_done(struct wb_entry *e)
 	free(e->ifname);
 	free(e->network);
 	free(e->podref);
+	free(e->pod_uid);
 	free(e->ips);
 	memset(e, 0, sizeof(*e));
 }
@@ -74,6 +75,8 @@ int wb_journal_write(int dfd, const struct wb_entry *e, struct cni_err *err)
 	cJSON_AddStringToObject(j, "ifname", e->ifname);
 	cJSON_AddStringToObject(j, "network", e->network ? e->network : "");
 	cJSON_AddStringToObject(j, "podref", e->podref ? e->podref : "");
+	if (e->pod_uid && *e->pod_uid)
+		cJSON_AddStringToObject(j, "podUID", e->pod_uid);
 	cJSON *ips = cJSON_AddArrayToObject(j, "ips");
 	for (size_t i = 0; i < e->n_ips; i++) {
 		char s[IP_STR_LEN];
@@ -96,6 +99,7 @@ static int decode(const char *text, size_t len, struct wb_entry *ret)
 	const char *ifn = cJSON_GetStringValue(json_get(j, "ifname"));
 	const char *net = cJSON_GetStringValue(json_get(j, "network"));
 	const char *pr = cJSON_GetStringValue(json_get(j, "podref"));
+	const char *uid = cJSON_GetStringValue(json_get(j, "podUID"));
 	const cJSON *ips = json_get(j, "ips");
 	if (!id || !*id || !ifn || !*ifn || !net || !pr || !cJSON_IsArray(ips))
 		return -EBADMSG;
@@ -104,6 +108,7 @@ static int decode(const char *text, size_t len, struct wb_entry *ret)
 		.ifname = xstrdup(ifn),
 		.network = xstrdup(net),
 		.podref = xstrdup(pr),
+		.pod_uid = uid && *uid ? xstrdup(uid) : NULL,
 	};
 	size_t n = (size_t)cJSON_GetArraySize(ips);
 	e.ips = xcalloc(n ? n : 1, sizeof(*e.ips));
@@ -238,7 +243,7 @@ int wb_journal_list(int dfd, const char *network, struct wb_entry **ret, size_t 
 		    decode(text, len, &e) < 0)
 			continue;
 		char want[256];
-		if (strcmp(e.network, network) != 0 ||
+		if ((network && strcmp(e.network, network) != 0) ||
 		    file_name(e.container_id, e.ifname, want) < 0 || strcmp(want, de->d_name)) {
 			wb_entry_done(&e);
 			continue;

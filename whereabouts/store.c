@@ -90,18 +90,9 @@ static int call(struct wb_api *a, const char *method, const char *path, const cJ
 	if (left < 0)
 		return left;
 	a->cfg->timeout_ms = left;
-	_cleanup_free_ char *text = body ? json_print(body) : NULL;
-	struct kube_request req = {
-		.method = method,
-		.path = path,
-		.content_type = text ? "application/json" : NULL,
-		.body = text,
-		.body_len = text ? strlen(text) : 0,
-		.what = what,
-	};
 	if (strcmp(method, "GET") != 0)
 		a->writes++;
-	return kube_request(a->cfg, &req, ret, ret_len, err);
+	return kube_request_json(a->cfg, method, path, body, ret, ret_len, err);
 }
 
 int wb_api_get_pool(struct wb_api *a, const struct wb_range *r, const char *name, bool create,

@@ -75,6 +75,10 @@ static void load_entry(struct op *o, const char *id, const char *ifname)
 				  .ifname = xstrdup(ifname),
 				  .network = xstrdup(o->ctx->name ? o->ctx->name : ""),
 				  .podref = xstrdup(o->podref) };
+	/* For plexus-apid's reconciler: a pod recreated under the same name has a new UID. */
+	const char *uid = cni_ctx_arg(o->ctx, "K8S_POD_UID");
+	if (uid && *uid)
+		o->e.pod_uid = xstrdup(uid);
 }
 
 static bool entry_has(const struct wb_entry *e, const struct ip_addr *ip)

@@ -253,3 +253,19 @@ int kube_request(const struct kube_config *cfg, const struct kube_request *req, 
 		return r;
 	}
 }
+
+int kube_request_json(const struct kube_config *cfg, const char *method, const char *path,
+		      const cJSON *body, char **ret_body, size_t *ret_len, struct cni_err *err)
+{
+	_cleanup_free_ char *text = body ? json_print(body) : NULL;
+	_cleanup_free_ char *what = xasprintf("%s %s", method, path);
+	struct kube_request req = {
+		.method = method,
+		.path = path,
+		.content_type = text ? "application/json" : NULL,
+		.body = text,
+		.body_len = text ? strlen(text) : 0,
+		.what = what,
+	};
+	return kube_request(cfg, &req, ret_body, ret_len, err);
+}

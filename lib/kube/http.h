@@ -81,6 +81,13 @@ int kube_stream(const struct kube_config *cfg, const struct kube_request *req, l
 int kube_request(const struct kube_config *cfg, const struct kube_request *req, char **ret_body,
 		 size_t *ret_len, struct cni_err *err);
 
+/* kube_request of method on path with body (NULL: none) sent as application/json; errors name
+ * "METHOD path". */
+struct cJSON;
+int kube_request_json(const struct kube_config *cfg, const char *method, const char *path,
+		      const struct cJSON *body, char **ret_body, size_t *ret_len,
+		      struct cni_err *err);
+
 /* Map a non-2xx HTTP status (and its Kubernetes Status body, if any) to err; returns -errno. */
 int kube_http_status_err(long status, const char *body, size_t len, const char *what,
 			 struct cni_err *err);

@@ -27,6 +27,8 @@ KINDS = {
     "DaemonSet": ("apps/v1", True),
     "ClusterRole": ("rbac.authorization.k8s.io/v1", False),
     "ClusterRoleBinding": ("rbac.authorization.k8s.io/v1", False),
+    "Role": ("rbac.authorization.k8s.io/v1", True),
+    "RoleBinding": ("rbac.authorization.k8s.io/v1", True),
     "NetworkAttachmentDefinition": ("k8s.cni.cncf.io/v1", True),
     "ValidatingAdmissionPolicy": ("admissionregistration.k8s.io/v1", False),
     "ValidatingAdmissionPolicyBinding": ("admissionregistration.k8s.io/v1", False),
@@ -42,6 +44,9 @@ IPAM_TYPES = {"host-local", "static", "dhcp", "whereabouts"}
 CNI_VERSIONS = {"0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"}
 # Granted beyond what the code calls, each with its reason (docs/install.md).
 RBAC_EXTRA = {
+    ("resource.k8s.io", "resourceclaims/driver", "associated-node:patch"):
+        "Kubernetes 1.36+ authorizes a driver's status.devices entries on this synthetic "
+        "subresource (the meta-plugin's claim status PATCH, docs/dra.md)",
     ("whereabouts.cni.cncf.io", "overlappingrangeipreservations", "get"):
         "whereabouts/store.c orip_get: the reservation's path comes from its callers",
     ("k8s.cni.cncf.io", "network-attachment-definitions", "list"):
@@ -443,7 +448,7 @@ def path_calls(path, methods):
     m = re.match(r"^/api/v1/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
         re.match(r"^/apis/([a-z0-9.-]+)/v[0-9a-z]+/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
         re.match(r"^/apis/([a-z0-9.-]+)/v[0-9a-z]+/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
-        re.match(r"^/api/v1/(nodes)(/%s)?(/[a-z]+)?$", path)
+        re.match(r"^/api/v1/([a-z-]+)(/%s)?(/[a-z]+)?$", path)
     if not m:
         return {("?", path, "?")}
     if path.startswith("/apis/"):
@@ -529,11 +534,26 @@ def check_rbac(docs):
             continue
         granted = set()
         errs = []
-        for r in roles[role_name].get("rules") or []:
+        # Namespaced grants (a Lease in one namespace) come from Roles bound to the same account.
+        accounts = {(s.get("name"), s.get("namespace")) for _, d in docs
+                    if d.get("kind") == "ClusterRoleBinding"
+                    and (d.get("roleRef") or {}).get("name") == role_name
+                    for s in d.get("subjects") or []}
+        bound = {(d.get("roleRef") or {}).get("name") for _, d in docs
+                 if d.get("kind") == "RoleBinding" and (d.get("roleRef") or {}).get("kind") == "Role"
+                 and any((s.get("name"), s.get("namespace")) in accounts
+                         for s in d.get("subjects") or [])}
+        rules = [(False, r) for r in roles[role_name].get("rules") or []] + \
+            [(True, r) for _, d in docs if d.get("kind") == "Role"
+             and (d.get("metadata") or {}).get("name") in bound for r in d.get("rules") or []]
+        for in_role, r in rules:
             for x in ("apiGroups", "resources", "verbs"):
                 if "*" in (r.get(x) or []):
                     errs.append(f"wildcard in {x}")
-            if r.get("resourceNames") or r.get("nonResourceURLs"):
+            # resourceNames narrow a grant: allowed in a namespaced Role and on DRA's
+            # per-driver synthetic subresource, where the name is the driver.
+            named_ok = in_role or r.get("resources") == ["resourceclaims/driver"]
+            if (r.get("resourceNames") and not named_ok) or r.get("nonResourceURLs"):
                 errs.append("unexpected resourceNames/nonResourceURLs")
             for g in r.get("apiGroups") or []:
                 for res in r.get("resources") or []:
