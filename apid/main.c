@@ -578,6 +578,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "plexus-apid: unexpected argument '%s'\n%s", argv[optind], usage);
 		return 2;
 	}
+	ro.node = node_name;
 	if (reclaim && apid_reclaim_check(&ro) < 0)
 		return 2;
 	struct cni_err e = { 0 };
@@ -620,7 +621,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ro.kubeconfig = kubeconfig;
-	ro.node = node_name;
 	if (reclaim && apid_reclaim_start(&ro, mx.reg, &e) < 0) {
 		log_error("--whereabouts-reclaim: %s", e.msg);
 		(void)unlink(sock);
