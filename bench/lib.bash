@@ -66,3 +66,51 @@ bench_node() {
 	ip -n "$1" link add eth9 type veth peer name eth9p && ip -n "$1" link set eth9 up &&
 		ip -n "$1" link set eth9p up || die "veth"
 }
+
+# bench_multus_thick NODE NODE_NAME PRIMARY_CONF: Multus thick from MULTUS_DIR (multus-daemon +
+# multus-shim; bench_multus first) inside netns NODE against the API server fixture (bench_api
+# first): the daemon's informers cache the pods whose spec.nodeName is NODE_NAME and the NADs;
+# its auto-generated config delegates to PRIMARY_CONF (the cluster network). The daemon wants
+# in-cluster credentials at the fixed service-account path, so it runs in a private mount
+# namespace whose /run is a tmpfs holding them (the host's /run/netns bound in: create every
+# pod netns before). Writes the shim's config to $TMP/mt; sets MTHICK_PID, or leaves it empty
+# and sets MTHICK_WHY.
+bench_multus_thick() {
+	local node=$1 name=$2 d=$TMP/mthick sa=/run/secrets/kubernetes.io/serviceaccount
+	MTHICK_PID= MTHICK_WHY=
+	if [ ! -x "$MULTUS_DIR/multus-daemon" ] || [ ! -x "$MULTUS_DIR/multus-shim" ]; then
+		MTHICK_WHY="no executable 'multus-daemon' and 'multus-shim' in $MULTUS_DIR"
+	elif ! command -v unshare >/dev/null; then
+		MTHICK_WHY="unshare missing"
+	fi
+	[ -z "$MTHICK_WHY" ] || { echo "bench: Multus thick rows skipped: $MTHICK_WHY" >&2; return 0; }
+	mkdir -p "$d/net.d" "$d/sock" "$d/oldrun" "$d/cache"
+	cp "$3" "$d/net.d/10-cluster.conf"
+	jq -n --arg d "$d" '{cniVersion: "1.0.0", cniConfigDir: ($d + "/net.d"),
+		multusAutoconfigDir: ($d + "/net.d"), multusConfigFile: "auto", socketDir: ($d + "/sock"),
+		cniDir: ($d + "/cache"), binDir: "/usr/lib/cni", logLevel: "error",
+		logFile: ($d + "/multus.log")}' >"$d/daemon.json"
+	printf t >"$d/token"
+	ip netns exec "$node" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$PORT" \
+		MULTUS_NODE_NAME="$name" unshare -m --propagation private bash -c '
+		d=$1 sa=$2
+		mount --rbind /run "$d/oldrun" && mount -t tmpfs tmpfs /run && mkdir -p /run/netns "$sa" &&
+			mount --rbind "$d/oldrun/netns" /run/netns && cp "$4/pki/ca.crt" "$d/token" "$sa/" &&
+			echo default >"$sa/namespace" || exit 1
+		exec "$3" -config "$d/daemon.json"' _ "$d" "$sa" "$MULTUS_DIR/multus-daemon" "$TMP" \
+		>"$d/daemon.out" 2>&1 &
+	MTHICK_PID=$!
+	for _ in $(seq 300); do
+		[ -S "$d/sock/multus.sock" ] && [ -s "$d/net.d/00-multus.conf" ] && break
+		kill -0 "$MTHICK_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	if [ -S "$d/sock/multus.sock" ] && [ -s "$d/net.d/00-multus.conf" ]; then
+		jq -c --arg s "$d/sock" '. + {daemonSocketDir: $s}' "$d/net.d/00-multus.conf" >"$TMP/mt"
+	else
+		MTHICK_WHY="multus-daemon did not start: $(tail -n 3 "$d/daemon.out" | tr '\n' ' ')"
+		echo "bench: Multus thick rows skipped: $MTHICK_WHY" >&2
+		kill "$MTHICK_PID" 2>/dev/null
+		MTHICK_PID=
+	fi
+}

@@ -13,9 +13,10 @@
 # plexus talks to the API server fixture through plexus-apid, as on a node. Where a Multus v4.1.4
 # build is found (BENCH_MULTUS_DIR holding `multus`, else the project's optional anchor beside
 # the repository), Multus thin runs the same workloads in the same loops, and the plexus / Multus
-# ratios are printed; without it those rows are skipped, saying so. Environment: BENCH_PAR_N
-# (default 40), BENCH_APID_ARGS (extra plexus-apid options, e.g. "--max-clients 64"),
-# BENCH_MULTUS_DIR. Needs root, node.
+# ratios are printed; Multus thick (multus-daemon + multus-shim from the same build) runs them
+# too where the build has it. Without a build those rows are skipped, saying so. Environment:
+# BENCH_PAR_N (default 40), BENCH_APID_ARGS (extra plexus-apid options, e.g. "--max-clients 64"),
+# BENCH_MULTUS_DIR. Needs root, node (and unshare for Multus thick).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 TOP=$PWD
@@ -32,10 +33,11 @@ bench_rusage
 bench_multus
 
 ID=$$ NODE=pxpbn$$ TMP=$(mktemp -d /tmp/plexus-bench.XXXXXX)
-API_PID= APID_PID=
+API_PID= APID_PID= MTHICK_PID=
 cleanup() {
 	[ -z "$API_PID" ] || kill "$API_PID" 2>/dev/null
 	[ -z "$APID_PID" ] || kill "$APID_PID" 2>/dev/null
+	[ -z "$MTHICK_PID" ] || { kill "$MTHICK_PID" 2>/dev/null; wait "$MTHICK_PID" 2>/dev/null; }
 	for i in $(seq 0 $PODS); do ip netns del "pxpbp$ID-$i" 2>/dev/null; done
 	ip netns del "$NODE" 2>/dev/null
 	rm -rf "$TMP"
@@ -62,17 +64,20 @@ mv_conf() { # mv_conf NAME SUBNET_OCTET
 			kind:"NetworkAttachmentDefinition",metadata:{namespace:"default",name:$n},spec:{config:$c}}'
 		echo ,
 	done
-	# Multus reads the pod's annotations from the API server: its own pods carry them.
-	jq -cn '{apiVersion:"v1",kind:"Pod",metadata:{namespace:"default",name:"mxone",uid:"mxone"},spec:{}}'
+	# Multus reads the pod's annotations from the API server: its own pods carry them (on this
+	# node, for the thick daemon's informer).
+	jq -cn --arg h "$NODE" '{apiVersion:"v1",kind:"Pod",metadata:{namespace:"default",name:"mxone",uid:"mxone"},
+		spec:{nodeName:$h}}'
 	echo ,
-	jq -cn --arg a "$(seq -f 'net%g' -s, 1 7)" '{apiVersion:"v1",kind:"Pod",metadata:{namespace:"default",
-		name:"mxeight",uid:"mxeight",annotations:{"k8s.v1.cni.cncf.io/networks":$a}},spec:{}}'
+	jq -cn --arg a "$(seq -f 'net%g' -s, 1 7)" --arg h "$NODE" '{apiVersion:"v1",kind:"Pod",
+		metadata:{namespace:"default",name:"mxeight",uid:"mxeight",
+		annotations:{"k8s.v1.cni.cncf.io/networks":$a}},spec:{nodeName:$h}}'
 	for i in $(seq 0 $PODS); do
 		echo ,
 		jq -cn --arg n "bench$i" '{apiVersion:"v1",kind:"Pod",metadata:{namespace:"default",name:$n,uid:$n},spec:{}}'
 		echo ,
-		jq -cn --arg n "mxc$i" '{apiVersion:"v1",kind:"Pod",metadata:{namespace:"default",name:$n,uid:$n,
-			annotations:{"k8s.v1.cni.cncf.io/networks":"net1,net2,net3"}},spec:{}}'
+		jq -cn --arg n "mxc$i" --arg h "$NODE" '{apiVersion:"v1",kind:"Pod",metadata:{namespace:"default",
+			name:$n,uid:$n,annotations:{"k8s.v1.cni.cncf.io/networks":"net1,net2,net3"}},spec:{nodeName:$h}}'
 	done
 	echo ']}'
 } >"$TMP/state.json"
@@ -97,13 +102,20 @@ meta_conf 3 4 >"$TMP/four"
 jq -cn --arg k "$TMP/kubeconfig" --arg cache "$TMP/mcache" --slurpfile c "$TMP/cluster.conf" \
 	'{cniVersion:"1.0.0",name:"multus",type:"multus",kubeconfig:$k,cniDir:$cache,
 	  binDir:"/usr/lib/cni",delegates:$c}' >"$TMP/mx"
+# Multus thick: the daemon (its own informers on the same fixture) delegates to the same cluster
+# network file and the same NADs, exec'd from /usr/lib/cni; multus-shim is the plugin run per
+# ADD/DEL, as the runtime runs it. $TMP/mt is its config.
+[ -z "$MULTUS_DIR" ] || bench_multus_thick "$NODE" "$NODE" "$TMP/cluster.conf"
 
-op() { # op CONF CMD POD_NETNS_INDEX [POD_NAME] -> "wall_ns"; conf "mx" runs Multus
-	local line bin=$BUILD/bin/plexus pod=${4:-bench$3}
-	[ "${1##*/}" != mx ] || bin=$MULTUS_DIR/multus
+op() { # op CONF CMD POD_NETNS_INDEX [POD_NAME] -> "wall_ns"; conf "mx" runs Multus thin, "mt" thick
+	local line bin=$BUILD/bin/plexus pod=${4:-bench$3} uid=
+	case ${1##*/} in
+	mx) bin=$MULTUS_DIR/multus ;;
+	mt) bin=$MULTUS_DIR/multus-shim uid=";K8S_POD_UID=$pod" ;; # as kubelet passes it
+	esac
 	line=$(ip netns exec "$NODE" env -i PATH="$PATH" CNI_COMMAND="$2" CNI_CONTAINERID="$pod" \
 		CNI_NETNS="/run/netns/$(podns "$3")" CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni \
-		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$pod" \
+		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$pod$uid" \
 		"$RUSAGE" -i "$1" -o "$TMP/out.$3" -- "$bin" 2>"$TMP/err.$3") || return 1
 	[ "${line%% *}" = 0 ] || {
 		echo "bench/parallel: $2 pod $pod failed: $(cat "$TMP/out.$3" "$TMP/err.$3")" >&2
@@ -120,8 +132,10 @@ verdict() { if awk -v r="$1" -v t="$2" 'BEGIN {exit !(r <= t)}'; then echo met; 
 # ---- ADD of 8 attachments / ADD of 1, with the floors, alternating ------------------------
 SIDES="one eight-1 eight-4 eight-8"
 [ -z "$MULTUS_DIR" ] || SIDES="$SIDES mxone mxeight"
-declare -A CONF=([one]=one [eight-1]=eight-1 [eight-4]=eight-4 [eight-8]=eight-8 [mxone]=mx [mxeight]=mx)
-declare -A POD=([mxone]=mxone [mxeight]=mxeight)
+[ -z "$MTHICK_PID" ] || SIDES="$SIDES mtone mteight"
+declare -A CONF=([one]=one [eight-1]=eight-1 [eight-4]=eight-4 [eight-8]=eight-8 [mxone]=mx [mxeight]=mx
+	[mtone]=mt [mteight]=mt)
+declare -A POD=([mxone]=mxone [mxeight]=mxeight [mtone]=mxone [mteight]=mxeight)
 for s in $SIDES true create delete show; do : >"$TMP/$s.t"; done
 echo "bench/parallel: $N ADD+DEL cycles each for: $SIDES" >&2
 for ((i = 0; i < N + 3; i++)); do
@@ -144,13 +158,13 @@ floor() { awk -v t="$M_true" -v k="$KADD" -v n="$1" 'BEGIN {print t + n * k}'; }
 over() { awk -v m="$1" -v f="$(floor "$2")" 'BEGIN {printf "%.2f ms", (m - f)/1e6}'; }
 
 # ---- 20 pods x 4 attachments by CONC concurrent runtimes ----------------------------------
-# run_conc CONC [mx]: every worker w ADDs pods w, w+CONC, ...; then the same for DEL. Sets
+# run_conc CONC [mx|mt]: every worker w ADDs pods w, w+CONC, ...; then the same for DEL. Sets
 # PPS_ADD[CONC], PPS_DEL[CONC] (pods per second) and MED_ADD[CONC] (median per-pod ADD), keys
-# prefixed "mx" for Multus.
+# prefixed "mx" for Multus thin, "mt" for thick.
 declare -A PPS_ADD PPS_DEL MED_ADD
 run_conc() {
 	local c=$1 k=${2:-}$1 conf=four pfx=bench verb t0 t1 w pids
-	[ -z "${2:-}" ] || conf=mx pfx=mxc
+	[ -z "${2:-}" ] || conf=$2 pfx=mxc
 	: >"$TMP/conc.t"
 	for verb in ADD DEL; do
 		t0=$(date +%s%N) pids=()
@@ -169,14 +183,16 @@ run_conc() {
 			PPS_DEL[$k]=$(awk -v n=$PODS -v d=$((t1 - t0)) 'BEGIN {printf "%.1f", n / (d/1e9)}')
 		fi
 	done
-	[ "$(wc -l <"$TMP/conc.t")" -eq $PODS ] || die "concurrency $c${2:+ (Multus)}: not every ADD succeeded"
+	[ "$(wc -l <"$TMP/conc.t")" -eq $PODS ] || die "concurrency $c${2:+ ($2)}: not every ADD succeeded"
 	MED_ADD[$k]=$(median <"$TMP/conc.t")
 }
 run_conc 1 # warm-up
 [ -z "$MULTUS_DIR" ] || run_conc 1 mx
+[ -z "$MTHICK_PID" ] || run_conc 1 mt
 for c in 1 4 16; do
 	run_conc "$c"
 	[ -z "$MULTUS_DIR" ] || run_conc "$c" mx
+	[ -z "$MTHICK_PID" ] || run_conc "$c" mt
 done
 
 R8_1=$(ratio "$M_eight_1" "$M_one") R8_4=$(ratio "$M_eight_4" "$M_one") R8_8=$(ratio "$M_eight_8" "$M_one")
@@ -213,22 +229,39 @@ if [ -z "$MULTUS_DIR" ]; then
 fi
 grep -Eq '^PUT /api/v1/namespaces/default/pods/mx[a-z0-9]+/status(\?[^ ]*)? 200 ' "$TMP/api.log" ||
 	echo "bench/parallel: warning: no successful Multus network-status update in the API log" >&2
-MX1=$(ratio "$M_one" "$M_mxone") MX8=$(ratio "$M_eight_4" "$M_mxeight")
+# mx_rows KIND PREFIX: the plexus / Multus tables for thin (mx) or thick (mt); sets R1_, R8_.
+mx_rows() {
+	local one=M_${2}one eight=M_${2}eight c
+	R1_=$(ratio "$M_one" "${!one}") R8_=$(ratio "$M_eight_4" "${!eight}")
+	echo "| what | plexus median ADD | Multus $1 median ADD | plexus / Multus $1 |"
+	echo "|---|---|---|---|"
+	echo "| 1 attachment | $(ms "$M_one") | $(ms "${!one}") | $R1_ |"
+	echo "| 8 attachments (plexus: maxParallelAttachments 4) | $(ms "$M_eight_4") | $(ms "${!eight}") | $R8_ |"
+	echo
+	echo "| $PODS pods x 4 attachments | plexus ADD pods/s | Multus $1 ADD pods/s | plexus / Multus $1 (time to ADD all) | plexus DEL pods/s | Multus $1 DEL pods/s | plexus / Multus $1 (DEL) |"
+	echo "|---|---|---|---|---|---|---|"
+	for c in 1 4 16; do
+		echo "| concurrency $c | ${PPS_ADD[$c]} | ${PPS_ADD[$2$c]} | $(ratio "${PPS_ADD[$2$c]}" "${PPS_ADD[$c]}") |" \
+			"${PPS_DEL[$c]} | ${PPS_DEL[$2$c]} | $(ratio "${PPS_DEL[$2$c]}" "${PPS_DEL[$c]}") |"
+	done
+	echo
+}
 echo "Multus v4.1.4 thin ($MULTUS_DIR/multus: reference macvlan + host-local exec'd, its own API"
 echo "client), the same NADs and pods' networks, alternating with the plexus rows above:"
 echo
-echo "| what | plexus median ADD | Multus median ADD | plexus / Multus |"
-echo "|---|---|---|---|"
-echo "| 1 attachment | $(ms "$M_one") | $(ms "$M_mxone") | $MX1 |"
-echo "| 8 attachments (plexus: maxParallelAttachments 4) | $(ms "$M_eight_4") | $(ms "$M_mxeight") | $MX8 |"
-echo
-echo "| $PODS pods x 4 attachments | plexus ADD pods/s | Multus ADD pods/s | plexus / Multus (time to ADD all) | plexus DEL pods/s | Multus DEL pods/s | plexus / Multus (DEL) |"
-echo "|---|---|---|---|---|---|---|"
-for c in 1 4 16; do
-	echo "| concurrency $c | ${PPS_ADD[$c]} | ${PPS_ADD[mx$c]} | $(ratio "${PPS_ADD[mx$c]}" "${PPS_ADD[$c]}") |" \
-		"${PPS_DEL[$c]} | ${PPS_DEL[mx$c]} | $(ratio "${PPS_DEL[mx$c]}" "${PPS_DEL[$c]}") |"
-done
-echo
+mx_rows thin mx
+MX1=$R1_ MX8=$R8_
+if [ -n "$MTHICK_PID" ]; then
+	kill -0 "$MTHICK_PID" 2>/dev/null || echo "bench/parallel: warning: multus-daemon exited during the run" >&2
+	echo "Multus v4.1.4 thick (multus-shim per ADD/DEL, multus-daemon with informers on the same API"
+	echo "server fixture exec'ing the same reference plugins), alternating with the rows above:"
+	echo
+	mx_rows thick mt
+	MT1=$R1_ MT8=$R8_
+else
+	echo "Multus thick rows skipped: $MTHICK_WHY."
+	echo
+fi
 echo "Targets (issue 17), plexus / Multus:"
-echo "- 1 attachment <= 0.10: $MX1: $(verdict "$MX1" 0.10)"
-echo "- 8 attachments <= 0.05: $MX8: $(verdict "$MX8" 0.05)"
+echo "- 1 attachment <= 0.10: thin $MX1: $(verdict "$MX1" 0.10)${MTHICK_PID:+; thick $MT1: $(verdict "$MT1" 0.10)}"
+echo "- 8 attachments <= 0.05: thin $MX8: $(verdict "$MX8" 0.05)${MTHICK_PID:+; thick $MT8: $(verdict "$MT8" 0.05)}"

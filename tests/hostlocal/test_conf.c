@@ -462,26 +462,34 @@ static void assert_content(const char *name, const char *want)
 	free(data);
 }
 
+/* A fresh dataDir holding network "n"'s store, conf_buf a host-local conf for SUBNET, and a file
+ * "victim" (content "precious") beside the store, whose path goes to VICTIM. */
+static void store_setup(const char *subnet, char victim[160])
+{
+	char path[160];
+	strcpy(dd, "/tmp/plexus-hl.XXXXXX");
+	assert_non_null(mkdtemp(dd));
+	snprintf(conf_buf, sizeof(conf_buf),
+		 "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"ipam\":{\"type\":\"host-local\","
+		 "\"dataDir\":\"%s\",\"ranges\":[[{\"subnet\":\"%s\"}]]}}",
+		 dd, subnet);
+	snprintf(path, sizeof(path), "%s/n", dd);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(victim, 160, "%s/victim", dd);
+	FILE *f = fopen(victim, "w");
+	assert_non_null(f);
+	fputs("precious", f);
+	fclose(f);
+}
+
 /* What killed writers and planted names leave in the store: under the lock, ADD reclaims
  * empty and garbage leases and removes temp files; symlinks are never written through; DEL
  * sweeps too; a well-formed lease of someone else is left alone. */
 static void test_store_crash_residue(void **state)
 {
 	(void)state;
-	strcpy(dd, "/tmp/plexus-hl.XXXXXX");
-	assert_non_null(mkdtemp(dd));
-	snprintf(conf_buf, sizeof(conf_buf),
-		 "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"ipam\":{\"type\":\"host-local\","
-		 "\"dataDir\":\"%s\",\"ranges\":[[{\"subnet\":\"10.6.0.0/28\"}]]}}",
-		 dd);
-	char path[160], victim[160];
-	snprintf(path, sizeof(path), "%s/n", dd);
-	assert_int_equal(mkdir(path, 0755), 0);
-	snprintf(victim, sizeof(victim), "%s/victim", dd);
-	FILE *f = fopen(victim, "w");
-	assert_non_null(f);
-	fputs("precious", f);
-	fclose(f);
+	char victim[160];
+	store_setup("10.6.0.0/28", victim);
 	put("10.6.0.2", "");			    /* a writer killed before its write */
 	put("10.6.0.3", "  \n");		    /* whitespace only: empty once trimmed */
 	put("10.6.0.4", "bad id!\r\neth0");	    /* no CNI container ID */
@@ -536,6 +544,42 @@ static void test_store_crash_residue(void **state)
 		if (present(gone[i]))
 			fail_msg("%s survived GC", gone[i]);
 	assert_content("victim", "precious");
+	rm_rf(dd);
+}
+
+static ino_t inode_of(const char *name)
+{
+	char path[160];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/%s", dd, name);
+	assert_int_equal(lstat(path, &st), 0);
+	return st.st_ino;
+}
+
+/* last_reserved_ip is rewritten in place (no new inode per ADD), cut to the new value; a hard
+ * link to another file is replaced, never written through. */
+static void test_store_last_ip_in_place(void **state)
+{
+	(void)state;
+	char path[160], victim[160], ip[64];
+	store_setup("10.7.0.0/24", victim);
+	struct cni_err err = { 0 };
+	assert_int_equal(run(CNI_CMD_ADD, "c1", NULL, ip, &err), 0);
+	assert_string_equal(ip, "10.7.0.2");
+	ino_t ino = inode_of("n/last_reserved_ip.0");
+	put("last_reserved_ip.0", "10.7.0.9\n\n\n\n");
+	assert_int_equal(run(CNI_CMD_ADD, "c2", NULL, ip, &err), 0);
+	assert_string_equal(ip, "10.7.0.10");
+	assert_content("n/last_reserved_ip.0", "10.7.0.10");
+	assert_true(inode_of("n/last_reserved_ip.0") == ino);
+
+	snprintf(path, sizeof(path), "%s/n/last_reserved_ip.0", dd);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(link(victim, path), 0);
+	assert_int_equal(run(CNI_CMD_ADD, "c3", NULL, ip, &err), 0);
+	assert_content("victim", "precious");
+	assert_content("n/last_reserved_ip.0", ip);
+	assert_true(inode_of("n/last_reserved_ip.0") != inode_of("victim"));
 	rm_rf(dd);
 }
 
@@ -625,6 +669,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_resolv_conf, teardown),
 		cmocka_unit_test_teardown(test_alloc_sequence, teardown),
 		cmocka_unit_test_teardown(test_store_crash_residue, teardown),
+		cmocka_unit_test_teardown(test_store_last_ip_in_place, teardown),
 		cmocka_unit_test_teardown(test_store_unsafe_data_dir, teardown),
 		cmocka_unit_test_teardown(test_hook_inprocess, teardown),
 	};

@@ -3,7 +3,8 @@
 # Parallel attachments of the plexus meta-plugin (docs/meta.md, "Parallel attachments"), as a
 # differential test: the same pods with maxParallelAttachments 1 (one at a time) and 8 give the
 # same interfaces, addresses, routes, results, intent logs and network-status annotations; a
-# failure in any one attachment (built-in or exec'd) leaves nothing behind, with the same error;
+# failure in any one attachment (built-in or exec'd; in the first batch or in a later one, after a
+# whole batch attached) leaves nothing behind (no network-status either), with the same error;
 # DEL leaves nothing. The parallel round is repeated to shake out races. Needs root and node.
 source "$(dirname "$0")/../lib.sh"
 need_root
@@ -57,7 +58,8 @@ PODS="pa pb pc"
 	pod pb '[{"name":"mv2"},{"name":"mv3","default-route":["10.243.0.254"]},{"name":"exec-net"}]'; echo ,
 	pod pc "mv4"; echo ,
 	pod rb1 "mv1,mv2,bad-net,mv3,exec-net"; echo ,
-	pod rb2 "mv1,exec-net,fail-net,mv2,vxlan-net@vx0"
+	pod rb2 "mv1,exec-net,fail-net,mv2,vxlan-net@vx0"; echo ,
+	pod rb3 "mv1,mv2,mv3,mv1@m9,exec-net,bad-net"
 	echo ']}'
 } >"$TMP/state.json"
 api_fixture "$NODE" "$TMP" "$TOKEN" 600
@@ -180,21 +182,28 @@ fail_round() { # fail_round POD MAX_PARALLEL TAG
 	echo "$RC $(jq -c '{code, msg}' <<<"$OUT")" >"$TMP/$3-$1.err"
 }
 nothing_of() {
-	only_lo "$1" && [ ! -e "$TMP/cache/cid-$2.json" ] && [ "$(leases)" -eq 0 ] && return 0
-	echo "left: $(ip -n "$(podns "$1")" -br link) $(ls "$TMP/cache") $(find "$TMP"/ipam-* -type f -name '10.*') $(grep -i warn "$TMP/stderr")" >&2
+	only_lo "$1" && [ ! -e "$TMP/cache/cid-$2.json" ] && [ "$(leases)" -eq 0 ] &&
+		[ "$(network_status "$2")" = null ] && return 0
+	echo "left: $(ip -n "$(podns "$1")" -br link) $(ls "$TMP/cache") $(find "$TMP"/ipam-* -type f -name '10.*') $(network_status "$2") $(grep -i warn "$TMP/stderr")" >&2
 	return 1
 }
-for pr in "rb1 bad-net net3 built-in" "rb2 fail-net net3 exec'd"; do
+# rb3: mv1 twice (one address pool) splits it into two batches; the cluster network and mv1..mv3
+# attach first, then the second batch fails on its last attachment.
+for pr in "rb1 bad-net net3 built-in" "rb2 fail-net net3 exec'd" "rb3 bad-net net6 built-in_(second_batch)"; do
 	set -- $pr
 	fail_round "$1" 1 s
-	check "serial: a failing $4 attachment ($2) fails ADD" bash -c "grep -q \"default/$2' ($3)\" $TMP/s-$1.err"
-	check "... and leaves nothing (links, leases, intent log)" nothing_of "s-$1" "$1"
+	check "serial: a failing ${4//_/ } attachment ($2) fails ADD" bash -c "grep -q \"default/$2' ($3)\" $TMP/s-$1.err"
+	check "... and leaves nothing (links, leases, intent log, network-status)" nothing_of "s-$1" "$1"
 	for r in $(seq 1 "$ROUNDS"); do
 		fail_round "$1" 8 "p$r"
-		check "parallel round $r: a failing $4 attachment fails ADD with the serial error" \
+		check "parallel round $r: a failing ${4//_/ } attachment fails ADD with the serial error" \
 			cmp -s "$TMP/s-$1.err" "$TMP/p$r-$1.err"
 		check "... and leaves nothing" nothing_of "p$r-$1" "$1"
 	done
+	fail_round "$1" null "d"
+	check "the default bound (4): a failing ${4//_/ } attachment fails ADD with the serial error" \
+		cmp -s "$TMP/s-$1.err" "$TMP/d-$1.err"
+	check "... and leaves nothing" nothing_of "d-$1" "$1"
 	reset_pools
 done
 check "no link of the pods left on the node (bridge ports, temp names)" \
