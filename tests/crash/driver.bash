@@ -2,6 +2,7 @@
 # Crash tier driver: source it after tests/lib.sh. A plugin script calls crash_node, sets
 #   CBIN, CONF                -> the plugin binary and its netconf
 #   CRASH_DIRS                -> directories whose files plexus writes (snapshotted)
+#   CRASH_KEEP (optional)     -> an ERE of files plexus keeps across DEL on purpose (not compared)
 #   CRASH_ENV (optional)      -> extra VAR=VALUE for the plugin's environment
 #   crash_env (optional)      -> its own version of crash_env below (e.g. CNI_ARGS per container)
 #   crash_extra (optional)    -> prints extra leak descriptions (e.g. VF settings), "" = none
@@ -81,12 +82,12 @@ crash_run() {
 	RC=$?
 }
 
-# crash_files: the path of every file under CRASH_DIRS, sorted.
+# crash_files: the path of every file under CRASH_DIRS but CRASH_KEEP's, sorted.
 crash_files() {
 	local d
 	for d in "${CRASH_DIRS[@]}"; do
 		[ -d "$d" ] && find "$d" -type f -printf '%p\n'
-	done | sort
+	done | { if [ -n "${CRASH_KEEP:-}" ]; then grep -Ev -- "$CRASH_KEEP"; else cat; fi; } | sort
 }
 crash_links() { ip -n "$CRASH_NODE" -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print $2}' | sort; }
 

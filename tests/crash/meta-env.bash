@@ -32,6 +32,9 @@ CONF=$(jq -cn --arg k "$TMP/kubeconfig" --arg c "$TMP/cache" --arg d "$TMP/devin
 	'{cniVersion:"1.1.0",name:"plexus-net",type:"plexus",kubeconfig:$k,clusterNetwork:"cluster",
 	  cniDir:$c,deviceInfoDir:$d,tenantPolicy:{hostPathRoots:{dataDir:[$t]}}}')
 CRASH_DIRS=("$TMP/cache" "$TMP/devinfo" "$TMP/run" "$TMP/ipam-cluster" "$TMP/ipam-mv" "$TMP/ipam-vx")
+# Direct-mode Event state outlives the pod's DEL on purpose (a crash-looping pod's repeats must
+# aggregate: docs/observability.md); it is bounded and swept by age instead.
+CRASH_KEEP="/cache/events/"
 # The cluster network's leases are written by the reference host-local, not by plexus.
 CRASH_PL_SKIP="/ipam-cluster/"
 CRASH_ENV=(PLEXUS_RUN_DIR="$TMP/run") CRASH_IFNAME=eth0 CBIN=$BIN/plexus
