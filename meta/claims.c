@@ -345,19 +345,9 @@ static int patch_claim(struct plan *p, size_t ci, const cJSON *claim, struct cni
 		if (p->cdev[k].claim == ci && p->cdev[k].att >= 0)
 			cJSON_AddItemToArray(devs,
 					     device_status(&p->cdev[k], &p->att[p->cdev[k].att]));
-	_cleanup_free_ char *body = json_print(patch);
 	_cleanup_free_ char *path = xasprintf(
 		"/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims/%s/status", p->pod_ns, name);
-	_cleanup_free_ char *what = xasprintf("patch resourceclaims/%s/%s/status", p->pod_ns, name);
-	struct kube_request req = {
-		.method = "PATCH",
-		.path = path,
-		.content_type = "application/merge-patch+json",
-		.body = body,
-		.body_len = strlen(body),
-		.what = what,
-	};
-	return kube_request(p->kube, &req, NULL, NULL, err);
+	return kube_request_json(p->kube, "PATCH", path, patch, NULL, NULL, err);
 }
 
 void meta_claims_status(struct plan *p)

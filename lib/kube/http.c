@@ -262,7 +262,9 @@ int kube_request_json(const struct kube_config *cfg, const char *method, const c
 	struct kube_request req = {
 		.method = method,
 		.path = path,
-		.content_type = text ? "application/json" : NULL,
+		.content_type = !text			   ? NULL
+				: !strcmp(method, "PATCH") ? "application/merge-patch+json"
+							   : "application/json",
 		.body = text,
 		.body_len = text ? strlen(text) : 0,
 		.what = what,

@@ -81,8 +81,8 @@ int kube_stream(const struct kube_config *cfg, const struct kube_request *req, l
 int kube_request(const struct kube_config *cfg, const struct kube_request *req, char **ret_body,
 		 size_t *ret_len, struct cni_err *err);
 
-/* kube_request of method on path with body (NULL: none) sent as application/json; errors name
- * "METHOD path". */
+/* kube_request of method on path with body (NULL: none) sent as application/json, or for PATCH
+ * as a JSON merge patch (RFC 7386); errors name "METHOD path". */
 struct cJSON;
 int kube_request_json(const struct kube_config *cfg, const char *method, const char *path,
 		      const struct cJSON *body, char **ret_body, size_t *ret_len,
