@@ -181,6 +181,32 @@ check "vxlan-peers: the agent logs why it refused them" \
 	bash -c "grep -q \"node 'bad-$T_ID'.*not a unicast address, refused\" '$TMP/apid1.log' &&
 		 grep -q \"VTEP address '10.247.0.77' claimed by node 'dupa-$T_ID' and node 'dupb-$T_ID'\" '$TMP/apid1.log'"
 
+# One Warning Event per refused Node from each agent (node 1's here), posted once: the refusals
+# persist, and later rounds post nothing more.
+sleep $(((INTERVAL * 3 + 999) / 1000))
+ev1=$(ip netns exec "$SW" curl -sS --max-time 5 --cacert "$TMP/pki/ca.crt" \
+	"https://10.247.0.254:$PORT/_fixture/requests" | jq -c --arg h "$(nodename 1)" '.items[]
+	| select(.path | test("/events")) | {method, path, e: (.body | fromjson)}
+	| select(.e.source.host == $h)')
+ev_of() { jq -c --arg n "$1" 'select(.e.involvedObject.name == $n)' <<<"$ev1"; }
+node_ev_ok() { # NODE MESSAGE_REGEX: exactly one Event about NODE, POSTed to default
+	jq -se --arg n "$1" --arg m "$2" 'length == 1 and (.[0] | .method == "POST" and
+		.path == "/api/v1/namespaces/default/events" and .e.metadata.namespace == "default" and
+		.e.involvedObject == {apiVersion: "v1", kind: "Node", name: $n, uid: $n} and
+		.e.type == "Warning" and .e.reason == "VXLANPeerRefused" and .e.count == 1 and
+		(.e.message | test($m)))' <<<"$(ev_of "$1")" >/dev/null
+}
+check "vxlan-peers: one Warning Event about the malformed Node" \
+	node_ev_ok "bad-$T_ID" "^VNI $VNI: node 'bad-$T_ID': $VNI.vtep: not a unicast address, refused\$"
+conflict="^VNI $VNI: VTEP address '10.247.0.77' claimed by node 'dupa-$T_ID' and node 'dupb-$T_ID', refused\$"
+conflict_ok() { node_ev_ok "dupa-$T_ID" "$conflict" && node_ev_ok "dupb-$T_ID" "$conflict"; }
+check "vxlan-peers: one Warning Event about each Node of a conflict" conflict_ok
+stored=$(api GET /api/v1/namespaces/default/events | jq --arg h "$(nodename 1)" \
+	'[.items[] | select(.source.host == $h and .reason == "VXLANPeerRefused")] | length')
+check "vxlan-peers: ... and the API server stored them ($stored)" test "$stored" = 3
+check "vxlan-peers: no Event about valid Nodes, no other Event from node 1 ($(wc -l <<<"$ev1") in all)" \
+	test -z "$(ev_of "$(nodename 2)")$(ev_of "$(nodename 3)")" -a "$(wc -l <<<"$ev1")" -eq 3
+
 # ---- traffic --------------------------------------------------------------------------------
 pingok() { ip netns exec "${PNS[$1]}" ping -c 2 -i 0.2 -W 1 -q "${PIP[$2]}" >/dev/null; }
 ok=true
