@@ -186,7 +186,7 @@ check "vxlan-peers: the agent logs why it refused them" \
 sleep $(((INTERVAL * 3 + 999) / 1000))
 ev1=$(ip netns exec "$SW" curl -sS --max-time 5 --cacert "$TMP/pki/ca.crt" \
 	"https://10.247.0.254:$PORT/_fixture/requests" | jq -c --arg h "$(nodename 1)" '.items[]
-	| select(.path | test("/events")) | {method, path, e: (.body | fromjson)}
+	| select(.method != "GET" and (.path | test("/events"))) | {method, path, e: (.body | fromjson)}
 	| select(.e.source.host == $h)')
 ev_of() { jq -c --arg n "$1" 'select(.e.involvedObject.name == $n)' <<<"$ev1"; }
 node_ev_ok() { # NODE MESSAGE_REGEX: exactly one Event about NODE, POSTed to default
@@ -206,6 +206,17 @@ stored=$(api GET /api/v1/namespaces/default/events | jq --arg h "$(nodename 1)" 
 check "vxlan-peers: ... and the API server stored them ($stored)" test "$stored" = 3
 check "vxlan-peers: no Event about valid Nodes, no other Event from node 1 ($(wc -l <<<"$ev1") in all)" \
 	test -z "$(ev_of "$(nodename 2)")$(ev_of "$(nodename 3)")" -a "$(wc -l <<<"$ev1")" -eq 3
+# Every agent reports on its own: one Event about the malformed Node from each, none about valid
+# Nodes from any.
+per_agent=$(ip netns exec "$SW" curl -sS --max-time 5 --cacert "$TMP/pki/ca.crt" \
+	"https://10.247.0.254:$PORT/_fixture/requests" | jq -c '[.items[]
+	| select(.method == "POST" and (.path | test("/events"))) | .body | fromjson
+	| [.source.host, .involvedObject.name]] | group_by(.) | map([.[0][0], .[0][1], length])')
+agents_ok() {
+	[ -n "$per_agent" ] && jq -e --arg t "$T_ID" '(map(select(.[1] == "bad-" + $t)) | length == 3 and all(.[2] == 1))
+		and (map(select(.[1] | startswith("node"))) | length == 0)' <<<"$per_agent" >/dev/null
+}
+check "vxlan-peers: each agent reports the malformed Node once, none reports a valid Node" agents_ok
 
 # ---- traffic --------------------------------------------------------------------------------
 pingok() { ip netns exec "${PNS[$1]}" ping -c 2 -i 0.2 -W 1 -q "${PIP[$2]}" >/dev/null; }
