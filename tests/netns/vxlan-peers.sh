@@ -5,8 +5,9 @@
 # namespace at .254 where the API server fixture listens), runs plexus-apid --vxlan-peers and
 # has pods attached by plexus-vxlan with learning off and no remotes. Checked: pods ping each
 # other; a capture shows unicast VXLAN to the right VTEP only and no ARP on the underlay;
-# malformed and conflicting published entries are never programmed; an agent restart leaves the
-# tables identical and a ping across it loses nothing; a deleted pod and a deleted Node are
+# malformed and conflicting published entries are never programmed, and each refused Node gets
+# one Warning Event from each agent (Event POSTs that hang hold nothing up); an agent restart
+# leaves the tables identical and a ping across it loses nothing; a deleted pod and a deleted Node are
 # withdrawn on the others within a bound; with the API down the entries stay and the agent
 # retries.
 source "$(dirname "$0")/../lib.sh"
@@ -217,6 +218,31 @@ agents_ok() {
 		and (map(select(.[1] | startswith("node"))) | length == 0)' <<<"$per_agent" >/dev/null
 }
 check "vxlan-peers: each agent reports the malformed Node once, none reports a valid Node" agents_ok
+
+# Events never hold the agent up: with POSTs of Events hanging, 20 new malformed Nodes and a new
+# valid one with a pod, node 1 still programs that pod within the bound.
+fixture() { # METHOD PATH [BODY]: the fixture's control endpoint, from the switch namespace
+	ip netns exec "$SW" curl -sS --max-time 5 --cacert "$TMP/pki/ca.crt" -X "$1" \
+		"https://10.247.0.254:$PORT/_fixture/$2" ${3:+-d "$3"}
+}
+fixture POST faults '[{"method":"POST","path":"/events","hang":true,"count":1000}]' >/dev/null
+late='{"mac":"02:00:00:cc:cc:01","ips":["10.246.0.98"]}'
+{
+	for k in $(seq 20); do node_obj "flood$k-$T_ID" "not json"; done
+	node_obj "late-$T_ID" "{\"$VNI\":{\"vtep\":\"10.247.0.50\",\"mac\":\"0a:00:00:00:00:50\",\"pods\":[$late]}}"
+} | jq -s '{kind:"List",items:.}' >"$TMP/more.json"
+fixture PUT objects "@$TMP/more.json" >/dev/null
+late_ok() { grep -qx "02:00:00:cc:cc:01 10.247.0.50" <<<"$(tables 1)"; }
+check "vxlan-peers: with Event POSTs hanging, a new Node's pod is still programmed within $BOUND s" \
+	until_ok $BOUND late_ok
+check "vxlan-peers: ... and the agent says its Events were not sent" \
+	grep -q "event about node 'flood[0-9]*-$T_ID'.*not sent" "$TMP/apid1.log"
+fixture DELETE faults >/dev/null
+for n in late $(seq -f flood%g 20); do
+	fixture DELETE "objects?kind=Node&name=$n-$T_ID" >/dev/null
+done
+check "vxlan-peers: ... and its entries leave once its Node is deleted" until_ok $BOUND bash -c \
+	"! bridge -n '$(nsof 1)' fdb show dev vx$VNI self | grep -q 10.247.0.50"
 
 # ---- traffic --------------------------------------------------------------------------------
 pingok() { ip netns exec "${PNS[$1]}" ping -c 2 -i 0.2 -W 1 -q "${PIP[$2]}" >/dev/null; }
