@@ -7,9 +7,9 @@
 # other; a capture shows unicast VXLAN to the right VTEP only and no ARP on the underlay;
 # malformed and conflicting published entries are never programmed, and each refused Node gets
 # one Warning Event from each agent (Event POSTs that hang hold nothing up); an agent restart
-# leaves the tables identical and a ping across it loses nothing; a deleted pod and a deleted Node are
-# withdrawn on the others within a bound; with the API down the entries stay and the agent
-# retries.
+# leaves the tables identical and a ping across it loses nothing; a deleted pod and a deleted
+# Node are withdrawn on the others within a bound; with the API down the entries stay and the
+# agent retries.
 source "$(dirname "$0")/../lib.sh"
 need_root
 need_tools vxlan-peers jq ip ping bridge tcpdump curl node timeout
