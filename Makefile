@@ -103,7 +103,8 @@ BINS += $(B)/bin/plexus-apid
 # The reconciler (apid/reclaim.c) links whereabouts' codec and node journal.
 APID_WB_OBJS := $(patsubst %,$(B)/obj/whereabouts/%.o,pool range journal)
 $(B)/bin/plexus-apid: $(B)/obj/apid/main.o $(B)/obj/apid/events.o $(B)/obj/apid/attach.o \
-		$(B)/obj/apid/vxpeers.o $(B)/obj/apid/vxpeers_state.o $(B)/obj/apid/hotplug.o \
+		$(B)/obj/apid/vxpeers.o $(B)/obj/apid/vxpeers_state.o $(B)/obj/apid/vxpeers_events.o \
+		$(B)/obj/apid/hotplug.o \
 		$(B)/obj/apid/reclaim.o $(B)/obj/apid/reclaim_lease.o $(APID_WB_OBJS) $(LIB)
 	$(call quiet,LINK,$@)mkdir -p $(@D) && $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -26,6 +26,8 @@
 
 /* A pod record is a few hundred bytes. */
 #define RECORD_MAX 4096
+#define EVENTS_PER_ROUND 10
+#define EVENTS_BUDGET_MS 1000
 
 /* One Node's annotation as the watch last delivered it. */
 struct node_ann {
@@ -362,6 +364,20 @@ static int converge(struct nl_sock *sk, const struct local_vtep *lv, const struc
 	return r < 0 ? cni_err_wrap(err, "vx%u", lv->vni) : 0;
 }
 
+/* Events for the refusals new in this round: at most EVENTS_PER_ROUND in EVENTS_BUDGET_MS, the
+ * rest wait for the next rounds (a queue of VXP_REFUSALS_MAX), so a hung API server or 100
+ * bad Nodes delay a round by that much at most. */
+static void post_events(struct agent *a)
+{
+	struct vxp_refusal r[EVENTS_PER_ROUND];
+	size_t dropped = 0, n = vxp_refusals_take(r, EVENTS_PER_ROUND, &dropped);
+	if (dropped)
+		log_warning("vxlan-peers: %zu refusal event(s) dropped, too many waiting", dropped);
+	(void)vxp_events_post(a->cfg, a->node, r, n, EVENTS_BUDGET_MS);
+	for (size_t i = 0; i < n; i++)
+		vxp_refusal_done(&r[i]);
+}
+
 static void round_once(struct agent *a)
 {
 	struct cni_err e = { 0 };
@@ -390,6 +406,7 @@ static void round_once(struct agent *a)
 		log_warning("vxlan-peers: publish on node '%s': %s, retrying", a->node, e.msg);
 	(void)vxp_conflicts(&remote, &local);
 	vxp_log_round();
+	post_events(a);
 	for (size_t i = 0; i < nlv; i++) {
 		memset(&e, 0, sizeof(e));
 		if (converge(sk, &lv[i], &remote, &e) < 0)

@@ -57,8 +57,28 @@ bool vxp_addr_ok(const struct ip_addr *a);
 bool vxp_mac_ok(const uint8_t mac[MAC_LEN]);
 
 /* Start a round of refusal logging: vxp_decode and vxp_conflicts log a refusal only when the
- * previous round did not have it. */
+ * previous round did not have it, and then queue it for an Event (vxp_refusals_take). */
 void vxp_log_round(void);
+
+/* A new refusal of a remote node's entries: node, the VNI of the entry (0: the whole
+ * annotation) and the logged message, owned. */
+struct vxp_refusal {
+	char *node;
+	uint32_t vni;
+	char *msg;
+};
+/* At most this many refusals wait for their Event; further ones are dropped. */
+#define VXP_REFUSALS_MAX 64
+void vxp_refusal_done(struct vxp_refusal *r);
+/* Move up to max queued refusals, oldest first, into ret (the caller frees them with
+ * vxp_refusal_done). *ret_dropped: how many were dropped (queue full) since the last call. */
+size_t vxp_refusals_take(struct vxp_refusal *ret, size_t max, size_t *ret_dropped);
+
+/* Post a Warning Event (reason KUBE_EVENT_VXLAN_PEER_REFUSED) about each of the n refusals'
+ * Node, from host (this node), correlated per Node (kube_event_correlate). Gives up on the
+ * rest at the first request that fails, or past budget_ms. Returns how many were sent. */
+size_t vxp_events_post(const struct kube_config *cfg, const char *host, const struct vxp_refusal *r,
+		       size_t n, long budget_ms);
 
 /* This node's VTEPs as the annotation value (owned string), entries sorted by VNI. */
 char *vxp_encode(const struct vxp_set *local);

@@ -20,6 +20,8 @@ static const uint8_t zero_mac[MAC_LEN];
 static struct {
 	char **prev, **cur;
 	size_t n_prev, n_cur;
+	struct vxp_refusal queue[VXP_REFUSALS_MAX]; /* new ones, for Events */
+	size_t n_queue, dropped;
 } seen;
 
 void vxp_log_round(void)
@@ -33,14 +35,38 @@ void vxp_log_round(void)
 	seen.n_cur = 0;
 }
 
-__attribute__((format(printf, 1, 2))) static void refuse(const char *fmt, ...)
+void vxp_refusal_done(struct vxp_refusal *r)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	char *msg = NULL;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
-	va_end(ap);
+	free(r->node);
+	free(r->msg);
+	*r = (struct vxp_refusal){ 0 };
+}
+
+size_t vxp_refusals_take(struct vxp_refusal *ret, size_t max, size_t *ret_dropped)
+{
+	size_t n = seen.n_queue < max ? seen.n_queue : max;
+	memcpy(ret, seen.queue, n * sizeof(*ret));
+	memmove(seen.queue, seen.queue + n, (seen.n_queue - n) * sizeof(*ret));
+	seen.n_queue -= n;
+	*ret_dropped = seen.dropped;
+	seen.dropped = 0;
+	return n;
+}
+
+static void queue_refusal(const char *node, uint32_t vni, const char *msg)
+{
+	if (seen.n_queue == VXP_REFUSALS_MAX) {
+		seen.dropped++;
+		return;
+	}
+	seen.queue[seen.n_queue++] =
+		(struct vxp_refusal){ .node = xstrdup(node), .vni = vni, .msg = xstrdup(msg) };
+}
+
+/* Note the refusal msg (owned) for this round; true (and logged) when the last round did not
+ * have it. */
+static bool refusal_new(char *msg)
+{
 	bool old = false;
 	for (size_t i = 0; i < seen.n_prev && !old; i++)
 		old = !strcmp(seen.prev[i], msg);
@@ -48,6 +74,22 @@ __attribute__((format(printf, 1, 2))) static void refuse(const char *fmt, ...)
 		log_warning("vxlan-peers: %s", msg);
 	seen.cur = xrealloc(seen.cur, (seen.n_cur + 1) * sizeof(*seen.cur));
 	seen.cur[seen.n_cur++] = msg;
+	return !old;
+}
+
+/* A refusal of node's entries (vni: 0 for the whole annotation), logged and queued for an
+ * Event when it is new. */
+__attribute__((format(printf, 3, 4))) static void refuse(const char *node, uint32_t vni,
+							 const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	if (refusal_new(msg))
+		queue_refusal(node, vni, msg);
 }
 
 void vxp_set_done(struct vxp_set *s)
@@ -226,12 +268,12 @@ int vxp_decode(const char *node, const char *value, struct vxp_set *set)
 	_cleanup_json_ cJSON *j = NULL;
 	size_t len = strlen(value);
 	if (len > VXP_VALUE_MAX) {
-		refuse("node '%s': %s is over %d bytes, refused", node, VXP_ANNOTATION,
+		refuse(node, 0, "node '%s': %s is over %d bytes, refused", node, VXP_ANNOTATION,
 		       VXP_VALUE_MAX);
 		return 1;
 	}
 	if (json_parse(value, len, VXP_ANNOTATION, &j, &e) < 0 || !cJSON_IsObject(j)) {
-		refuse("node '%s': %s: not a JSON object, refused", node, VXP_ANNOTATION);
+		refuse(node, 0, "node '%s': %s: not a JSON object, refused", node, VXP_ANNOTATION);
 		return 1;
 	}
 	int refused = 0, n = 0;
@@ -239,18 +281,19 @@ int vxp_decode(const char *node, const char *value, struct vxp_set *set)
 	cJSON_ArrayForEach (entry, j) {
 		uint64_t vni = 0;
 		if (++n > VXP_VNIS_MAX) {
-			refuse("node '%s': more than %d VNIs, the rest refused", node,
+			refuse(node, 0, "node '%s': more than %d VNIs, the rest refused", node,
 			       VXP_VNIS_MAX);
 			return refused + 1;
 		}
 		if (parse_u64(entry->string, 16777215, &vni) < 0 || vni == 0) {
-			refuse("node '%s': '%.16s' is not a VNI, refused", node, entry->string);
+			refuse(node, 0, "node '%s': '%.16s' is not a VNI, refused", node,
+			       entry->string);
 			refused++;
 			continue;
 		}
 		struct vxp_vtep *v = vxp_set_add(set, node, (uint32_t)vni);
 		if (decode_vtep(entry, v, &e) < 0) {
-			refuse("node '%s': %s, refused", node, e.msg);
+			refuse(node, v->vni, "node '%s': %s, refused", node, e.msg);
 			free(v->node);
 			free(v->pods);
 			set->n--;
@@ -264,6 +307,7 @@ int vxp_decode(const char *node, const char *value, struct vxp_set *set)
  * and marks runs claimed by more than one node. */
 struct claim {
 	uint32_t vni;	  /* 0 for VTEP addresses: they are per node, whatever the VNI */
+	uint32_t of_vni;  /* the VNI of the entry making the claim */
 	uint8_t key[16];  /* address bytes or MAC */
 	int family;	  /* AF_* for addresses, 0 for MACs */
 	const char *node; /* NULL: this node */
@@ -322,10 +366,21 @@ static size_t refuse_runs(struct claim *c, size_t n, const char *what)
 			char on[32] = "";
 			if (c[i].vni)
 				(void)snprintf(on, sizeof(on), " on VNI %u", c[i].vni);
-			refuse("%s '%s'%s claimed by node '%s' and node '%s', "
-			       "refused",
-			       what, k, on, c[i].node ? c[i].node : "(this node)",
-			       c[j - 1].node ? c[j - 1].node : "(this node)");
+			char *msg = NULL;
+			if (asprintf(&msg, "%s '%s'%s claimed by node '%s' and node '%s', refused",
+				     what, k, on, c[i].node ? c[i].node : "(this node)",
+				     c[j - 1].node ? c[j - 1].node : "(this node)") < 0)
+				abort();
+			/* An Event about each other node refused, once per node and VNI. */
+			bool fresh = refusal_new(msg);
+			for (size_t x = i; fresh && x < j; x++) {
+				bool dup = !c[x].node;
+				for (size_t y = i; y < x && !dup; y++)
+					dup = same_node(c[x].node, c[y].node) &&
+					      c[x].of_vni == c[y].of_vni;
+				if (!dup)
+					queue_refusal(c[x].node, c[x].of_vni, msg);
+			}
 		}
 		i = j;
 	}
@@ -333,11 +388,13 @@ static size_t refuse_runs(struct claim *c, size_t n, const char *what)
 }
 
 static void add_claim(struct claim **c, size_t *n, uint32_t vni, const void *key, int family,
-		      const char *node, bool *refused)
+		      const struct vxp_vtep *v, const char *node, bool *refused)
 {
 	*c = xrealloc(*c, (*n + 1) * sizeof(**c));
 	struct claim *x = &(*c)[(*n)++];
-	*x = (struct claim){ .vni = vni, .family = family, .node = node, .refused = refused };
+	*x = (struct claim){
+		.vni = vni, .of_vni = v->vni, .family = family, .node = node, .refused = refused
+	};
 	memcpy(x->key, key, family ? ip_family_len(family) : MAC_LEN);
 }
 
@@ -350,15 +407,15 @@ size_t vxp_conflicts(struct vxp_set *remote, const struct vxp_set *local)
 		for (size_t i = 0; i < s->n; i++) {
 			struct vxp_vtep *v = &s->v[i];
 			const char *node = side ? NULL : v->node;
-			add_claim(&vteps, &nv, 0, v->addr.raw, v->addr.family, node,
+			add_claim(&vteps, &nv, 0, v->addr.raw, v->addr.family, v, node,
 				  side ? NULL : &v->refused);
 			for (size_t k = 0; k < v->n_pods; k++) {
 				struct vxp_pod *p = &v->pods[k];
 				bool *ref = side ? NULL : &p->refused;
-				add_claim(&macs, &nm, v->vni, p->mac, 0, node, ref);
+				add_claim(&macs, &nm, v->vni, p->mac, 0, v, node, ref);
 				for (size_t x = 0; x < p->n_ips; x++)
 					add_claim(&ips, &ni, v->vni, p->ips[x].raw,
-						  p->ips[x].family, node, ref);
+						  p->ips[x].family, v, node, ref);
 			}
 		}
 	}

@@ -19,6 +19,8 @@ struct kube_config;
 #define KUBE_EVENT_NO_NETWORK "NoNetworkFound"	    /* Warning: a NAD is missing */
 #define KUBE_EVENT_ADD_FAILED "AddInterfaceFailed"  /* Warning: any other failed ADD */
 #define KUBE_EVENT_CLAIM_STATUS "ClaimStatusFailed" /* Warning: a claim's device status */
+/* Warning, about a Node, from plexus-apid --vxlan-peers: its published VXLAN entries refused. */
+#define KUBE_EVENT_VXLAN_PEER_REFUSED "VXLANPeerRefused"
 
 /* The pod an Event is about, from the CNI args; uid may be "" (unknown). Borrowed strings. */
 struct kube_event_pod {

@@ -205,6 +205,78 @@ static void test_vxpeers_diff(void **state)
 	assert_int_equal(na + nd, 0);
 }
 
+/* Drop what earlier tests queued: two rounds forget their refusals. */
+static void refusals_reset(void)
+{
+	struct vxp_refusal r[VXP_REFUSALS_MAX];
+	size_t dropped = 0, n = vxp_refusals_take(r, VXP_REFUSALS_MAX, &dropped);
+	for (size_t i = 0; i < n; i++)
+		vxp_refusal_done(&r[i]);
+	vxp_log_round();
+	vxp_log_round();
+}
+
+/* A refusal is queued for an Event once, as it first appears: per node and VNI, each remote
+ * node of a conflict; never this node; the queue is bounded. */
+static void test_vxpeers_refusal_events(void **state)
+{
+	(void)state;
+	refusals_reset();
+	struct vxp_refusal r[VXP_REFUSALS_MAX];
+	size_t dropped = 9;
+	for (int round = 0; round < 2; round++) {
+		struct vxp_set remote = { 0 }, local = { 0 };
+		assert_int_equal(vxp_decode("bad",
+					    "{\"7\":{\"vtep\":\"127.0.0.1\",\"mac\":"
+					    "\"0a:00:00:00:00:01\",\"pods\":[]}}",
+					    &remote),
+				 1);
+		add_vtep(&remote, "dupa", 100, "10.250.0.7", 1, 0);
+		add_vtep(&remote, "dupb", 100, "10.250.0.7", 2, 0);
+		add_vtep(&remote, "peer", 100, "10.250.0.9", 3, 1);
+		add_vtep(&local, "", 100, "10.250.0.1", 3, 1); /* this node claims peer's pod */
+		assert_int_equal(vxp_conflicts(&remote, &local), 3);
+		vxp_log_round();
+		size_t n = vxp_refusals_take(r, VXP_REFUSALS_MAX, &dropped);
+		assert_int_equal(dropped, 0);
+		if (round == 1) {
+			/* Still refused, already reported. */
+			assert_int_equal(n, 0);
+		} else {
+			assert_int_equal(n, 5);
+			assert_string_equal(r[0].node, "bad");
+			assert_int_equal(r[0].vni, 7);
+			assert_non_null(strstr(r[0].msg, "7.vtep: not a unicast address"));
+			/* The VTEP conflict: one Event about each of its two nodes. */
+			assert_string_equal(r[1].node, "dupa");
+			assert_string_equal(r[2].node, "dupb");
+			assert_int_equal(r[2].vni, 100);
+			assert_string_equal(r[1].msg, r[2].msg);
+			/* The pod conflict with this node: about the remote node only (MAC, IP). */
+			assert_string_equal(r[3].node, "peer");
+			assert_string_equal(r[4].node, "peer");
+			assert_non_null(strstr(r[3].msg, "(this node)"));
+		}
+		for (size_t i = 0; i < n; i++)
+			vxp_refusal_done(&r[i]);
+		vxp_set_done(&remote);
+		vxp_set_done(&local);
+	}
+	/* 100 bad nodes at once: the queue keeps VXP_REFUSALS_MAX, the rest are counted. */
+	struct vxp_set remote = { 0 };
+	for (int i = 0; i < 100; i++) {
+		_cleanup_free_ char *node = xasprintf("bad%d", i);
+		assert_int_equal(vxp_decode(node, "[]", &remote), 1);
+	}
+	vxp_log_round();
+	assert_int_equal(vxp_refusals_take(r, 10, &dropped), 10);
+	assert_int_equal(dropped, 100 - VXP_REFUSALS_MAX);
+	for (size_t i = 0; i < 10; i++)
+		vxp_refusal_done(&r[i]);
+	refusals_reset();
+	vxp_set_done(&remote);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -213,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_vxpeers_conflicts),
 		cmocka_unit_test(test_vxpeers_desired_family_and_empty),
 		cmocka_unit_test(test_vxpeers_diff),
+		cmocka_unit_test(test_vxpeers_refusal_events),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

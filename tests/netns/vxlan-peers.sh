@@ -5,10 +5,11 @@
 # namespace at .254 where the API server fixture listens), runs plexus-apid --vxlan-peers and
 # has pods attached by plexus-vxlan with learning off and no remotes. Checked: pods ping each
 # other; a capture shows unicast VXLAN to the right VTEP only and no ARP on the underlay;
-# malformed and conflicting published entries are never programmed; an agent restart leaves the
-# tables identical and a ping across it loses nothing; a deleted pod and a deleted Node are
-# withdrawn on the others within a bound; with the API down the entries stay and the agent
-# retries.
+# malformed and conflicting published entries are never programmed, and each refused Node gets
+# one Warning Event from each agent (Event POSTs that hang hold nothing up); an agent restart
+# leaves the tables identical and a ping across it loses nothing; a deleted pod and a deleted
+# Node are withdrawn on the others within a bound; with the API down the entries stay and the
+# agent retries.
 source "$(dirname "$0")/../lib.sh"
 need_root
 need_tools vxlan-peers jq ip ping bridge tcpdump curl node timeout
@@ -180,6 +181,68 @@ check "vxlan-peers: malformed (loopback VTEP) and conflicting (one VTEP, two nod
 check "vxlan-peers: the agent logs why it refused them" \
 	bash -c "grep -q \"node 'bad-$T_ID'.*not a unicast address, refused\" '$TMP/apid1.log' &&
 		 grep -q \"VTEP address '10.247.0.77' claimed by node 'dupa-$T_ID' and node 'dupb-$T_ID'\" '$TMP/apid1.log'"
+
+# One Warning Event per refused Node from each agent (node 1's here), posted once: the refusals
+# persist, and later rounds post nothing more.
+sleep $(((INTERVAL * 3 + 999) / 1000))
+ev1=$(ip netns exec "$SW" curl -sS --max-time 5 --cacert "$TMP/pki/ca.crt" \
+	"https://10.247.0.254:$PORT/_fixture/requests" | jq -c --arg h "$(nodename 1)" '.items[]
+	| select(.method != "GET" and (.path | test("/events"))) | {method, path, e: (.body | fromjson)}
+	| select(.e.source.host == $h)')
+ev_of() { jq -c --arg n "$1" 'select(.e.involvedObject.name == $n)' <<<"$ev1"; }
+node_ev_ok() { # NODE MESSAGE_REGEX: exactly one Event about NODE, POSTed to default
+	jq -se --arg n "$1" --arg m "$2" 'length == 1 and (.[0] | .method == "POST" and
+		.path == "/api/v1/namespaces/default/events" and .e.metadata.namespace == "default" and
+		.e.involvedObject == {apiVersion: "v1", kind: "Node", name: $n, uid: $n} and
+		.e.type == "Warning" and .e.reason == "VXLANPeerRefused" and .e.count == 1 and
+		(.e.message | test($m)))' <<<"$(ev_of "$1")" >/dev/null
+}
+check "vxlan-peers: one Warning Event about the malformed Node" \
+	node_ev_ok "bad-$T_ID" "^VNI $VNI: node 'bad-$T_ID': $VNI.vtep: not a unicast address, refused\$"
+conflict="^VNI $VNI: VTEP address '10.247.0.77' claimed by node 'dupa-$T_ID' and node 'dupb-$T_ID', refused\$"
+conflict_ok() { node_ev_ok "dupa-$T_ID" "$conflict" && node_ev_ok "dupb-$T_ID" "$conflict"; }
+check "vxlan-peers: one Warning Event about each Node of a conflict" conflict_ok
+stored=$(api GET /api/v1/namespaces/default/events | jq --arg h "$(nodename 1)" \
+	'[.items[] | select(.source.host == $h and .reason == "VXLANPeerRefused")] | length')
+check "vxlan-peers: ... and the API server stored them ($stored)" test "$stored" = 3
+check "vxlan-peers: no Event about valid Nodes, no other Event from node 1 ($(wc -l <<<"$ev1") in all)" \
+	test -z "$(ev_of "$(nodename 2)")$(ev_of "$(nodename 3)")" -a "$(wc -l <<<"$ev1")" -eq 3
+# Every agent reports on its own: one Event about the malformed Node from each, none about valid
+# Nodes from any.
+per_agent=$(ip netns exec "$SW" curl -sS --max-time 5 --cacert "$TMP/pki/ca.crt" \
+	"https://10.247.0.254:$PORT/_fixture/requests" | jq -c '[.items[]
+	| select(.method == "POST" and (.path | test("/events"))) | .body | fromjson
+	| [.source.host, .involvedObject.name]] | group_by(.) | map([.[0][0], .[0][1], length])')
+agents_ok() {
+	[ -n "$per_agent" ] && jq -e --arg t "$T_ID" '(map(select(.[1] == "bad-" + $t)) | length == 3 and all(.[2] == 1))
+		and (map(select(.[1] | startswith("node"))) | length == 0)' <<<"$per_agent" >/dev/null
+}
+check "vxlan-peers: each agent reports the malformed Node once, none reports a valid Node" agents_ok
+
+# Events never hold the agent up: with POSTs of Events hanging, 20 new malformed Nodes and a new
+# valid one with a pod, node 1 still programs that pod within the bound.
+fixture() { # METHOD PATH [BODY]: the fixture's control endpoint, from the switch namespace
+	ip netns exec "$SW" curl -sS --max-time 5 --cacert "$TMP/pki/ca.crt" -X "$1" \
+		"https://10.247.0.254:$PORT/_fixture/$2" ${3:+-d "$3"}
+}
+fixture POST faults '[{"method":"POST","path":"/events","hang":true,"count":1000}]' >/dev/null
+late='{"mac":"02:00:00:cc:cc:01","ips":["10.246.0.98"]}'
+{
+	for k in $(seq 20); do node_obj "flood$k-$T_ID" "not json"; done
+	node_obj "late-$T_ID" "{\"$VNI\":{\"vtep\":\"10.247.0.50\",\"mac\":\"0a:00:00:00:00:50\",\"pods\":[$late]}}"
+} | jq -s '{kind:"List",items:.}' >"$TMP/more.json"
+fixture PUT objects "@$TMP/more.json" >/dev/null
+late_ok() { grep -qx "02:00:00:cc:cc:01 10.247.0.50" <<<"$(tables 1)"; }
+check "vxlan-peers: with Event POSTs hanging, a new Node's pod is still programmed within $BOUND s" \
+	until_ok $BOUND late_ok
+check "vxlan-peers: ... and the agent says its Events were not sent" \
+	grep -q "event about node 'flood[0-9]*-$T_ID'.*not sent" "$TMP/apid1.log"
+fixture DELETE faults >/dev/null
+for n in late $(seq -f flood%g 20); do
+	fixture DELETE "objects?kind=Node&name=$n-$T_ID" >/dev/null
+done
+check "vxlan-peers: ... and its entries leave once its Node is deleted" until_ok $BOUND bash -c \
+	"! bridge -n '$(nsof 1)' fdb show dev vx$VNI self | grep -q 10.247.0.50"
 
 # ---- traffic --------------------------------------------------------------------------------
 pingok() { ip netns exec "${PNS[$1]}" ping -c 2 -i 0.2 -W 1 -q "${PIP[$2]}" >/dev/null; }
