@@ -41,6 +41,7 @@ struct wb_api {
 	int64_t deadline_ms;	 /* clock_now_ms() based */
 	uint64_t seed;		 /* back-off jitter */
 	unsigned writes;	 /* POST/PUT/DELETE sent, for the bench's API writes per pod */
+	const char *slice_node;	 /* borrowed; set: the IPPools it creates are this node's slices */
 };
 
 /* Tests only: a transport every wb_api_open client uses instead (NULL: libcurl or the relay). */

@@ -108,6 +108,11 @@ int wb_api_get_pool(struct wb_api *a, const struct wb_range *r, const char *name
 		if (rc != -ENOENT || !create || i == CREATE_TRIES)
 			return rc;
 		_cleanup_json_ cJSON *pool = wb_pool_new(name, a->ns, r);
+		if (a->slice_node) {
+			cJSON *l = cJSON_AddObjectToObject(
+				cJSON_GetObjectItemCaseSensitive(pool, "metadata"), "labels");
+			cJSON_AddStringToObject(l, WB_SLICE_LABEL, a->slice_node);
+		}
 		rc = wb_api_call(a, "POST", coll, pool, NULL, NULL, err);
 		/* AlreadyExists: another node created it first; read theirs. */
 		if (rc < 0 && rc != -EBUSY)

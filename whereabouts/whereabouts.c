@@ -326,6 +326,8 @@ static int wb_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni
 	load_entry(&o, ctx->container_id, ctx->ifname);
 	if ((r = wb_api_open(&o.c, &o.a, err)) < 0)
 		return r;
+	if (o.c.slice_prefix)
+		o.a.slice_node = o.node;
 	_cleanup_(cni_result_freep) struct cni_result *res = cni_result_new();
 	for (size_t k = 0; k < o.c.n_ranges; k++) {
 		struct ip_addr ip;

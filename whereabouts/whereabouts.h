@@ -19,6 +19,9 @@
 #define WB_TIMEOUT_MS_DEFAULT 10000
 /* A NodeSlicePool lists every slice of its range: node_slice_size may cut it into this many. */
 #define WB_SLICES_MAX 4096
+/* The label of the IPPools plexus creates for a node's slice: the node's name, so readers of a
+ * pool name "[network_name-]node-range" know which part is the network_name. */
+#define WB_SLICE_LABEL "plexus.io/node-slice"
 /* Kubernetes object names are at most 253 characters. */
 #define WB_NAME_MAX 254
 

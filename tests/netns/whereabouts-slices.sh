@@ -157,3 +157,20 @@ bad "through apiRelay" '{"node_slice_size":"/27","apiRelay":"/run/plexus/api.soc
 wb ADD "$SL" 'Bad_Node' bad
 check "a NODE_NAME that is no node name: code 4" is_err 4
 check "... bad input wrote nothing" [ "$(state | jq '.items | length')" = "$N0" ]
+
+# ---- plexus-apid's reconciler finds slice pools (last: no Pod exists, so it frees everything) --
+RCN=$(conf rcnet 10.94.0.0/24 '{"node_slice_size":"/28","network_name":"rc"}')
+wb ADD "$RCN" node-r gone1
+check "a sliced allocation with network_name: pool rc-node-r-10.94.0.0-28, reservation rc-10.94.0.1" \
+	[ "$RC" = 0 -a "$(allocs rc-node-r-10.94.0.0-28)" = 1 -a "$(state | jq '[.items[] | select(.metadata.name=="rc-10.94.0.1")] | length')" = 1 ]
+ip netns exec "$NODE" env PLEXUS_WHEREABOUTS_DIR="$TMP/journal-node-r" "$BIN/plexus-apid" \
+	--kubeconfig "$TMP/kubeconfig" --socket "$TMP/api.sock" --metrics-address "" --metrics-socket "" \
+	--whereabouts-reclaim --reclaim-grace 1 --reclaim-interval 1 --node-name node-r \
+	--log-level debug 2>"$TMP/apid.log" &
+t_proc $!
+for _ in $(seq 100); do
+	[ "$(allocs rc-node-r-10.94.0.0-28)" = 0 ] && [ "$(state | grep -c '"rc-10.94.0.1"')" = 0 ] && break
+	sleep 0.1
+done
+check "the reconciler releases a gone pod's slice allocation and its reservation (network_name kept apart from the node)" \
+	[ "$(allocs rc-node-r-10.94.0.0-28)" = 0 -a "$(state | grep -c '"rc-10.94.0.1"')" = 0 ]
