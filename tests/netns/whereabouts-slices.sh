@@ -8,23 +8,10 @@
 source "$(dirname "$0")/../lib.sh"
 need_root
 need_tools whereabouts-slices jq curl node python3
-TMP=$(t_tmpdir)
-NODE=plxsl$T_ID
-new_node "$NODE" || { fail "node netns"; exit 1; }
-echo '{"items":[]}' >"$TMP/state.json"
-api_fixture "$NODE" "$TMP" sltoken 120
-t_proc "$API_PID"
-[ -n "$PORT" ] || { fail "API server fixture did not start: $(cat "$TMP/api.err")"; exit 1; }
-WB=$BIN/plexus-whereabouts
-RUNNER=(ip netns exec "$NODE")
+source "$(dirname "$0")/whereabouts.bash"
+wb_setup plxsl 120
 new_pod
 
-# conf NAME RANGE [IPAM_JSON_EXTRA]: a netconf whose ipam is whereabouts on the fixture.
-conf() {
-	jq -cn --arg n "$1" --arg r "$2" --arg k "$TMP/kubeconfig" --argjson x "${3:-{\}}" \
-		'{cniVersion:"1.1.0",name:$n,type:"macvlan",master:"eth9",
-		  ipam:({type:"whereabouts",range:$r,kubernetes:{kubeconfig:$k}} + $x)}'
-}
 # wb CMD CONF NODE CID [VAR=VALUE...]: plexus-whereabouts as simulated node NODE (its own
 # NODE_NAME and journal).
 wb() {
@@ -34,16 +21,9 @@ wb() {
 		CNI_ARGS="K8S_POD_NAMESPACE=default;K8S_POD_NAME=p-$cid" NODE_NAME="$n" \
 		PLEXUS_WHEREABOUTS_DIR="$TMP/journal-$n" "$@"
 }
-state() { ip netns exec "$NODE" curl -sk "https://127.0.0.1:$PORT/_fixture/state"; }
 nsp() { state | jq -c --arg n "$1" '.items[] | select(.kind=="NodeSlicePool" and .metadata.name==$n)'; }
 # slices NSP NODE: the slices NSP gives NODE, space-separated.
 slices() { nsp "$1" | jq -r --arg n "$2" '[.status.allocations[] | select(.nodeName==$n) | .sliceRange] | join(" ")'; }
-allocs() {
-	state | jq -r --arg n "$1" '[.items[] | select(.kind=="IPPool" and .metadata.name==$n)]
-		| if length == 0 then "nopool" else (.[0].spec.allocations // {} | length) end'
-}
-ip_of() { jq -r '.ips[0].address' <<<"$OUT"; }
-is_err() { [ "$RC" -ne 0 ] && jq -e --argjson c "$1" '.code == $c' <<<"$OUT" >/dev/null 2>&1; }
 # writes FROM PATTERN [CODES]: write requests (not GET) in the request log after line FROM whose
 # path matches PATTERN (and whose status matches CODES, a regex).
 writes() { tail -n +$(($1 + 1)) "$TMP/api.log" | grep -v '^GET' | grep -- "$2" | grep -c " ${3:-[0-9]*} "; }
