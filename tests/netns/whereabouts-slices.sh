@@ -121,6 +121,29 @@ for c in x1 x2 x3 x4; do wb DEL "$SM" node-x "$c"; done
 check "DEL releases from either of the node's slices" \
 	[ "$RC" = 0 -a "$(allocs node-x-10.92.0.0-30)" = 0 -a "$(allocs node-x-10.92.0.4-30)" = 0 ]
 
+# ---- GC ----------------------------------------------------------------------------------------
+wb ADD "$SM" node-y y2
+cni_exec "$WB" GC "$(jq -c '. + {"cni.dev/valid-attachments":[{containerID:"y1",ifname:"net1"}]}' <<<"$SM")" \
+	- - - NODE_NAME=node-y PLEXUS_WHEREABOUTS_DIR="$TMP/journal-node-y"
+check "GC releases from the node's slice pool what is not in valid-attachments, keeps the rest" \
+	[ "$RC" = 0 -a "$(state | grep -c '"id":"y2"')" = 0 -a "$(state | grep -c '"id":"y1"')" = 1 ]
+
+# ---- a malformed NodeSlicePool is refused, never rewritten ----------------------------------------
+put_nsp() { # put_nsp NAME SPEC_JSON ALLOCATIONS_JSON: out of band
+	jq -cn --arg n "$1" --argjson s "$2" --argjson a "$3" '{apiVersion:"whereabouts.cni.cncf.io/v1alpha1",
+		kind:"NodeSlicePool",metadata:{name:$n,namespace:"kube-system"},spec:$s,status:{allocations:$a}}' |
+		ip netns exec "$NODE" curl -sk -X PUT "https://127.0.0.1:$PORT/_fixture/objects" -d @- >/dev/null
+}
+put_nsp dupnet '{"range":"10.95.0.0/24","sliceSize":"/26"}' \
+	'[{"nodeName":"node-q","sliceRange":"10.95.0.0/26"},{"nodeName":"node-a","sliceRange":"10.95.0.0/26"}]'
+wb ADD "$(conf dupnet 10.95.0.0/24 '{"node_slice_size":"/26"}')" node-a dup1
+check "a NodeSlicePool listing one slice twice: code 101, nothing allocated" \
+	eval 'is_err 101 && grep -q "listed twice" <<<"$OUT" && [ "$(state | grep -c p-dup1)" = 0 ]'
+put_nsp sznet '{"range":"10.96.0.0/24","sliceSize":"/25"}' '[]'
+wb ADD "$(conf sznet 10.96.0.0/24 '{"node_slice_size":"/26"}')" node-a sz1
+check "a NodeSlicePool of another slice size: code 101 naming both, left as it was" \
+	eval 'is_err 101 && grep -q "/26" <<<"$OUT" && [ "$(nsp sznet | jq -c .status.allocations)" = "[]" ]'
+
 # ---- bad input ---------------------------------------------------------------------------------
 N0=$(state | jq '.items | length')
 bad() { # bad NAME IPAM_EXTRA
