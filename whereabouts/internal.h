@@ -94,6 +94,11 @@ int wb_slice_pool_name(const struct wb_conf *c, const char *net_name, char buf[W
 /* The IPPool name of one node's slice, as whereabouts names it: "[network_name-]node-range". */
 int wb_slice_ippool_name(const struct ip_net *slice, const char *network_name, const char *node,
 			 char buf[WB_NAME_MAX]);
+/* Check obj is the NodeSlicePool nsp of c's range and slice size, with distinct aligned slices
+ * of it (filling in every slice, free, when it lists none), and hand out node's slices. Code 101
+ * EBADMSG naming what is wrong. */
+int wb_slices_decode(cJSON *obj, const struct wb_conf *c, const char *nsp, const char *node,
+		     struct wb_slices *ret, struct cni_err *err);
 /* node's slices of NodeSlicePool nsp for c's range. With have == WB_SLICES_READ only reads (an
  * absent pool: no slices). Else creates the pool when absent and, unless node already holds more
  * than have slices, claims the first free one (resourceVersion-checked status write, conflicts

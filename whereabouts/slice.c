@@ -175,6 +175,16 @@ static void mine(const cJSON *al, const char *node, struct wb_slices *ret)
 					  &ret->nets[ret->n++]);
 }
 
+int wb_slices_decode(cJSON *obj, const struct wb_conf *c, const char *nsp, const char *node,
+		     struct wb_slices *ret, struct cni_err *err)
+{
+	cJSON *al = NULL;
+	int r = nsp_decode(obj, c, nsp, &al, err);
+	if (r == 0)
+		mine(al, node, ret);
+	return r;
+}
+
 /* GET the NodeSlicePool; with create, POST it first when absent. */
 static int nsp_get(struct wb_api *a, const struct wb_conf *c, const char *nsp, bool create,
 		   cJSON **ret, struct cni_err *err)
