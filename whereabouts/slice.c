@@ -185,6 +185,17 @@ int wb_slices_decode(cJSON *obj, const struct wb_conf *c, const char *nsp, const
 	return r;
 }
 
+/* Whether slice sr (validated) holds an address range_start/range_end allow: a slice outside
+ * them is never claimed. */
+static bool usable(const struct wb_conf *c, const char *sr)
+{
+	struct ip_net n;
+	_cleanup_(wb_range_done) struct wb_range sub = { 0 };
+	/* raw is in network order: bytewise order is address order. */
+	return parse_ipnet(sr, &n) == 0 && wb_range_sub(&c->ranges[0], &n, &sub) == 0 &&
+	       memcmp(sub.first.raw, sub.last.raw, ip_family_len(n.ip.family)) <= 0;
+}
+
 /* GET the NodeSlicePool; with create, POST it first when absent. */
 static int nsp_get(struct wb_api *a, const struct wb_conf *c, const char *nsp, bool create,
 		   cJSON **ret, struct cni_err *err)
@@ -234,7 +245,8 @@ int wb_slices_get(struct wb_api *a, const struct wb_conf *c, const char *nsp, co
 		wb_slices_done(&s);
 		cJSON *e, *free_e = NULL;
 		cJSON_ArrayForEach (e, al)
-			if (!free_e && !*cJSON_GetStringValue(json_get(e, "nodeName")))
+			if (!free_e && !*cJSON_GetStringValue(json_get(e, "nodeName")) &&
+			    usable(c, cJSON_GetStringValue(json_get(e, "sliceRange"))))
 				free_e = e;
 		if (!free_e) {
 			char rs[160];

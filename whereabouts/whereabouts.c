@@ -229,7 +229,10 @@ static int alloc_sliced(struct op *o, struct ip_addr *ret, struct cni_err *err)
 			_cleanup_(wb_range_done) struct wb_range sub = { 0 };
 			char name[WB_NAME_MAX];
 			if (slice_pool(o, &s.nets[i], &sub, name) < 0)
-				continue;
+				return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+						   "ipam.network_name: with node '%s' it makes no "
+						   "valid IPPool name for a slice",
+						   o->node);
 			r = alloc_pool(o, &sub, name, ret, err);
 			if (r != -ENOSPC)
 				return r;

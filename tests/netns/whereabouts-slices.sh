@@ -121,6 +121,11 @@ for c in x1 x2 x3 x4; do wb DEL "$SM" node-x "$c"; done
 check "DEL releases from either of the node's slices" \
 	[ "$RC" = 0 -a "$(allocs node-x-10.92.0.0-30)" = 0 -a "$(allocs node-x-10.92.0.4-30)" = 0 ]
 
+BOUND=$(conf bdnet 10.97.0.0/24 '{"node_slice_size":"/26","range_start":"10.97.0.100"}')
+wb ADD "$BOUND" node-a b1
+check "range_start past the first slice: that slice is never claimed, the node gets the next ($(ip_of))" \
+	[ "$RC" = 0 -a "$(slices bdnet node-a)" = 10.97.0.64/26 -a "$(ip_of)" = 10.97.0.100/24 ]
+
 # ---- GC ----------------------------------------------------------------------------------------
 wb ADD "$SM" node-y y2
 cni_exec "$WB" GC "$(jq -c '. + {"cni.dev/valid-attachments":[{containerID:"y1",ifname:"net1"}]}' <<<"$SM")" \
