@@ -42,20 +42,29 @@ static void conf(const char *text, size_t size)
 	cni_ctx_done(&ctx);
 }
 
-static void pool(const char *text, size_t size)
+/* The conf of 10.0.0.0/24 with the ipam members extra; a failure aborts. */
+static void fixed_conf(const char *extra, struct cni_ctx *ctx, struct wb_conf *c)
 {
-	static const char netconf[] = "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"ipam\":{\"type\":"
-				      "\"whereabouts\",\"range\":\"10.0.0.0/24\"}}";
+	_cleanup_free_ char *netconf =
+		xasprintf("{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"ipam\":{\"type\":"
+			  "\"whereabouts\",\"range\":\"10.0.0.0/24\"%s}}",
+			  extra);
 	struct cni_env env = { .cmd = CNI_CMD_ADD,
 			       .container_id = (char *)"c1",
 			       .ifname = (char *)"net1",
 			       .path = (char *)"/nonexistent" };
+	struct cni_err err = { 0 };
+	if (cni_ctx_init(ctx, &env, netconf, strlen(netconf), &whereabouts_plugin, &err) < 0 ||
+	    wb_conf_parse(ctx, "/nonexistent-fuzz-root", c, &err) < 0)
+		abort();
+}
+
+static void pool(const char *text, size_t size)
+{
 	struct cni_ctx ctx;
 	struct cni_err err = { 0 };
 	struct wb_conf c;
-	if (cni_ctx_init(&ctx, &env, netconf, strlen(netconf), &whereabouts_plugin, &err) < 0 ||
-	    wb_conf_parse(&ctx, "/nonexistent-fuzz-root", &c, &err) < 0)
-		abort();
+	fixed_conf("", &ctx, &c);
 	struct wb_pool p;
 	if (wb_pool_decode(text, size, &c.ranges[0], &p, &err) == 0) {
 		for (size_t i = 1; i < p.n; i++)
@@ -80,19 +89,10 @@ static void pool(const char *text, size_t size)
 /* The node's slices of a NodeSlicePool body: each a distinct /26 of 10.0.0.0/24. */
 static void slices(const char *text, size_t size)
 {
-	static const char netconf[] =
-		"{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"macvlan\",\"ipam\":{"
-		"\"type\":\"whereabouts\",\"range\":\"10.0.0.0/24\",\"node_slice_size\":\"/26\"}}";
-	struct cni_env env = { .cmd = CNI_CMD_ADD,
-			       .container_id = (char *)"c1",
-			       .ifname = (char *)"net1",
-			       .path = (char *)"/nonexistent" };
 	struct cni_ctx ctx;
 	struct cni_err err = { 0 };
 	struct wb_conf c;
-	if (cni_ctx_init(&ctx, &env, netconf, strlen(netconf), &whereabouts_plugin, &err) < 0 ||
-	    wb_conf_parse(&ctx, "/nonexistent-fuzz-root", &c, &err) < 0)
-		abort();
+	fixed_conf(",\"node_slice_size\":\"/26\"", &ctx, &c);
 	cJSON *o = cJSON_ParseWithLength(text, size);
 	struct wb_slices s = { 0 };
 	if (o && wb_slices_decode(o, &c, "n", "node-a", &s, &err) == 0) {
