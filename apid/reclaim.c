@@ -146,13 +146,25 @@ static bool pool_decode(const cJSON *item, struct pool *ret)
 		return false;
 	}
 	(void)snprintf(ret->name, sizeof(ret->name), "%s", name);
-	/* The name is "<network_name>-<range>" when the NAD sets network_name. */
+	/* The name is "<network_name>-<range>" when the NAD sets network_name; a node slice's
+	 * (labelled with its node) "[<network_name>-]<node>-<range>". */
 	char base[WB_NAME_MAX];
 	size_t nl = strlen(name), bl;
 	if (wb_pool_name(&ret->r, NULL, base) == 0 && strcmp(base, name) != 0 &&
 	    nl > (bl = strlen(base)) + 1 && !strcmp(name + nl - bl, base) &&
 	    name[nl - bl - 1] == '-')
 		ret->network_name = xstrndup(name, nl - bl - 1);
+	const char *node = cJSON_GetStringValue(
+		json_get(json_get(json_get(item, "metadata"), "labels"), WB_SLICE_LABEL));
+	size_t pl = ret->network_name ? strlen(ret->network_name) : 0,
+	       ndl = node ? strlen(node) : 0;
+	if (node && pl == ndl && !strcmp(ret->network_name, node)) {
+		free(ret->network_name);
+		ret->network_name = NULL;
+	} else if (node && pl > ndl + 1 && !strcmp(ret->network_name + pl - ndl, node) &&
+		   ret->network_name[pl - ndl - 1] == '-') {
+		ret->network_name[pl - ndl - 1] = '\0';
+	}
 	return true;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # whereabouts benchmark: allocations per second of plexus-whereabouts for 3 simulated nodes x 20
-# concurrent pods (60 ADDs, then their 60 DELs) on one pool of the TLS API server fixture, and
+# concurrent pods (60 ADDs, then their 60 DELs) on one pool of the TLS API server fixture, without
+# and with node slices (node_slice_size), and
 # the API writes (POST, PUT, PATCH, DELETE of whereabouts objects; not Leases) per pod from the
 # fixture's request log; then, where the real whereabouts v0.8.1
 # is present (WHEREABOUTS_BIN, or ../shared/anchors/whereabouts), both sides for 20 concurrent
@@ -24,16 +25,17 @@ t_proc "$API_PID"
 [ -n "$PORT" ] || { echo "bench/whereabouts: the API server fixture did not start" >&2; exit 1; }
 sed -i 's/context: {cluster: test, user: plexus}/context: {cluster: test, user: plexus, namespace: kube-system}/' "$TMP/kubeconfig"
 jq -n --arg kc "$TMP/kubeconfig" '{datastore: "kubernetes", kubernetes: {kubeconfig: $kc}}' >"$TMP/whereabouts.conf"
-conf() { # conf RANGE: the NAD of a run (the flat file only for the real whereabouts)
-	jq -nc --arg kc "$TMP/kubeconfig" --arg r "$1" '{cniVersion: "0.3.1", name: "bench",
-		type: "macvlan", ipam: {type: "whereabouts", range: $r, kubernetes: {kubeconfig: $kc}}}'
+conf() { # conf RANGE [IPAM_EXTRA]: the NAD of a run (the flat file only for the real whereabouts)
+	jq -nc --arg kc "$TMP/kubeconfig" --arg r "$1" --argjson x "${2:-{\}}" '{cniVersion: "0.3.1",
+		name: "bench", type: "macvlan",
+		ipam: ({type: "whereabouts", range: $r, kubernetes: {kubeconfig: $kc}} + $x)}'
 }
 # one BIN CONF VERB NODE I: one pod's ADD or DEL on simulated node NODE (its own journal).
 one() {
 	echo "$2" | ip netns exec "$NODE" env -i PATH="$PATH" CNI_COMMAND="$3" \
 		CNI_CONTAINERID="b-$4-$5" CNI_NETNS="/var/run/netns/$POD" CNI_IFNAME=net1 \
 		CNI_PATH="$(dirname "$1")" CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=b-$4-$5" \
-		PLEXUS_WHEREABOUTS_DIR="$TMP/journal$4" "$1" >"$TMP/out.$3.$4.$5" 2>/dev/null
+		NODE_NAME="bench-node-$4" PLEXUS_WHEREABOUTS_DIR="$TMP/journal$4" "$1" >"$TMP/out.$3.$4.$5" 2>/dev/null
 	echo $? >"$TMP/rc.$3.$4.$5"
 }
 # wave BIN CONF VERB NODES: every node's PODS pods at once; prints "ms failures writes"
@@ -61,6 +63,10 @@ echo "# whereabouts bench: plexus-whereabouts on the API server fixture (TLS, on
 C=$(conf 10.81.0.0/22)
 report plexus-whereabouts ADD 3 "$(wave "$WB" "$C" ADD 3)"
 report plexus-whereabouts DEL 3 "$(wave "$WB" "$C" DEL 3)"
+# With node slices (docs/ipam.md "Node slices"): each node claims a /24 of the /22 once.
+C=$(conf 10.84.0.0/22 '{"node_slice_size": "/24"}')
+report "plexus, node slices" ADD 3 "$(wave "$WB" "$C" ADD 3)"
+report "plexus, node slices" DEL 3 "$(wave "$WB" "$C" DEL 3)"
 report plexus-whereabouts ADD 1 "$(wave "$WB" "$(conf 10.82.0.0/22)" ADD 1)"
 report plexus-whereabouts DEL 1 "$(wave "$WB" "$(conf 10.82.0.0/22)" DEL 1)"
 diff_anchor whereabouts

@@ -134,7 +134,37 @@ static const char *const ignored[] = {
 	"leader_retry_period",
 	"sleep_for_race",
 };
-static const char *const refused[] = { "node_slice_size", "addresses" };
+static const char *const refused[] = { "addresses" };
+
+/* node_slice_size: whereabouts' string form, a prefix length with or without its '/'. */
+static int parse_slice_size(const cJSON *ipam, struct wb_conf *c, struct cni_err *err)
+{
+	const char *s = NULL;
+	int r = json_get_string(ipam, "node_slice_size", "ipam.node_slice_size", &s, NULL, err);
+	if (r < 0 || !s || !*s)
+		return r;
+	const struct wb_range *rg = &c->ranges[0];
+	unsigned bits = (unsigned)ip_family_len(rg->net.ip.family) * 8;
+	uint64_t v;
+	if (parse_u64(s + (*s == '/'), bits, &v) < 0 || v <= rg->net.prefix)
+		return cni_err_set(
+			err, CNI_ERR_INVALID_CONFIG, EINVAL,
+			"ipam.node_slice_size: '%s' is not a prefix length longer than the "
+			"range's /%u and at most /%u",
+			s, rg->net.prefix, bits);
+	if (c->n_ranges != 1)
+		return cni_err_set(
+			err, CNI_ERR_INVALID_CONFIG, EINVAL,
+			"ipam.node_slice_size: needs exactly one range (ipam.range or one "
+			"ipam.ipRanges entry)");
+	if (wb_range_n_slices(rg, (unsigned)v) > WB_SLICES_MAX)
+		return cni_err_set(
+			err, CNI_ERR_INVALID_CONFIG, EINVAL,
+			"ipam.node_slice_size: '%s' cuts the range into more than %d slices", s,
+			WB_SLICES_MAX);
+	c->slice_prefix = (unsigned)v;
+	return 0;
+}
 
 int wb_conf_parse(const struct cni_ctx *ctx, const char *root, struct wb_conf *ret,
 		  struct cni_err *err)
@@ -212,6 +242,8 @@ int wb_conf_parse(const struct cni_ctx *ctx, const char *root, struct wb_conf *r
 						   "(counting ipam.range first)",
 						   b, a);
 		}
+	if ((r = parse_slice_size(ipam, &c, err)) < 0)
+		return r;
 	const char *gw = NULL;
 	if ((r = json_get_string(ipam, "gateway", "ipam.gateway", &gw, NULL, err)) < 0)
 		return r;
@@ -256,6 +288,10 @@ int wb_conf_parse(const struct cni_ctx *ctx, const char *root, struct wb_conf *r
 	if (c.api_relay && safedir_path_check(c.api_relay) < 0)
 		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
 				   "ipam.apiRelay: '%s' is not a clean absolute path", c.api_relay);
+	if (c.api_relay && c.slice_prefix)
+		return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+				   "ipam.node_slice_size: not available through ipam.apiRelay (the "
+				   "relay forwards IPPools and reservations only)");
 	int64_t t = WB_TIMEOUT_MS_DEFAULT;
 	if ((r = json_get_int(ipam, "apiTimeoutMs", "ipam.apiTimeoutMs", 100, 120000, &t, NULL,
 			      err)) < 0)

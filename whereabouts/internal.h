@@ -41,6 +41,7 @@ struct wb_api {
 	int64_t deadline_ms;	 /* clock_now_ms() based */
 	uint64_t seed;		 /* back-off jitter */
 	unsigned writes;	 /* POST/PUT/DELETE sent, for the bench's API writes per pod */
+	const char *slice_node;	 /* borrowed; set: the IPPools it creates are this node's slices */
 };
 
 /* Tests only: a transport every wb_api_open client uses instead (NULL: libcurl or the relay). */
@@ -69,3 +70,39 @@ int wb_api_release_ip(struct wb_api *a, const struct ip_addr *ip, const char *ne
 void wb_api_backoff(struct wb_api *a, unsigned n);
 /* The time left before the deadline, or -ETIMEDOUT with err (code 11) when it has passed. */
 int wb_api_left(struct wb_api *a, const char *what, struct cni_err *err);
+/* One request within the deadline (writes counted); errors as kube_request_json. */
+int wb_api_call(struct wb_api *a, const char *method, const char *path, const cJSON *body,
+		char **ret, size_t *ret_len, struct cni_err *err);
+
+/* ---- node slices (slice.c, docs/ipam.md "Node slices") ---- */
+
+/* The slices of the range a node holds, in the NodeSlicePool's order. */
+struct wb_slices {
+	struct ip_net *nets; /* owned */
+	size_t n;
+};
+void wb_slices_done(struct wb_slices *s);
+/* Read-only: wb_slices_get without a claim. */
+#define WB_SLICES_READ ((size_t)-1)
+
+/* This node's name: $NODE_NAME, else the host name; code 4 when it is not a valid node name. */
+int wb_slice_node(char buf[WB_NAME_MAX], struct cni_err *err);
+/* The NodeSlicePool name of conf c on network net_name: network_name, else the network's name
+ * (as whereabouts names it); code 7 when that is not a valid object name. */
+int wb_slice_pool_name(const struct wb_conf *c, const char *net_name, char buf[WB_NAME_MAX],
+		       struct cni_err *err);
+/* The IPPool name of one node's slice, as whereabouts names it: "[network_name-]node-range". */
+int wb_slice_ippool_name(const struct ip_net *slice, const char *network_name, const char *node,
+			 char buf[WB_NAME_MAX]);
+/* Check obj is the NodeSlicePool nsp of c's range and slice size, with distinct aligned slices
+ * of it (filling in every slice, free, when it lists none), and hand out node's slices. Code 101
+ * EBADMSG naming what is wrong. */
+int wb_slices_decode(cJSON *obj, const struct wb_conf *c, const char *nsp, const char *node,
+		     struct wb_slices *ret, struct cni_err *err);
+/* node's slices of NodeSlicePool nsp for c's range. With have == WB_SLICES_READ only reads (an
+ * absent pool: no slices). Else creates the pool when absent and, unless node already holds more
+ * than have slices, claims the first free one (resourceVersion-checked status write, conflicts
+ * retried). Errors: code 103 ENOSPC naming the range when no slice is free, 101 EBADMSG for a
+ * malformed pool. */
+int wb_slices_get(struct wb_api *a, const struct wb_conf *c, const char *nsp, const char *node,
+		  size_t have, struct wb_slices *ret, struct cni_err *err);

@@ -295,3 +295,47 @@ int wb_orip_name(const struct ip_addr *ip, const char *network_name, char buf[WB
 	format_ip(ip, s);
 	return normalise(network_name && *network_name ? network_name : NULL, s, buf);
 }
+
+uint64_t wb_range_n_slices(const struct wb_range *r, unsigned slice_prefix)
+{
+	unsigned d = slice_prefix - r->net.prefix;
+	return d >= 63 ? UINT64_MAX : (uint64_t)1 << d;
+}
+
+int wb_range_slice(const struct wb_range *r, unsigned slice_prefix, uint64_t i, struct ip_net *ret)
+{
+	unsigned bits = (unsigned)ip_family_len(r->net.ip.family) * 8;
+	if (slice_prefix <= r->net.prefix || slice_prefix > bits ||
+	    i >= wb_range_n_slices(r, slice_prefix))
+		return -ERANGE;
+	u128 lo, hi;
+	net_bounds(&r->net, &lo, &hi);
+	u128_ip(r->net.ip.family, lo + ((u128)i << (bits - slice_prefix)), &ret->ip);
+	ret->prefix = (uint8_t)slice_prefix;
+	return 0;
+}
+
+int wb_range_sub(const struct wb_range *r, const struct ip_net *slice, struct wb_range *ret)
+{
+	u128 lo, hi, rlo = ip_u128(&r->first), rhi = ip_u128(&r->last);
+	net_bounds(slice, &lo, &hi);
+	if (slice->ip.family != r->net.ip.family || slice->prefix <= r->net.prefix ||
+	    !net_contains(&r->net, &slice->ip) || lo != ip_u128(&slice->ip))
+		return -ERANGE;
+	/* A slice's IPPool hands out what whereabouts' would: not the slice's own network and
+	 * broadcast addresses, and only what the whole range allows. */
+	unsigned bits = (unsigned)ip_family_len(slice->ip.family) * 8;
+	if (slice->prefix + 1u < bits) {
+		lo++;
+		hi--;
+	}
+	*ret = (struct wb_range){ .net = *slice };
+	u128_ip(slice->ip.family, lo > rlo ? lo : rlo, &ret->first);
+	u128_ip(slice->ip.family, hi < rhi ? hi : rhi, &ret->last);
+	if (r->n_exclude) {
+		ret->exclude = xcalloc(r->n_exclude, sizeof(*ret->exclude));
+		memcpy(ret->exclude, r->exclude, r->n_exclude * sizeof(*ret->exclude));
+		ret->n_exclude = r->n_exclude;
+	}
+	return 0;
+}

@@ -81,8 +81,7 @@ void wb_api_backoff(struct wb_api *a, unsigned n)
 		;
 }
 
-/* One request within the deadline. */
-static int call(struct wb_api *a, const char *method, const char *path, const cJSON *body,
+int wb_api_call(struct wb_api *a, const char *method, const char *path, const cJSON *body,
 		char **ret, size_t *ret_len, struct cni_err *err)
 {
 	_cleanup_free_ char *what = xasprintf("%s %s", method, path);
@@ -103,13 +102,18 @@ int wb_api_get_pool(struct wb_api *a, const struct wb_range *r, const char *name
 	for (unsigned i = 0;; i++) {
 		_cleanup_free_ char *body = NULL;
 		size_t len = 0;
-		int rc = call(a, "GET", path, NULL, &body, &len, err);
+		int rc = wb_api_call(a, "GET", path, NULL, &body, &len, err);
 		if (rc == 0)
 			return wb_pool_decode(body, len, r, ret, err);
 		if (rc != -ENOENT || !create || i == CREATE_TRIES)
 			return rc;
 		_cleanup_json_ cJSON *pool = wb_pool_new(name, a->ns, r);
-		rc = call(a, "POST", coll, pool, NULL, NULL, err);
+		if (a->slice_node) {
+			cJSON *l = cJSON_AddObjectToObject(
+				cJSON_GetObjectItemCaseSensitive(pool, "metadata"), "labels");
+			cJSON_AddStringToObject(l, WB_SLICE_LABEL, a->slice_node);
+		}
+		rc = wb_api_call(a, "POST", coll, pool, NULL, NULL, err);
 		/* AlreadyExists: another node created it first; read theirs. */
 		if (rc < 0 && rc != -EBUSY)
 			return rc;
@@ -120,7 +124,7 @@ int wb_api_put_pool(struct wb_api *a, const char *name, const struct wb_pool *p,
 		    struct cni_err *err)
 {
 	_cleanup_free_ char *path = xasprintf(WB_BASE "%s/ippools/%s", a->ns, name);
-	return call(a, "PUT", path, p->obj, NULL, NULL, err);
+	return wb_api_call(a, "PUT", path, p->obj, NULL, NULL, err);
 }
 
 static int orip_get(struct wb_api *a, const char *path, cJSON **obj, const char **id,
@@ -128,7 +132,7 @@ static int orip_get(struct wb_api *a, const char *path, cJSON **obj, const char 
 {
 	_cleanup_free_ char *body = NULL;
 	size_t len = 0;
-	int rc = call(a, "GET", path, NULL, &body, &len, err);
+	int rc = wb_api_call(a, "GET", path, NULL, &body, &len, err);
 	if (rc < 0)
 		return rc;
 	return wb_orip_decode(body, len, obj, id, podref, ifname, err);
@@ -150,7 +154,7 @@ int wb_api_claim_ip(struct wb_api *a, const struct ip_addr *ip, const char *netw
 	_cleanup_free_ char *coll = xasprintf(WB_BASE "%s/overlappingrangeipreservations", a->ns);
 	_cleanup_free_ char *path = xasprintf("%s/%s", coll, name);
 	_cleanup_json_ cJSON *o = wb_orip_new(name, a->ns, id, podref, ifname);
-	int rc = call(a, "POST", coll, o, NULL, NULL, err);
+	int rc = wb_api_call(a, "POST", coll, o, NULL, NULL, err);
 	if (rc != -EBUSY)
 		return rc < 0 ? rc : 1;
 	if (!maybe_ours)
@@ -171,7 +175,7 @@ int wb_api_claim_ip(struct wb_api *a, const struct ip_addr *ip, const char *netw
 	 * so the claim moves to the new container (a conflict: the caller tries again). */
 	cJSON *spec = cJSON_GetObjectItemCaseSensitive(cur, "spec");
 	cJSON_ReplaceItemInObjectCaseSensitive(spec, "containerid", cJSON_CreateString(id));
-	rc = call(a, "PUT", path, cur, NULL, NULL, err);
+	rc = wb_api_call(a, "PUT", path, cur, NULL, NULL, err);
 	return rc < 0 ? rc : 1;
 }
 
@@ -193,6 +197,6 @@ int wb_api_release_ip(struct wb_api *a, const struct ip_addr *ip, const char *ne
 	/* Another pod's claim of the same address (another range, or a later ADD). */
 	if (!owned(cid, cif, id, ifname))
 		return 0;
-	rc = call(a, "DELETE", path, NULL, NULL, NULL, err);
+	rc = wb_api_call(a, "DELETE", path, NULL, NULL, NULL, err);
 	return rc == -ENOENT ? 0 : rc;
 }

@@ -23,6 +23,8 @@ struct op {
 	int jfd;
 	struct wb_entry e;
 	char podref[512];
+	/* With node slices: this node's name and the NodeSlicePool's. */
+	char node[WB_NAME_MAX], nsp[WB_NAME_MAX];
 };
 
 static void op_done(struct op *o)
@@ -60,6 +62,9 @@ static int op_open(const struct cni_ctx *ctx, bool need_pod, struct op *o, struc
 	*o = (struct op){ .ctx = ctx, .jfd = -1 };
 	int r = wb_conf_parse(ctx, NULL, &o->c, err);
 	if (r < 0 || (r = pod_ref(ctx, o->podref, sizeof(o->podref), need_pod, err)) < 0)
+		return r;
+	if (o->c.slice_prefix && ((r = wb_slice_node(o->node, err)) < 0 ||
+				  (r = wb_slice_pool_name(&o->c, ctx->name, o->nsp, err)) < 0))
 		return r;
 	if ((o->jfd = wb_journal_open(err)) < 0)
 		return o->jfd;
@@ -99,14 +104,12 @@ static int note(struct op *o, const struct ip_addr *ip, struct cni_err *err)
 	return wb_journal_write(o->jfd, &o->e, err);
 }
 
-/* Remove the allocation of (id, ifname) from range k's pool (conflicts retried). Returns 1 with
- * *ret_ip the address it held, 0 when it held none (or the pool is absent), or < 0. */
-static int release_range(struct op *o, size_t k, const char *id, const char *ifname,
-			 struct ip_addr *ret_ip, struct cni_err *err)
+/* Remove the allocation of (id, ifname) from IPPool name of range rg (conflicts retried).
+ * Returns 1 with *ret_ip the address it held, 0 when it held none (or the pool is absent), or
+ * < 0. */
+static int release_pool(struct op *o, const struct wb_range *rg, const char *name, const char *id,
+			const char *ifname, struct ip_addr *ret_ip, struct cni_err *err)
 {
-	const struct wb_range *rg = &o->c.ranges[k];
-	char name[WB_NAME_MAX];
-	(void)wb_pool_name(rg, o->c.network_name, name);
 	for (unsigned attempt = 0;; attempt++) {
 		_cleanup_(wb_pool_done) struct wb_pool p = { 0 };
 		int r = wb_api_get_pool(&o->a, rg, name, false, &p, err);
@@ -128,16 +131,15 @@ static int release_range(struct op *o, size_t k, const char *id, const char *ifn
 	}
 }
 
-/* Allocate one address of range k for the attachment, as whereabouts: the pod's interface
- * keeps the address it has; else the lowest free one. The pool first, then (with overlapping
- * ranges) the cluster-wide claim, in whereabouts' order: on one pool the resourceVersion decides
- * between plexus and whereabouts, and the winner makes the claim. */
-static int alloc_range(struct op *o, size_t k, struct ip_addr *ret, struct cni_err *err)
+/* Allocate one address of range rg from its IPPool name for the attachment, as whereabouts: the
+ * pod's interface keeps the address it has; else the lowest free one. The pool first, then (with
+ * overlapping ranges) the cluster-wide claim, in whereabouts' order: on one pool the
+ * resourceVersion decides between plexus and whereabouts, and the winner makes the claim. */
+static int alloc_pool(struct op *o, const struct wb_range *rg, const char *name,
+		      struct ip_addr *ret, struct cni_err *err)
 {
-	const struct wb_range *rg = &o->c.ranges[k];
 	const char *id = o->ctx->container_id, *ifname = o->ctx->ifname;
-	char name[WB_NAME_MAX], rs[160];
-	(void)wb_pool_name(rg, o->c.network_name, name);
+	char rs[160];
 	wb_range_str(rg, rs, sizeof(rs));
 	_cleanup_free_ struct ip_addr *skip = NULL;
 	size_t n_skip = 0;
@@ -187,7 +189,7 @@ static int alloc_range(struct op *o, size_t k, struct ip_addr *ret, struct cni_e
 			if (r == 0) {
 				/* Another range's pool holds it: give it back, take the next. */
 				struct ip_addr gone;
-				if ((r = release_range(o, k, id, ifname, &gone, err)) < 0)
+				if ((r = release_pool(o, rg, name, id, ifname, &gone, err)) < 0)
 					return r;
 				skip = xrealloc(skip, (n_skip + 1) * sizeof(*skip));
 				skip[n_skip++] = ip;
@@ -200,6 +202,96 @@ static int alloc_range(struct op *o, size_t k, struct ip_addr *ret, struct cni_e
 	return cni_err_set(err, CNI_ERR_TRY_AGAIN, EBUSY,
 			   "whereabouts: IPPool '%s': still conflicting after %d attempts", name,
 			   WB_ATTEMPTS_MAX);
+}
+
+/* One slice's range and IPPool name; -ERANGE for a slice outside range 0. */
+static int slice_pool(struct op *o, const struct ip_net *slice, struct wb_range *ret,
+		      char name[WB_NAME_MAX])
+{
+	int r = wb_range_sub(&o->c.ranges[0], slice, ret);
+	if (r == 0 && (r = wb_slice_ippool_name(slice, o->c.network_name, o->node, name)) < 0)
+		wb_range_done(ret);
+	return r;
+}
+
+/* With node slices: the lowest free address of this node's slices, in their order; when they
+ * are full, a slice more (docs/ipam.md "Node slices"). */
+static int alloc_sliced(struct op *o, struct ip_addr *ret, struct cni_err *err)
+{
+	size_t have = WB_SLICES_READ;
+	/* A round claims nothing when another ADD of this node claimed a slice meanwhile. */
+	for (unsigned round = 0; round < WB_ATTEMPTS_MAX; round++) {
+		_cleanup_(wb_slices_done) struct wb_slices s = { 0 };
+		int r = wb_slices_get(&o->a, &o->c, o->nsp, o->node, have, &s, err);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < s.n; i++) {
+			_cleanup_(wb_range_done) struct wb_range sub = { 0 };
+			char name[WB_NAME_MAX];
+			if (slice_pool(o, &s.nets[i], &sub, name) < 0)
+				return cni_err_set(err, CNI_ERR_INVALID_CONFIG, EINVAL,
+						   "ipam.network_name: with node '%s' it makes no "
+						   "valid IPPool name for a slice",
+						   o->node);
+			r = alloc_pool(o, &sub, name, ret, err);
+			if (r != -ENOSPC)
+				return r;
+		}
+		have = s.n;
+	}
+	return cni_err_set(err, CNI_ERR_TRY_AGAIN, EBUSY,
+			   "whereabouts: NodeSlicePool '%s': no slice with room after %d rounds",
+			   o->nsp, WB_ATTEMPTS_MAX);
+}
+
+static int alloc_range(struct op *o, size_t k, struct ip_addr *ret, struct cni_err *err)
+{
+	if (o->c.slice_prefix)
+		return alloc_sliced(o, ret, err);
+	char name[WB_NAME_MAX];
+	(void)wb_pool_name(&o->c.ranges[k], o->c.network_name, name);
+	return alloc_pool(o, &o->c.ranges[k], name, ret, err);
+}
+
+/* Apply fn to each IPPool range k's allocations may be in: the range's, or with node slices
+ * each of this node's slice pools, until fn returns non-zero. */
+typedef int (*pool_fn)(struct op *o, const struct wb_range *rg, const char *name, void *data,
+		       struct cni_err *err);
+static int each_pool(struct op *o, size_t k, pool_fn fn, void *data, struct cni_err *err)
+{
+	char name[WB_NAME_MAX];
+	if (!o->c.slice_prefix) {
+		(void)wb_pool_name(&o->c.ranges[k], o->c.network_name, name);
+		return fn(o, &o->c.ranges[k], name, data, err);
+	}
+	_cleanup_(wb_slices_done) struct wb_slices s = { 0 };
+	int r = wb_slices_get(&o->a, &o->c, o->nsp, o->node, WB_SLICES_READ, &s, err);
+	for (size_t i = 0; r == 0 && i < s.n; i++) {
+		_cleanup_(wb_range_done) struct wb_range sub = { 0 };
+		if (slice_pool(o, &s.nets[i], &sub, name) == 0)
+			r = fn(o, &sub, name, data, err);
+	}
+	return r;
+}
+
+struct rel {
+	const char *id, *ifname;
+	struct ip_addr *ip;
+};
+
+static int rel_one(struct op *o, const struct wb_range *rg, const char *name, void *data,
+		   struct cni_err *err)
+{
+	struct rel *x = data;
+	return release_pool(o, rg, name, x->id, x->ifname, x->ip, err);
+}
+
+/* Remove the allocation of (id, ifname) from range k (conflicts retried): 1 with *ret_ip the
+ * address it held, 0 when it held none, or < 0. */
+static int release_range(struct op *o, size_t k, const char *id, const char *ifname,
+			 struct ip_addr *ret_ip, struct cni_err *err)
+{
+	return each_pool(o, k, rel_one, &(struct rel){ id, ifname, ret_ip }, err);
 }
 
 /* Release everything (id, ifname) holds: its allocation in each range's pool, then its claims
@@ -237,6 +329,8 @@ static int wb_add(const struct cni_ctx *ctx, struct cni_result **ret, struct cni
 	load_entry(&o, ctx->container_id, ctx->ifname);
 	if ((r = wb_api_open(&o.c, &o.a, err)) < 0)
 		return r;
+	if (o.c.slice_prefix)
+		o.a.slice_node = o.node;
 	_cleanup_(cni_result_freep) struct cni_result *res = cni_result_new();
 	for (size_t k = 0; k < o.c.n_ranges; k++) {
 		struct ip_addr ip;
@@ -295,6 +389,18 @@ static int wb_del(const struct cni_ctx *ctx, struct cni_err *err)
 	return release_or_keep(&o, ctx->container_id, ctx->ifname, err);
 }
 
+/* 1 when the pool holds the attachment's allocation, 0 when not (or absent). */
+static int check_one(struct op *o, const struct wb_range *rg, const char *name, void *data,
+		     struct cni_err *err)
+{
+	(void)data;
+	_cleanup_(wb_pool_done) struct wb_pool p = { 0 };
+	int r = wb_api_get_pool(&o->a, rg, name, false, &p, err);
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
+	return wb_pool_find(&p, o->ctx->container_id, NULL, o->ctx->ifname) >= 0;
+}
+
 static int wb_check(const struct cni_ctx *ctx, struct cni_err *err)
 {
 	_cleanup_(op_done) struct op o;
@@ -302,16 +408,19 @@ static int wb_check(const struct cni_ctx *ctx, struct cni_err *err)
 	if (r < 0 || (r = wb_api_open(&o.c, &o.a, err)) < 0)
 		return r;
 	for (size_t k = 0; k < o.c.n_ranges; k++) {
-		char name[WB_NAME_MAX];
-		(void)wb_pool_name(&o.c.ranges[k], o.c.network_name, name);
-		_cleanup_(wb_pool_done) struct wb_pool p = { 0 };
-		r = wb_api_get_pool(&o.a, &o.c.ranges[k], name, false, &p, err);
-		if (r < 0 && r != -ENOENT)
+		char name[WB_NAME_MAX], what[WB_NAME_MAX + 48] = "";
+		if (o.c.slice_prefix)
+			(void)snprintf(what, sizeof(what), "the slice IPPools of node '%s'",
+				       o.node);
+		else if (wb_pool_name(&o.c.ranges[k], o.c.network_name, name) == 0)
+			(void)snprintf(what, sizeof(what), "IPPool '%s'", name);
+		r = each_pool(&o, k, check_one, NULL, err);
+		if (r < 0)
 			return r;
-		if (r == -ENOENT || wb_pool_find(&p, ctx->container_id, NULL, ctx->ifname) < 0)
+		if (r == 0)
 			return cni_err_set(err, CNI_ERR_IPAM, ENOENT,
-					   "whereabouts: no address of container %s in IPPool '%s'",
-					   ctx->container_id, name);
+					   "whereabouts: no address of container %s in %s",
+					   ctx->container_id, what);
 	}
 	return 0;
 }

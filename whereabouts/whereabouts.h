@@ -17,6 +17,11 @@
 /* Where the node journal lives (not tenant-chosen); PLEXUS_WHEREABOUTS_DIR overrides it. */
 #define WB_JOURNAL_DIR_DEFAULT "/var/lib/cni/plexus/whereabouts"
 #define WB_TIMEOUT_MS_DEFAULT 10000
+/* A NodeSlicePool lists every slice of its range: node_slice_size may cut it into this many. */
+#define WB_SLICES_MAX 4096
+/* The label of the IPPools plexus creates for a node's slice: the node's name, so readers of a
+ * pool name "[network_name-]node-range" know which part is the network_name. */
+#define WB_SLICE_LABEL "plexus.io/node-slice"
 /* Kubernetes object names are at most 253 characters. */
 #define WB_NAME_MAX 254
 
@@ -40,7 +45,8 @@ struct wb_conf {
 	struct cni_route *routes; /* owned */
 	size_t n_routes;
 	struct cni_dns dns;
-	char *flat_file; /* owned: the whereabouts.conf merged in, or NULL */
+	char *flat_file;       /* owned: the whereabouts.conf merged in, or NULL */
+	unsigned slice_prefix; /* node_slice_size as a prefix length; 0: no node slices */
 };
 
 /* Parse the whereabouts keys of ctx's ipam object merged with the first flat file
@@ -69,6 +75,15 @@ int wb_orip_name(const struct ip_addr *ip, const char *network_name, char buf[WB
 int wb_ip_offset(const struct ip_addr *base, const struct ip_addr *ip, uint64_t *ret);
 /* base + off, -ERANGE past the end of the family. */
 int wb_ip_add(const struct ip_addr *base, uint64_t off, struct ip_addr *ret);
+
+/* How many slices of prefix length slice_prefix r holds (UINT64_MAX when too many to count). */
+uint64_t wb_range_n_slices(const struct wb_range *r, unsigned slice_prefix);
+/* The i-th slice of r of prefix length slice_prefix; -ERANGE when there is none. */
+int wb_range_slice(const struct wb_range *r, unsigned slice_prefix, uint64_t i, struct ip_net *ret);
+/* The range of one slice of r (a subnet of r->net): what its IPPool may hand out, r's bounds and
+ * excludes applied. -ERANGE when slice is not an aligned subnet of r. *ret owned (wb_range_done).
+ */
+int wb_range_sub(const struct wb_range *r, const struct ip_net *slice, struct wb_range *ret);
 
 /* One allocation of a pool as read back. */
 struct wb_alloc {

@@ -7,15 +7,8 @@
 source "$(dirname "$0")/../lib.sh"
 need_root
 need_tools whereabouts jq curl node
-TMP=$(t_tmpdir)
-NODE=plxwb$T_ID
-new_node "$NODE" || { fail "node netns"; exit 1; }
-echo '{"items":[]}' >"$TMP/state.json"
-api_fixture "$NODE" "$TMP" wbtoken 300
-t_proc "$API_PID"
-[ -n "$PORT" ] || { fail "API server fixture did not start: $(cat "$TMP/api.err")"; exit 1; }
-WB=$BIN/plexus-whereabouts
-RUNNER=(ip netns exec "$NODE")
+source "$(dirname "$0")/whereabouts.bash"
+wb_setup plxwb 300
 new_pod
 POD1=$POD PODNS1=$PODNS
 # Every node's journal directory; node 0 is the default one of these tests.
@@ -23,12 +16,6 @@ journal() { echo "$TMP/journal$1"; }
 WBDIR=$(journal 0)
 BASE=/apis/whereabouts.cni.cncf.io/v1alpha1/namespaces/kube-system
 
-# conf NAME RANGE [IPAM_JSON_EXTRA]: a netconf whose ipam is whereabouts on the fixture.
-conf() {
-	jq -cn --arg n "$1" --arg r "$2" --arg k "$TMP/kubeconfig" --argjson x "${3:-{\}}" \
-		'{cniVersion:"1.1.0",name:$n,type:"macvlan",master:"eth9",
-		  ipam:({type:"whereabouts",range:$r,kubernetes:{kubeconfig:$k}} + $x)}'
-}
 # wb CMD CONF CID [POD_NAME] [VAR=VALUE...]: plexus-whereabouts in the node netns.
 wb() {
 	local cmd=$1 c=$2 cid=$3 pn=${4:-pod-$3}
@@ -36,21 +23,7 @@ wb() {
 	cni_exec "$WB" "$cmd" "$c" "$PODNS1" net1 "$cid" \
 		CNI_ARGS="K8S_POD_NAMESPACE=default;K8S_POD_NAME=$pn" PLEXUS_WHEREABOUTS_DIR="$WBDIR" "$@"
 }
-state() { ip netns exec "$NODE" curl -sk "https://127.0.0.1:$PORT/_fixture/state"; }
-# obj KIND NAME: the stored object without what the API server adds.
-obj() {
-	state | jq -c --arg k "$1" --arg n "$2" '.items[] | select(.kind==$k and .metadata.name==$n)
-		| del(.metadata.resourceVersion, .metadata.uid, .metadata.creationTimestamp,
-		      .metadata.generation, .metadata.managedFields)'
-}
-# allocs POOL: how many allocations POOL holds ("nopool" when it does not exist).
-allocs() {
-	state | jq -r --arg n "$1" '[.items[] | select(.kind=="IPPool" and .metadata.name==$n)]
-		| if length == 0 then "nopool" else (.[0].spec.allocations // {} | length) end'
-}
 orips() { state | jq '[.items[] | select(.kind=="OverlappingRangeIPReservation")] | length'; }
-ip_of() { jq -r '.ips[0].address' <<<"$OUT"; }
-is_err() { [ "$RC" -ne 0 ] && jq -e --argjson c "$1" '.code == $c' <<<"$OUT" >/dev/null 2>&1; }
 faults() { ip netns exec "$NODE" curl -sk -X "$1" "https://127.0.0.1:$PORT/_fixture/faults" ${2:+-d "$2"} >/dev/null; }
 
 # ---- the objects whereabouts writes ---------------------------------------------------------

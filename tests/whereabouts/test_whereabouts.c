@@ -132,7 +132,9 @@ static void test_conf_bad_input(void **state)
 		{ "\"range\":\"10.0.0.0/24\",\"network_name\":\"Bad_Name\"", "ipam.network_name",
 		  7 },
 		{ "\"range\":\"10.0.0.0/24\",\"datastore\":\"etcd\"", "ipam.datastore", 7 },
-		{ "\"range\":\"10.0.0.0/24\",\"node_slice_size\":\"/26\"", "ipam.node_slice_size",
+		{ "\"range\":\"10.0.0.0/24\",\"node_slice_size\":\"/24\"", "ipam.node_slice_size",
+		  7 },
+		{ "\"range\":\"10.0.0.0/24\",\"node_slice_size\":\"2x\"", "ipam.node_slice_size",
 		  7 },
 		{ "\"range\":\"10.0.0.0/24\",\"sleep_for_race\":\"1\"", "ipam.sleep_for_race", 7 },
 		{ "\"range\":\"10.0.0.0/24\",\"ipRanges\":[{\"range\":\"10.0.0.128/25\"}]",
@@ -155,6 +157,55 @@ static void test_conf_bad_input(void **state)
 				 err.code, err.msg);
 		wb_conf_done(&c);
 	}
+}
+
+/* node_slice_size in both of whereabouts' forms; slices, their bounds and pool names. */
+static void test_conf_node_slices(void **state)
+{
+	(void)state;
+	struct cni_err err = { 0 };
+	struct wb_conf c;
+	assert_int_equal(
+		parse("\"range\":\"10.0.0.0/24\",\"node_slice_size\":\"26\"", NULL, &c, &err), 0);
+	assert_int_equal(c.slice_prefix, 26);
+	wb_conf_done(&c);
+	assert_int_equal(parse("\"range\":\"10.0.0.0/24\",\"range_start\":\"10.0.0.10\","
+			       "\"range_end\":\"10.0.0.200\",\"exclude\":[\"10.0.0.70\"],"
+			       "\"node_slice_size\":\"/26\"",
+			       NULL, &c, &err),
+			 0);
+	assert_int_equal(c.slice_prefix, 26);
+	assert_int_equal(wb_range_n_slices(&c.ranges[0], 26), 4);
+	struct ip_net s;
+	char buf[IPNET_STR_LEN], name[WB_NAME_MAX];
+	assert_int_equal(wb_range_slice(&c.ranges[0], 26, 3, &s), 0);
+	format_ipnet(&s, buf);
+	assert_string_equal(buf, "10.0.0.192/26");
+	assert_int_equal(wb_range_slice(&c.ranges[0], 26, 4, &s), -ERANGE);
+	struct wb_range sub = { 0 };
+	assert_int_equal(wb_range_sub(&c.ranges[0], &s, &sub), 0);
+	assert_ip(&sub.first, "10.0.0.193");
+	assert_ip(&sub.last, "10.0.0.200"); /* range_end applies */
+	wb_range_done(&sub);
+	assert_int_equal(wb_range_slice(&c.ranges[0], 26, 1, &s), 0);
+	assert_int_equal(wb_range_sub(&c.ranges[0], &s, &sub), 0);
+	assert_ip(&sub.first, "10.0.0.65");
+	assert_ip(&sub.last, "10.0.0.126");
+	assert_int_equal(sub.n_exclude, 1);
+	struct ip_addr ip;
+	assert_int_equal(wb_range_first_free(&sub, NULL, NULL, 0, &ip), 1);
+	assert_ip(&ip, "10.0.0.65");
+	assert_int_equal(wb_slice_ippool_name(&s, "blue", "node-a", name), 0);
+	assert_string_equal(name, "blue-node-a-10.0.0.64-26");
+	assert_int_equal(wb_slice_ippool_name(&s, NULL, "node-a", name), 0);
+	assert_string_equal(name, "node-a-10.0.0.64-26");
+	wb_range_done(&sub);
+	/* Not an aligned slice of the range, or outside it. */
+	assert_int_equal(parse_ipnet("10.0.0.1/26", &s), 0);
+	assert_int_equal(wb_range_sub(&c.ranges[0], &s, &sub), -ERANGE);
+	assert_int_equal(parse_ipnet("10.0.1.0/26", &s), 0);
+	assert_int_equal(wb_range_sub(&c.ranges[0], &s, &sub), -ERANGE);
+	wb_conf_done(&c);
 }
 
 /* The flat file fills what the NAD leaves out; the NAD wins. */
@@ -643,6 +694,7 @@ int main(void)
 		cmocka_unit_test(test_conf_range_forms),
 		cmocka_unit_test(test_conf_bad_input),
 		cmocka_unit_test(test_conf_flat_file_merge),
+		cmocka_unit_test(test_conf_node_slices),
 		cmocka_unit_test(test_range_first_free_order),
 		cmocka_unit_test(test_range_huge_v6_bounded),
 		cmocka_unit_test(test_names),
