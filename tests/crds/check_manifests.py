@@ -445,7 +445,7 @@ def string_macros(files):
 
 def path_calls(path, methods):
     """(group, resource, verb) of the methods on one API path (%s for a name)."""
-    m = re.match(r"^/api/v1/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
+    m = re.match(r"^/api/v1/namespaces/(?:%s|[a-z0-9-]+)/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
         re.match(r"^/apis/([a-z0-9.-]+)/v[0-9a-z]+/namespaces/%s/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
         re.match(r"^/apis/([a-z0-9.-]+)/v[0-9a-z]+/([a-z-]+)(/%s)?(/[a-z]+)?$", path) or \
         re.match(r"^/api/v1/([a-z-]+)(/%s)?(/[a-z]+)?$", path)
