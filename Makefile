@@ -6,6 +6,7 @@ CNI_BIN_DIR ?= /opt/cni/bin
 DESTDIR     ?=
 CC          ?= cc
 FUZZ_CC     ?= clang
+comma := ,
 PKG_CONFIG  ?= pkg-config
 
 ifeq ($(SANITIZE),1)
@@ -219,23 +220,30 @@ IMAGE ?= localhost/plexus:$(VERSION)
 image: $(BINS)
 	$(Q)install/image.sh $(B)/bin $(B)/image.tar '$(IMAGE)' '$(VERSION)'
 
-# libFuzzer harnesses: clang builds each with the library sources it needs.
+# libFuzzer harnesses: clang compiles the library sources they need once, instrumented
+# (fuzzer-no-link), and links each harness against those objects.
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -I$(B)/gen -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined \
 	-DPLEXUS_VERSION='"$(VERSION)"' \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
+FUZZ_OBJ_FLAGS := $(subst -fsanitize=fuzzer$(comma),-fsanitize=fuzzer-no-link$(comma),$(FUZZ_FLAGS)) \
+	-MMD -MP $(shell $(PKG_CONFIG) --cflags libpci)
 FUZZ_DEPS := $(LIB_SRCS) $(PROTO_C) $(PLUGIN_OBJS:$(B)/obj/%.o=%.c) $(DLG_SRCS) $(META_SRCS)
-# The VXLAN peers agent's annotation parser lives in apid/.
-$(B)/fuzz/fuzz_vxpeers: tests/fuzz/fuzz_vxpeers.c apid/vxpeers_state.c $(FUZZ_DEPS) | $(PROTO_H)
-	$(call quiet,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< \
-		apid/vxpeers_state.c $(FUZZ_DEPS) $(LDLIBS)
-$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_DEPS) | $(PROTO_H)
-	$(call quiet,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_DEPS) $(LDLIBS)
-# The DRA driver's parsers also need its sources and the shared VF library (libpci).
-$(B)/fuzz/fuzz_dra_%: tests/fuzz/fuzz_dra_%.c $(FUZZ_DEPS) $(DRA_SRCS) $(DP_CORE_SRCS) | $(PROTO_H)
-	$(call quiet,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) $(FUZZ_FLAGS) \
-		$(shell $(PKG_CONFIG) --cflags libpci) -o $@ $< $(FUZZ_DEPS) $(DRA_SRCS) \
-		$(DP_CORE_SRCS) $(LDLIBS) $(DP_LDLIBS)
+fuzz_objs = $(patsubst %.c,$(B)/fuzz/obj/%.o,$(1))
+$(B)/fuzz/obj/%.o: %.c | $(PROTO_H)
+	$(call quiet,CC,$@)mkdir -p $(@D) && $(FUZZ_CC) $(FUZZ_OBJ_FLAGS) -c -o $@ $<
+# The VXLAN peers agent's annotation parser lives in apid/; the DRA driver's parsers also need
+# its sources and the shared VF library (libpci).
+FUZZ_VXP_BINS := $(filter $(B)/fuzz/fuzz_vxpeers,$(FUZZ_BINS))
+FUZZ_DRA_BINS := $(filter $(B)/fuzz/fuzz_dra_%,$(FUZZ_BINS))
+FUZZ_LIB_BINS := $(filter-out $(FUZZ_VXP_BINS) $(FUZZ_DRA_BINS),$(FUZZ_BINS))
+$(FUZZ_LIB_BINS): $(B)/fuzz/%: tests/fuzz/%.c $(call fuzz_objs,$(FUZZ_DEPS))
+	$(call quiet,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
+$(FUZZ_VXP_BINS): $(B)/fuzz/%: tests/fuzz/%.c $(call fuzz_objs,apid/vxpeers_state.c $(FUZZ_DEPS))
+	$(call quiet,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
+$(FUZZ_DRA_BINS): $(B)/fuzz/%: tests/fuzz/%.c \
+		$(call fuzz_objs,$(FUZZ_DEPS) $(DRA_SRCS) $(DP_CORE_SRCS))
+	$(call quiet,FUZZ,$@)mkdir -p $(@D) && $(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS) $(DP_LDLIBS)
 fuzz: $(FUZZ_BINS)
 	$(Q)PLEXUS_BUILD=$(B) tests/run.sh fuzz
 
@@ -255,4 +263,4 @@ check-format:
 clean:
 	rm -rf build
 
--include $(shell find $(B)/obj $(B)/tests -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/tests $(B)/fuzz/obj -name '*.d' 2>/dev/null)

@@ -29,7 +29,7 @@ if make -s check-format; then echo "ok    check-format"; total_p=$((total_p + 1)
 else echo "FAIL  check-format: run 'make format'"; total_f=$((total_f + 1)); fi
 run "unit + netns tests" test
 run "unit + netns tests under ASan+UBSan" SANITIZE=1 test
-run "fuzz harnesses (${FUZZ_SECONDS:=15}s each)" FUZZ_SECONDS="$FUZZ_SECONDS" fuzz
+run "fuzz harnesses (${FUZZ_SECONDS:=10}s each)" FUZZ_SECONDS="$FUZZ_SECONDS" fuzz
 echo "=== all tiers"
 echo "$total_p passed, $total_f failed, $total_s skipped"
 [ "$total_f" -eq 0 ]
