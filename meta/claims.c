@@ -280,9 +280,7 @@ static cJSON *device_status(const struct claim_dev *d, const struct attachment *
 	cJSON_AddStringToObject(o, "pool", d->pool);
 	cJSON_AddStringToObject(o, "device", d->device);
 	char now[32];
-	time_t t = time(NULL);
-	struct tm tm;
-	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	kube_event_time((int64_t)time(NULL), now);
 	cJSON *c = cJSON_CreateObject();
 	cJSON_AddStringToObject(c, "type", "Ready");
 	cJSON_AddStringToObject(c, "status", "True");
