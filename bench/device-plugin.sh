@@ -31,37 +31,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+source bench/lib.bash
 ip link add "$VA" type veth peer name "$VB" && ip link set "$VA" up && ip link set "$VB" up || die "veth"
 
-SYS=$TMP/sysfs MK=$TOP/tests/fixtures/mksysfs.sh
+SYS=$TMP/sysfs
 mkdir -p "$TMP/kubelet" "$SYS/dev"
 echo "bench/device-plugin: building a fake tree of 1024 VFs" >&2
-for pf in $(seq 0 7); do
-	pfbdf=$(printf '0000:%02x:00.0' $((0x30 + pf)))
-	"$MK" "$SYS" pf "$pfbdf" "pf$pf" nofake || die "mksysfs pf"
-	echo 128 >"$SYS/sys/devices/pci0000:00/$pfbdf/sriov_numvfs"
-	for vf in $(seq 0 127); do
-		vfbdf=$(printf '0000:%02x:%02x.%d' $((0x30 + pf)) $((2 + vf / 8)) $((vf % 8)))
-		ifname=
-		[ "$pf$vf" = 00 ] && ifname=$VA
-		"$MK" "$SYS" vf "$pfbdf" "$vf" "$vfbdf" iavf $ifname || die "mksysfs vf"
-	done
-done
+bench_vf_tree "$SYS" "$VA"
 echo '{"resourceList":[{"resourceName":"vf","selectors":[{"drivers":["iavf"]}]}]}' >"$TMP/config.json"
 
-cd "$PEER" || exit 1
-coproc KL { exec node kubelet.js "$TMP/kubelet" 2>"$TMP/kubelet.err"; }
-KL_PID=$KL_PID
-send() { printf '%s\n' "$1" >&"${KL[1]}"; }
-expect() { # expect JQ_FILTER [SECONDS]: next matching line into LINE
-	local line end=$((SECONDS + ${2:-10}))
-	LINE=
-	while [ "$SECONDS" -le "$end" ] && IFS= read -r -t "${2:-10}" line <&"${KL[0]}"; do
-		jq -e "$1" <<<"$line" >/dev/null 2>&1 && { LINE=$line; return 0; }
-	done
-	return 1
-}
-expect '.event=="ready"' 30 || die "kubelet stand-in did not start: $(cat "$TMP/kubelet.err")"
+bench_peer kubelet.js "$TMP/kubelet"
 START=$(date +%s%N)
 PLEXUS_SYSFS_ROOT=$SYS "$DPBIN" --config "$TMP/config.json" --kubelet-dir "$TMP/kubelet" \
 	--device-info-dir "$TMP/devinfo" --log-level warning 2>"$TMP/dp.log" &

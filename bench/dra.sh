@@ -34,19 +34,11 @@ trap 'exit 143' TERM
 ip netns add "$NODE" && ip -n "$NODE" link set lo up || die "netns"
 source bench/lib.bash
 
-SYS=$TMP/sysfs MK=$TOP/tests/fixtures/mksysfs.sh
+SYS=$TMP/sysfs
 mkdir -p "$TMP/registry" "$SYS/dev"
 echo "bench/dra: building a fake tree of 1024 VFs" >&2
 claims=()
-for pf in $(seq 0 7); do
-	pfbdf=$(printf '0000:%02x:00.0' $((0x30 + pf)))
-	"$MK" "$SYS" pf "$pfbdf" "pf$pf" nofake || die "mksysfs pf"
-	echo 128 >"$SYS/sys/devices/pci0000:00/$pfbdf/sriov_numvfs"
-	for vf in $(seq 0 127); do
-		vfbdf=$(printf '0000:%02x:%02x.%d' $((0x30 + pf)) $((2 + vf / 8)) $((vf % 8)))
-		"$MK" "$SYS" vf "$pfbdf" "$vf" "$vfbdf" iavf || die "mksysfs vf"
-	done
-done
+bench_vf_tree "$SYS"
 echo '{"resourceList":[{"resourceName":"vf","selectors":[{"drivers":["iavf"]}]}]}' >"$TMP/config.json"
 for i in $(seq "$N"); do
 	dev=$(printf '0000-%02x-%02x-%d' $((0x30 + i % 8)) $((2 + (i % 128) / 8)) $((i % 8)))
@@ -57,19 +49,7 @@ for i in $(seq "$N"); do
 done | jq -s '{kind:"List",items:.}' >"$TMP/state.json"
 bench_api "$NODE"
 
-cd "$PEER" || exit 1
-coproc KL { exec node dra-kubelet.js "$TMP/registry" 2>"$TMP/kubelet.err"; }
-KL_PID=$KL_PID
-send() { printf '%s\n' "$1" >&"${KL[1]}"; }
-expect() { # expect JQ_FILTER [SECONDS]: next matching line into LINE
-	local line end=$((SECONDS + ${2:-10}))
-	LINE=
-	while [ "$SECONDS" -le "$end" ] && IFS= read -r -t "${2:-10}" line <&"${KL[0]}"; do
-		jq -e "$1" <<<"$line" >/dev/null 2>&1 && { LINE=$line; return 0; }
-	done
-	return 1
-}
-expect '.event=="ready"' 30 || die "kubelet stand-in did not start: $(cat "$TMP/kubelet.err")"
+bench_peer dra-kubelet.js "$TMP/registry"
 published() { ip netns exec "$NODE" curl -skf "https://127.0.0.1:$PORT/_fixture/state" |
 	jq '[.items[]|select(.kind=="ResourceSlice")|.spec.devices|length]|add // 0'; }
 START=$(date +%s%N)

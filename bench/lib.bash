@@ -114,3 +114,42 @@ bench_multus_thick() {
 		MTHICK_PID=
 	fi
 }
+
+# bench_vf_tree SYS [IFNAME]: a fake sysfs tree under SYS of 8 PFs x 128 iavf VFs (BDFs
+# 0000:30-37:02-11.0-7), built with tests/fixtures/mksysfs.sh; IFNAME, if given, is the first
+# VF's netdev. The device plugin and DRA benchmarks share it.
+bench_vf_tree() {
+	local sys=$1 ifname0=${2:-} mk=$TOP/tests/fixtures/mksysfs.sh pf vf pfbdf vfbdf ifname
+	for pf in $(seq 0 7); do
+		pfbdf=$(printf '0000:%02x:00.0' $((0x30 + pf)))
+		"$mk" "$sys" pf "$pfbdf" "pf$pf" nofake || die "mksysfs pf"
+		echo 128 >"$sys/sys/devices/pci0000:00/$pfbdf/sriov_numvfs"
+		for vf in $(seq 0 127); do
+			vfbdf=$(printf '0000:%02x:%02x.%d' $((0x30 + pf)) $((2 + vf / 8)) $((vf % 8)))
+			ifname=
+			[ "$pf$vf" = 00 ] && ifname=$ifname0
+			"$mk" "$sys" vf "$pfbdf" "$vf" "$vfbdf" iavf $ifname || die "mksysfs vf"
+		done
+	done
+}
+
+# bench_peer SCRIPT ARG...: the grpc-js kubelet stand-in tests/fixtures/grpc/SCRIPT as coprocess
+# KL (KL_PID set, stderr in $TMP/kubelet.err), waited for until it says it is ready. Then
+# `send LINE` writes to it and `expect JQ_FILTER [SECONDS]` reads up to the next matching line
+# (into LINE).
+bench_peer() {
+	local script=$1
+	shift
+	coproc KL { cd "$TOP/tests/fixtures/grpc" && exec node "$script" "$@" 2>"$TMP/kubelet.err"; }
+	KL_PID=$KL_PID
+	expect '.event=="ready"' 30 || die "kubelet stand-in did not start: $(cat "$TMP/kubelet.err")"
+}
+send() { printf '%s\n' "$1" >&"${KL[1]}"; }
+expect() {
+	local line end=$((SECONDS + ${2:-10}))
+	LINE=
+	while [ "$SECONDS" -le "$end" ] && IFS= read -r -t "${2:-10}" line <&"${KL[0]}"; do
+		jq -e "$1" <<<"$line" >/dev/null 2>&1 && { LINE=$line; return 0; }
+	done
+	return 1
+}
