@@ -138,9 +138,8 @@ static bool pool_decode(const cJSON *item, struct pool *ret)
 	*ret = (struct pool){ 0 };
 	_cleanup_json_ cJSON *ro = cJSON_CreateObject();
 	cJSON_AddStringToObject(ro, "range", range);
-	_cleanup_free_ char *text = json_print(item);
 	if (wb_range_parse(ro, "spec", &ret->r, &err) < 0 ||
-	    wb_pool_decode(text, strlen(text), &ret->r, &ret->p, &err) < 0) {
+	    wb_pool_decode_obj(cJSON_Duplicate(item, true), &ret->r, &ret->p, &err) < 0) {
 		log_debug("reclaim: IPPool '%s' skipped: %s", name, err.msg);
 		wb_range_done(&ret->r);
 		return false;

@@ -44,8 +44,19 @@ static const char *str_or_empty(const cJSON *o, const char *key, bool *ok)
 int wb_pool_decode(const char *body, size_t len, const struct wb_range *r, struct wb_pool *ret,
 		   struct cni_err *err)
 {
-	_cleanup_json_ cJSON *obj = NULL;
-	if (json_parse(body, len, "IPPool", &obj, err) < 0 || !cJSON_IsObject(obj))
+	cJSON *obj = NULL;
+	if (json_parse(body, len, "IPPool", &obj, err) < 0) {
+		cJSON_Delete(obj);
+		return bad(err, "not a JSON object");
+	}
+	return wb_pool_decode_obj(obj, r, ret, err);
+}
+
+int wb_pool_decode_obj(cJSON *owned, const struct wb_range *r, struct wb_pool *ret,
+		       struct cni_err *err)
+{
+	_cleanup_json_ cJSON *obj = owned;
+	if (!cJSON_IsObject(obj))
 		return bad(err, "not a JSON object");
 	const cJSON *spec = json_get(obj, "spec");
 	const char *range = cJSON_GetStringValue(json_get(spec, "range"));

@@ -107,6 +107,9 @@ struct wb_pool {
  * code 101 EBADMSG naming what is wrong. */
 int wb_pool_decode(const char *body, size_t len, const struct wb_range *r, struct wb_pool *ret,
 		   struct cni_err *err);
+/* wb_pool_decode of an already parsed object, which it takes (freed on error). */
+int wb_pool_decode_obj(cJSON *obj, const struct wb_range *r, struct wb_pool *ret,
+		       struct cni_err *err);
 void wb_pool_done(struct wb_pool *p);
 /* A new IPPool object (no allocations): metadata {name, namespace}, spec {range, allocations}. */
 cJSON *wb_pool_new(const char *name, const char *ns, const struct wb_range *r);
